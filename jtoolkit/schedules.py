@@ -1,0 +1,68 @@
+"""torch.optim.lr_scheduler as closed-form, jittable schedules ``count -> lr``.
+
+A schedule is a pure function of ``count``, the number of scheduler steps taken,
+returning a float32 array shaped like ``count``; its value at ``count = e`` equals
+torch's ``optimizer.param_groups[0]["lr"]`` after ``e`` calls of
+``scheduler.step()`` (to ``rtol=1e-6``), at any count, under ``jax.jit`` and
+``jax.vmap``, without recompiling per step. Arguments are validated when the
+schedule is built. ``per_epoch`` turns an epoch schedule into an optimizer-step
+schedule. ``ReduceLROnPlateau`` depends on metrics, so it is a small pure state
+machine (``init``/``step``) instead.
+
+Plot a schedule: ``python -m jtoolkit.schedules --plot cosine_annealing_lr --out
+cos.png --steps 50 lr=0.1 T_max=10`` (or :func:`plot_schedule`).
+
+Example:
+    >>> from jtoolkit import schedules
+    >>> lr = schedules.cosine_annealing_lr(0.1, T_max=10, eta_min=0.001)
+    >>> round(float(lr(10)), 6), round(float(lr(20)), 6)
+    (0.001, 0.1)
+"""
+
+from jtoolkit._schedules_basic import (
+    cosine_annealing_lr,
+    exponential_lr,
+    lambda_lr,
+    linear_lr,
+    multistep_lr,
+    per_epoch,
+    sequential_lr,
+    step_lr,
+)
+from jtoolkit._schedules_cyclic import (
+    cyclic_lr,
+    cyclic_momentum,
+    linear_warmup_cosine_annealing,
+    one_cycle_lr,
+    one_cycle_momentum,
+)
+from jtoolkit._schedules_math import Schedule
+from jtoolkit._schedules_plateau import PlateauState, ReduceLROnPlateau
+from jtoolkit._schedules_plot import plot_schedule
+
+__all__ = [
+    "PlateauState",
+    "ReduceLROnPlateau",
+    "Schedule",
+    "cosine_annealing_lr",
+    "cyclic_lr",
+    "cyclic_momentum",
+    "exponential_lr",
+    "lambda_lr",
+    "linear_lr",
+    "linear_warmup_cosine_annealing",
+    "multistep_lr",
+    "one_cycle_lr",
+    "one_cycle_momentum",
+    "per_epoch",
+    "plot_schedule",
+    "sequential_lr",
+    "step_lr",
+]
+
+if __name__ == "__main__":
+    import sys
+
+    from jtoolkit._schedules_plot import main
+
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Loading one batch (main process or worker) and naming the sample that failed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+__all__: list[str] = []
+
+
+class _SampleError(Exception):
+    """Wraps the exception of one sample (or batch) with where it happened."""
+
+    def __init__(self, where: str, error: BaseException) -> None:
+        super().__init__(where)
+        self.where = where
+        self.error = error
+
+
+def _describe(keys: list[Any]) -> str:
+    shown = ", ".join(str(k) for k in keys[:8])
+    more = ", ..." if len(keys) > 8 else ""
+    return f"samples [{shown}{more}]"
+
+
+class Fetcher(NamedTuple):
+    """Everything needed to turn a list of indices into a batch (picklable)."""
+
+    dataset: Any
+    collate_fn: Callable[[Any], Any] | None
+    gather: Callable[[Any], Any] | None
+    auto_batch: bool
+
+    def __call__(self, indices: Any) -> Any:
+        """The batch at ``indices`` (or the single sample without auto-batching)."""
+        if not self.auto_batch:
+            return self._one(indices)
+        if self.gather is not None:
+            try:
+                return self.gather(indices)
+            except Exception as e:
+                raise _SampleError(_describe(np.asarray(indices).tolist()), e) from e
+        return self._collate(self._samples(indices))
+
+    def _one(self, index: Any) -> Any:
+        try:
+            sample = self.dataset[index]
+        except Exception as e:
+            raise _SampleError(f"sample {index}", e) from e
+        return sample if self.collate_fn is None else self.collate_fn(sample)
+
+    def _samples(self, indices: Any) -> list[Any]:
+        keys = indices.tolist() if isinstance(indices, np.ndarray) else list(indices)
+        getitems = getattr(self.dataset, "__getitems__", None)
+        if callable(getitems):
+            try:
+                return getitems(keys)
+            except Exception as e:
+                raise _SampleError(_describe(keys), e) from e
+        samples, dataset, i = [], self.dataset, None
+        try:
+            for i in keys:
+                samples.append(dataset[i])
+        except Exception as e:
+            raise _SampleError(f"sample {i}", e) from e
+        return samples
+
+    def _collate(self, samples: list[Any]) -> Any:
+        try:
+            return self.collate_fn(samples)
+        except Exception as e:
+            raise _SampleError(f"the collate_fn of {len(samples)} samples", e) from e
+
+
+def rebuild(error_type: type, message: str) -> BaseException:
+    """An exception of ``error_type`` carrying ``message`` (RuntimeError if not)."""
+    try:
+        rebuilt = error_type(message)
+    except Exception:
+        return RuntimeError(message)
+    return rebuilt if isinstance(rebuilt, BaseException) else RuntimeError(message)
+
+
+def raise_in_main(err: _SampleError, batch: int) -> None:
+    """Re-raise a main-process loading error naming the sample, original chained."""
+    original = err.error
+    message = (
+        f"{original} [jtoolkit.data: raised by {type(original).__name__} while "
+        f"loading {err.where} of batch {batch} in the main process]"
+    )
+    raise rebuild(type(original), message) from original

@@ -1,0 +1,268 @@
+"""Worker processes for :mod:`jtoolkit.data` (``num_workers > 0``).
+
+Workers start with ``forkserver`` (``spawn`` where there is none): ``fork`` next to an
+initialised JAX deadlocks. The fork server preloads only numpy and this module, so a
+worker starts in milliseconds and never imports jax. Each worker has its own task
+queue and result pipe; batch ``k`` of a pass always goes to worker ``k % num_workers``
+(as in torch), so a worker's random stream sees the same samples on every run. The
+main process waits on the result pipes and the workers' sentinels together: a worker
+that dies is noticed at once, not after a timeout.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import pickle
+import queue
+import random
+import signal
+import time
+import traceback
+import weakref
+from multiprocessing.connection import wait
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from jtoolkit._data_fetch import _SampleError, rebuild
+
+__all__ = ["WorkerInfo", "get_worker_info"]
+
+_POLL_PARENT_S = 1.0
+_JOIN_S = 1.0
+
+
+class WorkerInfo(NamedTuple):
+    """What ``get_worker_info()`` returns inside a worker (torch's WorkerInfo)."""
+
+    id: int
+    num_workers: int
+    seed: int
+    dataset: Any
+
+
+_WORKER_INFO: WorkerInfo | None = None
+
+
+def get_worker_info() -> WorkerInfo | None:
+    """This worker's id, count, seed and dataset; None in the main process.
+
+    torch.utils.data.get_worker_info.
+
+    Returns:
+        A WorkerInfo inside a DataLoader worker, else None.
+
+    Example:
+        >>> get_worker_info() is None
+        True
+    """
+    return _WORKER_INFO
+
+
+def _error_payload(err: BaseException, worker_id: int) -> dict[str, Any]:
+    """A picklable description of a loading error raised in a worker."""
+    where, original = "", err
+    if isinstance(err, _SampleError):
+        where, original = f" while loading {err.where}", err.error
+    text = "".join(traceback.format_exception(original))
+    try:
+        blob = pickle.dumps(original)
+        pickle.loads(blob)
+    except Exception:
+        blob = None
+    error_type = type(original)
+    try:
+        pickle.loads(pickle.dumps(error_type))
+    except Exception:
+        error_type = RuntimeError
+    header = f"Caught {type(original).__name__} in DataLoader worker process "
+    return {
+        "message": f"{header}{worker_id}{where}.\nOriginal {text}",
+        "type": error_type,
+        "original": blob,
+    }
+
+
+def _seed_worker(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - torch seeds the legacy global RNG
+
+
+def _worker_loop(
+    worker_id: int,
+    num_workers: int,
+    seed: int,
+    fetcher: Any,
+    worker_init_fn: Any,
+    tasks: Any,
+    results: Any,
+) -> None:
+    """Body of one worker: fetch whole batches until told to stop (None)."""
+    global _WORKER_INFO
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
+    _WORKER_INFO = WorkerInfo(worker_id, num_workers, seed, fetcher.dataset)
+    _seed_worker(seed)
+    init_error = None
+    try:
+        if worker_init_fn is not None:
+            worker_init_fn(worker_id)
+    except Exception as e:
+        init_error = _error_payload(e, worker_id)
+    parent = mp.parent_process()
+    while True:
+        try:
+            task = tasks.get(timeout=_POLL_PARENT_S)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return
+            continue
+        if task is None:
+            return
+        gen, k, indices = task
+        if init_error is not None:
+            reply = (gen, k, False, init_error)
+        else:
+            try:
+                reply = (gen, k, True, fetcher(indices))
+            except Exception as e:
+                reply = (gen, k, False, _error_payload(e, worker_id))
+        try:
+            results.send(reply)
+        except (BrokenPipeError, EOFError, OSError):
+            return  # the main process stopped listening: shut down
+
+
+def _context() -> Any:
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["numpy", __name__])
+        return ctx
+    return mp.get_context("spawn")
+
+
+def _shutdown(procs: list[Any], tasks: list[Any], readers: list[Any]) -> None:
+    """Stop the workers: ask, then stop reading (a blocked send fails), then kill."""
+    for q in tasks:
+        try:
+            q.put(None)
+        except (ValueError, OSError):
+            pass
+    for r in readers:
+        r.close()
+    deadline = time.monotonic() + _JOIN_S
+    procs = [p for p in procs if p.pid is not None]  # skip never-started ones
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+        p.join()
+    for q in tasks:
+        q.cancel_join_thread()
+        q.close()
+
+
+def _exit_reason(proc: Any) -> str:
+    code = proc.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _start(proc: Any) -> None:
+    try:
+        proc.start()
+    except (pickle.PicklingError, AttributeError, TypeError) as e:
+        raise RuntimeError(
+            "DataLoader with num_workers > 0 pickles the dataset, collate_fn and "
+            "worker_init_fn into worker processes (started with forkserver or "
+            f"spawn), but pickling failed: {e}. Define them at the top level of a "
+            "module (no lambdas, local classes or open handles), or use "
+            "num_workers=0."
+        ) from e
+
+
+class WorkerPool:
+    """``num_workers`` processes that turn index lists into batches."""
+
+    def __init__(
+        self, fetcher: Any, num_workers: int, base_seed: int, worker_init_fn: Any
+    ) -> None:
+        ctx = _context()
+        self.num_workers = num_workers
+        self.tasks = [ctx.Queue() for _ in range(num_workers)]
+        pipes = [ctx.Pipe(duplex=False) for _ in range(num_workers)]
+        self.readers = [r for r, _ in pipes]
+        self.procs = []
+        for wid, (tasks, (_, writer)) in enumerate(zip(self.tasks, pipes, strict=True)):
+            args = (wid, num_workers, base_seed + wid, fetcher, worker_init_fn)
+            proc = ctx.Process(target=_worker_loop, args=(*args, tasks, writer))
+            proc.daemon = True
+            self.procs.append(proc)
+        self._finalizer = weakref.finalize(
+            self, _shutdown, self.procs, self.tasks, self.readers
+        )
+        try:
+            for proc in self.procs:
+                _start(proc)
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            for _, writer in pipes:
+                writer.close()
+        self.generation = 0
+
+    def close(self) -> None:
+        """Stop every worker now (idempotent)."""
+        self._finalizer()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the pool still runs."""
+        return self._finalizer.alive
+
+    def put(self, k: int, task: tuple[int, int, Any]) -> None:
+        """Send batch ``k`` of the pass to worker ``k % num_workers``."""
+        self.tasks[k % self.num_workers].put(task)
+
+    def receive(self, timeout: float) -> tuple[int, int, bool, Any]:
+        """The next reply of any worker; RuntimeError on a dead worker or timeout."""
+        sentinels = {p.sentinel: p for p in self.procs}
+        deadline = time.monotonic() + timeout if timeout > 0 else None
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready = wait([*self.readers, *sentinels], timeout=left)
+            for conn in self.readers:
+                if conn in ready:
+                    try:
+                        return conn.recv()
+                    except EOFError:
+                        break  # its worker is gone: report it below
+            dead = [p for p in self.procs if not p.is_alive()]
+            if dead:
+                self.close()
+                pids = ", ".join(f"pid {p.pid} ({_exit_reason(p)})" for p in dead)
+                raise RuntimeError(
+                    f"DataLoader worker ({pids}) exited unexpectedly. A worker can "
+                    "be killed by the out-of-memory killer or crash in native code; "
+                    "try num_workers=0 to see the error in the main process."
+                )
+            if deadline is not None and time.monotonic() >= deadline:
+                self.close()
+                raise RuntimeError(f"DataLoader timed out after {timeout} seconds")
+
+
+def raise_from_worker(payload: dict[str, Any]) -> None:
+    """Re-raise a worker's error in the main process, original chained if possible."""
+    original = None
+    if payload["original"] is not None:
+        try:
+            original = pickle.loads(payload["original"])
+        except Exception:
+            original = None
+    err = rebuild(payload["type"], payload["message"])
+    raise err from original

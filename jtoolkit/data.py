@@ -1,0 +1,336 @@
+"""torch.utils.data on the host: datasets, samplers, DataLoader, device prefetch.
+
+Batches are numpy arrays built on the host (no jax in ``__getitem__``, collate or
+samplers); :func:`prefetch_to_device` is the one place that moves them to a device.
+The order of samples is a pure function of ``(seed, epoch, sampler)`` and never
+depends on ``num_workers``; ``state_dict()`` / ``load_state_dict()`` resume a pass
+mid-epoch with exactly the remaining batches.
+
+Example:
+    >>> ds = ArrayDataset(np.arange(10.0), np.arange(10) % 2)
+    >>> loader = DataLoader(ds, batch_size=4, shuffle=True, seed=0)
+    >>> [len(x) for x, y in loader]
+    [4, 4, 2]
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from jtoolkit._data_collate import default_collate
+from jtoolkit._data_datasets import (
+    ArrayDataset,
+    Dataset,
+    Subset,
+    TensorDataset,
+    _batch_gatherer,
+    random_split,
+)
+from jtoolkit._data_device import prefetch_to_device
+from jtoolkit._data_fetch import Fetcher, _SampleError, raise_in_main
+from jtoolkit._data_samplers import (
+    BatchSampler,
+    DistributedSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    WeightedRandomSampler,
+    _rng,
+)
+from jtoolkit._data_workers import (
+    WorkerInfo,
+    WorkerPool,
+    get_worker_info,
+    raise_from_worker,
+)
+
+__all__ = [
+    "ArrayDataset",
+    "BatchSampler",
+    "DataLoader",
+    "Dataset",
+    "DistributedSampler",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
+    "Subset",
+    "TensorDataset",
+    "WeightedRandomSampler",
+    "WorkerInfo",
+    "default_collate",
+    "get_worker_info",
+    "prefetch_to_device",
+    "random_split",
+]
+
+
+class _Progress:
+    """Where the current pass is: its epoch and the batches handed out so far."""
+
+    __slots__ = ("epoch", "yielded")
+
+    def __init__(self, epoch: int, yielded: int) -> None:
+        self.epoch, self.yielded = epoch, yielded
+
+
+def _check_worker_args(
+    num_workers: int, timeout: float, prefetch_factor: int | None, persistent: bool
+) -> None:
+    if num_workers < 0:
+        raise ValueError(
+            "num_workers option should be non-negative; use num_workers=0 to disable "
+            "multiprocessing."
+        )
+    if timeout < 0:
+        raise ValueError(f"timeout option should be non-negative, got {timeout}")
+    if num_workers == 0 and prefetch_factor not in (None, 2):
+        raise ValueError(
+            "prefetch_factor option could only be specified in multiprocessing."
+            "let num_workers > 0 to enable multiprocessing, otherwise set "
+            "prefetch_factor to None."
+        )
+    if prefetch_factor is not None and prefetch_factor < 1:
+        raise ValueError(
+            "prefetch_factor option should be a positive integer, got "
+            f"prefetch_factor={prefetch_factor}"
+        )
+    if persistent and num_workers == 0:
+        raise ValueError("persistent_workers option needs num_workers > 0")
+
+
+def _check_sampler_args(
+    batch_size: int | None,
+    shuffle: bool,
+    sampler: Any,
+    batch_sampler: Any,
+    drop_last: bool,
+) -> None:
+    if sampler is not None and shuffle:
+        raise ValueError("sampler option is mutually exclusive with shuffle")
+    if batch_sampler is not None and (
+        batch_size != 1 or shuffle or sampler is not None or drop_last
+    ):
+        raise ValueError(
+            "batch_sampler option is mutually exclusive with batch_size, shuffle, "
+            "sampler, and drop_last"
+        )
+    if batch_sampler is None and batch_size is None and drop_last:
+        raise ValueError(
+            "batch_size=None option disables auto-batching and is mutually exclusive "
+            "with drop_last"
+        )
+
+
+def _skip(iterable: Any, n: int) -> Iterator[Any]:
+    return itertools.islice(iter(iterable), n, None)
+
+
+class DataLoader:
+    """Batches of a map-style dataset, numpy on the host (torch DataLoader).
+
+    Same arguments and defaults as torch, plus ``seed``. ``len(loader)`` is torch's
+    (``ceil(N / batch_size)``, ``floor`` with ``drop_last``). Each ``iter(loader)``
+    is one pass; the epoch advances by one per pass (``set_epoch`` pins the next one)
+    and the sampler draws its order from ``(seed, epoch)``, so the batches are the
+    same for every ``num_workers``. Datasets that are an :class:`ArrayDataset` (or a
+    Subset of one) with the default collate are gathered with one ``np.take`` per
+    array and batch.
+
+    ``num_workers > 0`` runs whole batches in worker processes (forkserver/spawn, so
+    the dataset, ``collate_fn`` and ``worker_init_fn`` must be picklable), at most
+    ``prefetch_factor`` per worker in flight, delivered in order. Worker ``i`` seeds
+    ``random`` and ``np.random`` with ``base_seed + i`` (``base_seed`` from ``seed``
+    and the epoch the workers start in) and then calls ``worker_init_fn(i)``. An
+    exception while loading is re-raised in the main process with its type, naming
+    the sample index and (from a worker) its traceback, the original chained; a
+    worker that dies raises RuntimeError at once; ``timeout > 0`` bounds the wait
+    for a batch. Leaving a pass early (break, an exception, garbage collection)
+    stops its workers; ``persistent_workers`` keeps them across passes until the
+    loader is collected.
+
+    ``pin_memory`` is accepted for torch compatibility and does nothing: use
+    :func:`prefetch_to_device` to overlap host-to-device copies with compute.
+
+    Args:
+        dataset: map-style dataset (``__getitem__`` and ``__len__``).
+        batch_size: samples per batch; None disables batching (samples one by one).
+        shuffle: reshuffle every epoch (a ``RandomSampler(dataset, seed=seed)``).
+        sampler: order of the indices; exclusive with ``shuffle``.
+        batch_sampler: yields lists of indices; exclusive with ``batch_size``,
+            ``shuffle``, ``sampler`` and ``drop_last``.
+        num_workers: worker processes; 0 loads in the main process.
+        collate_fn: list of samples -> batch (default :func:`default_collate`).
+        pin_memory: ignored (see above).
+        drop_last: drop the last, smaller batch.
+        seed: seed of the shuffle order and of the workers' seeds.
+        prefetch_factor: batches in flight per worker.
+        persistent_workers: keep the workers alive between passes.
+        worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker.
+        timeout: seconds to wait for a batch from the workers; 0 waits forever.
+
+    Raises:
+        ValueError: torch's messages for invalid or conflicting options (batch_size
+            <= 0, sampler with shuffle, negative num_workers or timeout, ...).
+
+    Example:
+        >>> ds = ArrayDataset(np.arange(10.0, dtype=np.float32), np.arange(10))
+        >>> loader = DataLoader(ds, batch_size=4, drop_last=True)
+        >>> len(loader), [y.tolist() for _, y in loader]
+        (2, [[0, 1, 2, 3], [4, 5, 6, 7]])
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int | None = 1,
+        shuffle: bool = False,
+        sampler: Any = None,
+        batch_sampler: Any = None,
+        num_workers: int = 0,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
+        pin_memory: bool = False,
+        drop_last: bool = False,
+        seed: int = 0,
+        prefetch_factor: int | None = 2,
+        persistent_workers: bool = False,
+        worker_init_fn: Callable[[int], None] | None = None,
+        timeout: float = 0,
+    ) -> None:
+        _check_worker_args(num_workers, timeout, prefetch_factor, persistent_workers)
+        _check_sampler_args(batch_size, shuffle, sampler, batch_sampler, drop_last)
+        if sampler is None:
+            sampler = RandomSampler(dataset, seed=seed) if shuffle else None
+            sampler = sampler or SequentialSampler(dataset)
+        if batch_sampler is not None:
+            batch_size, drop_last = None, False
+        elif batch_size is not None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.dataset, self.batch_size, self.drop_last = dataset, batch_size, drop_last
+        self.sampler, self.batch_sampler = sampler, batch_sampler
+        self.num_workers, self.timeout = num_workers, timeout
+        self.pin_memory = pin_memory
+        self.prefetch_factor = 2 if prefetch_factor is None else prefetch_factor
+        self.persistent_workers = persistent_workers
+        self.worker_init_fn = worker_init_fn
+        self.seed = int(seed)
+        auto_batch = batch_sampler is not None
+        self.collate_fn = collate_fn or (default_collate if auto_batch else None)
+        fast = auto_batch and self.collate_fn is default_collate
+        gather = _batch_gatherer(dataset) if fast else None
+        self._fetch = Fetcher(dataset, self.collate_fn, gather, auto_batch)
+        self._next_epoch, self._next_skip = 0, 0
+        self._progress: _Progress | None = None
+        self._pool: WorkerPool | None = None
+
+    def __len__(self) -> int:
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        return len(self.sampler)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next pass epoch ``epoch`` (its order, its worker seeds)."""
+        self._next_epoch, self._next_skip, self._progress = int(epoch), 0, None
+
+    def state_dict(self) -> dict[str, int]:
+        """Where the loader is: ``{"epoch", "batches_yielded", "seed"}`` (picklable).
+
+        Mid-pass it is the current pass and the batches handed out so far; after a
+        pass (or before any) it is the next pass with 0 batches.
+        """
+        p = self._progress
+        if p is not None and p.yielded < len(self):
+            return {"epoch": p.epoch, "batches_yielded": p.yielded, "seed": self.seed}
+        epoch, skip = self._next_epoch, self._next_skip
+        return {"epoch": epoch, "batches_yielded": skip, "seed": self.seed}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Make the next pass resume ``state``: its epoch, minus the batches done.
+
+        Raises:
+            ValueError: ``state`` comes from a loader with another seed, or its
+                batch count is outside ``[0, len(loader)]``.
+        """
+        if int(state["seed"]) != self.seed:
+            raise ValueError(
+                f"state_dict was saved with seed={state['seed']} but this DataLoader "
+                f"has seed={self.seed}; build the loader with the same seed"
+            )
+        skip = int(state["batches_yielded"])
+        if not 0 <= skip <= len(self):
+            raise ValueError(
+                f"batches_yielded={skip} is outside [0, {len(self)}] for this loader"
+            )
+        self._next_epoch, self._next_skip = int(state["epoch"]), skip
+        self._progress = None
+
+    def __iter__(self) -> Iterator[Any]:
+        epoch, skip = self._next_epoch, self._next_skip
+        self._next_epoch, self._next_skip = epoch + 1, 0
+        progress = self._progress = _Progress(epoch, skip)
+        indices = self._index_source(epoch, skip)
+        if self.num_workers == 0:
+            return _iter_main(self._fetch, indices, progress)
+        return self._iter_workers(indices, progress)
+
+    def _index_source(self, epoch: int, skip: int) -> Iterator[Any]:
+        """The batches' indices (or single indices) of pass ``epoch`` after ``skip``."""
+        source = self.batch_sampler if self.batch_sampler is not None else self.sampler
+        if hasattr(source, "set_epoch"):
+            source.set_epoch(epoch)
+        if type(source).__iter__ is BatchSampler.__iter__:
+            return source._batches(skip)
+        return _skip(source, skip)
+
+    def _worker_pool(self, epoch: int) -> WorkerPool:
+        if self._pool is not None and self._pool.alive:
+            return self._pool
+        base_seed = int(_rng(self.seed, epoch).integers(0, 2**62)) ^ 0x5EED
+        pool = WorkerPool(self._fetch, self.num_workers, base_seed, self.worker_init_fn)
+        if self.persistent_workers:
+            self._pool = pool
+        return pool
+
+    def _iter_workers(self, indices: Iterator[Any], progress: _Progress) -> Iterator:
+        pool = self._worker_pool(progress.epoch)
+        pool.generation += 1
+        gen, first = pool.generation, progress.yielded
+        window = self.prefetch_factor * self.num_workers
+        pending: dict[int, tuple[bool, Any]] = {}
+        sent = 0
+        try:
+            for idx in itertools.islice(indices, window):
+                pool.put(sent, (gen, sent, idx))
+                sent += 1
+            k = 0
+            while k < sent:
+                while k not in pending:
+                    reply_gen, j, ok, payload = pool.receive(self.timeout)
+                    if reply_gen == gen:
+                        pending[j] = (ok, payload)
+                ok, payload = pending.pop(k)
+                for idx in itertools.islice(indices, 1):
+                    pool.put(sent, (gen, sent, idx))
+                    sent += 1
+                if not ok:
+                    raise_from_worker(payload)
+                k += 1
+                progress.yielded = first + k
+                yield payload
+        finally:
+            if pool is not self._pool:
+                pool.close()
+
+
+def _iter_main(fetch: Fetcher, indices: Iterator[Any], progress: _Progress) -> Iterator:
+    """One pass in the main process."""
+    k = progress.yielded
+    for idx in indices:
+        try:
+            batch = fetch(idx)
+        except _SampleError as e:
+            raise_in_main(e, k)
+        k += 1
+        progress.yielded = k
+        yield batch

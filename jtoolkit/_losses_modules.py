@@ -1,0 +1,347 @@
+"""Module-style loss constructors, as torch's ``criterion = nn.CrossEntropyLoss()``.
+
+Each is a small frozen dataclass holding the options: built once (options validated
+then), called like a function, ``criterion(output, target)``, anywhere the functional
+loss can be called (eager, ``jax.jit``, ``jax.grad``). Its repr, like torch's, lists
+only the options that differ from their defaults. They hold no state and no
+parameters; ``weight``/``pos_weight`` arrays are captured as constants.
+
+Public through ``jtoolkit.losses``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import KW_ONLY
+
+import jax
+import numpy as np
+from jax.typing import ArrayLike
+
+from jtoolkit._losses_checks import (
+    LossInputError,
+    check_label_smoothing,
+    check_positive,
+    check_reduction,
+    fmt,
+)
+from jtoolkit._losses_class import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    nll_loss,
+)
+from jtoolkit._losses_pointwise import (
+    check_triplet_options,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    smooth_l1_loss,
+    triplet_margin_loss,
+)
+
+__all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "HuberLoss",
+    "KLDivLoss",
+    "L1Loss",
+    "MSELoss",
+    "NLLLoss",
+    "SmoothL1Loss",
+    "TripletMarginLoss",
+]
+
+_frozen = dataclasses.dataclass(frozen=True, eq=False, repr=False)
+
+
+def _show(value) -> str:
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"array(shape={fmt(value.shape)}, dtype={value.dtype})"
+    return repr(value)
+
+
+def _is_default(value, default) -> bool:
+    if value is default:
+        return True
+    scalar = (str, int, float, bool)
+    return (
+        isinstance(value, scalar) and isinstance(default, scalar) and value == default
+    )
+
+
+def _class_weight_1d(weight) -> None:
+    if weight is not None and np.ndim(weight) != 1:
+        raise LossInputError(
+            f"weight must be a 1-d array of per-class weights [C], got shape "
+            f"{fmt(np.shape(weight))}."
+        )
+
+
+class _Loss:
+    """torch-like repr: the class name and the options that differ from defaults."""
+
+    def __repr__(self) -> str:
+        shown = [
+            f"{f.name}={_show(getattr(self, f.name))}"
+            for f in dataclasses.fields(self)
+            if not _is_default(getattr(self, f.name), f.default)
+        ]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+@_frozen
+class MSELoss(_Loss):
+    """``nn.MSELoss``: a callable ``(input, target) -> mse_loss(...)``.
+
+    Example:
+        >>> criterion = MSELoss(reduction="sum")
+        >>> criterion, float(criterion(jnp.array([1.0, 2.0]), jnp.zeros(2)))
+        (MSELoss(reduction='sum'), 5.0)
+    """
+
+    _: KW_ONLY
+    reduction: str = "mean"
+
+    def __post_init__(self) -> None:
+        check_reduction(self.reduction)
+
+    def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
+        return mse_loss(input, target, reduction=self.reduction)
+
+
+@_frozen
+class L1Loss(_Loss):
+    """``nn.L1Loss``: a callable ``(input, target) -> l1_loss(...)``.
+
+    Example:
+        >>> float(L1Loss()(jnp.array([1.0, -3.0]), jnp.zeros(2)))
+        2.0
+    """
+
+    _: KW_ONLY
+    reduction: str = "mean"
+
+    def __post_init__(self) -> None:
+        check_reduction(self.reduction)
+
+    def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
+        return l1_loss(input, target, reduction=self.reduction)
+
+
+@_frozen
+class CrossEntropyLoss(_Loss):
+    """``nn.CrossEntropyLoss``: a callable ``(input, target) -> cross_entropy(...)``.
+
+    Example:
+        >>> criterion = CrossEntropyLoss(label_smoothing=0.1)
+        >>> criterion
+        CrossEntropyLoss(label_smoothing=0.1)
+        >>> round(float(criterion(jnp.array([[2.0, 0.0]]), jnp.array([0]))), 4)
+        0.2269
+    """
+
+    weight: ArrayLike | None = None
+    _: KW_ONLY
+    ignore_index: int = -100
+    reduction: str = "mean"
+    label_smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_reduction(self.reduction)
+        check_label_smoothing(self.label_smoothing)
+        _class_weight_1d(self.weight)
+
+    def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
+        return cross_entropy(
+            input,
+            target,
+            self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+        )
+
+
+@_frozen
+class NLLLoss(_Loss):
+    """``nn.NLLLoss``: a callable ``(input, target) -> nll_loss(...)``.
+
+    Example:
+        >>> logp = jnp.log(jnp.array([[0.5, 0.5]]))
+        >>> round(float(NLLLoss()(logp, jnp.array([1]))), 4)
+        0.6931
+    """
+
+    weight: ArrayLike | None = None
+    _: KW_ONLY
+    ignore_index: int = -100
+    reduction: str = "mean"
+
+    def __post_init__(self) -> None:
+        check_reduction(self.reduction)
+        _class_weight_1d(self.weight)
+
+    def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
+        return nll_loss(
+            input,
+            target,
+            self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+        )
+
+
+@_frozen
+class BCELoss(_Loss):
+    """``nn.BCELoss``: a callable ``(input, target) -> binary_cross_entropy(...)``.
+
+    Example:
+        >>> round(float(BCELoss()(jnp.array([0.5]), jnp.array([1.0]))), 4)
+        0.6931
+    """
+
+    weight: ArrayLike | None = None
+    _: KW_ONLY
+    reduction: str = "mean"
+
+    def __post_init__(self) -> None:
+        check_reduction(self.reduction)
+
+    def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
+        return binary_cross_entropy(
+            input, target, self.weight, reduction=self.reduction
+        )
+
+
+@_frozen
+class BCEWithLogitsLoss(_Loss):
+    """``nn.BCEWithLogitsLoss``: a callable ``(input, target) -> loss``.
+
+    Example:
+        >>> criterion = BCEWithLogitsLoss(pos_weight=jnp.array([2.0]))
+        >>> criterion
+        BCEWithLogitsLoss(pos_weight=array(shape=[1], dtype=float32))
+        >>> round(float(criterion(jnp.array([0.0]), jnp.array([1.0]))), 4)
+        1.3863
+    """
+
+    weight: ArrayLike | None = None
+    _: KW_ONLY
+    reduction: str = "mean"
+    pos_weight: ArrayLike | None = None
+
+    def __post_init__(self) -> None:
+        check_reduction(self.reduction)
+
+    def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
+        return binary_cross_entropy_with_logits(
+            input,
+            target,
+            self.weight,
+            reduction=self.reduction,
+            pos_weight=self.pos_weight,
+        )
+
+
+@_frozen
+class HuberLoss(_Loss):
+    """``nn.HuberLoss``: a callable ``(input, target) -> huber_loss(...)``.
+
+    Example:
+        >>> float(HuberLoss(delta=2.0)(jnp.array([3.0]), jnp.array([0.0])))
+        4.0
+    """
+
+    _: KW_ONLY
+    reduction: str = "mean"
+    delta: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_reduction(self.reduction)
+        check_positive(self.delta, "delta", "huber_loss")
+
+    def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
+        return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+@_frozen
+class SmoothL1Loss(_Loss):
+    """``nn.SmoothL1Loss``: a callable ``(input, target) -> smooth_l1_loss(...)``.
+
+    Example:
+        >>> float(SmoothL1Loss(beta=2.0)(jnp.array([3.0]), jnp.array([0.0])))
+        2.0
+    """
+
+    _: KW_ONLY
+    reduction: str = "mean"
+    beta: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_reduction(self.reduction)
+        check_positive(self.beta, "beta", "smooth_l1_loss", allow_zero=True)
+
+    def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
+        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+@_frozen
+class TripletMarginLoss(_Loss):
+    """``nn.TripletMarginLoss``: a callable ``(anchor, positive, negative) -> loss``.
+
+    Example:
+        >>> a, pos, neg = jnp.zeros((1, 2)), jnp.zeros((1, 2)), jnp.ones((1, 2))
+        >>> round(float(TripletMarginLoss(margin=2.0)(a, pos, neg)), 4)
+        0.5858
+    """
+
+    margin: float = 1.0
+    p: float = 2
+    eps: float = 1e-6
+    swap: bool = False
+    _: KW_ONLY
+    reduction: str = "mean"
+
+    def __post_init__(self) -> None:
+        check_reduction(self.reduction)
+        check_triplet_options(self.margin, self.p)
+
+    def __call__(
+        self, anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike
+    ) -> jax.Array:
+        return triplet_margin_loss(
+            anchor,
+            positive,
+            negative,
+            self.margin,
+            self.p,
+            self.eps,
+            self.swap,
+            reduction=self.reduction,
+        )
+
+
+@_frozen
+class KLDivLoss(_Loss):
+    """``nn.KLDivLoss``: a callable ``(input, target) -> kl_div(...)``.
+
+    Example:
+        >>> logq = jnp.log(jnp.array([[0.5, 0.5]]))
+        >>> KLDivLoss(reduction="batchmean")(logq, jnp.array([[0.5, 0.5]])).tolist()
+        0.0
+    """
+
+    _: KW_ONLY
+    reduction: str = "mean"
+    log_target: bool = False
+
+    def __post_init__(self) -> None:
+        check_reduction(self.reduction, ("mean", "batchmean", "sum", "none"))
+
+    def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
+        return kl_div(
+            input, target, reduction=self.reduction, log_target=self.log_target
+        )

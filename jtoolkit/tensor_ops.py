@@ -1,0 +1,112 @@
+"""torch's tensor basics as pure functions over ``jax.numpy``.
+
+Every function takes Python numbers/lists, numpy arrays or ``jax.Array``s and
+returns ``jax.Array``s with torch's dtypes, defaults, errors and gradients; they
+work under ``jax.jit``, ``jax.grad`` and ``jax.vmap`` (shape errors are raised while
+tracing, before any computation).
+
+Where JAX forces a difference from torch:
+
+* **int32 by default.** Without ``jax_enable_x64`` JAX has no 64-bit types, so
+  torch's int64 (``tensor([1, 2])``, ``randint``, ``LongTensor``) is int32 and
+  float64 (numpy float64 data, ``DoubleTensor``) is float32. Integers that do not
+  fit raise OverflowError instead of wrapping. With x64 on, you get int64/float64.
+* **Explicit randomness.** ``manual_seed(seed)`` returns a key; samplers take it
+  first: ``randn(key, 2, 3)``.
+* **Immutability.** In-place methods are functional: ``a = zero_(a)``,
+  ``a = index_put(a, idx, v)``; ``view`` and ``transpose`` return new arrays.
+* **Devices** are ``jax.Device``s; ``device("cuda")`` means JAX's GPU.
+
+Example:
+    >>> import jtoolkit.tensor_ops as T
+    >>> A = T.tensor([[1, 2, 3], [4, 5, 6]])
+    >>> T.mm(A, T.transpose(A, 0, 1)).tolist()
+    [[14, 32], [32, 77]]
+"""
+
+from jtoolkit._tensor_create import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+    Tensor,
+    tensor,
+)
+from jtoolkit._tensor_device import (
+    cpu,
+    cuda_is_available,
+    current_device,
+    device,
+    device_count,
+    empty_cache,
+    get_device_name,
+    to,
+)
+from jtoolkit._tensor_index import index_put
+from jtoolkit._tensor_math import abs, add, clamp, div, mm, mul, mv, pow
+from jtoolkit._tensor_random import manual_seed, rand, randint, randn, randperm
+from jtoolkit._tensor_shape import (
+    cat,
+    diag,
+    diag_embed,
+    item,
+    numpy,
+    size,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+    view,
+    zero_,
+)
+
+__all__ = [
+    "BoolTensor",
+    "ByteTensor",
+    "CharTensor",
+    "DoubleTensor",
+    "FloatTensor",
+    "IntTensor",
+    "LongTensor",
+    "ShortTensor",
+    "Tensor",
+    "abs",
+    "add",
+    "cat",
+    "clamp",
+    "cpu",
+    "cuda_is_available",
+    "current_device",
+    "device",
+    "device_count",
+    "diag",
+    "diag_embed",
+    "div",
+    "empty_cache",
+    "get_device_name",
+    "index_put",
+    "item",
+    "manual_seed",
+    "mm",
+    "mul",
+    "mv",
+    "numpy",
+    "pow",
+    "rand",
+    "randint",
+    "randn",
+    "randperm",
+    "size",
+    "squeeze",
+    "stack",
+    "tensor",
+    "to",
+    "transpose",
+    "unsqueeze",
+    "view",
+    "zero_",
+]

@@ -1,17 +1,47 @@
-"""Training engine and demo CLI (``python -m jtoolkit.train``): not built yet."""
+"""Training: a jitted pure train step, ``fit()``, checkpoints, and the demo CLI.
+
+The twin of a PyTorch training loop (``model.train()``, forward, loss, ``backward()``,
+``optimizer.step()``, ``scheduler.step()``, ``torch.save``) as pure JAX:
+
+- ``TrainState.create(model, optimizer, seed=0)``: model state, optimizer state, step
+  and PRNG key as one pytree;
+- ``make_train_step(loss_fn, optimizer, has_aux=False)``: one ``jax.jit``-compiled pure
+  ``step(state, batch) -> (state, metrics)`` with the state donated;
+- ``make_eval_step(metric_fn)``: the same for evaluation (model in eval mode);
+- ``make_fused_epoch``: a whole epoch as one ``lax.scan`` for data held on the device;
+- ``fit(...)``: epochs over DataLoaders with validation, schedules, ReduceLROnPlateau,
+  progress bar, history, early stopping, checkpoints and exact resume;
+- ``save_checkpoint`` / ``restore_checkpoint``: atomic orbax checkpoints;
+- ``python -m jtoolkit.train``: the demo (``--help`` lists its options).
+"""
 
 import sys
 
-__all__ = ["main"]
+from jtoolkit._train_engine import TrainState, make_eval_step, make_train_step
+from jtoolkit._train_fused import make_fused_epoch
+from jtoolkit.checkpoint import restore_checkpoint, save_checkpoint
+
+__all__ = [
+    "TrainState",
+    "main",
+    "make_eval_step",
+    "make_fused_epoch",
+    "make_train_step",
+    "restore_checkpoint",
+    "save_checkpoint",
+]
 
 
-def main(argv=None) -> int:
-    """Placeholder until the training engine lands (see the project's issues)."""
-    print(
-        "jtoolkit.train: the training demo is not implemented yet; "
-        "the package installs and its tests run."
-    )
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo CLI (``python -m jtoolkit.train``); returns the exit code.
+
+    Example:
+        >>> main(["--epochs", "0"])  # doctest: +SKIP
+        0
+    """
+    from jtoolkit._train_cli import main as cli_main
+
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,429 @@
+"""The functional training core: ``TrainState`` and the jitted pure train/eval steps.
+
+The model is split once (``nnx.split``) into a static ``GraphDef`` and a plain nested
+dict of arrays; every step is one ``jax.jit``-compiled pure function over that dict,
+the optimizer state, the step counter and the PRNG key, with the state donated.
+``nnx.merge`` happens only while tracing (and at the edges, for inspection).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx, struct
+
+from jtoolkit._train_precision import (
+    LossScaleState,
+    cast_floats,
+    compute_dtype,
+    init_loss_scale,
+    update_loss_scale,
+)
+
+__all__ = ["TrainState", "make_eval_step", "make_train_step"]
+
+_NAN_POLICIES = ("raise", "skip", "ignore")
+
+
+@struct.dataclass
+class TrainState:
+    """Everything a training run carries between steps, as one pytree.
+
+    The twin of torch's ``(model, optimizer, global_step, torch RNG state)`` quadruple.
+    ``model`` is the model's full NNX state (parameters, BatchNorm statistics, RNG
+    streams) as a nested dict of arrays; ``graphdef`` (static, not a leaf) rebuilds the
+    module with ``state.module()``.
+
+    Attributes:
+        model: nested dict of arrays (``nnx.to_pure_dict`` of the split state).
+        opt_state: the optax state of ``optimizer.init(params)`` (nested dicts).
+        step: int32 scalar, optimizer steps taken.
+        key: typed PRNG key; split every step to reseed the model's RNG streams
+            (Dropout), so the randomness depends only on ``seed`` and ``step``.
+        graphdef: static ``nnx.GraphDef`` of the model.
+        loss_scale: ``LossScaleState`` for fp16 dynamic loss scaling, else ``None``.
+    """
+
+    model: Any
+    opt_state: Any
+    step: jax.Array
+    key: jax.Array
+    graphdef: Any = struct.field(pytree_node=False, default=None)
+    loss_scale: LossScaleState | None = None
+
+    @classmethod
+    def create(
+        cls,
+        model: nnx.Module,
+        optimizer: optax.GradientTransformation,
+        seed: int = 0,
+        *,
+        loss_scale: bool | float = False,
+    ) -> TrainState:
+        """Split ``model`` once and initialise the optimizer on its parameters.
+
+        The twin of building ``model`` and ``torch.optim.X(model.parameters())`` then
+        ``torch.manual_seed(seed)``.
+
+        Args:
+            model: an ``nnx.Module`` (left untouched).
+            optimizer: an ``optax.GradientTransformation`` (``jtoolkit.optim.adam``).
+            seed: int seed of the step key (dropout masks).
+            loss_scale: ``True`` (initial scale 2**16, as ``torch.amp.GradScaler``) or
+                an initial scale as a float to enable dynamic loss scaling (fp16).
+
+        Returns:
+            A ``TrainState`` with ``step == 0``.
+
+        Raises:
+            TypeError: ``model`` is not an ``nnx.Module`` or ``optimizer`` has no
+                ``init``/``update``.
+
+        Example:
+            >>> import optax
+            >>> from flax import nnx
+            >>> model = nnx.Linear(2, 1, rngs=nnx.Rngs(0))
+            >>> state = TrainState.create(model, optax.sgd(0.1))
+            >>> int(state.step), sorted(state.model)
+            (0, ['bias', 'kernel'])
+        """
+        if not isinstance(model, nnx.Module):
+            raise TypeError(
+                f"TrainState.create expects an nnx.Module, got {type(model).__name__}"
+            )
+        if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+            raise TypeError(
+                "optimizer must be an optax.GradientTransformation (with init and "
+                f"update), got {type(optimizer).__name__}"
+            )
+        graphdef, full = nnx.split(model)
+        # Copies: the step donates its input buffers, which must not be the model's.
+        pure = jax.tree.map(jnp.copy, nnx.to_pure_dict(full))
+        params, _ = split_params(graphdef, pure)
+        scale = None
+        if loss_scale:
+            init = 2.0**16 if loss_scale is True else float(loss_scale)
+            scale = init_loss_scale(init)
+        return cls(
+            model=pure,
+            opt_state=optimizer.init(params),
+            step=jnp.zeros((), jnp.int32),
+            key=jax.random.key(seed),
+            graphdef=graphdef,
+            loss_scale=scale,
+        )
+
+    def module(self) -> nnx.Module:
+        """Rebuild the ``nnx.Module`` from this state (an edge operation: a copy).
+
+        Example:
+            >>> import optax
+            >>> from flax import nnx
+            >>> model = nnx.Linear(2, 1, rngs=nnx.Rngs(0))
+            >>> state = TrainState.create(model, optax.sgd(0.1))
+            >>> type(state.module()).__name__
+            'Linear'
+        """
+        return nnx.merge(self.graphdef, self.model)
+
+    @property
+    def params(self) -> Any:
+        """The trainable parameters (``nnx.Param`` leaves) as a nested dict."""
+        return split_params(self.graphdef, self.model)[0]
+
+
+def _param_mask(graphdef: Any, pure: dict) -> dict:
+    """Nested dict of bools, True where the leaf is an ``nnx.Param`` (trace-time)."""
+    params = nnx.to_pure_dict(nnx.state(nnx.merge(graphdef, pure), nnx.Param))
+    paths = {p for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]}
+    return jax.tree_util.tree_map_with_path(lambda p, _: p in paths, pure)
+
+
+def _partition(tree: dict, mask: dict) -> tuple[dict, dict]:
+    """Split a nested dict by a same-shaped bool mask, dropping empty sub-dicts."""
+    yes, no = {}, {}
+    for k, v in tree.items():
+        m = mask[k]
+        if isinstance(v, dict):
+            a, b = _partition(v, m)
+            if a:
+                yes[k] = a
+            if b:
+                no[k] = b
+        elif m:
+            yes[k] = v
+        else:
+            no[k] = v
+    return yes, no
+
+
+def combine(a: dict, b: dict) -> dict:
+    """Deep-merge two disjoint nested dicts (inverse of ``split_params``)."""
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = combine(out[k], v) if k in out and isinstance(v, dict) else v
+    return out
+
+
+def split_params(graphdef: Any, pure: dict) -> tuple[dict, dict]:
+    """``(params, rest)`` of a pure model dict: ``nnx.Param`` leaves vs the others."""
+    return _partition(pure, _param_mask(graphdef, pure))
+
+
+def _reseed(module: nnx.Module, key: jax.Array) -> None:
+    """Point every RNG stream of ``module`` at a fresh key derived from ``key``."""
+    streams = [n for _, n in nnx.iter_graph(module) if isinstance(n, nnx.RngStream)]
+    for i, stream in enumerate(streams):
+        stream.key.set_value(jax.random.fold_in(key, i))
+        stream.count.set_value(jnp.zeros_like(stream.count.get_value()))
+
+
+def _set_mode(module: nnx.Module, train: bool) -> None:
+    """Switch Dropout/BatchNorm the torch way (``model.train()`` / ``model.eval()``)."""
+    if train:
+        module.train()
+    else:
+        module.eval()
+
+
+def _reduce(values: jax.Array, mask: jax.Array | None, what: str) -> jax.Array:
+    """Scalar as-is; a per-example vector as its (masked) mean over valid rows."""
+    values = jnp.asarray(values)
+    if values.ndim == 0:
+        if mask is not None:
+            raise ValueError(
+                f"{what} returned a scalar but a padding mask was given: return "
+                "per-example values of shape (batch,) (e.g. reduction='none') so "
+                "padded rows can be left out, or call the step without mask="
+            )
+        return values
+    if values.ndim != 1:
+        raise ValueError(
+            f"{what} must return a scalar or per-example values of shape (batch,), "
+            f"got shape {values.shape}"
+        )
+    values = values.astype(jnp.float32)
+    if mask is None:
+        return jnp.mean(values)
+    m = jnp.asarray(mask, jnp.float32)
+    return jnp.sum(values * m) / jnp.maximum(jnp.sum(m), 1.0)
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def _select(pred: jax.Array, new: Any, old: Any) -> Any:
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), new, old)
+
+
+def _restore_dtypes(new: Any, like: Any) -> Any:
+    return jax.tree.map(lambda a, b: a.astype(b.dtype), new, like)
+
+
+def _split_loss_output(out: Any, has_aux: bool) -> tuple[Any, Any]:
+    if has_aux:
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise ValueError(
+                "has_aux=True: loss_fn must return (loss, aux), got "
+                f"{type(out).__name__}"
+            )
+        return out
+    if isinstance(out, tuple):
+        raise ValueError(
+            "loss_fn returned a tuple; pass has_aux=True to make_train_step if it "
+            "returns (loss, aux)"
+        )
+    return out, None
+
+
+def build_update(
+    loss_fn: Callable,
+    optimizer: optax.GradientTransformation,
+    has_aux: bool = False,
+    *,
+    precision: str = "fp32",
+    nan_policy: str = "raise",
+) -> Callable:
+    """The pure (un-jitted) ``update(state, batch, mask) -> (state, metrics)``.
+
+    Shared by ``make_train_step`` and the fused ``lax.scan`` epoch.
+    """
+    if nan_policy not in _NAN_POLICIES:
+        raise ValueError(
+            f"nan_policy must be one of {_NAN_POLICIES}, got {nan_policy!r}"
+        )
+    cdtype = compute_dtype(precision)
+
+    def update(state: TrainState, batch: Any, mask: jax.Array | None):
+        mask_tree = _param_mask(state.graphdef, state.model)
+        params, rest = _partition(state.model, mask_tree)
+        key, sub = jax.random.split(state.key)
+
+        def objective(p):
+            module = nnx.merge(state.graphdef, combine(cast_floats(p, cdtype), rest))
+            _set_mode(module, train=True)
+            _reseed(module, sub)
+            out = loss_fn(module, cast_floats(batch, cdtype))
+            loss, aux = _split_loss_output(out, has_aux)
+            loss = _reduce(loss, mask, "loss_fn").astype(jnp.float32)
+            _, new_rest = _partition(nnx.to_pure_dict(nnx.state(module)), mask_tree)
+            scaled = loss if state.loss_scale is None else loss * state.loss_scale.scale
+            return scaled, (loss, aux, new_rest)
+
+        grads, (loss, aux, new_rest) = jax.grad(objective, has_aux=True)(params)
+        if state.loss_scale is not None:
+            grads = jax.tree.map(lambda g: g / state.loss_scale.scale, grads)
+        new_rest = _restore_dtypes(new_rest, rest)
+        updates, opt_state = optimizer.update(grads, state.opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        finite = jnp.isfinite(loss) & _all_finite(grads)
+        metrics = {"loss": loss, "finite": finite}
+        if aux is not None:
+            metrics["aux"] = aux
+        keep = nan_policy != "ignore" or state.loss_scale is not None
+        if keep:
+            new_params = _select(finite, new_params, params)
+            opt_state = _select(finite, opt_state, state.opt_state)
+            new_rest = _select(finite, new_rest, rest)
+        new_state = state.replace(
+            model=combine(new_params, new_rest),
+            opt_state=opt_state,
+            step=state.step + (finite.astype(jnp.int32) if keep else 1),
+            key=key,
+        )
+        if state.loss_scale is not None:
+            new_state = new_state.replace(
+                loss_scale=update_loss_scale(state.loss_scale, finite)
+            )
+            metrics["loss_scale"] = state.loss_scale.scale
+        return new_state, metrics
+
+    return update
+
+
+def make_train_step(
+    loss_fn: Callable,
+    optimizer: optax.GradientTransformation,
+    has_aux: bool = False,
+    *,
+    precision: str = "fp32",
+    nan_policy: str = "raise",
+) -> Callable:
+    """Compile ``loss_fn`` into one jitted pure train step with the state donated.
+
+    The twin of torch's ``optimizer.zero_grad(); loss = loss_fn(model, batch);
+    loss.backward(); optimizer.step()``, as ``state, metrics = step(state, batch)``.
+    Gradients are taken with respect to ``nnx.Param`` leaves only; BatchNorm
+    statistics and RNG streams come back updated in the new state; the model runs in
+    train mode. The input ``state`` is donated: use the returned one.
+
+    Args:
+        loss_fn: ``loss_fn(model, batch) -> loss`` (or ``(loss, aux)`` with
+            ``has_aux``). ``loss`` is a float scalar, or per-example losses of shape
+            ``(batch,)`` (averaged; required to use ``mask``).
+        optimizer: the same ``optax.GradientTransformation`` given to
+            ``TrainState.create`` (clipping/accumulation/schedules live inside it).
+        has_aux: ``loss_fn`` returns ``(loss, aux)``; ``aux`` comes back as
+            ``metrics["aux"]``.
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"``: compute dtype of the forward
+            and backward pass; master weights and optimizer state stay float32 (fp16
+            wants ``TrainState.create(..., loss_scale=True)``).
+        nan_policy: what a non-finite loss or gradient does: ``"raise"`` and
+            ``"skip"`` leave the state unchanged for that step (``metrics["finite"]``
+            is False, ``step`` does not advance; ``fit`` raises or carries on),
+            ``"ignore"`` applies the update anyway.
+
+    Returns:
+        ``step(state, batch, mask=None) -> (state, metrics)``, jitted, with
+        ``metrics["loss"]`` (float32 scalar) and ``metrics["finite"]`` (bool).
+        ``mask`` (shape ``(batch,)``, 1 for real rows, 0 for padding) lets a padded
+        last batch reuse the compiled step: no recompilation.
+
+    Raises:
+        ValueError: unknown ``precision``/``nan_policy`` (at build time), or a loss of
+            the wrong shape (at the first call, before any computation).
+
+    Example:
+        >>> import optax
+        >>> from flax import nnx
+        >>> model = nnx.Linear(2, 1, rngs=nnx.Rngs(0))
+        >>> opt = optax.sgd(0.1)
+        >>> def loss_fn(m, batch):
+        ...     x, y = batch
+        ...     return jnp.mean((m(x)[:, 0] - y) ** 2)
+        >>> step = make_train_step(loss_fn, opt)
+        >>> state = TrainState.create(model, opt)
+        >>> batch = (jnp.ones((4, 2)), jnp.zeros(4))
+        >>> state, m0 = step(state, batch)
+        >>> state, m1 = step(state, batch)
+        >>> bool(m1["loss"] < m0["loss"]), int(state.step)
+        (True, 2)
+    """
+    update = build_update(
+        loss_fn, optimizer, has_aux, precision=precision, nan_policy=nan_policy
+    )
+
+    def step(state: TrainState, batch: Any, mask: jax.Array | None = None):
+        return update(state, batch, mask)
+
+    return jax.jit(step, donate_argnums=0)
+
+
+def build_eval(metric_fn: Callable, *, precision: str = "fp32") -> Callable:
+    """The pure (un-jitted) ``evaluate(state, batch, mask) -> metrics``."""
+    cdtype = compute_dtype(precision)
+
+    def evaluate(state: TrainState, batch: Any, mask: jax.Array | None = None):
+        model = cast_floats(state.model, cdtype)
+        module = nnx.merge(state.graphdef, model)
+        _set_mode(module, train=False)
+        out = metric_fn(module, cast_floats(batch, cdtype))
+        if not isinstance(out, dict):
+            out = {"loss": out}
+        metrics = {k: _reduce(v, mask, f"metric_fn[{k!r}]") for k, v in out.items()}
+        count = jnp.asarray(
+            jax.tree.leaves(batch)[0].shape[0] if mask is None else jnp.sum(mask),
+            jnp.float32,
+        )
+        return {**metrics, "count": count}
+
+    return evaluate
+
+
+def make_eval_step(metric_fn: Callable, *, precision: str = "fp32") -> Callable:
+    """Compile ``metric_fn`` into a jitted pure evaluation step (model in eval mode).
+
+    The twin of ``model.eval(); with torch.no_grad(): metrics = metric_fn(model,
+    batch)``. Nothing is donated and the state is not changed.
+
+    Args:
+        metric_fn: ``metric_fn(model, batch)`` returning a dict of metrics (or one
+            value, named ``"loss"``); each a scalar or per-example values of shape
+            ``(batch,)`` (needed to use ``mask``).
+        precision: compute dtype, as in ``make_train_step``.
+
+    Returns:
+        ``eval_step(state, batch, mask=None) -> metrics``: each metric the (masked)
+        mean over the batch, plus ``metrics["count"]``, the number of real rows, so
+        epoch means weight batches correctly.
+
+    Raises:
+        ValueError: a metric of the wrong shape (at the first call).
+
+    Example:
+        >>> import optax
+        >>> from flax import nnx
+        >>> model = nnx.Linear(2, 1, rngs=nnx.Rngs(0))
+        >>> state = TrainState.create(model, optax.sgd(0.1))
+        >>> ev = make_eval_step(lambda m, b: {"mse": jnp.mean((m(b[0]) - b[1]) ** 2)})
+        >>> out = ev(state, (jnp.zeros((3, 2)), jnp.zeros((3, 1))))
+        >>> float(out["mse"]), float(out["count"])
+        (0.0, 3.0)
+    """
+    return jax.jit(build_eval(metric_fn, precision=precision))

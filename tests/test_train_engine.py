@@ -1,0 +1,330 @@
+"""The functional train engine: TrainState, jitted train/eval steps, fused epoch."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from jtoolkit.train import TrainState, make_eval_step, make_fused_epoch, make_train_step
+
+
+class _Net(nnx.Module):
+    """Linear -> BatchNorm -> Dropout -> Linear: every kind of NNX state."""
+
+    def __init__(self, rngs, p=0.5):
+        self.fc1 = nnx.Linear(3, 8, rngs=rngs)
+        self.bn = nnx.BatchNorm(8, rngs=rngs)
+        self.drop = nnx.Dropout(p, rngs=rngs)
+        self.fc2 = nnx.Linear(8, 2, rngs=rngs)
+
+    def __call__(self, x):
+        return self.fc2(self.drop(nnx.relu(self.bn(self.fc1(x)))))
+
+
+def _per_example_ce(model, batch):
+    x, y = batch
+    return optax.softmax_cross_entropy_with_integer_labels(model(x), y)
+
+
+def _mean_ce(model, batch):
+    return jnp.mean(_per_example_ce(model, batch))
+
+
+def _data(rng, n=16):
+    x = rng.standard_normal((n, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    return x, y
+
+
+def _host(x):
+    """A numpy copy of a leaf (typed PRNG keys as their raw data)."""
+    if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+        x = jax.random.key_data(x)
+    return np.array(x)
+
+
+def _snapshot(tree):
+    return jax.tree.map(_host, tree)
+
+
+def _leaves_equal(a, b):
+    return all(
+        np.array_equal(_host(u), _host(v))
+        for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
+
+
+def test_state_fields_and_module_roundtrip():
+    model = _Net(nnx.Rngs(0))
+    state = TrainState.create(model, optax.adam(1e-3), seed=3)
+    assert int(state.step) == 0 and state.step.dtype == jnp.int32
+    assert jnp.issubdtype(state.key.dtype, jax.dtypes.prng_key)
+    assert set(state.params) == {"fc1", "bn", "fc2"}
+    assert "mean" not in state.params["bn"]
+    rebuilt = state.module()
+    np.testing.assert_array_equal(rebuilt.fc1.kernel[...], model.fc1.kernel[...])
+
+
+def test_create_rejects_non_module():
+    with pytest.raises(TypeError, match=r"nnx\.Module"):
+        TrainState.create({"w": 1.0}, optax.sgd(0.1))
+    with pytest.raises(TypeError, match="GradientTransformation"):
+        TrainState.create(nnx.Linear(2, 2, rngs=nnx.Rngs(0)), object())
+
+
+def test_loss_decreases_state_advances_no_retrace(rng):
+    traces = []
+
+    def loss_fn(model, batch):
+        traces.append(1)
+        return _per_example_ce(model, batch)
+
+    opt = optax.adam(1e-2)
+    step = make_train_step(loss_fn, opt)
+    state = TrainState.create(_Net(nnx.Rngs(0), p=0.0), opt)
+    x, y = _data(rng)
+    mask = np.ones(16, np.float32)
+    losses = []
+    for _ in range(30):
+        state, metrics = step(state, (x, y), mask)
+        losses.append(float(metrics["loss"]))
+    # A padded, masked last batch of an epoch reuses the compiled step.
+    last = np.zeros(16, np.float32)
+    last[:5] = 1
+    state, _ = step(state, (x, y), last)
+    assert losses[-1] < 0.5 * losses[0]
+    assert int(state.step) == 31
+    assert len(traces) == 1
+    assert step._cache_size() == 1
+
+
+def test_batchnorm_stats_and_dropout_advance_in_step(rng):
+    opt = optax.sgd(0.0)  # no parameter change: only NNX state moves
+    step = make_train_step(_mean_ce, opt)
+    state = TrainState.create(_Net(nnx.Rngs(0)), opt, seed=1)
+    x, y = _data(rng)
+    mean0 = np.asarray(state.model["bn"]["mean"])
+    state, m1 = step(state, (x, y))
+    mean1 = np.asarray(state.model["bn"]["mean"])
+    state, m2 = step(state, (x, y))
+    mean2 = np.asarray(state.model["bn"]["mean"])
+    assert not np.allclose(mean0, mean1) and not np.allclose(mean1, mean2)
+    # Same batch, same params: the loss differs only through a new dropout mask.
+    assert float(m1["loss"]) != float(m2["loss"])
+    # nnx BatchNorm's running mean after one step: momentum * 0 + (1 - m) * batch mean
+    h = np.asarray(_Net(nnx.Rngs(0)).fc1(x))
+    np.testing.assert_allclose(mean1, 0.01 * h.mean(0), rtol=1e-5, atol=1e-7)
+
+
+def test_dropout_randomness_depends_only_on_seed(rng):
+    opt = optax.sgd(0.1)
+    step = make_train_step(_mean_ce, opt)
+    x, y = _data(rng)
+    runs = []
+    for seed in (0, 0, 1):
+        state = TrainState.create(_Net(nnx.Rngs(0)), opt, seed=seed)
+        state, metrics = step(state, (x, y))
+        runs.append(float(metrics["loss"]))
+    assert runs[0] == runs[1] != runs[2]
+
+
+def test_masked_padded_batch_equals_unpadded_batch(rng):
+    opt = optax.adam(1e-2)
+    step = make_train_step(_per_example_ce, opt)
+    x, y = _data(rng, 16)
+    net = _Net(nnx.Rngs(0), p=0.0)
+    a = TrainState.create(net, opt)
+    b = TrainState.create(net, opt)
+    mask = (np.arange(16) < 11).astype(np.float32)
+    xp, yp = x.copy(), y.copy()
+    xp[11:], yp[11:] = x[10], y[10]  # padding rows: copies of a real row
+    a, ma = step(a, (xp, yp), mask)
+    # Reference: a plain un-padded 11-row batch (its own compile; BatchNorm is fed
+    # only real rows there, so compare on a BatchNorm-free model).
+    lin = nnx.Linear(3, 2, rngs=nnx.Rngs(0))
+    c = TrainState.create(lin, opt)
+    d = TrainState.create(lin, opt)
+    c, mc = step(c, (xp, yp), mask)
+    d, md = step(d, (x[:11], y[:11]))
+    np.testing.assert_allclose(float(mc["loss"]), float(md["loss"]), rtol=1e-6)
+    for u, v in zip(jax.tree.leaves(c.model), jax.tree.leaves(d.model), strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-7)
+    assert np.isfinite(float(ma["loss"]))
+    del b
+
+
+def test_nonfinite_loss_skips_update_and_reports(rng):
+    opt = optax.sgd(0.1)
+    step = make_train_step(_mean_ce, opt, nan_policy="skip")
+    state = TrainState.create(_Net(nnx.Rngs(0), p=0.0), opt)
+    x, y = _data(rng)
+    before = _snapshot(state.model)
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    state, metrics = step(state, (bad, y))
+    assert not bool(metrics["finite"]) and np.isnan(float(metrics["loss"]))
+    assert int(state.step) == 0
+    assert _leaves_equal(state.model, before)
+    state, metrics = step(state, (x, y))
+    assert bool(metrics["finite"]) and int(state.step) == 1
+
+
+def test_bad_options_and_loss_shapes_raise_clearly(rng):
+    opt = optax.sgd(0.1)
+    x, y = _data(rng)
+    with pytest.raises(ValueError, match="precision"):
+        make_train_step(_mean_ce, opt, precision="fp8")
+    with pytest.raises(ValueError, match="nan_policy"):
+        make_train_step(_mean_ce, opt, nan_policy="maybe")
+    step = make_train_step(_mean_ce, opt)
+    state = TrainState.create(nnx.Linear(3, 2, rngs=nnx.Rngs(0)), opt)
+    with pytest.raises(ValueError, match="per-example"):
+        step(state, (x, y), np.ones(16, np.float32))
+    aux_step = make_train_step(lambda m, b: (_mean_ce(m, b), 1.0), opt)
+    with pytest.raises(ValueError, match="has_aux=True"):
+        aux_step(state, (x, y))
+
+
+def test_has_aux_and_eval_step(rng):
+    opt = optax.sgd(0.1)
+
+    def loss_fn(model, batch):
+        logits = model(batch[0])
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch[1])
+        return loss, {"acc": jnp.mean(logits.argmax(-1) == batch[1])}
+
+    step = make_train_step(loss_fn, opt, has_aux=True)
+    state = TrainState.create(_Net(nnx.Rngs(0)), opt)
+    x, y = _data(rng)
+    state, metrics = step(state, (x, y))
+    assert 0.0 <= float(metrics["aux"]["acc"]) <= 1.0
+
+    def metric_fn(model, batch):
+        logits = model(batch[0])
+        return {
+            "loss": optax.softmax_cross_entropy_with_integer_labels(logits, batch[1]),
+            "acc": (logits.argmax(-1) == batch[1]).astype(jnp.float32),
+        }
+
+    evaluate = make_eval_step(metric_fn)
+    before = _snapshot(state.model)
+    full = evaluate(state, (x, y))
+    mask = (np.arange(16) < 9).astype(np.float32)
+    part = evaluate(state, (x, y), mask)
+    head = evaluate(state, (x[:9], y[:9]))
+    assert _leaves_equal(state.model, before)  # eval does not touch the state
+    assert float(full["count"]) == 16 and float(part["count"]) == 9
+    # eval mode: BatchNorm uses running stats and no dropout, so rows are independent
+    np.testing.assert_allclose(float(part["loss"]), float(head["loss"]), rtol=1e-6)
+    np.testing.assert_allclose(float(part["acc"]), float(head["acc"]), rtol=1e-6)
+
+
+def test_bf16_compute_keeps_fp32_master_weights(rng):
+    opt = optax.adam(1e-2)
+    step32 = make_train_step(_mean_ce, opt)
+    step16 = make_train_step(_mean_ce, opt, precision="bf16")
+    net = nnx.Linear(3, 2, rngs=nnx.Rngs(0))
+    a = TrainState.create(net, opt)
+    b = TrainState.create(net, opt)
+    x, y = _data(rng)
+    a, ma = step32(a, (x, y))
+    b, mb = step16(b, (x, y))
+    assert b.model["kernel"].dtype == jnp.float32
+    assert mb["loss"].dtype == jnp.float32
+    np.testing.assert_allclose(float(ma["loss"]), float(mb["loss"]), rtol=2e-2)
+    assert float(ma["loss"]) != float(mb["loss"])  # really computed in bf16
+
+
+def test_fp16_dynamic_loss_scale_backs_off_and_skips(rng):
+    opt = optax.sgd(0.1)
+    step = make_train_step(_mean_ce, opt, precision="fp16")
+    state = TrainState.create(
+        nnx.Linear(3, 2, rngs=nnx.Rngs(0)), opt, loss_scale=2.0**16
+    )
+    x, y = _data(rng)
+    before = _snapshot(state.model)
+    big = x * 3e4  # overflows float16 in the forward pass
+    state, metrics = step(state, (big, y))
+    assert not bool(metrics["finite"])
+    assert float(state.loss_scale.scale) == 2.0**15
+    assert _leaves_equal(state.model, before)
+    state, metrics = step(state, (x, y))
+    assert bool(metrics["finite"]) and int(state.loss_scale.growth_tracker) == 1
+    assert not _leaves_equal(state.model, before)
+
+
+def test_fused_epoch_matches_step_loop(rng):
+    opt = optax.adam(1e-2)
+    n, bs = 10, 4
+    x = rng.standard_normal((n, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    key = jax.random.key(7)
+    epoch = make_fused_epoch(_per_example_ce, opt, batch_size=bs)
+    net = nnx.Linear(3, 2, rngs=nnx.Rngs(0))
+    fused, metrics = epoch(TrainState.create(net, opt), (x, y), key)
+    assert metrics["loss"].shape == (3,) and int(fused.step) == 3
+    # The same order by hand through the per-batch step.
+    order = np.asarray(jax.random.permutation(key, n))
+    step = make_train_step(_per_example_ce, opt)
+    state = TrainState.create(net, opt)
+    for i in range(0, n, bs):
+        rows = order[i : i + bs]
+        mask = np.zeros(bs, np.float32)
+        mask[: len(rows)] = 1
+        rows = np.concatenate([rows, np.full(bs - len(rows), order[-1])])
+        state, m = step(state, (x[rows], y[rows]), mask)
+        np.testing.assert_allclose(
+            float(m["loss"]), metrics["loss"][i // bs], rtol=1e-5
+        )
+    for u, v in zip(
+        jax.tree.leaves(state.model), jax.tree.leaves(fused.model), strict=True
+    ):
+        np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="batch_size"):
+        make_fused_epoch(_per_example_ce, opt, batch_size=0)
+
+
+def test_adam_steps_match_torch(torch, rng):
+    """Two-layer MLP + CE + Adam: parameters after 3 jitted steps equal torch's."""
+    opt = optax.adam(1e-2)
+
+    class _Mlp(nnx.Module):
+        def __init__(self, rngs):
+            self.fc1 = nnx.Linear(3, 5, rngs=rngs)
+            self.fc2 = nnx.Linear(5, 2, rngs=rngs)
+
+        def __call__(self, x):
+            return self.fc2(nnx.relu(self.fc1(x)))
+
+    net = _Mlp(nnx.Rngs(0))
+    tnet = torch.nn.Sequential(
+        torch.nn.Linear(3, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2)
+    )
+    with torch.no_grad():
+        for i, layer in ((0, net.fc1), (2, net.fc2)):
+            tnet[i].weight.copy_(torch.tensor(np.asarray(layer.kernel[...]).T))
+            tnet[i].bias.copy_(torch.tensor(np.asarray(layer.bias[...])))
+    topt = torch.optim.Adam(tnet.parameters(), lr=1e-2)
+    step = make_train_step(_mean_ce, opt)
+    state = TrainState.create(net, opt)
+    x, y = _data(rng)
+    for _ in range(3):
+        state, metrics = step(state, (x, y))
+        topt.zero_grad()
+        tloss = torch.nn.functional.cross_entropy(
+            tnet(torch.tensor(x)), torch.tensor(y).long()
+        )
+        tloss.backward()
+        topt.step()
+        np.testing.assert_allclose(float(metrics["loss"]), tloss.item(), rtol=1e-5)
+    np.testing.assert_allclose(
+        state.model["fc1"]["kernel"],
+        tnet[0].weight.detach().numpy().T,
+        rtol=1e-5,
+        atol=1e-7,
+    )
+    np.testing.assert_allclose(
+        state.model["fc2"]["bias"], tnet[2].bias.detach().numpy(), rtol=1e-5, atol=1e-7
+    )

@@ -18,11 +18,15 @@ The twin of a PyTorch training loop (``model.train()``, forward, loss, ``backwar
 import sys
 
 from jtoolkit._train_engine import TrainState, make_eval_step, make_train_step
+from jtoolkit._train_fit import EarlyStopping, FitResult, fit
 from jtoolkit._train_fused import make_fused_epoch
 from jtoolkit.checkpoint import restore_checkpoint, save_checkpoint
 
 __all__ = [
+    "EarlyStopping",
+    "FitResult",
     "TrainState",
+    "fit",
     "main",
     "make_eval_step",
     "make_fused_epoch",

@@ -177,7 +177,7 @@ def fit(
     log_every: int = 20,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
 ) -> FitResult:
-    """Train for ``epochs`` epochs over ``train_loader`` with validation and checkpoints.
+    """Train ``epochs`` epochs over ``train_loader`` with validation and checkpoints.
 
     The twin of the tutorial's ``for epoch in range(epochs): for x, y in loader:
     ...; scheduler.step()`` loop with ``torch.save`` every few epochs. Per-step and

@@ -52,7 +52,7 @@ def pad_batch(batch: Any, size: int) -> tuple[Any, np.ndarray]:
 
 
 def supports_mask(step: Callable, state: Any, padded: tuple[Any, np.ndarray]) -> bool:
-    """Whether ``step`` accepts a padding mask (its function returns per-example values).
+    """Whether ``step`` takes a padding mask (its function returns per-example values).
 
     Traces abstractly (``jax.eval_shape``): no compile, nothing runs.
     """

@@ -93,7 +93,7 @@ class ArrayDataset(Dataset):
     def _gather(self, indices: Any) -> list[np.ndarray]:
         """The collated batch at ``indices``: one ``np.take`` per array."""
         idx = np.asarray(indices, dtype=np.intp)
-        return [a.take(idx, axis=0) for a in self.arrays]
+        return [a.take(idx, 0) for a in self.arrays]
 
     def __len__(self) -> int:
         return self.arrays[0].shape[0]

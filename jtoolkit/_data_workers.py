@@ -1,8 +1,9 @@
 """Worker processes for :mod:`jtoolkit.data` (``num_workers > 0``).
 
 Workers start with ``forkserver`` (``spawn`` where there is none): ``fork`` next to an
-initialised JAX deadlocks. The fork server preloads only numpy and this module, so a
-worker starts in milliseconds and never imports jax. Each worker has its own task
+initialised JAX deadlocks. The fork server preloads the main script (as spawn imports
+it: behind its ``if __name__ == "__main__":`` guard), numpy and this module, so a
+worker starts in milliseconds; nothing here imports jax. Each worker has its own task
 queue and result pipe; batch ``k`` of a pass always goes to worker ``k % num_workers``
 (as in torch), so a worker's random stream sees the same samples on every run. The
 main process waits on the result pipes and the workers' sentinels together: a worker
@@ -135,7 +136,10 @@ def _worker_loop(
 def _context() -> Any:
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["numpy", __name__])
+        # The server imports these once; each worker forks from it. "__main__" is the
+        # script (imported as under spawn, main guard respected), so its imports
+        # are paid once, not once per worker. No jax unless the script imports it.
+        ctx.set_forkserver_preload(["__main__", "numpy", __name__])
         return ctx
     return mp.get_context("spawn")
 
@@ -245,11 +249,13 @@ class WorkerPool:
             dead = [p for p in self.procs if not p.is_alive()]
             if dead:
                 self.close()
-                pids = ", ".join(f"pid {p.pid} ({_exit_reason(p)})" for p in dead)
+                pids = ", ".join(str(p.pid) for p in dead)
+                reasons = ", ".join(_exit_reason(p) for p in dead)
                 raise RuntimeError(
-                    f"DataLoader worker ({pids}) exited unexpectedly. A worker can "
-                    "be killed by the out-of-memory killer or crash in native code; "
-                    "try num_workers=0 to see the error in the main process."
+                    f"DataLoader worker (pid(s) {pids}) exited unexpectedly "
+                    f"({reasons}). The out-of-memory killer or a crash in native "
+                    "code can do this; num_workers=0 shows the error in the main "
+                    "process."
                 )
             if deadline is not None and time.monotonic() >= deadline:
                 self.close()

@@ -19,6 +19,8 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+
 from jtoolkit._data_collate import default_collate
 from jtoolkit._data_datasets import (
     ArrayDataset,
@@ -29,7 +31,7 @@ from jtoolkit._data_datasets import (
     random_split,
 )
 from jtoolkit._data_device import prefetch_to_device
-from jtoolkit._data_fetch import Fetcher, _SampleError, raise_in_main
+from jtoolkit._data_fetch import Fetcher, _describe, _SampleError, raise_in_main
 from jtoolkit._data_samplers import (
     BatchSampler,
     DistributedSampler,
@@ -270,9 +272,11 @@ class DataLoader:
         self._next_epoch, self._next_skip = epoch + 1, 0
         progress = self._progress = _Progress(epoch, skip)
         indices = self._index_source(epoch, skip)
-        if self.num_workers == 0:
-            return _iter_main(self._fetch, indices, progress)
-        return self._iter_workers(indices, progress)
+        if self.num_workers > 0:
+            return self._iter_workers(indices, progress)
+        if self._fetch.gather is not None:
+            return _iter_gather(self._fetch.gather, indices, progress)
+        return _iter_main(self._fetch, indices, progress)
 
     def _index_source(self, epoch: int, skip: int) -> Iterator[Any]:
         """The batches' indices (or single indices) of pass ``epoch`` after ``skip``."""
@@ -331,6 +335,21 @@ def _iter_main(fetch: Fetcher, indices: Iterator[Any], progress: _Progress) -> I
             batch = fetch(idx)
         except _SampleError as e:
             raise_in_main(e, k)
+        k += 1
+        progress.yielded = k
+        yield batch
+
+
+def _iter_gather(
+    gather: Callable[[Any], Any], indices: Iterator[Any], progress: _Progress
+) -> Iterator:
+    """One pass of an array-backed dataset: one gather per batch, nothing else."""
+    k = progress.yielded
+    for idx in indices:
+        try:
+            batch = gather(idx)
+        except Exception as e:
+            raise_in_main(_SampleError(_describe(np.asarray(idx).tolist()), e), k)
         k += 1
         progress.yielded = k
         yield batch

@@ -172,7 +172,7 @@ def torch_state_dict(model: nnx.Module) -> dict[str, np.ndarray]:
         value = np.asarray(variable[...])
         if name.endswith("num_batches_tracked"):
             value = value.astype(np.int64)
-        out[name] = np.ascontiguousarray(_TO_TORCH[how](value))
+        out[name] = np.array(_TO_TORCH[how](value), order="C")  # writable copy
     return out
 
 

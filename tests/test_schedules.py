@@ -1,0 +1,490 @@
+"""jtoolkit.schedules against torch.optim.lr_scheduler (the real classes, stepped).
+
+Each schedule is compared with torch's ``param_groups[0]["lr"]`` after ``e`` calls of
+``scheduler.step()`` for ``e = 0..n-1`` (``n`` covers at least two periods), eagerly,
+under ``jax.jit`` and under ``jax.vmap``, at ``rtol=1e-6``; ``atol`` only absorbs
+torch's float64 dust where a value is exactly zero.
+"""
+
+import math
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jtoolkit import schedules as S
+
+RTOL = 1e-6
+ATOL = 1e-12
+COUNTS = jnp.arange(640)
+
+
+def _values(schedule, n):
+    """Eager values at counts ``0..n-1`` (evaluated on the shared ``COUNTS``)."""
+    return np.asarray(schedule(COUNTS))[:n]
+
+
+def _torch_run(torch, build, n, lr=0.1, optimizer="sgd", momentum=0.9):
+    """Step torch's scheduler ``n - 1`` times; return the lrs and momenta seen."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    if optimizer == "sgd":
+        opt = torch.optim.SGD([param], lr=lr, momentum=momentum)
+    else:
+        opt = torch.optim.Adam([param], lr=lr)
+    sched = build(opt)
+    group = opt.param_groups[0]
+    lrs, moms = [], []
+    for step in range(n):
+        if step:
+            opt.step()
+            sched.step()
+        lrs.append(group["lr"])
+        moms.append(group["betas"][0] if optimizer == "adam" else group["momentum"])
+    return np.asarray(lrs), np.asarray(moms)
+
+
+def _check(schedule, expected):
+    """Eager, jit and vmap values of ``schedule`` on ``0..n-1`` all match torch.
+
+    Counts always have the same length, so eager ops compile once for all tests.
+    """
+    n = len(expected)
+    counts = COUNTS
+    for name, values in (
+        ("eager", schedule(counts)),
+        ("jit", jax.jit(schedule)(counts)),
+        ("vmap", jax.vmap(schedule)(counts)),
+    ):
+        assert values.dtype == jnp.float32, name
+        assert values.shape == counts.shape, name
+        np.testing.assert_allclose(
+            values[:n], expected, rtol=RTOL, atol=ATOL, err_msg=name
+        )
+    np.testing.assert_allclose(schedule(n - 1), expected[n - 1], rtol=RTOL, atol=ATOL)
+
+
+STEP = [
+    dict(lr=0.1, step_size=3, gamma=0.5),
+    dict(lr=1.0, step_size=1, gamma=0.9),
+    dict(lr=0.05, step_size=7, gamma=0.1),
+]
+
+
+@pytest.mark.parametrize("kw", STEP)
+def test_step_lr(torch, kw):
+    kw = dict(kw)
+    lr = kw.pop("lr")
+    want, _ = _torch_run(
+        torch, lambda o: torch.optim.lr_scheduler.StepLR(o, **kw), 60, lr
+    )
+    _check(S.step_lr(lr, **kw), want)
+
+
+@pytest.mark.parametrize(
+    "lr,milestones,gamma",
+    [(0.1, [3, 7], 0.1), (1.0, [10, 2, 2], 0.5), (0.3, [5], 0.9), (0.2, [], 0.5)],
+)
+def test_multistep_lr(torch, lr, milestones, gamma):
+    build = lambda o: torch.optim.lr_scheduler.MultiStepLR(o, milestones, gamma)  # noqa: E731
+    want, _ = _torch_run(torch, build, 25, lr)
+    _check(S.multistep_lr(lr, milestones, gamma), want)
+
+
+@pytest.mark.parametrize(
+    "lr,gamma,n", [(0.1, 0.9, 120), (1.0, 0.99, 600), (0.5, 1.05, 80), (0.3, 0.5, 40)]
+)
+def test_exponential_lr(torch, lr, gamma, n):
+    build = lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma)  # noqa: E731
+    want, _ = _torch_run(torch, build, n, lr)
+    _check(S.exponential_lr(lr, gamma), want)
+
+
+@pytest.mark.parametrize(
+    "lr,T_max,eta_min",
+    [(0.1, 10, 0.001), (1.0, 7, 0.0), (0.02, 100, 1e-4), (0.1, 1, 0.0)],
+)
+def test_cosine_annealing_lr_past_t_max(torch, lr, T_max, eta_min):
+    build = lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max, eta_min)  # noqa: E731
+    want, _ = _torch_run(torch, build, 5 * T_max + 3, lr)
+    _check(S.cosine_annealing_lr(lr, T_max, eta_min), want)
+
+
+def test_cosine_annealing_lr_seed_numbers():
+    """torch-semantics §6: T_max=10, eta_min=1e-3 rises back to 0.1 at t=20."""
+    values = _values(S.cosine_annealing_lr(0.1, 10, eta_min=0.001), 25)
+    np.testing.assert_allclose(
+        values[[1, 5, 10, 11, 20, 21]],
+        [0.0975773, 0.0505, 0.001, 0.0034227, 0.1, 0.0975773],
+        rtol=1e-5,
+    )
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(start_factor=1.0, end_factor=0.1, total_iters=8),
+        dict(start_factor=0.25, end_factor=1.0, total_iters=0),
+        dict(start_factor=0.5, end_factor=0.0, total_iters=1),
+    ],
+)
+def test_linear_lr(torch, kw):
+    build = lambda o: torch.optim.lr_scheduler.LinearLR(o, **kw)  # noqa: E731
+    want, _ = _torch_run(torch, build, 20, 0.3)
+    _check(S.linear_lr(0.3, **kw), want)
+
+
+@pytest.mark.parametrize(
+    "factor",
+    [
+        lambda e: 1.0 / (1.0 + 0.5 * e),
+        lambda e: (e % 4 + 1) / 4,
+        lambda e: 0.9 ** (e // 3),
+    ],
+)
+def test_lambda_lr(torch, factor):
+    build = lambda o: torch.optim.lr_scheduler.LambdaLR(o, factor)  # noqa: E731
+    want, _ = _torch_run(torch, build, 20, 0.1)
+    _check(S.lambda_lr(0.1, factor), want)
+
+
+def _sequential_cases(lr_scheduler):
+    """(torch builder, jtoolkit schedule) pairs for SequentialLR, base lr 0.1."""
+    L = lr_scheduler
+    return [
+        (
+            lambda o: L.SequentialLR(
+                o, [L.LinearLR(o, 1e-3, 1.0, 3), L.CosineAnnealingLR(o, 9)], [3]
+            ),
+            S.sequential_lr(
+                [S.linear_lr(0.1, 1e-3, 1.0, 3), S.cosine_annealing_lr(0.1, 9)], [3]
+            ),
+        ),
+        (
+            lambda o: L.SequentialLR(
+                o, [L.LinearLR(o, 0.1, 1.0, 4), L.ExponentialLR(o, 0.8)], [4]
+            ),
+            S.sequential_lr(
+                [S.linear_lr(0.1, 0.1, 1.0, 4), S.exponential_lr(0.1, 0.8)], [4]
+            ),
+        ),
+        (
+            lambda o: L.SequentialLR(
+                o,
+                [
+                    L.StepLR(o, 2, 0.5),
+                    L.MultiStepLR(o, [1, 3]),
+                    L.CosineAnnealingLR(o, 4),
+                ],
+                [5, 12],
+            ),
+            S.sequential_lr(
+                [
+                    S.step_lr(0.1, 2, 0.5),
+                    S.multistep_lr(0.1, [1, 3]),
+                    S.cosine_annealing_lr(0.1, 4),
+                ],
+                [5, 12],
+            ),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("case", range(3))
+def test_sequential_lr(torch, case):
+    build, schedule = _sequential_cases(torch.optim.lr_scheduler)[case]
+    want, _ = _torch_run(torch, build, 30, 0.1)
+    _check(schedule, want)
+
+
+CYCLIC = [
+    dict(base_lr=0.01, max_lr=0.1, step_size_up=3),
+    dict(
+        base_lr=0.01, max_lr=0.1, step_size_up=2, step_size_down=4, mode="triangular2"
+    ),
+    dict(base_lr=0.001, max_lr=0.1, step_size_up=5, mode="exp_range", gamma=0.9),
+    dict(
+        base_lr=0.0,
+        max_lr=1.0,
+        step_size_up=4,
+        step_size_down=1,
+        mode="exp_range",
+        gamma=0.99,
+        base_momentum=0.7,
+        max_momentum=0.99,
+    ),
+    dict(base_lr=0.02, max_lr=0.2, step_size_up=3, scale_fn=lambda x: 1.0 / x),
+    dict(
+        base_lr=0.02,
+        max_lr=0.2,
+        step_size_up=3,
+        scale_fn=lambda x: 1.0 / (1.0 + x),
+        scale_mode="iterations",
+    ),
+]
+
+
+@pytest.mark.parametrize("kw", CYCLIC)
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_cyclic_lr_and_momentum(torch, kw, optimizer):
+    build = lambda o: torch.optim.lr_scheduler.CyclicLR(o, **kw)  # noqa: E731
+    want_lr, want_mom = _torch_run(torch, build, 45, 0.5, optimizer)
+    kw = dict(kw)
+    momenta = {k: kw.pop(k) for k in ("base_momentum", "max_momentum") if k in kw}
+    _check(S.cyclic_lr(**kw), want_lr)
+    kw.pop("base_lr"), kw.pop("max_lr")
+    _check(S.cyclic_momentum(**kw, **momenta), want_mom)
+
+
+def test_cyclic_lr_seed_numbers():
+    """torch-semantics §6: triangular2 and exp_range sequences."""
+    tri2 = _values(S.cyclic_lr(0.01, 0.1, 3, mode="triangular2"), 14)
+    np.testing.assert_allclose(
+        tri2[6:], [0.01, 0.025, 0.04, 0.055, 0.04, 0.025, 0.01, 0.0175], rtol=1e-6
+    )
+    exp = _values(S.cyclic_lr(0.01, 0.1, 3, mode="exp_range", gamma=0.9), 4)
+    np.testing.assert_allclose(exp, [0.01, 0.037, 0.0586, 0.07561], rtol=1e-6)
+
+
+ONE_CYCLE = [
+    dict(max_lr=0.1, total_steps=20),
+    dict(max_lr=0.1, epochs=3, steps_per_epoch=7, anneal_strategy="linear"),
+    dict(max_lr=0.05, total_steps=25, pct_start=0.4, three_phase=True),
+    dict(
+        max_lr=1.0,
+        total_steps=30,
+        pct_start=0.25,
+        div_factor=10.0,
+        final_div_factor=100.0,
+        anneal_strategy="linear",
+        three_phase=True,
+        base_momentum=0.8,
+        max_momentum=0.9,
+    ),
+    dict(max_lr=0.3, total_steps=7, pct_start=0.35),
+    dict(max_lr=0.3, total_steps=10, pct_start=0.0),
+]
+
+
+@pytest.mark.parametrize("kw", ONE_CYCLE)
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_one_cycle_lr_and_momentum(torch, kw, optimizer):
+    build = lambda o: torch.optim.lr_scheduler.OneCycleLR(o, **kw)  # noqa: E731
+    kw = dict(kw)
+    total = kw.get("total_steps") or kw["epochs"] * kw["steps_per_epoch"]
+    want_lr, want_mom = _torch_run(torch, build, total + 1, 0.5, optimizer)
+    momenta = {k: kw.pop(k) for k in ("base_momentum", "max_momentum") if k in kw}
+    lr = S.one_cycle_lr(**kw)
+    _check(lr, want_lr)
+    for k in ("max_lr", "div_factor", "final_div_factor"):
+        kw.pop(k, None)
+    momentum = S.one_cycle_momentum(**kw, **momenta)
+    _check(momentum, want_mom)
+    past = jnp.arange(total, total + 5)  # torch raises there; jtoolkit holds
+    np.testing.assert_allclose(lr(past), want_lr[total], rtol=RTOL)
+    np.testing.assert_allclose(momentum(past), want_mom[total], rtol=RTOL)
+
+
+def test_one_cycle_lr_seed_numbers():
+    """torch-semantics §6: peak at step 5 (optax peaks at 6), min_lr at 19."""
+    values = _values(S.one_cycle_lr(0.1, total_steps=20), 20)
+    assert int(jnp.argmax(values)) == 5
+    np.testing.assert_allclose(
+        values[[0, 1, 5, 18, 19]], [0.004, 0.0131672, 0.1, 0.001254, 4e-07], rtol=1e-5
+    )
+
+
+def _bolts_reference(torch):
+    """Lightning-Bolts' LinearWarmupCosineAnnealingLR stepping rule, restated in torch.
+
+    Warmup adds ``(base - start) / (warmup - 1)`` per step from ``start`` (the base
+    is reached one step before ``warmup`` and held), then the chainable cosine
+    ratio, with the same restart branch as torch's CosineAnnealingLR.
+    """
+
+    class Reference(torch.optim.lr_scheduler.LRScheduler):
+        def __init__(self, optimizer, warmup, last, start=0.0, eta_min=0.0):
+            self.warmup, self.last, self.start, self.eta_min = (
+                warmup,
+                last,
+                start,
+                eta_min,
+            )
+            super().__init__(optimizer)
+
+        def get_lr(self):
+            e, span, out = self.last_epoch, self.last - self.warmup, []
+            for base, group in zip(
+                self.base_lrs, self.optimizer.param_groups, strict=True
+            ):
+                now = group["lr"]
+                if e == 0:
+                    out.append(self.start)
+                elif e < self.warmup:
+                    out.append(now + (base - self.start) / (self.warmup - 1))
+                elif e == self.warmup:
+                    out.append(base)
+                elif (e - 1 - self.last) % (2 * span) == 0:
+                    bump = (base - self.eta_min) * (1 - math.cos(math.pi / span)) / 2
+                    out.append(now + bump)
+                else:
+                    ratio = (1 + math.cos(math.pi * (e - self.warmup) / span)) / (
+                        1 + math.cos(math.pi * (e - self.warmup - 1) / span)
+                    )
+                    out.append(ratio * (now - self.eta_min) + self.eta_min)
+            return out
+
+    return Reference
+
+
+@pytest.mark.parametrize(
+    "lr,warmup,last,start,eta_min",
+    [
+        (0.1, 5, 20, 1e-4, 1e-5),
+        (1.0, 1, 6, 0.0, 0.0),
+        (0.02, 0, 8, 0.01, 0.001),
+        (0.5, 3, 10, 0.0, 0.0),
+        (0.01, 2, 3, 0.001, 0.0),
+    ],
+)
+def test_linear_warmup_cosine_annealing(torch, lr, warmup, last, start, eta_min):
+    ref = _bolts_reference(torch)
+    build = lambda o: ref(o, warmup, last, start, eta_min)  # noqa: E731
+    want, _ = _torch_run(torch, build, 3 * last + 2, lr)
+    _check(S.linear_warmup_cosine_annealing(lr, warmup, last, start, eta_min), want)
+
+
+def test_linear_warmup_cosine_annealing_tutorial():
+    """The tutorial's last snippet: 5 warmup epochs of 100, start 1e-4, eta_min 1e-5."""
+    schedule = S.linear_warmup_cosine_annealing(0.1, 5, 100, 0.0001, 0.00001)
+    values = _values(schedule, 101)
+    np.testing.assert_allclose(
+        values[[0, 4, 5, 100]], [1e-4, 0.1, 0.1, 1e-5], rtol=1e-6
+    )
+    assert bool(jnp.all(jnp.diff(values[5:]) <= 0))
+
+
+@pytest.mark.parametrize("spe", [1, 3, 4])
+def test_per_epoch_matches_epoch_stepped_torch(torch, spe):
+    """lr seen by each optimizer step when torch steps StepLR once per epoch."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    seen = []
+    for _epoch in range(7):
+        for _ in range(spe):
+            seen.append(opt.param_groups[0]["lr"])
+            opt.step()
+        sched.step()
+    _check(S.per_epoch(S.step_lr(0.1, 2, 0.5), spe), np.asarray(seen))
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        S.step_lr(0.1, 3),
+        S.cosine_annealing_lr(0.1, 10),
+        S.cyclic_lr(0.01, 0.1, 4, mode="exp_range", gamma=0.9),
+        S.one_cycle_lr(0.1, total_steps=50),
+        S.per_epoch(S.linear_warmup_cosine_annealing(0.1, 3, 10), 5),
+        S.sequential_lr([S.linear_lr(0.1), S.exponential_lr(0.1, 0.9)], [5]),
+    ],
+)
+def test_jit_compiles_once_for_all_counts(schedule):
+    """A train step sees its count as an int32 array: one compilation for all."""
+    jitted = jax.jit(schedule)
+    for count in [0, 1, 7, 1000, 123456]:
+        jitted(jnp.asarray(count, jnp.int32))
+    assert jitted._cache_size() == 1
+    jitted(0)  # a Python int is a second (weakly typed) signature, compiled once
+    for count in [5, 99, 4000]:
+        jitted(count)
+    assert jitted._cache_size() == 2
+
+
+def test_schedules_take_batched_counts():
+    schedule = S.multistep_lr(1.0, [2, 5])
+    values = jax.jit(schedule)(COUNTS.reshape(10, 64))
+    assert values.shape == (10, 64)
+    np.testing.assert_array_equal(values.ravel(), schedule(COUNTS))
+
+
+@pytest.mark.parametrize(
+    "build,match",
+    [
+        (lambda: S.step_lr(0.1, 0), "step_size=0"),
+        (lambda: S.step_lr(0.1, 2.5), "step_size=2.5"),
+        (lambda: S.step_lr(0.1, 3, gamma=0.0), "gamma=0.0"),
+        (lambda: S.step_lr(-0.1, 3), "lr=-0.1"),
+        (lambda: S.multistep_lr(0.1, [2], gamma=-1), "gamma=-1"),
+        (lambda: S.exponential_lr(0.1, 0), "gamma=0"),
+        (lambda: S.cosine_annealing_lr(0.1, 0), "T_max=0"),
+        (lambda: S.cosine_annealing_lr(0.1, -5), "T_max=-5"),
+        (lambda: S.linear_lr(0.1, start_factor=0), "start_factor=0"),
+        (lambda: S.linear_lr(0.1, end_factor=1.5), "end_factor=1.5"),
+        (lambda: S.linear_lr(0.1, total_iters=-1), "total_iters=-1"),
+        (lambda: S.lambda_lr(0.1, 3), "callable"),
+        (lambda: S.sequential_lr([S.step_lr(0.1, 1)], [3]), "number of milestones"),
+        (lambda: S.sequential_lr([], []), "at least one"),
+        (lambda: S.sequential_lr([S.step_lr(0.1, 1)] * 3, [5, 2]), r"\[5, 2\]"),
+        (lambda: S.cyclic_lr(0.1, 1.0, step_size_up=0), "step_size_up=0"),
+        (lambda: S.cyclic_lr(0.1, 1.0, mode="cosine"), "'cosine'"),
+        (lambda: S.cyclic_lr(0.1, 1.0, mode="exp_range", gamma=0), "gamma=0"),
+        (lambda: S.cyclic_momentum(mode="nope"), "'nope'"),
+        (lambda: S.one_cycle_lr(0.1), "total_steps OR"),
+        (lambda: S.one_cycle_lr(0.1, total_steps=0), "total_steps=0"),
+        (lambda: S.one_cycle_lr(0.1, epochs=0, steps_per_epoch=3), "epochs=0"),
+        (
+            lambda: S.one_cycle_lr(0.1, epochs=2, steps_per_epoch=-1),
+            "steps_per_epoch=-1",
+        ),
+        (lambda: S.one_cycle_lr(0.1, total_steps=10, pct_start=1.5), "1.5"),
+        (lambda: S.one_cycle_lr(0.1, 10, anneal_strategy="exp"), "'exp'"),
+        (lambda: S.one_cycle_lr(0.1, 10, div_factor=0), "div_factor=0"),
+        (lambda: S.one_cycle_momentum(total_steps=10, pct_start=0.1), "pct_start=0.1"),
+        (lambda: S.linear_warmup_cosine_annealing(0.1, 5, 5), "max_epochs=5"),
+        (lambda: S.linear_warmup_cosine_annealing(0.1, -1, 5), "warmup_epochs=-1"),
+        (lambda: S.per_epoch(S.step_lr(0.1, 1), 0), "steps_per_epoch=0"),
+    ],
+)
+def test_bad_arguments_raise_value_error_naming_the_value(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_plot_schedule_writes_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = S.plot_schedule(S.one_cycle_lr(0.1, total_steps=50), 60, tmp_path / "a.png")
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_cli_smoke(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "cyc.png"
+    cmd = [
+        sys.executable,
+        "-m",
+        "jtoolkit.schedules",
+        "--plot",
+        "cyclic_lr",
+        "--out",
+        str(out),
+        "--steps",
+        "30",
+        "base_lr=0.01",
+        "max_lr=0.1",
+        "step_size_up=5",
+        "mode=triangular2",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    bad = subprocess.run(
+        [*cmd[:-1], "mode=nope"], capture_output=True, text=True, timeout=120
+    )
+    assert bad.returncode == 2 and "nope" in bad.stderr
+    assert "Traceback" not in bad.stderr

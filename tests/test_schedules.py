@@ -409,7 +409,7 @@ def test_schedules_take_batched_counts():
     schedule = S.multistep_lr(1.0, [2, 5])
     values = jax.jit(schedule)(COUNTS.reshape(10, 64))
     assert values.shape == (10, 64)
-    np.testing.assert_array_equal(values.ravel(), schedule(COUNTS))
+    np.testing.assert_allclose(values.ravel(), schedule(COUNTS), rtol=RTOL)
 
 
 @pytest.mark.parametrize(

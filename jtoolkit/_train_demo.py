@@ -1,0 +1,182 @@
+"""The demo's training run, built only from jtoolkit's public pieces.
+
+This file doubles as the worked example of a custom training script: data into
+``jtoolkit.data.DataLoader``, a ``jtoolkit.models`` network, a ``jtoolkit.optim``
+optimizer with a ``jtoolkit.schedules`` schedule, ``make_train_step`` /
+``make_eval_step`` and ``fit``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import jax.numpy as jnp
+from flax import nnx
+
+from jtoolkit._train_cli import DemoConfig, UsageError
+
+__all__ = ["build_model", "build_optimizer", "loss_fn", "metric_fn", "train_demo"]
+
+
+def loss_fn(model: nnx.Module, batch: tuple) -> jnp.ndarray:
+    """Per-example cross entropy (so fit can mask the padded last batch)."""
+    from jtoolkit.losses import cross_entropy
+
+    x, y = batch
+    return cross_entropy(model(x), y, reduction="none")
+
+
+def metric_fn(model: nnx.Module, batch: tuple) -> dict:
+    """Per-example validation loss and accuracy."""
+    from jtoolkit.losses import cross_entropy
+
+    x, y = batch
+    logits = model(x)
+    return {
+        "loss": cross_entropy(logits, y, reduction="none"),
+        "accuracy": (jnp.argmax(logits, -1) == y).astype(jnp.float32),
+    }
+
+
+def build_model(name: str, seed: int) -> nnx.Module:
+    """SimpleNN (the tutorial's 1024-224-10), an MLP, or the CNN."""
+    from jtoolkit import models
+
+    rngs = nnx.Rngs(seed)
+    if name == "simple":
+        return models.SimpleNN(1024, 224, 10, rngs=rngs)
+    if name == "mlp":
+        return models.MLP([1024, 256, 128, 10], dropout=0.1, rngs=rngs)
+    return models.CNN(1, 10, rngs=rngs)
+
+
+def _schedule(config: DemoConfig, lr: float, steps_per_epoch: int) -> Any:
+    """The lr (float or step -> lr schedule) for ``config.scheduler``."""
+    from jtoolkit import schedules as s
+
+    epochs = max(config.epochs, 1)
+    if config.scheduler in ("none", "plateau"):
+        return lr
+    if config.scheduler == "step":
+        return s.per_epoch(s.step_lr(lr, max(epochs // 3, 1)), steps_per_epoch)
+    if config.scheduler == "cosine":
+        return s.per_epoch(s.cosine_annealing_lr(lr, epochs), steps_per_epoch)
+    if config.scheduler == "onecycle":
+        return s.one_cycle_lr(lr, total_steps=epochs * steps_per_epoch)
+    warmup = max(epochs // 10, 1)
+    return s.per_epoch(
+        s.linear_warmup_cosine_annealing(lr, warmup, epochs), steps_per_epoch
+    )
+
+
+def build_optimizer(config: DemoConfig, steps_per_epoch: int):
+    """``jtoolkit.optim.<name>(lr=...)`` with the configured schedule."""
+    from jtoolkit import optim
+
+    factory = getattr(optim, config.optimizer)
+    lr = config.lr
+    if lr is None:
+        lr = factory.__defaults__[0] if factory.__defaults__ else 1e-3
+    return factory(lr=_schedule(config, float(lr), steps_per_epoch)), float(lr)
+
+
+def _loaders(config: DemoConfig):
+    from jtoolkit._train_datasets import load_dataset
+    from jtoolkit.data import ArrayDataset, DataLoader
+
+    try:
+        split = load_dataset(
+            config.dataset, config.data_dir, config.seed, config.val_split
+        )
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        raise UsageError(str(err)) from None
+    if config.model != "cnn":
+        split = split._replace(
+            x_train=split.x_train.reshape(len(split.x_train), -1),
+            x_val=split.x_val.reshape(len(split.x_val), -1),
+        )
+    train = DataLoader(
+        ArrayDataset(split.x_train, split.y_train),
+        batch_size=config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+        num_workers=config.num_workers,
+        persistent_workers=config.num_workers > 0,
+    )
+    val = DataLoader(
+        ArrayDataset(split.x_val, split.y_val), batch_size=config.batch_size
+    )
+    return train, val
+
+
+def _metrics_writer(config: DemoConfig) -> Callable[[dict], None] | None:
+    if config.metrics_file is None:
+        return None
+    path = config.metrics_file
+    if os.path.dirname(path) and not os.path.isdir(os.path.dirname(path)):
+        raise UsageError(f"--metrics-file: directory {os.path.dirname(path)} not found")
+    if not config.resume:
+        open(path, "w").close()
+
+    def write(record: dict) -> None:
+        with open(path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    return write
+
+
+def _check_resume(config: DemoConfig) -> None:
+    from jtoolkit.checkpoint import latest_step
+
+    if not config.resume:
+        return
+    if not os.path.isdir(config.checkpoint_dir):
+        raise UsageError(
+            f"--resume: checkpoint directory {config.checkpoint_dir} not found"
+        )
+    if latest_step(config.checkpoint_dir) is None:
+        raise UsageError(f"--resume: no complete checkpoint in {config.checkpoint_dir}")
+
+
+def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[dict]:
+    """Build everything from ``config`` and run ``fit``; return the history."""
+    from jtoolkit.schedules import ReduceLROnPlateau
+    from jtoolkit.train import TrainState, fit, make_eval_step, make_train_step
+
+    _check_resume(config)
+    train, val = _loaders(config)
+    optimizer, lr = build_optimizer(config, len(train))
+    model = build_model(config.model, config.seed)
+    log(
+        f"jtoolkit.train: {config.model} on {config.dataset} "
+        f"({len(train.dataset)} train / {len(val.dataset)} val), {config.optimizer} "
+        f"lr {lr:g}, scheduler {config.scheduler}, batch {config.batch_size}, "
+        f"{config.epochs} epochs, {config.precision}"
+    )
+    state = TrainState.create(model, optimizer, seed=config.seed)
+    step = make_train_step(loss_fn, optimizer, precision=config.precision)
+    evaluate = make_eval_step(metric_fn, precision=config.precision)
+    plateau = ReduceLROnPlateau(patience=2) if config.scheduler == "plateau" else None
+    writer = _metrics_writer(config)
+    _, history = fit(
+        state,
+        step,
+        train,
+        config.epochs,
+        eval_step=evaluate,
+        val_loader=val,
+        plateau=plateau,
+        checkpoint_dir=config.checkpoint_dir,
+        resume=config.resume,
+        progress=config.progress,
+        on_epoch_end=writer,
+    )
+    if config.plot is not None:
+        from jtoolkit._train_plot import plot_history
+
+        plot_history(history, config.plot)
+        log(f"jtoolkit.train: wrote {config.plot}")
+    return history

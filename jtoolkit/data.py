@@ -140,8 +140,11 @@ class DataLoader:
     Subset of one) with the default collate are gathered with one ``np.take`` per
     array and batch.
 
-    ``num_workers > 0`` runs whole batches in worker processes (forkserver/spawn, so
-    the dataset, ``collate_fn`` and ``worker_init_fn`` must be picklable), at most
+    ``num_workers > 0`` runs whole batches in worker processes started from a fork
+    server (spawn where there is none; never a plain fork, which deadlocks next to
+    JAX): the dataset, ``collate_fn`` and ``worker_init_fn`` must be picklable
+    (defined at module level) and a script needs the usual
+    ``if __name__ == "__main__":`` guard, as with spawn. At most
     ``prefetch_factor`` per worker in flight, delivered in order. Worker ``i`` seeds
     ``random`` and ``np.random`` with ``base_seed + i`` (``base_seed`` from ``seed``
     and the epoch the workers start in) and then calls ``worker_init_fn(i)``. An
@@ -202,9 +205,10 @@ class DataLoader:
     ) -> None:
         _check_worker_args(num_workers, timeout, prefetch_factor, persistent_workers)
         _check_sampler_args(batch_size, shuffle, sampler, batch_sampler, drop_last)
-        if sampler is None:
-            sampler = RandomSampler(dataset, seed=seed) if shuffle else None
-            sampler = sampler or SequentialSampler(dataset)
+        if sampler is None and shuffle:
+            sampler = RandomSampler(dataset, seed=seed)
+        elif sampler is None:
+            sampler = SequentialSampler(dataset)
         if batch_sampler is not None:
             batch_size, drop_last = None, False
         elif batch_size is not None:
@@ -310,6 +314,12 @@ class DataLoader:
             k = 0
             while k < sent:
                 while k not in pending:
+                    if pool.generation != gen:
+                        raise RuntimeError(
+                            "this iterator was superseded: a newer pass over the same "
+                            "DataLoader (persistent_workers=True) shares its workers; "
+                            "use one iterator at a time"
+                        )
                     reply_gen, j, ok, payload = pool.receive(self.timeout)
                     if reply_gen == gen:
                         pending[j] = (ok, payload)

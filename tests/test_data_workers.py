@@ -121,7 +121,12 @@ def test_persistent_workers_survive_passes_and_resume_mid_epoch():
     assert [b["index"].tolist() for b in resumed] == [b["index"].tolist() for b in rest]
     assert {int(p) for b in rest for p in b["pid"]} == pids  # the same processes
     assert len(head) + len(rest) == 6
-    del loader, it
+    old, new = iter(loader), iter(loader)
+    next(old)
+    assert len(list(new)) == 6  # the newer pass wins the shared workers ...
+    with pytest.raises(RuntimeError, match="superseded"):
+        next(old)  # ... and the older one says so instead of hanging
+    del loader, it, old, new
     assert _no_children_left(pids)
 
 

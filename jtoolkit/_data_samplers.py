@@ -5,9 +5,9 @@ from ``[seed, epoch]`` draws it, so a pass can be replayed, resumed or sharded w
 any hidden RNG state. ``set_epoch(epoch)`` picks the pass. The DataLoader calls it
 before every pass, so user code rarely does.
 
-Samplers that jtoolkit builds also expose ``_indices() -> np.ndarray`` (the whole
-pass at once); the DataLoader slices batches out of it instead of iterating Python
-ints.
+The samplers here also have ``_indices() -> np.ndarray`` (the whole pass at once);
+BatchSampler slices batches out of it instead of iterating Python ints, unless a
+subclass replaced ``__iter__``.
 """
 
 from __future__ import annotations
@@ -68,10 +68,6 @@ class Sampler:
 
     def __iter__(self) -> Iterator[Any]:
         raise NotImplementedError
-
-    def _indices(self) -> np.ndarray:
-        """The indices of the next pass as one int64 array."""
-        return np.fromiter(iter(self), dtype=np.int64)
 
 
 class SequentialSampler(Sampler):
@@ -276,7 +272,7 @@ class BatchSampler(Sampler):
 
     def _batches(self, skip: int = 0) -> Iterator[Any]:
         """Index arrays (or lists) of the next pass, without the first ``skip``."""
-        if hasattr(self.sampler, "_indices"):
+        if _has_array_order(self.sampler):
             order, bs = self.sampler._indices(), self.batch_size
             stop = len(order) - len(order) % bs if self.drop_last else len(order)
             return (order[s : s + bs] for s in range(skip * bs, stop, bs))
@@ -296,7 +292,7 @@ class BatchSampler(Sampler):
             yield batch
 
     def __iter__(self) -> Iterator[list[int]]:
-        if hasattr(self.sampler, "_indices"):
+        if _has_array_order(self.sampler):
             return (b.tolist() for b in self._batches())
         return self._iter_lists()
 
@@ -383,3 +379,17 @@ class DistributedSampler(Sampler):
 
     def __len__(self) -> int:
         return self.num_samples
+
+
+_ARRAY_SAMPLERS = (
+    SequentialSampler,
+    RandomSampler,
+    WeightedRandomSampler,
+    DistributedSampler,
+)
+_ARRAY_ITERS = frozenset(cls.__iter__ for cls in _ARRAY_SAMPLERS)
+
+
+def _has_array_order(sampler: Any) -> bool:
+    """Whether ``sampler``'s pass is exactly ``sampler._indices()``."""
+    return getattr(type(sampler), "__iter__", None) in _ARRAY_ITERS

@@ -165,8 +165,8 @@ def _check_fits(arr: np.ndarray, dtype: np.dtype, exc: type[Exception]) -> None:
                 "keep such values on the host)"
             )
         raise exc(
-            f"value {bad} cannot be converted to type {dtype.name} "
-            f"without overflow{hint}"
+            f"value cannot be converted to type {dtype.name} without overflow "
+            f"(got {bad}){hint}"
         )
 
 
@@ -218,7 +218,8 @@ def _python_to_array(data: Any, dtype: np.dtype | None) -> jax.Array:
     if host.dtype.kind in "USO":
         leaf = host.flat[0] if host.size else data
         if isinstance(leaf, str | bytes):
-            raise TypeError(f"new(): invalid data type '{type(leaf).__name__}'")
+            kind = "str" if isinstance(leaf, str) else "bytes"
+            raise TypeError(f"new(): invalid data type '{kind}'")
         if isinstance(leaf, int):
             raise OverflowError(f"Overflow when unpacking long: {leaf}")
         raise TypeError(f"Could not infer dtype of {type(leaf).__name__}")

@@ -43,9 +43,10 @@ def _expand_ellipsis(parts: tuple[Any, ...], ndim: int) -> tuple[Any, ...]:
     used = sum(_consumes(p) for p in parts)
     if used > ndim:
         raise IndexError(f"too many indices for tensor of dimension {ndim}")
-    if Ellipsis not in parts:
+    where = [i for i, p in enumerate(parts) if p is Ellipsis]
+    if not where:
         return parts
-    at = parts.index(Ellipsis)
+    at = where[0]
     return parts[:at] + (slice(None),) * (ndim - used) + parts[at + 1 :]
 
 

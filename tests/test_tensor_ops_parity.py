@@ -1,0 +1,445 @@
+"""tensor_ops against torch on random inputs: values, dtypes and gradients,
+eagerly and under ``jax.jit``.
+
+Gradients use torch autograd as the oracle: both sides differentiate
+``sum(op(inputs) * w)`` for a random ``w``.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jtoolkit.tensor_ops as T
+
+RTOL = 1e-5  # float32
+
+
+def _jax_dtype(torch_dtype):
+    name = str(torch_dtype).removeprefix("torch.")
+    return jax.dtypes.canonicalize_dtype(np.dtype(name))
+
+
+def _inputs(rng, specs):
+    """Random float32 arrays; a spec is a shape or (shape, kind)."""
+    out = []
+    for spec in specs:
+        shape, kind = spec if spec and isinstance(spec[-1], str) else (spec, "normal")
+        x = rng.standard_normal(shape).astype(np.float32)
+        if kind == "pos":
+            x = np.abs(x) + 0.5
+        elif kind == "nonzero":
+            x = np.where(x < 0, x - 0.5, x + 0.5)
+        elif kind == "wide":
+            x = x * 4
+        out.append(x.astype(np.float32))
+    return out
+
+
+def _close(ours, theirs, rtol, atol):
+    np.testing.assert_allclose(np.asarray(ours), theirs, rtol=rtol, atol=atol)
+
+
+def check_op(torch, rng, jfn, tfn, inputs, diff=(), rtol=RTOL, atol=0.0, jit=True):
+    """Compare values (eager, jit), dtype and gradients of ``diff`` inputs."""
+    tin = [
+        torch.tensor(x, requires_grad=i in diff and x.dtype.kind == "f")
+        for i, x in enumerate(inputs)
+    ]
+    theirs = tfn(*tin)
+    ours = jfn(*inputs)
+    assert ours.dtype == _jax_dtype(theirs.dtype)
+    assert ours.shape == tuple(theirs.shape)
+    _close(ours, theirs.detach().numpy(), rtol, atol)
+    if jit:
+        _close(jax.jit(jfn)(*inputs), theirs.detach().numpy(), rtol, atol)
+    if not diff:
+        return
+    w = rng.standard_normal(tuple(theirs.shape)).astype(np.float32)
+    (theirs * torch.tensor(w)).sum().backward()
+    # one compiled gradient per case: eager grads run the same rules op by op
+    gfn = jax.jit(jax.grad(lambda *a: (jfn(*a) * w).sum(), argnums=tuple(diff)))
+    for g, i in zip(gfn(*inputs), diff, strict=True):
+        _close(g, tin[i].grad.numpy(), rtol, 1e-6)
+
+
+# name: (ours, torch's, input specs, differentiable inputs, atol)
+FLOAT_CASES = {
+    "mm": (T.mm, lambda a, b: a.mm(b), [(3, 4), (4, 5)], (0, 1), 1e-6),
+    "mv": (T.mv, lambda a, v: a.mv(v), [(3, 4), (4,)], (0, 1), 1e-6),
+    "mul": (T.mul, lambda a, b: a.mul(b), [(3, 4), (4,)], (0, 1), 0),
+    "mul_scalar": (lambda a: T.mul(a, 2.5), lambda a: a * 2.5, [(3, 4)], (0,), 0),
+    "add_alpha": (
+        lambda a, b: T.add(a, b, alpha=2.5),
+        lambda a, b: a.add(b, alpha=2.5),
+        [(3, 4), (3, 4)],
+        (0, 1),
+        1e-6,
+    ),
+    "add_broadcast": (T.add, lambda a, b: a + b, [(2, 1, 4), (3, 1)], (0, 1), 0),
+    "div": (T.div, lambda a, b: a / b, [(3, 4), ((3, 4), "nonzero")], (0, 1), 0),
+    "div_trunc": (
+        lambda a, b: T.div(a, b, rounding_mode="trunc"),
+        lambda a, b: a.div(b, rounding_mode="trunc"),
+        [((3, 4), "wide"), ((3, 4), "nonzero")],
+        (0, 1),
+        0,
+    ),
+    "div_floor": (
+        lambda a, b: T.div(a, b, rounding_mode="floor"),
+        lambda a, b: a.div(b, rounding_mode="floor"),
+        [((4, 5), "wide"), ((4, 5), "nonzero")],
+        (0, 1),
+        0,
+    ),
+    "abs": (T.abs, lambda a: a.abs(), [(3, 4)], (0,), 0),
+    "clamp": (
+        lambda a: T.clamp(a, -0.5, 0.5),
+        lambda a: a.clamp(-0.5, 0.5),
+        [(4, 5)],
+        (0,),
+        0,
+    ),
+    "clamp_min": (
+        lambda a: T.clamp(a, min=0.1),
+        lambda a: a.clamp(min=0.1),
+        [(4, 5)],
+        (0,),
+        0,
+    ),
+    "clamp_max": (
+        lambda a: T.clamp(a, max=0.1),
+        lambda a: a.clamp(max=0.1),
+        [(4, 5)],
+        (0,),
+        0,
+    ),
+    "clamp_tensor_bounds": (
+        lambda a, lo, hi: T.clamp(a, lo, hi),
+        lambda a, lo, hi: a.clamp(lo, hi),
+        [(3, 4), (4,), (3, 1)],
+        (0, 1, 2),
+        0,
+    ),
+    "pow_2": (lambda a: T.pow(a, 2), lambda a: a.pow(2), [(3, 4)], (0,), 0),
+    "pow_3.0": (lambda a: T.pow(a, 3.0), lambda a: a.pow(3.0), [(3, 4)], (0,), 0),
+    "pow_-2": (
+        lambda a: T.pow(a, -2),
+        lambda a: a.pow(-2),
+        [((3, 4), "nonzero")],
+        (0,),
+        0,
+    ),
+    "pow_0.5": (
+        lambda a: T.pow(a, 0.5),
+        lambda a: a.pow(0.5),
+        [((3, 4), "pos")],
+        (0,),
+        0,
+    ),
+    "pow_-0.5": (
+        lambda a: T.pow(a, -0.5),
+        lambda a: a.pow(-0.5),
+        [((3, 4), "pos")],
+        (0,),
+        0,
+    ),
+    "pow_1.7": (
+        lambda a: T.pow(a, 1.7),
+        lambda a: a.pow(1.7),
+        [((3, 4), "pos")],
+        (0,),
+        0,
+    ),
+    "pow_tensor": (T.pow, lambda a, b: a.pow(b), [((3, 4), "pos"), (4,)], (0, 1), 0),
+    "pow_scalar_base": (
+        lambda b: T.pow(2.5, b),
+        lambda b: 2.5**b,
+        [(3, 4)],
+        (0,),
+        0,
+    ),
+    "stack_0": (
+        lambda a, b: T.stack((a, b)),
+        lambda a, b: __import__("torch").stack((a, b)),
+        [(2, 3), (2, 3)],
+        (0, 1),
+        0,
+    ),
+    "stack_-1": (
+        lambda a, b: T.stack([a, b], dim=-1),
+        lambda a, b: __import__("torch").stack([a, b], dim=-1),
+        [(2, 3), (2, 3)],
+        (0, 1),
+        0,
+    ),
+    "stack_1": (
+        lambda a, b, c: T.stack((a, b, c), 1),
+        lambda a, b, c: __import__("torch").stack((a, b, c), 1),
+        [(2, 3), (2, 3), (2, 3)],
+        (0, 2),
+        0,
+    ),
+    "cat_0": (
+        lambda a, b: T.cat((a, b)),
+        lambda a, b: __import__("torch").cat((a, b)),
+        [(2, 3), (4, 3)],
+        (0, 1),
+        0,
+    ),
+    "cat_-1": (
+        lambda a, b: T.cat((a, b), dim=-1),
+        lambda a, b: __import__("torch").cat((a, b), dim=-1),
+        [(2, 3), (2, 5)],
+        (0, 1),
+        0,
+    ),
+    "diag_vec": (T.diag, lambda a: a.diag(), [(4,)], (0,), 0),
+    "diag_vec_k1": (lambda a: T.diag(a, 1), lambda a: a.diag(1), [(3,)], (0,), 0),
+    "diag_mat_k-1": (
+        lambda a: T.diag(a, -1),
+        lambda a: a.diag(-1),
+        [(3, 4)],
+        (0,),
+        0,
+    ),
+    "diag_mat_k2": (lambda a: T.diag(a, 2), lambda a: a.diag(2), [(3, 4)], (0,), 0),
+    "diag_embed": (T.diag_embed, lambda a: a.diag_embed(), [(2, 3)], (0,), 0),
+    "diag_embed_offset": (
+        lambda a: T.diag_embed(a, offset=-1, dim1=0, dim2=2),
+        lambda a: a.diag_embed(offset=-1, dim1=0, dim2=2),
+        [(2, 3)],
+        (0,),
+        0,
+    ),
+    "unsqueeze_-1": (
+        lambda a: T.unsqueeze(a, -1),
+        lambda a: a.unsqueeze(-1),
+        [(2, 3)],
+        (0,),
+        0,
+    ),
+    "unsqueeze_1": (
+        lambda a: T.unsqueeze(a, 1),
+        lambda a: a.unsqueeze(1),
+        [(2, 3)],
+        (0,),
+        0,
+    ),
+    "squeeze": (T.squeeze, lambda a: a.squeeze(), [(1, 3, 1)], (0,), 0),
+    "squeeze_dims": (
+        lambda a: T.squeeze(a, (0, 1)),
+        lambda a: a.squeeze((0, 1)),
+        [(1, 3, 1)],
+        (0,),
+        0,
+    ),
+    "transpose": (
+        lambda a: T.transpose(a, 0, -1),
+        lambda a: a.transpose(0, -1),
+        [(2, 3, 4)],
+        (0,),
+        0,
+    ),
+    "view": (
+        lambda a: T.view(a, 4, -1),
+        lambda a: a.view(4, -1),
+        [(2, 3, 4)],
+        (0,),
+        0,
+    ),
+    "view_tuple": (
+        lambda a: T.view(a, (-1,)),
+        lambda a: a.view((-1,)),
+        [(2, 3, 4)],
+        (0,),
+        0,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", FLOAT_CASES)
+def test_float_op_matches_torch(torch, rng, name):
+    jfn, tfn, specs, diff, atol = FLOAT_CASES[name]
+    check_op(torch, rng, jfn, tfn, _inputs(rng, specs), diff, atol=atol)
+
+
+def _put(torch_x, index, value, accumulate=False):
+    """torch's ``A[index] = value`` (or ``index_put`` with accumulate), out of place."""
+    y = torch_x.clone()
+    if accumulate:
+        return y.index_put(index, value, accumulate=True)
+    y[index] = value
+    return y
+
+
+@pytest.mark.parametrize(
+    "index, value_shape, accumulate",
+    [
+        ((1, 2), (), False),
+        ((slice(None), 1), (3,), False),
+        ((-1, -1), (), False),
+        (np.array([0, 2]), (2, 4), False),
+        (np.array([[True, False, True, False]] * 3), (), False),
+        ((np.array([0, 0, 2]),), (3, 4), True),
+        ((np.array([0, 2]), np.array([1, 3])), (2,), False),
+    ],
+    ids=str,
+)
+def test_index_put_matches_torch(torch, rng, index, value_shape, accumulate):
+    x, v = _inputs(rng, [(3, 4), value_shape])
+    tindex = (
+        tuple(torch.tensor(i) if isinstance(i, np.ndarray) else i for i in index)
+        if isinstance(index, tuple)
+        else torch.tensor(index)
+    )
+    check_op(
+        torch,
+        rng,
+        lambda x, v: T.index_put(x, index, v, accumulate=accumulate),
+        lambda x, v: _put(x, tindex, v, accumulate),
+        [x, v],
+        diff=(0, 1),
+    )
+
+
+def test_index_put_traced_mask_under_jit(torch, rng):
+    x, mask = _inputs(rng, [(3, 4), (3, 4)])
+    mask = mask > 0
+    ours = jax.jit(lambda x, m: T.index_put(x, m, 7.0))(x, mask)
+    theirs = _put(torch.tensor(x), torch.tensor(mask), 7.0)
+    np.testing.assert_array_equal(np.asarray(ours), theirs.numpy())
+
+
+# name: (ours, torch's, int inputs); dtypes and values, no gradients
+_A = np.array([[7, -7, 5], [3, -2, 9]], np.int64)
+_B = np.array([[2, 2, -2], [-4, 3, 1]], np.int64)
+INT_CASES = {
+    "mm": (T.mm, lambda a, b: a.mm(b), [_A, _B.T.copy()]),
+    "mul": (T.mul, lambda a, b: a * b, [_A, _B]),
+    "mul_float_scalar": (lambda a: T.mul(a, 1.5), lambda a: a * 1.5, [_A]),
+    "add_alpha": (
+        lambda a, b: T.add(a, b, alpha=3),
+        lambda a, b: a.add(b, alpha=3),
+        [_A, _B],
+    ),
+    "div": (T.div, lambda a, b: a.div(b), [_A, _B]),
+    "div_trunc": (
+        lambda a, b: T.div(a, b, rounding_mode="trunc"),
+        lambda a, b: a.div(b, rounding_mode="trunc"),
+        [_A, _B],
+    ),
+    "div_floor": (
+        lambda a, b: T.div(a, b, rounding_mode="floor"),
+        lambda a, b: a.div(b, rounding_mode="floor"),
+        [_A, _B],
+    ),
+    "abs": (T.abs, lambda a: a.abs(), [_A]),
+    "clamp_float_bound": (
+        lambda a: T.clamp(a, max=2.5),
+        lambda a: a.clamp(max=2.5),
+        [_A],
+    ),
+    "clamp_int": (lambda a: T.clamp(a, -3, 4), lambda a: a.clamp(-3, 4), [_A]),
+    "pow_2": (lambda a: T.pow(a, 2), lambda a: a.pow(2), [_A]),
+    "pow_0.5": (lambda a: T.pow(a, 0.5), lambda a: a.pow(0.5), [np.abs(_A)]),
+    "pow_scalar_base": (lambda b: T.pow(2, b), lambda b: 2**b, [np.abs(_B)]),
+    "stack_promotes": (
+        lambda a, b: T.stack((a, b)),
+        lambda a, b: __import__("torch").stack((a, b)),
+        [_A, _A.astype(np.float32)],
+    ),
+    "cat_promotes": (
+        lambda a, b: T.cat((a, b)),
+        lambda a, b: __import__("torch").cat((a, b)),
+        [_A, _B.astype(np.float32)],
+    ),
+    "bool_add": (T.add, lambda a, b: a + b, [_A > 0, _B > 0]),
+    "bool_mul": (T.mul, lambda a, b: a * b, [_A > 0, _B > 0]),
+    "bool_pow": (lambda a: T.pow(a, 2), lambda a: a.pow(2), [_A > 0]),
+    "uint8_mul": (T.mul, lambda a, b: a * b, [np.abs(_A).astype(np.uint8)] * 2),
+}
+
+
+@pytest.mark.parametrize("name", INT_CASES)
+def test_int_op_matches_torch(torch, rng, name):
+    jfn, tfn, inputs = INT_CASES[name]
+    check_op(torch, rng, jfn, tfn, inputs, jit=False)
+
+
+def test_int_ops_under_jit(torch, rng):
+    for name in ["div", "div_floor", "pow_2", "clamp_float_bound"]:
+        jfn, tfn, inputs = INT_CASES[name]
+        check_op(torch, rng, jfn, tfn, inputs, jit=True)
+
+
+# --- gradients at kinks, where jnp differs from torch ---------------------------
+
+
+def _torch_grad(torch, tfn, x):
+    tx = torch.tensor(x, requires_grad=True)
+    tfn(tx).sum().backward()
+    return tx.grad.numpy()
+
+
+@pytest.mark.parametrize(
+    "jfn, tfn, x",
+    [
+        (
+            lambda x: T.clamp(x, 0.0, 1.0),
+            lambda x: x.clamp(0.0, 1.0),
+            [0.0, 1.0, 0.5, -1.0, 2.0],
+        ),
+        (lambda x: T.clamp(x, min=0.0), lambda x: x.clamp(min=0.0), [0.0, -1.0, 1.0]),
+        (lambda x: T.clamp(x, max=0.0), lambda x: x.clamp(max=0.0), [0.0, -1.0, 1.0]),
+        (
+            lambda x: T.clamp(x, 0.5, 0.5),
+            lambda x: x.clamp(0.5, 0.5),
+            [0.5, 0.2, 0.9],
+        ),
+        (
+            lambda x: T.clamp(x, 1.0, 0.0),
+            lambda x: x.clamp(1.0, 0.0),
+            [-2.0, 0.5, 3.0, 0.0, 1.0],
+        ),
+        (T.abs, lambda x: x.abs(), [0.0, -0.0, 1.0, -2.0]),
+        (lambda x: T.pow(x, 2), lambda x: x.pow(2), [0.0, -1.0]),
+        (lambda x: T.pow(x, 0.5), lambda x: x.pow(0.5), [0.0, 4.0]),
+        (lambda x: T.pow(x, 0), lambda x: x.pow(0), [0.0, 3.0]),
+        (lambda x: T.div(x, 0.0), lambda x: x / 0.0, [1.0, -1.0]),
+    ],
+)
+def test_kink_gradients_match_torch(torch, jfn, tfn, x):
+    x = np.array(x, np.float32)
+    expected = _torch_grad(torch, tfn, x)
+    got = jax.grad(lambda a: jfn(a).sum())(jnp.asarray(x))
+    np.testing.assert_array_equal(np.asarray(got), expected)
+    np.testing.assert_array_equal(np.asarray(jfn(x)), tfn(torch.tensor(x)).numpy())
+
+
+def test_clamp_tensor_bound_gradients_at_ties(torch):
+    x = np.array([0.0, 1.0, 0.5, -1.0, 2.0, 0.3], np.float32)
+    lo = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.6], np.float32)
+    hi = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.2], np.float32)
+    tin = [torch.tensor(v, requires_grad=True) for v in (x, lo, hi)]
+    torch.clamp(*tin).sum().backward()
+    got = jax.grad(lambda *a: T.clamp(*a).sum(), argnums=(0, 1, 2))(x, lo, hi)
+    for g, t in zip(got, tin, strict=True):
+        np.testing.assert_array_equal(np.asarray(g), t.grad.numpy())
+
+
+def test_ops_under_vmap(rng):
+    a, b = _inputs(rng, [(5, 3, 4), (5, 4, 2)])
+    out = jax.vmap(T.mm)(a, b)
+    np.testing.assert_allclose(out, np.einsum("bij,bjk->bik", a, b), rtol=1e-5)
+    out = jax.vmap(lambda x: T.stack((x, x), dim=1))(a)
+    assert out.shape == (5, 3, 2, 4)
+
+
+def test_matmul_is_full_precision(torch, rng):
+    a, b = _inputs(rng, [(64, 256), (256, 32)])
+    ours = np.asarray(T.mm(a, b))
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    theirs = torch.tensor(a).mm(torch.tensor(b)).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=3e-5)
+    assert np.abs(ours - exact).max() < 1e-4

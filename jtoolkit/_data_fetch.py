@@ -22,7 +22,7 @@ class _SampleError(Exception):
 def _describe(keys: list[Any]) -> str:
     shown = ", ".join(str(k) for k in keys[:8])
     more = ", ..." if len(keys) > 8 else ""
-    return f"samples [{shown}{more}]"
+    return f"loading samples [{shown}{more}]"
 
 
 class Fetcher(NamedTuple):
@@ -48,7 +48,7 @@ class Fetcher(NamedTuple):
         try:
             sample = self.dataset[index]
         except Exception as e:
-            raise _SampleError(f"sample {index}", e) from e
+            raise _SampleError(f"loading sample {index}", e) from e
         return sample if self.collate_fn is None else self.collate_fn(sample)
 
     def _samples(self, indices: Any) -> list[Any]:
@@ -64,14 +64,14 @@ class Fetcher(NamedTuple):
             for i in keys:
                 samples.append(dataset[i])
         except Exception as e:
-            raise _SampleError(f"sample {i}", e) from e
+            raise _SampleError(f"loading sample {i}", e) from e
         return samples
 
     def _collate(self, samples: list[Any]) -> Any:
         try:
             return self.collate_fn(samples)
         except Exception as e:
-            raise _SampleError(f"the collate_fn of {len(samples)} samples", e) from e
+            raise _SampleError(f"collating {len(samples)} samples", e) from e
 
 
 def rebuild(error_type: type, message: str) -> BaseException:
@@ -88,6 +88,6 @@ def raise_in_main(err: _SampleError, batch: int) -> None:
     original = err.error
     message = (
         f"{original} [jtoolkit.data: raised by {type(original).__name__} while "
-        f"loading {err.where} of batch {batch} in the main process]"
+        f"{err.where} of batch {batch} in the main process]"
     )
     raise rebuild(type(original), message) from original

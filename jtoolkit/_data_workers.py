@@ -64,7 +64,7 @@ def _error_payload(err: BaseException, worker_id: int) -> dict[str, Any]:
     """A picklable description of a loading error raised in a worker."""
     where, original = "", err
     if isinstance(err, _SampleError):
-        where, original = f" while loading {err.where}", err.error
+        where, original = f" while {err.where}", err.error
     text = "".join(traceback.format_exception(original))
     try:
         blob = pickle.dumps(original)

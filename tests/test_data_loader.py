@@ -259,3 +259,24 @@ def test_prefetch_to_device_keeps_strings_and_validates_size():
     assert out["x"].dtype == np.float32  # float64 host batches become float32 (no x64)
     with pytest.raises(ValueError, match="size should be a positive integer"):
         data.prefetch_to_device(batches, size=0)
+
+
+class Reversed(data.SequentialSampler):
+    """A subclass that changes __iter__ must be iterated, not bypassed."""
+
+    def __iter__(self):
+        return iter(range(len(self.data_source) - 1, -1, -1))
+
+
+def test_sampler_subclass_iter_is_honoured():
+    ds = data.ArrayDataset(np.arange(5))
+    loader = data.DataLoader(ds, batch_size=2, sampler=Reversed(ds))
+    assert [b[0].tolist() for b in loader] == [[4, 3], [2, 1], [0]]
+
+
+def test_collate_error_names_batch():
+    ds = CustomDataset([np.zeros(2), np.zeros(3)], [0, 1])
+    with pytest.raises(
+        RuntimeError, match=r"stack expects.*collating 2 samples of batch 0"
+    ):
+        next(iter(data.DataLoader(ds, batch_size=2)))

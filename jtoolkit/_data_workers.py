@@ -131,6 +131,8 @@ def _worker_loop(
             results.send(reply)
         except (BrokenPipeError, EOFError, OSError):
             return  # the main process stopped listening: shut down
+        except Exception as e:  # the batch does not pickle: say so instead
+            results.send((gen, k, False, _error_payload(e, worker_id)))
 
 
 def _context() -> Any:

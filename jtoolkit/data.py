@@ -39,7 +39,6 @@ from jtoolkit._data_samplers import (
     Sampler,
     SequentialSampler,
     WeightedRandomSampler,
-    _rng,
 )
 from jtoolkit._data_workers import (
     WorkerInfo,
@@ -294,7 +293,8 @@ class DataLoader:
     def _worker_pool(self, epoch: int) -> WorkerPool:
         if self._pool is not None and self._pool.alive:
             return self._pool
-        base_seed = int(_rng(self.seed, epoch).integers(0, 2**62)) ^ 0x5EED
+        seeds = np.random.default_rng([self.seed % 2**64, epoch, 1])  # own stream
+        base_seed = int(seeds.integers(0, 2**62))
         pool = WorkerPool(self._fetch, self.num_workers, base_seed, self.worker_init_fn)
         if self.persistent_workers:
             self._pool = pool
@@ -313,17 +313,7 @@ class DataLoader:
                 sent += 1
             k = 0
             while k < sent:
-                while k not in pending:
-                    if pool.generation != gen:
-                        raise RuntimeError(
-                            "this iterator was superseded: a newer pass over the same "
-                            "DataLoader (persistent_workers=True) shares its workers; "
-                            "use one iterator at a time"
-                        )
-                    reply_gen, j, ok, payload = pool.receive(self.timeout)
-                    if reply_gen == gen:
-                        pending[j] = (ok, payload)
-                ok, payload = pending.pop(k)
+                ok, payload = _await_batch(pool, gen, k, pending, self.timeout)
                 for idx in itertools.islice(indices, 1):
                     pool.put(sent, (gen, sent, idx))
                     sent += 1
@@ -335,6 +325,23 @@ class DataLoader:
         finally:
             if pool is not self._pool:
                 pool.close()
+
+
+def _await_batch(
+    pool: WorkerPool, gen: int, k: int, pending: dict[int, Any], timeout: float
+) -> tuple[bool, Any]:
+    """Batch ``k`` of pass ``gen``; replies that arrive first wait in ``pending``."""
+    while k not in pending:
+        if pool.generation != gen:
+            raise RuntimeError(
+                "this iterator was superseded: a newer pass over the same DataLoader "
+                "(persistent_workers=True) shares its workers; use one iterator at a "
+                "time"
+            )
+        reply_gen, j, ok, payload = pool.receive(timeout)
+        if reply_gen == gen:  # replies of an abandoned earlier pass are dropped
+            pending[j] = (ok, payload)
+    return pending.pop(k)
 
 
 def _iter_main(fetch: Fetcher, indices: Iterator[Any], progress: _Progress) -> Iterator:

@@ -22,7 +22,12 @@ from jtoolkit._losses_checks import (
     fmt,
     is_concrete,
 )
-from jtoolkit._losses_core import bce_elementwise, class_index_terms, reduce
+from jtoolkit._losses_core import (
+    bce_elementwise,
+    bce_with_logits_elementwise,
+    class_index_terms,
+    reduce,
+)
 
 __all__ = [
     "binary_cross_entropy",
@@ -318,7 +323,8 @@ def binary_cross_entropy_with_logits(
 
     torch counterpart: ``torch.nn.functional.binary_cross_entropy_with_logits``:
     ``-w [pw y log σ(z) + (1 - y) log σ(-z)]``, computed as torch does,
-    ``(1 - y) z + (1 + (pw - 1) y) softplus(-z)``, finite for |z| ~ 100 and beyond.
+    ``(1 - y) z - (1 + (pw - 1) y) log σ(z)``, finite for |z| ~ 100 and beyond, with
+    torch's backward formula (accurate where σ(z) is tiny).
 
     Args:
         input: logits, float, any shape.
@@ -350,6 +356,6 @@ def binary_cross_entropy_with_logits(
     )
     w = _elementwise_weight(weight, z, "weight")
     pw = _elementwise_weight(pos_weight, z, "pos_weight")
-    log_weight = 1.0 if pw is None else 1 + (pw - 1) * y
-    loss = (1 - y) * z + log_weight * jax.nn.softplus(-z)
+    pw = jnp.ones((), z.dtype) if pw is None else pw
+    loss = bce_with_logits_elementwise(z, y, pw)
     return reduce(loss if w is None else loss * w, reduction)

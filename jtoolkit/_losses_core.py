@@ -8,6 +8,9 @@ places where plain JAX autodiff differs from torch (torch-semantics.md §0 and �
 * ``vector_norm``: torch's norm of a zero vector has gradient 0 (JAX gives nan).
 * ``bce_elementwise``: log clamped at -100 and torch's clamped backward
   ``(p - y) / max(p (1 - p), 1e-12)``, finite at p = 0 and p = 1.
+* ``bce_with_logits_elementwise``: torch's backward ``(pw y + 1 - y) σ(z) - pw y``,
+  which keeps tiny gradients (σ(z) ~ 1e-7) that autodiff of the stable forward
+  formula loses to cancellation (``1 - σ(-z)``).
 * ``class_index_terms``: gather with ``ignore_index`` masked by ``jnp.where`` so
   ignored rows get exactly zero gradient, as torch's ``nll_loss`` backward.
 """
@@ -22,6 +25,7 @@ from jax.custom_derivatives import SymbolicZero
 
 __all__ = [
     "bce_elementwise",
+    "bce_with_logits_elementwise",
     "clamp_min0",
     "class_index_terms",
     "reduce",
@@ -133,6 +137,46 @@ def _bce_jvp(primals, tangents):
 
 
 bce_elementwise.defjvp(_bce_jvp, symbolic_zeros=True)
+
+
+@jax.custom_jvp
+def bce_with_logits_elementwise(
+    z: jax.Array, y: jax.Array, pos_weight: jax.Array
+) -> jax.Array:
+    """torch's unweighted ``binary_cross_entropy_with_logits`` per element and backward.
+
+    Value ``(1 - y) z - (1 + (pw - 1) y) log σ(z)`` (stable for any |z|); derivative
+    in ``z`` ``(pw y + 1 - y) σ(z) - pw y``, in ``y`` ``log σ(-z) - pw log σ(z)``
+    and in ``pw`` ``-y log σ(z)``, the formulas of torch 2.13's backward.
+
+    Example:
+        >>> z, y = jnp.array([-20.0, 100.0]), jnp.array([0.0, 0.0])
+        >>> bce_with_logits_elementwise(z, y, 1.0).tolist()  # as torch, in float32
+        [0.0, 100.0]
+        >>> jax.grad(lambda z: bce_with_logits_elementwise(z, y, 1.0).sum())(z).tolist()
+        [2.06115369216775e-09, 1.0]
+    """
+    log_weight = 1 + (pos_weight - 1) * y
+    return (1 - y) * z - log_weight * jax.nn.log_sigmoid(z)
+
+
+def _bce_with_logits_jvp(primals, tangents):
+    z, y, pw = primals
+    dz, dy, dpw = tangents
+    out = bce_with_logits_elementwise(z, y, pw)
+    tangent = jnp.zeros_like(out)
+    if not isinstance(dz, SymbolicZero):
+        pw_y = pw * y
+        tangent = tangent + dz * ((pw_y + 1 - y) * jax.nn.sigmoid(z) - pw_y)
+    if not isinstance(dy, SymbolicZero):
+        log_sig, log_sig_neg = jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z)
+        tangent = tangent + dy * (log_sig_neg - pw * log_sig)
+    if not isinstance(dpw, SymbolicZero):
+        tangent = tangent - dpw * y * jax.nn.log_sigmoid(z)
+    return out, tangent
+
+
+bce_with_logits_elementwise.defjvp(_bce_with_logits_jvp, symbolic_zeros=True)
 
 
 def class_index_terms(

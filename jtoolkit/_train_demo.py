@@ -8,6 +8,7 @@ optimizer with a ``jtoolkit.schedules`` schedule, ``make_train_step`` /
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -83,6 +84,30 @@ def build_optimizer(config: DemoConfig, steps_per_epoch: int):
     return factory(lr=_schedule(config, float(lr), steps_per_epoch)), float(lr)
 
 
+@functools.lru_cache(maxsize=4)
+def _engine(config: DemoConfig, steps_per_epoch: int):
+    """Optimizer and compiled steps, shared by runs with the same settings.
+
+    Repeated ``run`` calls in one process (tests, notebooks, a resume right after a
+    run) then reuse the compiled steps instead of compiling them again.
+    """
+    from jtoolkit.train import make_eval_step, make_train_step
+
+    optimizer, lr = build_optimizer(config, steps_per_epoch)
+    step = make_train_step(loss_fn, optimizer, precision=config.precision)
+    evaluate = make_eval_step(metric_fn, precision=config.precision)
+    return optimizer, lr, step, evaluate
+
+
+def _engine_key(config: DemoConfig) -> DemoConfig:
+    """The config fields the compiled steps depend on (others reset to defaults)."""
+    keep = ("model", "optimizer", "lr", "scheduler", "precision")
+    fields = {name: getattr(config, name) for name in keep}
+    if config.scheduler not in ("none", "plateau"):  # these schedules span the run
+        fields["epochs"] = config.epochs
+    return DemoConfig(**fields)
+
+
 def _loaders(config: DemoConfig):
     from jtoolkit._train_datasets import load_dataset
     from jtoolkit.data import ArrayDataset, DataLoader
@@ -144,11 +169,11 @@ def _check_resume(config: DemoConfig) -> None:
 def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[dict]:
     """Build everything from ``config`` and run ``fit``; return the history."""
     from jtoolkit.schedules import ReduceLROnPlateau
-    from jtoolkit.train import TrainState, fit, make_eval_step, make_train_step
+    from jtoolkit.train import TrainState, fit
 
     _check_resume(config)
     train, val = _loaders(config)
-    optimizer, lr = build_optimizer(config, len(train))
+    optimizer, lr, step, evaluate = _engine(_engine_key(config), len(train))
     model = build_model(config.model, config.seed)
     log(
         f"jtoolkit.train: {config.model} on {config.dataset} "
@@ -157,8 +182,6 @@ def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[d
         f"{config.epochs} epochs, {config.precision}"
     )
     state = TrainState.create(model, optimizer, seed=config.seed)
-    step = make_train_step(loss_fn, optimizer, precision=config.precision)
-    evaluate = make_eval_step(metric_fn, precision=config.precision)
     plateau = ReduceLROnPlateau(patience=2) if config.scheduler == "plateau" else None
     writer = _metrics_writer(config)
     _, history = fit(

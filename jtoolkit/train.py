@@ -13,14 +13,20 @@ The twin of a PyTorch training loop (``model.train()``, forward, loss, ``backwar
   progress bar, history, early stopping, checkpoints and exact resume;
 - ``save_checkpoint`` / ``restore_checkpoint``: atomic orbax checkpoints;
 - ``python -m jtoolkit.train``: the demo (``--help`` lists its options).
+
+The names are loaded on first use, so ``python -m jtoolkit.train --help`` answers
+without importing JAX.
 """
 
+import importlib
 import sys
+from typing import TYPE_CHECKING
 
-from jtoolkit._train_engine import TrainState, make_eval_step, make_train_step
-from jtoolkit._train_fit import EarlyStopping, FitResult, fit
-from jtoolkit._train_fused import make_fused_epoch
-from jtoolkit.checkpoint import restore_checkpoint, save_checkpoint
+if TYPE_CHECKING:  # the real bindings, for type checkers and linters
+    from jtoolkit._train_engine import TrainState, make_eval_step, make_train_step
+    from jtoolkit._train_fit import EarlyStopping, FitResult, fit
+    from jtoolkit._train_fused import make_fused_epoch
+    from jtoolkit.checkpoint import restore_checkpoint, save_checkpoint
 
 __all__ = [
     "EarlyStopping",
@@ -35,13 +41,40 @@ __all__ = [
     "save_checkpoint",
 ]
 
+_HOMES = {
+    "TrainState": "jtoolkit._train_engine",
+    "make_train_step": "jtoolkit._train_engine",
+    "make_eval_step": "jtoolkit._train_engine",
+    "make_fused_epoch": "jtoolkit._train_fused",
+    "EarlyStopping": "jtoolkit._train_fit",
+    "FitResult": "jtoolkit._train_fit",
+    "fit": "jtoolkit._train_fit",
+    "save_checkpoint": "jtoolkit.checkpoint",
+    "restore_checkpoint": "jtoolkit.checkpoint",
+}
+
+
+def __getattr__(name: str):
+    """Import the home of a public name on first use (PEP 562)."""
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the demo CLI (``python -m jtoolkit.train``); returns the exit code.
 
+    Bad options exit with code 2 and a one-line message (argparse's usage first).
+
     Example:
-        >>> main(["--epochs", "0"])  # doctest: +SKIP
-        0
+        >>> main(["--epochs", "-1"])  # doctest: +SKIP
+        2
     """
     from jtoolkit._train_cli import main as cli_main
 

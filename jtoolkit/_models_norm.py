@@ -98,7 +98,7 @@ class _BatchNorm(nnx.Module):
     def _torch_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            "affine=True, track_running_stats=True"
+            "affine=True, bias=True, track_running_stats=True"
         )
 
 

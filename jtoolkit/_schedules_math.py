@@ -46,16 +46,20 @@ def _split_log(base: float) -> tuple[np.float32, np.float32]:
 
 
 def power(base: float, exponent: jax.Array) -> jax.Array:
-    """``base ** exponent`` in float32 with ~2 ulp error for exponents below 4096.
+    """``base ** exponent`` in float32, within a few ulp for integer exponents < 2**24.
 
-    ``exp(n * head) * exp(n * tail)``: the product ``n * head`` of an integer below
-    2**12 and a 12-bit head is exact in float32, so the only roundings are the two
-    ``exp`` calls and the final product; ``jnp.power(float32(base), n)`` instead
-    amplifies the rounding of ``base`` by ``n``.
+    ``jnp.power(float32(base), n)`` amplifies the rounding of ``base`` by ``n``.
+    Here ``log(base) = head + tail`` with a 12-bit ``head``, and ``n = 4096*a + b``
+    with ``a, b < 4096``: the products ``a * (4096*head)`` and ``b * head`` are exact
+    in float32 and ``n * tail`` is tiny, so only the ``exp`` calls and the final
+    products round.
     """
     head, tail = _split_log(base)
-    exponent = exponent.astype(jnp.float32)
-    return jnp.exp(exponent * head) * jnp.exp(exponent * tail)
+    n = exponent.astype(jnp.float32)
+    high = jnp.floor(n / np.float32(4096))
+    low = n - high * np.float32(4096)
+    exact = jnp.exp(high * (np.float32(4096) * head)) * jnp.exp(low * head)
+    return exact * jnp.exp(n * tail)
 
 
 def cos_mix(start: float, end: float, done: jax.Array, left: jax.Array) -> jax.Array:

@@ -9,6 +9,17 @@ schedule is built. ``per_epoch`` turns an epoch schedule into an optimizer-step
 schedule. ``ReduceLROnPlateau`` depends on metrics, so it is a small pure state
 machine (``init``/``step``) instead.
 
+With ``jtoolkit.optim``, a schedule is passed where torch would step a scheduler
+after every ``optimizer.step()``; the optimizer evaluates it at the number of
+updates already applied. torch's OneCycleLR/CyclicLR also cycle momentum, so pass
+the twin too::
+
+    lr = one_cycle_lr(0.1, epochs=10, steps_per_epoch=len(loader))
+    mom = one_cycle_momentum(epochs=10, steps_per_epoch=len(loader))
+    tx = jtoolkit.optim.sgd(lr=lr, momentum=mom)  # Adam: betas=(mom, 0.999)
+
+A scheduler stepped once per epoch becomes ``per_epoch(schedule, len(loader))``.
+
 Plot a schedule: ``python -m jtoolkit.schedules --plot cosine_annealing_lr --out
 cos.png --steps 50 lr=0.1 T_max=10`` (or :func:`plot_schedule`).
 

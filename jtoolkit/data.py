@@ -338,7 +338,7 @@ def _await_batch(
                 "(persistent_workers=True) shares its workers; use one iterator at a "
                 "time"
             )
-        reply_gen, j, ok, payload = pool.receive(timeout)
+        reply_gen, j, ok, payload = pool.receive(timeout, k)
         if reply_gen == gen:  # replies of an abandoned earlier pass are dropped
             pending[j] = (ok, payload)
     return pending.pop(k)

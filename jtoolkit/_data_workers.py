@@ -24,6 +24,7 @@ import signal
 import time
 import traceback
 import weakref
+from collections.abc import Iterator
 from multiprocessing.connection import wait
 from typing import Any, NamedTuple
 
@@ -94,6 +95,31 @@ def _seed_worker(seed: int) -> None:
     np.random.seed(seed % 2**32)  # noqa: NPY002 - torch seeds the legacy global RNG
 
 
+def _tasks(tasks: Any) -> Iterator[tuple[int, int, Any]]:
+    """The tasks sent to this worker, until None or until the parent is gone."""
+    parent = mp.parent_process()
+    while True:
+        try:
+            task = tasks.get(timeout=_POLL_PARENT_S)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return
+            continue
+        if task is None:
+            return
+        yield task
+
+
+def _init(worker_init_fn: Any, worker_id: int) -> dict[str, Any] | None:
+    """Run ``worker_init_fn``; its error (reported with every batch) or None."""
+    try:
+        if worker_init_fn is not None:
+            worker_init_fn(worker_id)
+    except Exception as e:
+        return _error_payload(e, worker_id)
+    return None
+
+
 def _worker_loop(
     worker_id: int,
     num_workers: int,
@@ -108,23 +134,8 @@ def _worker_loop(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
     _WORKER_INFO = WorkerInfo(worker_id, num_workers, seed, fetcher.dataset)
     _seed_worker(seed)
-    init_error = None
-    try:
-        if worker_init_fn is not None:
-            worker_init_fn(worker_id)
-    except Exception as e:
-        init_error = _error_payload(e, worker_id)
-    parent = mp.parent_process()
-    while True:
-        try:
-            task = tasks.get(timeout=_POLL_PARENT_S)
-        except queue.Empty:
-            if parent is not None and not parent.is_alive():
-                return
-            continue
-        if task is None:
-            return
-        gen, k, indices = task
+    init_error = _init(worker_init_fn, worker_id)
+    for gen, k, indices in _tasks(tasks):
         if init_error is not None:
             reply = (gen, k, False, init_error)
         else:

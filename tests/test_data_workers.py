@@ -145,6 +145,19 @@ def test_worker_exception_reraised_with_sample_and_traceback():
     assert _no_children_left()
 
 
+def _bad_init(worker_id):
+    raise ValueError(f"init failed in {worker_id}")
+
+
+def test_worker_init_fn_error_is_reraised():
+    loader = data.DataLoader(
+        Probe(), batch_size=4, num_workers=1, worker_init_fn=_bad_init
+    )
+    with pytest.raises(ValueError, match=r"worker process 0(.|\n)*init failed in 0"):
+        next(iter(loader))
+    assert _no_children_left()
+
+
 @pytest.mark.parametrize("kill_signal", [signal.SIGKILL, signal.SIGSEGV])
 def test_worker_death_is_an_error_not_a_hang(kill_signal):
     loader = data.DataLoader(

@@ -270,14 +270,21 @@ def cpu(x: Any) -> Any:
     return to(x, "cpu")
 
 
-def empty_cache() -> None:
-    """Free memory JAX holds for arrays and programs no longer in use.
+def empty_cache(clear_compiled: bool = False) -> None:
+    """Free device memory held by arrays (and optionally programs) no longer in use.
 
     torch counterpart: ``torch.cuda.empty_cache()``. JAX frees an array's device
-    buffer as soon as Python drops the last reference, so this runs the garbage
-    collector (arrays kept alive only by reference cycles) and
-    ``jax.clear_caches()`` (compiled programs and their constants). Arrays you still
-    reference stay. Jitted functions recompile on their next call.
+    buffer as soon as Python drops its last reference, so this runs the garbage
+    collector, which frees arrays kept alive only by reference cycles. Arrays you
+    still reference stay. JAX's GPU allocator keeps its pool (75% of GPU memory
+    by default) for the process either way; to share a GPU with other processes,
+    set ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` or
+    ``XLA_PYTHON_CLIENT_ALLOCATOR=platform`` before JAX starts.
+
+    Args:
+        clear_compiled: also drop JAX's compilation caches (``jax.clear_caches()``:
+            compiled programs and their constants); every jitted function then
+            recompiles on its next call.
 
     Example:
         >>> from jtoolkit.tensor_ops import empty_cache
@@ -285,4 +292,5 @@ def empty_cache() -> None:
         True
     """
     gc.collect()
-    jax.clear_caches()
+    if clear_compiled:
+        jax.clear_caches()

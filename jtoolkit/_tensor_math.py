@@ -178,7 +178,7 @@ def add(a: Any, b: Any, alpha: Any = 1) -> jax.Array:
     if common.is_integral(dtype) and isinstance(alpha, float | np.floating):
         raise RuntimeError(
             "For integral input tensors, argument alpha must not be a floating "
-            f"point number (got alpha={alpha})."
+            f"point number. (got alpha={alpha})"
         )
     if isinstance(alpha, bool | np.bool_) and dtype != np.bool_:
         raise RuntimeError("Boolean alpha only supported for Boolean results.")

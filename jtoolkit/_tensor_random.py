@@ -248,7 +248,9 @@ def randperm(key: Any, n: int, dtype: Any = None, device: Any = None) -> jax.Arr
     if isinstance(n, bool) or not isinstance(n, int | np.integer):
         raise TypeError(f"randperm(): argument 'n' must be int, not {type(n).__name__}")
     if n < 0:
-        raise RuntimeError(f"n must be non-negative, got{int(n)}")
+        raise RuntimeError(
+            f"Trying to create tensor with negative dimension {int(n)}: [{int(n)}]"
+        )
     dtype = common.resolve_dtype(dtype) or common.default_int()
     out = jax.random.permutation(key, int(n)).astype(dtype)
     return _place(out, device)

@@ -247,7 +247,7 @@ def _check_differentiable(args: tuple[Any, ...], nums: tuple[int, ...]) -> None:
                 dtype is not None and not common.is_float(dtype)
             ):
                 raise RuntimeError(
-                    "only Tensors of floating point and complex dtype can require "
+                    "Only Tensors of floating point and complex dtype can require "
                     f"gradients (argument {n} holds {dtype or type(leaf).__name__}; "
                     "pass floats, e.g. tensor([1.0, 2.0]))"
                 )

@@ -21,7 +21,7 @@ from sklearn.datasets import load_digits
 from jtoolkit import data, losses, models, optim, train
 
 
-# --- 1. Defining a network -------------------------------------------------------
+# --- 1. Defining a network --------------------------------------------------------
 # torch: class SimpleNN(nn.Module):
 #            def __init__(self):
 #                super(SimpleNN, self).__init__()
@@ -51,7 +51,7 @@ print("parameters:", models.count_parameters(model))  # sum(p.numel() ...)
 out = model(jnp.ones((2, 1024)))
 print("output shape:", out.shape)  # torch.Size([2, 10])
 
-# --- 2. Data: sklearn's digits (offline), 8x8 images as 64 features ------------------
+# --- 2. Data: sklearn's digits (offline), 8x8 images as 64 features ---------------
 digits = load_digits()
 x_all = (digits.data / 16.0).astype(np.float32)
 y_all = digits.target.astype(np.int32)
@@ -61,7 +61,7 @@ test_x, test_y = x_all[1500:], y_all[1500:]
 train_loader = data.DataLoader(train_set, batch_size=64, shuffle=True, seed=0)
 criterion = losses.CrossEntropyLoss()  # torch: criterion = nn.CrossEntropyLoss()
 
-# --- 3. What loss.backward() does (and does not) do ----------------------------------
+# --- 3. What loss.backward() does (and does not) do -------------------------------
 # torch: outputs = model(batch_data); loss = criterion(outputs, batch_labels)
 #        loss.backward()   # the tutorial: "backprop and parameter update" -- wrong:
 #                          # backward() only fills p.grad; optimizer.step() updates.
@@ -87,7 +87,7 @@ sgd = optim.sgd(lr=0.1)
 updates, _ = sgd.update(grads, sgd.init(params), params)
 new_params = optax.apply_updates(params, updates)
 loss_after = loss_of(new_params, batch_x, batch_y)
-print(f"after optimizer step, loss {float(loss):.4f} -> {float(loss_after):.4f}")
+print(f"after optimizer step: loss {float(loss):.4f} -> {float(loss_after):.4f}")
 
 
 # --- 4. The training loop ---------------------------------------------------------

@@ -106,7 +106,7 @@ by_rank = optim.param_groups(
     lr=0.001,
 )
 rank_lrs = optim.current_lr(by_rank.init(net_params))
-print("groups by rank, lrs:", [float(v) for v in rank_lrs])
+print("groups by rank, lrs:", [round(float(v), 6) for v in rank_lrs])
 
 # --- 3. Scheduler step placement ----------------------------------------------------
 # torch (wrong): for batch in train_loader: ...; optimizer.step(); scheduler.step()

@@ -280,3 +280,22 @@ def test_collate_error_names_batch():
         RuntimeError, match=r"stack expects.*collating 2 samples of batch 0"
     ):
         next(iter(data.DataLoader(ds, batch_size=2)))
+
+
+def test_prefetch_to_device_runs_size_batches_ahead_and_closes_source():
+    pulled, closed = [], []
+
+    def source():
+        try:
+            for i in range(6):
+                pulled.append(i)
+                yield np.full(2, i, np.float32)
+        finally:
+            closed.append(True)
+
+    it = data.prefetch_to_device(source(), size=3)
+    first = next(it)
+    assert first.tolist() == [0.0, 0.0] and pulled == [0, 1, 2]  # 3 in flight
+    assert next(it).tolist() == [1.0, 1.0] and pulled == [0, 1, 2, 3]
+    it.close()
+    assert closed == [True]

@@ -13,6 +13,8 @@ import optax
 import pytest
 from test_optim import (
     assert_params_close,
+    flat,
+    jit_step,
     make_problem,
     max_diff,
     run_jax,
@@ -181,3 +183,143 @@ def test_param_groups_bad_groups():
         optim.param_groups(optim.sgd, [{"lr": 0.1}])
     with pytest.raises(ValueError, match="Invalid learning rate: -1"):
         optim.param_groups(optim.sgd, [{"params": "*", "lr": -1}])
+
+
+# ---------------------------------------------------------------- clipping
+def random_grads(norm: float, seed: int = 0) -> dict:
+    """MLP-shaped gradients rescaled to the given global 2-norm."""
+    params, _ = make_problem(seed)
+    scale = norm / float(np.sqrt(sum(np.sum(a**2) for a in jax.tree.leaves(params))))
+    return jax.tree.map(lambda a: a * np.float32(scale), params)
+
+
+@pytest.mark.parametrize(
+    ("norm", "max_norm", "norm_type"),
+    [
+        (3.0, 1.0, 2.0),  # clipped
+        (3.0, 100.0, 2.0),  # untouched (coefficient clamped to 1)
+        (1e-5, 1e-5, 2.0),  # tiny: torch's +1e-6 scales by 0.91, optax does not
+        (3e-4, 1e-5, 2.0),
+        (3.0, 0.5, float("inf")),
+        (3.0, 0.5, "inf"),
+        (3.0, 0.5, 1.0),
+        (3.0, 0.5, 3.0),
+    ],
+)
+def test_clip_grad_norm_matches_torch(torch, norm, max_norm, norm_type):
+    grads = random_grads(norm)
+    arrays = [g for k in grads for g in grads[k].values()]
+    tensors = [torch.tensor(g, requires_grad=True) for g in arrays]
+    for t in tensors:
+        t.grad = t.detach().clone()
+    total = torch.nn.utils.clip_grad_norm_(tensors, max_norm, norm_type=norm_type)
+    tx = optim.clip_grad_norm(max_norm, norm_type)
+    clipped, state = tx.update(grads, tx.init(grads))
+    got = [np.asarray(g) for k in clipped for g in clipped[k].values()]
+    for g, t in zip(got, tensors, strict=True):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-6, atol=0)
+    np.testing.assert_allclose(state.total_norm, total.item(), rtol=1e-6)
+    norm_got = optim.global_norm(grads, norm_type)
+    np.testing.assert_allclose(norm_got, total.item(), rtol=1e-6)
+    if norm == max_norm:  # the test can fail: optax's clip_by_global_norm differs
+        ref, _ = optax.clip_by_global_norm(max_norm).update(grads, None)
+        biggest = max(float(np.abs(a).max()) for a in arrays)
+        assert max_diff(ref, clipped) > 0.05 * biggest
+
+
+def test_clip_grad_norm_zero_gradient_is_safe():
+    grads = {"w": jnp.zeros((3, 2)), "b": jnp.zeros(2)}
+    for norm_type in (2.0, "inf"):
+        tx = optim.clip_grad_norm(1.0, norm_type)
+        clipped, state = jax.jit(tx.update)(grads, tx.init(grads))
+        assert float(state.total_norm) == 0.0
+        assert all(np.all(np.asarray(g) == 0.0) for g in jax.tree.leaves(clipped))
+    with pytest.raises(ValueError, match="norm_type must be a number"):
+        optim.clip_grad_norm(1.0, "fro")
+
+
+def test_clip_then_adam_matches_torch(torch):
+    """chain(clip_grad_norm, adam) == clip_grad_norm_ between backward() and step()."""
+    params, data = make_problem()
+    tx = optax.chain(optim.clip_grad_norm(0.05), optim.adam(lr=1e-2))
+    got, _ = run_jax(tx, params, data)
+    tp = torch_params(torch, params)
+    opt = torch.optim.Adam(flat(tp), lr=1e-2)
+    x, y = (torch.tensor(a) for a in data[0])
+    for _ in range(50):
+        opt.zero_grad()
+        torch_loss(torch, tp, x, y).backward()
+        torch.nn.utils.clip_grad_norm_(flat(tp), 0.05)
+        opt.step()
+    want = numpy_params(tp)
+    assert_params_close(got, want)
+    unclipped, _ = run_jax(optim.adam(lr=1e-2), params, data)
+    assert max_diff(unclipped, want) > 1e-3  # clipping changed the trajectory
+
+
+# ---------------------------------------------------------------- accumulation
+ACCUM_CASES = [
+    # id, jtoolkit optimizer, torch optimizer, torch lr per real step, clip
+    pytest.param(
+        lambda: optim.sgd(lr=0.1, momentum=0.9),
+        lambda torch, ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
+        None,
+        None,
+        id="sgd-momentum",
+    ),
+    pytest.param(
+        lambda: optim.adam(lr=lambda t: 1e-2 * 0.9**t),
+        lambda torch, ps: torch.optim.Adam(ps, lr=1e-2),
+        lambda s: 1e-2 * 0.9**s,  # the schedule counts real steps, as torch's does
+        None,
+        id="adam-schedule",
+    ),
+    pytest.param(
+        lambda: optax.chain(optim.clip_grad_norm(0.05), optim.adam(lr=1e-2)),
+        lambda torch, ps: torch.optim.Adam(ps, lr=1e-2),
+        None,
+        0.05,
+        id="clip-adam",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make_tx", "make_torch", "lr_s", "clip"), ACCUM_CASES)
+def test_accumulate_matches_torch_loss_over_k(torch, make_tx, make_torch, lr_s, clip):
+    """accumulate(opt, 4) == (loss / 4).backward() per batch, step every 4 batches."""
+    k, real_steps = 4, 12
+    params, data = make_problem(batches=k)
+    tx = optim.accumulate(make_tx(), every_k=k)
+    step = jit_step(tx)
+    got = jax.device_put(params)
+    state = tx.init(got)
+    for i in range(k * real_steps):
+        before = got
+        got, state, _ = step(got, state, *data[i % k])
+        if (i + 1) % k:  # intermediate batches leave the parameters alone
+            assert max_diff(got, before) == 0.0
+    assert step._cache_size() == 1
+
+    tp = torch_params(torch, params)
+    opt = make_torch(torch, flat(tp))
+    tdata = [(torch.tensor(x), torch.tensor(y)) for x, y in data]
+    for s in range(real_steps):
+        if lr_s is not None:
+            opt.param_groups[0]["lr"] = lr_s(s)
+        for x, y in tdata:
+            (torch_loss(torch, tp, x, y) / k).backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(flat(tp), clip)
+        opt.step()
+        opt.zero_grad()
+    want = numpy_params(tp)
+    assert max_diff(want, params) > 1e-2
+    assert_params_close(got, want)
+    if lr_s is not None:
+        assert float(optim.current_lr(state)) == pytest.approx(lr_s(real_steps - 1))
+
+
+def test_accumulate_rejects_bad_every_k():
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ValueError, match="every_k must be a positive integer"):
+            optim.accumulate(optim.sgd(), bad)

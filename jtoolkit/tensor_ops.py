@@ -24,6 +24,7 @@ Example:
     [[14, 32], [32, 77]]
 """
 
+from jtoolkit._tensor_convert import item, numpy, size, zero_
 from jtoolkit._tensor_create import (
     BoolTensor,
     ByteTensor,
@@ -47,21 +48,18 @@ from jtoolkit._tensor_device import (
     to,
 )
 from jtoolkit._tensor_index import index_put
-from jtoolkit._tensor_math import abs, add, clamp, div, mm, mul, mv, pow
+from jtoolkit._tensor_math import abs, add, clamp, div, mul, pow
+from jtoolkit._tensor_matmul import mm, mv
 from jtoolkit._tensor_random import manual_seed, rand, randint, randn, randperm
 from jtoolkit._tensor_shape import (
     cat,
     diag,
     diag_embed,
-    item,
-    numpy,
-    size,
     squeeze,
     stack,
     transpose,
     unsqueeze,
     view,
-    zero_,
 )
 
 __all__ = [

@@ -137,6 +137,15 @@ def wrap_dim(dim: Any, ndim: int, name: str = "dim") -> int:
     return int(dim) % rank
 
 
+def check_int(value: Any, name: str, fname: str) -> int:
+    """A Python/numpy integer argument as ``int``, else torch's TypeError."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(
+            f"{fname}(): argument '{name}' must be int, not {type(value).__name__}"
+        )
+    return int(value)
+
+
 def check_broadcast(a_shape: Sequence[int], b_shape: Sequence[int]) -> None:
     """Raise torch's RuntimeError when two shapes do not broadcast."""
     for i in range(1, min(len(a_shape), len(b_shape)) + 1):
@@ -222,7 +231,7 @@ def _python_to_array(data: Any, dtype: np.dtype | None) -> jax.Array:
             raise TypeError(f"new(): invalid data type '{kind}'")
         if isinstance(leaf, int):
             raise OverflowError(f"Overflow when unpacking long: {leaf}")
-        raise TypeError(f"Could not infer dtype of {type(leaf).__name__}")
+        raise RuntimeError(f"Could not infer dtype of {type(leaf).__name__}")
     natural = _category_dtype(host.dtype)
     _check_fits(host, natural, OverflowError)
     if dtype is not None:

@@ -158,7 +158,7 @@ def diag(a: Any, diagonal: int = 0) -> jax.Array:
     a = common.to_array(a)
     if a.ndim not in (1, 2):
         raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {a.ndim}D")
-    return jnp.diag(a, k=int(diagonal))
+    return jnp.diag(a, k=common.check_int(diagonal, "diagonal", "diag"))
 
 
 def diag_embed(a: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> jax.Array:
@@ -192,10 +192,11 @@ def diag_embed(a: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> jax.A
         )
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    offset = common.check_int(offset, "offset", "diag_embed")
     n = a.shape[-1]
-    size = n + abs(int(offset))
-    rows = jnp.arange(n) + max(-int(offset), 0)
-    cols = jnp.arange(n) + max(int(offset), 0)
+    size = n + abs(offset)
+    rows = jnp.arange(n) + max(-offset, 0)
+    cols = jnp.arange(n) + max(offset, 0)
     out = jnp.zeros((*a.shape[:-1], size, size), a.dtype).at[..., rows, cols].set(a)
     return jnp.moveaxis(out, (-2, -1), (d1, d2))
 
@@ -285,6 +286,8 @@ def transpose(a: Any, dim0: int, dim1: int) -> jax.Array:
 
 def _view_shape(shape: tuple[Any, ...], numel: int) -> tuple[int, ...]:
     """Resolve a torch view shape (one -1 allowed) against ``numel`` elements."""
+    if not shape:
+        raise TypeError("view() needs a shape: write view(a, 2, 3) or view(a, (2, 3))")
     if len(shape) == 1 and isinstance(shape[0], Sequence):
         shape = tuple(shape[0])
     for d in shape:

@@ -154,6 +154,7 @@ CASES = {
         lambda t: t.tensor([[1, 2], [3]]),
     ),
     "tensor_str": (lambda: T.tensor("a"), lambda t: t.tensor("a")),
+    "tensor_none": (lambda: T.tensor([None]), lambda t: t.tensor([None])),
     "Tensor_float": (lambda: T.Tensor(2.5), lambda t: t.Tensor(2.5)),
     "Tensor_negative": (lambda: T.Tensor(-1), lambda t: t.Tensor(-1)),
     "ByteTensor_overflow": (
@@ -227,6 +228,11 @@ TYPE_ONLY = {
         lambda: T.manual_seed(2**64),
         lambda t: t.manual_seed(2**64),
     ),
+    "diag_float_diagonal": (
+        lambda: T.diag(Z23, 1.5),
+        lambda t: t.diag(_t(t, Z23), 1.5),
+    ),
+    "view_no_shape": (lambda: T.view(Z23), lambda t: _t(t, Z23).view()),
     "device_bad_string": (lambda: T.device("foo"), lambda t: t.device("foo")),
     "device_bad_index": (lambda: T.device("cuda:x"), lambda t: t.device("cuda:x")),
 }

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jtoolkit._data_fetch import _SampleError, rebuild
+from jtoolkit._data_share import dumps_shared, release
 
 __all__ = ["WorkerInfo", "get_worker_info"]
 
@@ -110,31 +111,39 @@ def _tasks(tasks: Any) -> Iterator[tuple[int, int, Any]]:
         yield task
 
 
-def _init(worker_init_fn: Any, worker_id: int) -> dict[str, Any] | None:
-    """Run ``worker_init_fn``; its error (reported with every batch) or None."""
+def _init(blob: bytes, worker_id: int) -> tuple[Any, dict[str, Any] | None]:
+    """Unpickle (fetcher, worker_init_fn) and run the latter.
+
+    Returns the fetcher and None, or None and the error to report with every batch.
+    """
+    try:
+        fetcher, worker_init_fn = pickle.loads(blob)
+    except Exception as e:
+        return None, _error_payload(e, worker_id)
+    global _WORKER_INFO
+    _WORKER_INFO = _WORKER_INFO._replace(dataset=fetcher.dataset)
     try:
         if worker_init_fn is not None:
             worker_init_fn(worker_id)
     except Exception as e:
-        return _error_payload(e, worker_id)
-    return None
+        return None, _error_payload(e, worker_id)
+    return fetcher, None
 
 
 def _worker_loop(
     worker_id: int,
     num_workers: int,
     seed: int,
-    fetcher: Any,
-    worker_init_fn: Any,
+    blob: bytes,
     tasks: Any,
     results: Any,
 ) -> None:
     """Body of one worker: fetch whole batches until told to stop (None)."""
     global _WORKER_INFO
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
-    _WORKER_INFO = WorkerInfo(worker_id, num_workers, seed, fetcher.dataset)
+    _WORKER_INFO = WorkerInfo(worker_id, num_workers, seed, None)
     _seed_worker(seed)
-    init_error = _init(worker_init_fn, worker_id)
+    fetcher, init_error = _init(blob, worker_id)
     for gen, k, indices in _tasks(tasks):
         if init_error is not None:
             reply = (gen, k, False, init_error)
@@ -162,7 +171,9 @@ def _context() -> Any:
     return mp.get_context("spawn")
 
 
-def _shutdown(procs: list[Any], tasks: list[Any], readers: list[Any]) -> None:
+def _shutdown(
+    procs: list[Any], tasks: list[Any], readers: list[Any], segments: list[Any]
+) -> None:
     """Stop the workers: ask, then stop reading (a blocked send fails), then kill."""
     for q in tasks:
         try:
@@ -182,6 +193,7 @@ def _shutdown(procs: list[Any], tasks: list[Any], readers: list[Any]) -> None:
     for q in tasks:
         q.cancel_join_thread()
         q.close()
+    release(segments)
 
 
 def _exit_reason(proc: Any) -> str:
@@ -194,10 +206,11 @@ def _exit_reason(proc: Any) -> str:
     return f"exit code {code}"
 
 
-def _start(proc: Any) -> None:
+def _dumps(fetcher: Any, worker_init_fn: Any, segments: list[Any]) -> bytes:
     try:
-        proc.start()
+        return dumps_shared((fetcher, worker_init_fn), segments)
     except (pickle.PicklingError, AttributeError, TypeError) as e:
+        release(segments)
         raise RuntimeError(
             "DataLoader with num_workers > 0 pickles the dataset, collate_fn and "
             "worker_init_fn into worker processes (started with forkserver or "
@@ -225,6 +238,8 @@ class WorkerPool:
     ) -> None:
         ctx = _context()
         self.num_workers = num_workers
+        self.segments: list[Any] = []  # shared copies of the dataset's big arrays
+        blob = _dumps(fetcher, worker_init_fn, self.segments)
         self.tasks = [ctx.Queue() for _ in range(num_workers)]
         pipes = [ctx.Pipe(duplex=False) for _ in range(num_workers)]
         self.readers = [r for r, _ in pipes]
@@ -232,16 +247,16 @@ class WorkerPool:
             _widen(reader)
         self.procs = []
         for wid, (tasks, (_, writer)) in enumerate(zip(self.tasks, pipes, strict=True)):
-            args = (wid, num_workers, base_seed + wid, fetcher, worker_init_fn)
-            proc = ctx.Process(target=_worker_loop, args=(*args, tasks, writer))
+            args = (wid, num_workers, base_seed + wid, blob, tasks, writer)
+            proc = ctx.Process(target=_worker_loop, args=args)
             proc.daemon = True
             self.procs.append(proc)
         self._finalizer = weakref.finalize(
-            self, _shutdown, self.procs, self.tasks, self.readers
+            self, _shutdown, self.procs, self.tasks, self.readers, self.segments
         )
         try:
             for proc in self.procs:
-                _start(proc)
+                proc.start()
         except BaseException:
             self.close()
             raise

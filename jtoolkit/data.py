@@ -143,7 +143,9 @@ class DataLoader:
     server (spawn where there is none; never a plain fork, which deadlocks next to
     JAX): the dataset, ``collate_fn`` and ``worker_init_fn`` must be picklable
     (defined at module level) and a script needs the usual
-    ``if __name__ == "__main__":`` guard, as with spawn. At most
+    ``if __name__ == "__main__":`` guard, as with spawn. Arrays of 1 MiB or more in
+    them reach the workers through shared memory, mapped copy-on-write (as under
+    fork), not through the pickle. At most
     ``prefetch_factor`` per worker in flight, delivered in order. Worker ``i`` seeds
     ``random`` and ``np.random`` with ``base_seed + i`` (``base_seed`` from ``seed``
     and the epoch the workers start in) and then calls ``worker_init_fn(i)``. An

@@ -231,3 +231,40 @@ def test_workers_never_import_jax():
     jax.numpy.zeros(2).block_until_ready()  # JAX initialised in this process
     loader = data.DataLoader(_JaxProbe(), batch_size=2, num_workers=1)
     assert [b.tolist() for b in loader] == [[False, False]]
+
+
+class Big(data.Dataset):
+    """2.4 MB of data: shipped to workers through shared memory."""
+
+    def __init__(self):
+        self.x = np.arange(300_000, dtype=np.float64)
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        self.x[index] += 1000.0  # a worker writes to its own copy-on-write view
+        owner = self.x
+        while isinstance(owner, np.ndarray | memoryview):
+            owner = owner.obj if isinstance(owner, memoryview) else owner.base
+        return self.x[index], type(owner).__name__
+
+
+def test_big_arrays_travel_through_shared_memory_copy_on_write():
+    def segments():  # SharedMemory names; sem.* files belong to queues
+        shm = "/dev/shm"
+        return (
+            {n for n in os.listdir(shm) if n.startswith("psm_")}
+            if os.path.isdir(shm)
+            else set()
+        )
+
+    before = segments()
+    ds = Big()
+    loader = data.DataLoader(ds, batch_size=2, num_workers=2)
+    values, bases = zip(*[(v.tolist(), b) for v, b in loader], strict=True)
+    assert values == ([1000.0, 1001.0], [1002.0, 1003.0])
+    if os.path.isdir("/dev/shm"):
+        assert bases[0] == ["mmap", "mmap"]  # mapped, not unpickled
+        assert segments() == before  # segments unlinked
+    assert ds.x[:4].tolist() == [0.0, 1.0, 2.0, 3.0]  # the main copy is untouched

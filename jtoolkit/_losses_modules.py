@@ -96,6 +96,15 @@ class _Loss:
 class MSELoss(_Loss):
     """``nn.MSELoss``: a callable ``(input, target) -> mse_loss(...)``.
 
+    Args:
+        options: ``reduction``, as ``mse_loss`` takes them (same defaults).
+
+    Returns:
+        A frozen callable; calling it returns ``mse_loss(..., **options)``.
+
+    Raises:
+        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
+
     Example:
         >>> criterion = MSELoss(reduction="sum")
         >>> criterion, float(criterion(jnp.array([1.0, 2.0]), jnp.zeros(2)))
@@ -116,6 +125,15 @@ class MSELoss(_Loss):
 class L1Loss(_Loss):
     """``nn.L1Loss``: a callable ``(input, target) -> l1_loss(...)``.
 
+    Args:
+        options: ``reduction``, as ``l1_loss`` takes them (same defaults).
+
+    Returns:
+        A frozen callable; calling it returns ``l1_loss(..., **options)``.
+
+    Raises:
+        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
+
     Example:
         >>> float(L1Loss()(jnp.array([1.0, -3.0]), jnp.zeros(2)))
         2.0
@@ -134,6 +152,18 @@ class L1Loss(_Loss):
 @_frozen
 class CrossEntropyLoss(_Loss):
     """``nn.CrossEntropyLoss``: a callable ``(input, target) -> cross_entropy(...)``.
+
+    Args:
+        options: ``weight``, ``ignore_index``, ``reduction``, ``label_smoothing``, as
+            ``cross_entropy`` takes them (same defaults).
+
+    Returns:
+        A frozen callable; calling it returns ``cross_entropy(..., **options)``.
+
+    Raises:
+        ValueError: an unknown ``reduction``. LossInputError: ``label_smoothing``
+            outside [0, 1] or a ``weight`` that is not 1-d. Raised at construction, not
+            at the call.
 
     Example:
         >>> criterion = CrossEntropyLoss(label_smoothing=0.1)
@@ -169,6 +199,17 @@ class CrossEntropyLoss(_Loss):
 class NLLLoss(_Loss):
     """``nn.NLLLoss``: a callable ``(input, target) -> nll_loss(...)``.
 
+    Args:
+        options: ``weight``, ``ignore_index``, ``reduction``, as ``nll_loss`` takes them
+            (same defaults).
+
+    Returns:
+        A frozen callable; calling it returns ``nll_loss(..., **options)``.
+
+    Raises:
+        ValueError: an unknown ``reduction``. LossInputError: a ``weight`` that is not
+            1-d. Raised at construction, not at the call.
+
     Example:
         >>> logp = jnp.log(jnp.array([[0.5, 0.5]]))
         >>> round(float(NLLLoss()(logp, jnp.array([1]))), 4)
@@ -198,6 +239,16 @@ class NLLLoss(_Loss):
 class BCELoss(_Loss):
     """``nn.BCELoss``: a callable ``(input, target) -> binary_cross_entropy(...)``.
 
+    Args:
+        options: ``weight``, ``reduction``, as ``binary_cross_entropy`` takes them (same
+            defaults).
+
+    Returns:
+        A frozen callable; calling it returns ``binary_cross_entropy(..., **options)``.
+
+    Raises:
+        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
+
     Example:
         >>> round(float(BCELoss()(jnp.array([0.5]), jnp.array([1.0]))), 4)
         0.6931
@@ -219,6 +270,17 @@ class BCELoss(_Loss):
 @_frozen
 class BCEWithLogitsLoss(_Loss):
     """``nn.BCEWithLogitsLoss``: a callable ``(input, target) -> loss``.
+
+    Args:
+        options: ``weight``, ``reduction``, ``pos_weight``, as
+            ``binary_cross_entropy_with_logits`` takes them (same defaults).
+
+    Returns:
+        A frozen callable; calling it returns ``binary_cross_entropy_with_logits(...,
+            **options)``.
+
+    Raises:
+        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
 
     Example:
         >>> criterion = BCEWithLogitsLoss(pos_weight=jnp.array([2.0]))
@@ -250,6 +312,16 @@ class BCEWithLogitsLoss(_Loss):
 class HuberLoss(_Loss):
     """``nn.HuberLoss``: a callable ``(input, target) -> huber_loss(...)``.
 
+    Args:
+        options: ``reduction``, ``delta``, as ``huber_loss`` takes them (same defaults).
+
+    Returns:
+        A frozen callable; calling it returns ``huber_loss(..., **options)``.
+
+    Raises:
+        ValueError: an unknown ``reduction``. LossInputError: ``delta <= 0``. Raised at
+            construction, not at the call.
+
     Example:
         >>> float(HuberLoss(delta=2.0)(jnp.array([3.0]), jnp.array([0.0])))
         4.0
@@ -271,6 +343,17 @@ class HuberLoss(_Loss):
 class SmoothL1Loss(_Loss):
     """``nn.SmoothL1Loss``: a callable ``(input, target) -> smooth_l1_loss(...)``.
 
+    Args:
+        options: ``reduction``, ``beta``, as ``smooth_l1_loss`` takes them (same
+            defaults).
+
+    Returns:
+        A frozen callable; calling it returns ``smooth_l1_loss(..., **options)``.
+
+    Raises:
+        ValueError: an unknown ``reduction``. LossInputError: ``beta < 0``. Raised at
+            construction, not at the call.
+
     Example:
         >>> float(SmoothL1Loss(beta=2.0)(jnp.array([3.0]), jnp.array([0.0])))
         2.0
@@ -291,6 +374,17 @@ class SmoothL1Loss(_Loss):
 @_frozen
 class TripletMarginLoss(_Loss):
     """``nn.TripletMarginLoss``: a callable ``(anchor, positive, negative) -> loss``.
+
+    Args:
+        options: ``margin``, ``p``, ``eps``, ``swap``, ``reduction``, as
+            ``triplet_margin_loss`` takes them (same defaults).
+
+    Returns:
+        A frozen callable; calling it returns ``triplet_margin_loss(..., **options)``.
+
+    Raises:
+        ValueError: an unknown ``reduction``, ``margin <= 0`` or a bad ``p``. Raised at
+            construction, not at the call.
 
     Example:
         >>> a, pos, neg = jnp.zeros((1, 2)), jnp.zeros((1, 2)), jnp.ones((1, 2))
@@ -327,6 +421,16 @@ class TripletMarginLoss(_Loss):
 @_frozen
 class KLDivLoss(_Loss):
     """``nn.KLDivLoss``: a callable ``(input, target) -> kl_div(...)``.
+
+    Args:
+        options: ``reduction``, ``log_target``, as ``kl_div`` takes them (same
+            defaults).
+
+    Returns:
+        A frozen callable; calling it returns ``kl_div(..., **options)``.
+
+    Raises:
+        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
 
     Example:
         >>> logq = jnp.log(jnp.array([[0.5, 0.5]]))

@@ -234,3 +234,37 @@ def test_kl_div_broadcasts_silently(torch):
     got = L.kl_div(logq, p, reduction="sum")
     want = F.kl_div(torch.tensor(logq), torch.tensor(p), reduction="sum")
     np.testing.assert_allclose(got, want.numpy(), rtol=RTOL)
+
+
+def test_vmap_over_examples_equals_reduction_none():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6, 4)).astype(F32)
+    t = rng.integers(0, 4, 6)
+    per_example = jax.vmap(L.cross_entropy)(x, t)
+    np.testing.assert_allclose(
+        per_example, L.cross_entropy(x, t, reduction="none"), rtol=RTOL
+    )
+    y = rng.normal(size=(6, 4)).astype(F32)
+    np.testing.assert_allclose(
+        jax.vmap(L.huber_loss)(x, y),
+        L.huber_loss(x, y, reduction="none").mean(axis=1),
+        rtol=RTOL,
+    )
+
+
+def test_traced_weight_and_label_smoothing_equal_static_ones():
+    """Options may also be traced arrays inside a jitted step (e.g. a schedule)."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(6, 4)).astype(F32)
+    t = rng.integers(0, 4, 6)
+    w = rng.uniform(0.5, 2.0, 4).astype(F32)
+
+    @jax.jit
+    def traced(x, t, w, eps):
+        return L.cross_entropy(x, t, w, label_smoothing=eps)
+
+    want = L.cross_entropy(x, t, w, label_smoothing=0.2)
+    np.testing.assert_allclose(traced(x, t, w, 0.2), want, rtol=RTOL)
+    np.testing.assert_allclose(
+        traced(x, t, w, 0.0), L.cross_entropy(x, t, w), rtol=RTOL
+    )

@@ -443,3 +443,54 @@ def test_matmul_is_full_precision(torch, rng):
     theirs = torch.tensor(a).mm(torch.tensor(b)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=3e-5)
     assert np.abs(ours - exact).max() < 1e-4
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.array([[2.5]], np.float32),
+        np.array([7], np.int64),
+        np.array(True),
+        np.arange(6, dtype=np.int32).reshape(2, 3),
+        np.linspace(-1, 1, 4, dtype=np.float32),
+    ],
+    ids=lambda x: f"{x.dtype}{x.shape}",
+)
+def test_host_conversions_match_torch(torch, x):
+    t = torch.tensor(x)
+    assert T.size(x) == tuple(t.size()) and T.size(x, -1 if x.ndim else None) == (
+        t.size(-1) if x.ndim else tuple(t.size())
+    )
+    zeros = T.zero_(x)
+    assert zeros.dtype == _jax_dtype(t.clone().zero_().dtype) and not zeros.any()
+    host = T.numpy(T.tensor(x))
+    assert host.dtype == jax.dtypes.canonicalize_dtype(t.numpy().dtype)
+    np.testing.assert_array_equal(host, t.numpy())
+    host[...] = 0  # writable, as torch's .numpy()
+    if t.numel() == 1:
+        ours, theirs = T.item(x), t.item()
+        assert type(ours) is type(theirs) and ours == theirs
+
+
+def test_x64_dtypes_equal_torch_exactly(torch):
+    """With jax_enable_x64 the dtypes are torch's, int64 and float64 included."""
+    key = T.manual_seed(0)
+    i = np.array([1, 5], np.int64)
+    cases = [
+        (lambda: T.tensor([1, 2]), lambda: torch.tensor([1, 2])),
+        (lambda: T.tensor(np.array([0.5])), lambda: torch.tensor(np.array([0.5]))),
+        (lambda: T.div(i, 2), lambda: torch.div(torch.tensor(i), 2)),
+        (lambda: T.mul(i, 1.5), lambda: torch.mul(torch.tensor(i), 1.5)),
+        (lambda: T.add(i, 2), lambda: torch.add(torch.tensor(i), 2)),
+        (lambda: T.clamp(i, max=2.5), lambda: torch.clamp(torch.tensor(i), max=2.5)),
+        (lambda: T.pow(i, 0.5), lambda: torch.pow(torch.tensor(i), 0.5)),
+        (lambda: T.randint(key, 0, 3, (2,)), lambda: torch.randint(0, 3, (2,))),
+        (lambda: T.randperm(key, 3), lambda: torch.randperm(3)),
+        (lambda: T.LongTensor(2), lambda: torch.LongTensor(2)),
+        (lambda: T.DoubleTensor(2), lambda: torch.DoubleTensor(2)),
+    ]
+    with jax.enable_x64(True):
+        for ours, theirs in cases:
+            expected = theirs()
+            got = ours()
+            assert got.dtype == np.dtype(str(expected.dtype).removeprefix("torch."))

@@ -43,13 +43,13 @@ from jtoolkit._schedules_basic import (
 from jtoolkit._schedules_cyclic import (
     cyclic_lr,
     cyclic_momentum,
-    linear_warmup_cosine_annealing,
     one_cycle_lr,
     one_cycle_momentum,
 )
 from jtoolkit._schedules_math import Schedule
 from jtoolkit._schedules_plateau import PlateauState, ReduceLROnPlateau
 from jtoolkit._schedules_plot import plot_schedule
+from jtoolkit._schedules_warmup import linear_warmup_cosine_annealing
 
 __all__ = [
     "PlateauState",

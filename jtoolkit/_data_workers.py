@@ -21,6 +21,7 @@ import pickle
 import queue
 import random
 import signal
+import sys
 import time
 import traceback
 import weakref
@@ -92,8 +93,12 @@ def _error_payload(err: BaseException, worker_id: int) -> dict[str, Any]:
 
 
 def _seed_worker(seed: int) -> None:
+    """Seed ``random``, numpy's global RNG and (if imported) torch, as torch does."""
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - torch seeds the legacy global RNG
+    torch = sys.modules.get("torch")  # never imported here, only seeded if present
+    if torch is not None and hasattr(torch, "manual_seed"):
+        torch.manual_seed(seed)
 
 
 def _tasks(tasks: Any) -> Iterator[tuple[int, int, Any]]:

@@ -46,6 +46,13 @@ def _check_positive(name: str, value: int) -> None:
         raise ValueError(f"{name} must be a positive integer, but got {name}={value!r}")
 
 
+_CONV_IMPLS = {
+    "xla": conv.conv2d_xla,
+    "im2col": conv.conv2d_im2col,
+    "hybrid": conv.conv2d_hybrid,
+}
+
+
 class Linear(nnx.Module):
     """y = x @ kernel + bias, torch's ``nn.Linear`` with a [in, out] kernel.
 
@@ -124,8 +131,10 @@ class Conv2d(nnx.Module):
       padding: int, (ph, pw), "valid" or "same" (stride 1 only).
       bias: whether to add a learned bias.
       rngs: ``nnx.Rngs`` with a ``params`` stream.
-      impl: "auto" (im2col + matmul on CPU, XLA's convolution elsewhere), "xla" or
-        "im2col"; all give the same numbers to float32 rounding.
+      impl: "auto" ("hybrid" on CPU, "xla" elsewhere), "xla"
+        (``lax.conv_general_dilated`` and autodiff), "im2col" (patches + one
+        matmul) or "hybrid" (XLA forward, cache-blocked im2col kernel gradient;
+        reverse mode only). All give the same numbers to float32 rounding.
 
     Raises:
       ValueError: bad sizes, padding or impl. RuntimeError (at call) when the input is
@@ -180,10 +189,8 @@ class Conv2d(nnx.Module):
             x = x[None]
         self._check_input(x.shape)
         kernel = self.kernel[...]
-        if conv.pick_impl(self.impl) == "im2col":
-            y = conv.conv2d_im2col(x, kernel, self.stride, self._pads)
-        else:
-            y = conv.conv2d_xla(x, kernel, self.stride, self._pads)
+        lowering = _CONV_IMPLS[conv.pick_impl(self.impl)]
+        y = lowering(x, kernel, self.stride, self._pads)
         if self.bias is not None:
             y = y + self.bias[...]
         return y[0] if unbatched else y

@@ -83,9 +83,9 @@ CONV_CASES = [
 ]
 
 
-@pytest.mark.parametrize("impl", ["xla", "im2col"])
+@pytest.mark.parametrize("impl", ["xla", "im2col", "hybrid"])
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
-def test_conv2d_matches_torch_for_both_impls(torch, rng, case, impl):
+def test_conv2d_matches_torch_for_every_impl(torch, rng, case, impl):
     ref = torch.nn.Conv2d(3, 4, **case)
     layer = _load_from(ref, Conv2d(3, 4, **case, rngs=nnx.Rngs(0), impl=impl))
     x = rng.standard_normal((2, 9, 8, 3)).astype(np.float32)
@@ -105,10 +105,16 @@ def test_conv2d_matches_torch_for_both_impls(torch, rng, case, impl):
 
 
 def test_conv2d_impls_agree_and_reject_bad_input():
+    from jtoolkit._models_conv import pick_impl
+
+    assert pick_impl("auto") == ("hybrid" if jax.default_backend() == "cpu" else "xla")
     x = jax.random.normal(jax.random.key(1), (2, 10, 10, 3))
     a = Conv2d(3, 5, 3, stride=2, padding=1, rngs=nnx.Rngs(3), impl="xla")
     b = Conv2d(3, 5, 3, stride=2, padding=1, rngs=nnx.Rngs(3), impl="im2col")
     _close(a(x), b(x), atol=1e-5)
+    # forward mode needs impl="xla" (hybrid is a custom_vjp)
+    tangent = jax.jvp(lambda x: a(x), (x,), (jnp.ones_like(x),))[1]
+    assert tangent.shape == (2, 5, 5, 5)
     with pytest.raises(RuntimeError, match=r"NHWC.*\(2, 3, 10, 10\)"):
         a(x.transpose(0, 3, 1, 2))
     with pytest.raises(ValueError, match="strided"):

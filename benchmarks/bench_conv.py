@@ -1,0 +1,275 @@
+"""Conv2d forward+backward and the CNN train step: jtoolkit vs torch eager vs flax.nnx.
+
+Contenders (interleaved repetitions, medians, ratios to torch eager):
+
+* ``jtk-xla`` / ``jtk-im2col`` / ``jtk-hybrid``: ``jtoolkit.models`` with each ``impl``
+  ("hybrid" is what ``impl="auto"`` picks on CPU);
+* ``flax``: the same network built from ``flax.nnx.Conv`` / ``nnx.Linear``;
+* ``torch``: torch eager, ``torch.set_num_threads(threads)``.
+
+JAX steps are ``jax.jit``-compiled pure functions over ``nnx.split`` state (the
+training engine's functional core), warmed up first (compile time is reported apart),
+and timed with ``jax.block_until_ready``. Options: ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from jtoolkit import models
+from jtoolkit._models_conv import adaptive_avg_pool2d, max_pool2d
+
+__all__: list[str] = []
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--size", type=int, default=28, help="H = W of the images")
+    parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--quick", action="store_true", help="3 reps, batch 32")
+    parser.add_argument("--only", choices=["conv", "cnn"], default=None)
+    args = parser.parse_args()
+    if args.quick:
+        args.reps, args.batch = 3, 32
+    return args
+
+
+# ------------------------------------------------------------------ contenders
+
+
+class FlaxCNN(nnx.Module):
+    """``models.CNN`` built from flax's own layers (nnx.Conv with torch's padding)."""
+
+    def __init__(self, in_channels: int, num_classes: int, rngs: nnx.Rngs):
+        pad = ((1, 1), (1, 1))
+        self.conv1 = nnx.Conv(in_channels, 32, (3, 3), padding=pad, rngs=rngs)
+        self.conv2 = nnx.Conv(32, 64, (3, 3), padding=pad, rngs=rngs)
+        self.fc1 = nnx.Linear(1024, 128, rngs=rngs)
+        self.fc2 = nnx.Linear(128, num_classes, rngs=rngs)
+
+    def __call__(self, x):
+        x = jax.nn.relu(self.conv2(jax.nn.relu(self.conv1(x))))
+        x = adaptive_avg_pool2d(max_pool2d(x, (2, 2), (2, 2), (0, 0)), (4, 4))
+        x = x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1)
+        return self.fc2(jax.nn.relu(self.fc1(x)))
+
+
+def torch_cnn(torch, in_channels: int, num_classes: int):
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.AdaptiveAvgPool2d((4, 4)),
+        nn.Flatten(),
+        nn.Linear(1024, 128),
+        nn.ReLU(),
+        nn.Linear(128, num_classes),
+    )
+
+
+def jax_train_step(model: nnx.Module, x, y) -> Callable[[], None]:
+    """One SGD step of cross-entropy through the functional core, as a thunk."""
+    graphdef, params = nnx.split(model, nnx.Param)
+    tx = optax.sgd(0.01, momentum=0.9)
+    state = {"params": params, "opt": tx.init(params)}
+
+    @jax.jit
+    def step(params, opt_state, x, y):
+        def loss_fn(params):
+            logits = nnx.merge(graphdef, params)(x)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    def run():
+        params, opt, loss = step(state["params"], state["opt"], x, y)
+        jax.block_until_ready(loss)
+        state["params"], state["opt"] = params, opt
+
+    return run
+
+
+def torch_train_step(torch, net, x, y) -> Callable[[], None]:
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def run():
+        opt.zero_grad()
+        loss_fn(net(x), y).backward()
+        opt.step()
+
+    return run
+
+
+def jax_conv_fwd_bwd(layer: nnx.Module, x) -> Callable[[], None]:
+    graphdef, params = nnx.split(layer, nnx.Param)
+
+    @jax.jit
+    def grads(params, x):
+        def loss(params, x):
+            return jnp.sum(nnx.merge(graphdef, params)(x) ** 2)
+
+        return jax.grad(loss, argnums=(0, 1))(params, x)
+
+    return lambda: jax.block_until_ready(grads(params, x))
+
+
+def torch_conv_fwd_bwd(torch, layer, x) -> Callable[[], None]:
+    x = x.clone().requires_grad_()
+
+    def run():
+        layer.zero_grad()
+        x.grad = None
+        (layer(x) ** 2).sum().backward()
+
+    return run
+
+
+# ------------------------------------------------------------------ harness
+
+
+def measure(thunks: dict[str, Callable[[], None]], reps: int) -> dict[str, dict]:
+    """Warm every thunk (compile time), then time ``reps`` interleaved rounds."""
+    results = {}
+    for name, thunk in thunks.items():
+        start = time.perf_counter()
+        thunk()
+        results[name] = {"warmup_s": time.perf_counter() - start, "times": []}
+    for _ in range(reps):
+        for name, thunk in thunks.items():
+            start = time.perf_counter()
+            thunk()
+            results[name]["times"].append(time.perf_counter() - start)
+    for entry in results.values():
+        entry["median_ms"] = 1e3 * statistics.median(entry["times"])
+    return results
+
+
+def table(title: str, results: dict[str, dict]) -> str:
+    base = results["torch"]["median_ms"]
+    lines = [
+        f"**{title}**",
+        "",
+        "| contender | median ms | ratio to torch eager | first call s |",
+        "|---|---|---|---|",
+    ]
+    for name, entry in results.items():
+        lines.append(
+            f"| {name} | {entry['median_ms']:.1f} | {entry['median_ms'] / base:.2f}x"
+            f" | {entry['warmup_s']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def conv_cases(torch, args) -> list[tuple[str, dict]]:
+    rng = np.random.default_rng(0)
+    out = []
+    for cin, cout in ((1, 32), (32, 64)):
+        x = rng.standard_normal((args.batch, args.size, args.size, cin), np.float32)
+        ref = torch.nn.Conv2d(cin, cout, 3, padding=1)
+        sd = {k: v.detach().numpy() for k, v in ref.state_dict().items()}
+        thunks = {}
+        for impl in ("xla", "im2col", "hybrid"):
+            layer = models.Conv2d(cin, cout, 3, padding=1, rngs=nnx.Rngs(0), impl=impl)
+            models.load_torch_state_dict(layer, sd)
+            thunks[f"jtk-{impl}"] = jax_conv_fwd_bwd(layer, jnp.asarray(x))
+        flax_conv = nnx.Conv(
+            cin, cout, (3, 3), padding=((1, 1), (1, 1)), rngs=nnx.Rngs(0)
+        )
+        thunks["flax"] = jax_conv_fwd_bwd(flax_conv, jnp.asarray(x))
+        tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+        thunks["torch"] = torch_conv_fwd_bwd(torch, ref, tx)
+        out.append((f"Conv2d({cin}, {cout}, 3, padding=1) fwd+bwd", thunks))
+    return out
+
+
+def cnn_case(torch, args) -> tuple[str, dict]:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((args.batch, args.size, args.size, 1), np.float32)
+    y = rng.integers(0, 10, args.batch)
+    thunks = {}
+    for impl in ("xla", "hybrid"):
+        model = models.CNN(1, 10, rngs=nnx.Rngs(0))
+        for layer in (model.features[0], model.features[2]):
+            layer.impl = impl
+        thunks[f"jtk-{impl}"] = jax_train_step(model, jnp.asarray(x), jnp.asarray(y))
+    flax_model = FlaxCNN(1, 10, nnx.Rngs(0))
+    thunks["flax"] = jax_train_step(flax_model, jnp.asarray(x), jnp.asarray(y))
+    net = torch_cnn(torch, 1, 10)
+    tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+    thunks["torch"] = torch_train_step(torch, net, tx, torch.from_numpy(y))
+    return (
+        f"CNN train step (SGD momentum, batch {args.batch}, {args.size}x{args.size})",
+        thunks,
+    )
+
+
+def header(torch, args) -> str:
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in f if "model name" in line
+            )
+    except (OSError, StopIteration):
+        pass
+    return "\n".join(
+        [
+            f"- machine: {cpu}, {os.cpu_count()} cores; jax backend "
+            f"{jax.default_backend()}",
+            f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+            f"- versions: jax {jax.__version__}, flax {_flax_version()}, "
+            f"torch {torch.__version__} ({args.threads} threads)",
+            f"- uptime at start: `{uptime}`",
+            f"- reps: {args.reps} interleaved, medians",
+        ]
+    )
+
+
+def _flax_version() -> str:
+    import flax
+
+    return flax.__version__
+
+
+def main() -> None:
+    args = _parse()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    print(header(torch, args))
+    cases = []
+    if args.only in (None, "conv"):
+        cases += conv_cases(torch, args)
+    if args.only in (None, "cnn"):
+        cases.append(cnn_case(torch, args))
+    for title, thunks in cases:
+        print()
+        print(table(title, measure(thunks, args.reps)), flush=True)
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print(f"\n- uptime at end: `{uptime}`")
+
+
+if __name__ == "__main__":
+    main()

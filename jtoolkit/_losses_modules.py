@@ -6,7 +6,9 @@ loss can be called (eager, ``jax.jit``, ``jax.grad``). Its repr, like torch's, l
 only the options that differ from their defaults. They hold no state and no
 parameters; ``weight``/``pos_weight`` arrays are captured as constants.
 
-Public through ``jtoolkit.losses``.
+This file holds the shared base and the classification losses; the regression and
+distance ones are in ``_losses_modules_pointwise.py``. Public through
+``jtoolkit.losses``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from jax.typing import ArrayLike
 from jtoolkit._losses_checks import (
     LossInputError,
     check_label_smoothing,
-    check_positive,
     check_reduction,
     fmt,
 )
@@ -31,30 +32,17 @@ from jtoolkit._losses_class import (
     cross_entropy,
     nll_loss,
 )
-from jtoolkit._losses_pointwise import (
-    check_triplet_options,
-    huber_loss,
-    kl_div,
-    l1_loss,
-    mse_loss,
-    smooth_l1_loss,
-    triplet_margin_loss,
-)
 
 __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
-    "HuberLoss",
-    "KLDivLoss",
-    "L1Loss",
-    "MSELoss",
+    "LossBase",
     "NLLLoss",
-    "SmoothL1Loss",
-    "TripletMarginLoss",
+    "frozen_loss",
 ]
 
-_frozen = dataclasses.dataclass(frozen=True, eq=False, repr=False)
+frozen_loss = dataclasses.dataclass(frozen=True, eq=False, repr=False)
 
 
 def _show(value) -> str:
@@ -80,7 +68,7 @@ def _class_weight_1d(weight) -> None:
         )
 
 
-class _Loss:
+class LossBase:
     """torch-like repr: the class name and the options that differ from defaults."""
 
     def __repr__(self) -> str:
@@ -92,65 +80,8 @@ class _Loss:
         return f"{type(self).__name__}({', '.join(shown)})"
 
 
-@_frozen
-class MSELoss(_Loss):
-    """``nn.MSELoss``: a callable ``(input, target) -> mse_loss(...)``.
-
-    Args:
-        options: ``reduction``, as ``mse_loss`` takes them (same defaults).
-
-    Returns:
-        A frozen callable; calling it returns ``mse_loss(..., **options)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
-
-    Example:
-        >>> criterion = MSELoss(reduction="sum")
-        >>> criterion, float(criterion(jnp.array([1.0, 2.0]), jnp.zeros(2)))
-        (MSELoss(reduction='sum'), 5.0)
-    """
-
-    _: KW_ONLY
-    reduction: str = "mean"
-
-    def __post_init__(self) -> None:
-        check_reduction(self.reduction)
-
-    def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
-        return mse_loss(input, target, reduction=self.reduction)
-
-
-@_frozen
-class L1Loss(_Loss):
-    """``nn.L1Loss``: a callable ``(input, target) -> l1_loss(...)``.
-
-    Args:
-        options: ``reduction``, as ``l1_loss`` takes them (same defaults).
-
-    Returns:
-        A frozen callable; calling it returns ``l1_loss(..., **options)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
-
-    Example:
-        >>> float(L1Loss()(jnp.array([1.0, -3.0]), jnp.zeros(2)))
-        2.0
-    """
-
-    _: KW_ONLY
-    reduction: str = "mean"
-
-    def __post_init__(self) -> None:
-        check_reduction(self.reduction)
-
-    def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
-        return l1_loss(input, target, reduction=self.reduction)
-
-
-@_frozen
-class CrossEntropyLoss(_Loss):
+@frozen_loss
+class CrossEntropyLoss(LossBase):
     """``nn.CrossEntropyLoss``: a callable ``(input, target) -> cross_entropy(...)``.
 
     Args:
@@ -195,8 +126,8 @@ class CrossEntropyLoss(_Loss):
         )
 
 
-@_frozen
-class NLLLoss(_Loss):
+@frozen_loss
+class NLLLoss(LossBase):
     """``nn.NLLLoss``: a callable ``(input, target) -> nll_loss(...)``.
 
     Args:
@@ -235,8 +166,8 @@ class NLLLoss(_Loss):
         )
 
 
-@_frozen
-class BCELoss(_Loss):
+@frozen_loss
+class BCELoss(LossBase):
     """``nn.BCELoss``: a callable ``(input, target) -> binary_cross_entropy(...)``.
 
     Args:
@@ -267,8 +198,8 @@ class BCELoss(_Loss):
         )
 
 
-@_frozen
-class BCEWithLogitsLoss(_Loss):
+@frozen_loss
+class BCEWithLogitsLoss(LossBase):
     """``nn.BCEWithLogitsLoss``: a callable ``(input, target) -> loss``.
 
     Args:
@@ -305,147 +236,4 @@ class BCEWithLogitsLoss(_Loss):
             self.weight,
             reduction=self.reduction,
             pos_weight=self.pos_weight,
-        )
-
-
-@_frozen
-class HuberLoss(_Loss):
-    """``nn.HuberLoss``: a callable ``(input, target) -> huber_loss(...)``.
-
-    Args:
-        options: ``reduction``, ``delta``, as ``huber_loss`` takes them (same defaults).
-
-    Returns:
-        A frozen callable; calling it returns ``huber_loss(..., **options)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. LossInputError: ``delta <= 0``. Raised at
-            construction, not at the call.
-
-    Example:
-        >>> float(HuberLoss(delta=2.0)(jnp.array([3.0]), jnp.array([0.0])))
-        4.0
-    """
-
-    _: KW_ONLY
-    reduction: str = "mean"
-    delta: float = 1.0
-
-    def __post_init__(self) -> None:
-        check_reduction(self.reduction)
-        check_positive(self.delta, "delta", "huber_loss")
-
-    def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
-        return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
-
-
-@_frozen
-class SmoothL1Loss(_Loss):
-    """``nn.SmoothL1Loss``: a callable ``(input, target) -> smooth_l1_loss(...)``.
-
-    Args:
-        options: ``reduction``, ``beta``, as ``smooth_l1_loss`` takes them (same
-            defaults).
-
-    Returns:
-        A frozen callable; calling it returns ``smooth_l1_loss(..., **options)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. LossInputError: ``beta < 0``. Raised at
-            construction, not at the call.
-
-    Example:
-        >>> float(SmoothL1Loss(beta=2.0)(jnp.array([3.0]), jnp.array([0.0])))
-        2.0
-    """
-
-    _: KW_ONLY
-    reduction: str = "mean"
-    beta: float = 1.0
-
-    def __post_init__(self) -> None:
-        check_reduction(self.reduction)
-        check_positive(self.beta, "beta", "smooth_l1_loss", allow_zero=True)
-
-    def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
-        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
-
-
-@_frozen
-class TripletMarginLoss(_Loss):
-    """``nn.TripletMarginLoss``: a callable ``(anchor, positive, negative) -> loss``.
-
-    Args:
-        options: ``margin``, ``p``, ``eps``, ``swap``, ``reduction``, as
-            ``triplet_margin_loss`` takes them (same defaults).
-
-    Returns:
-        A frozen callable; calling it returns ``triplet_margin_loss(..., **options)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``, ``margin <= 0`` or a bad ``p``. Raised at
-            construction, not at the call.
-
-    Example:
-        >>> a, pos, neg = jnp.zeros((1, 2)), jnp.zeros((1, 2)), jnp.ones((1, 2))
-        >>> round(float(TripletMarginLoss(margin=2.0)(a, pos, neg)), 4)
-        0.5858
-    """
-
-    margin: float = 1.0
-    p: float = 2
-    eps: float = 1e-6
-    swap: bool = False
-    _: KW_ONLY
-    reduction: str = "mean"
-
-    def __post_init__(self) -> None:
-        check_reduction(self.reduction)
-        check_triplet_options(self.margin, self.p)
-
-    def __call__(
-        self, anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike
-    ) -> jax.Array:
-        return triplet_margin_loss(
-            anchor,
-            positive,
-            negative,
-            self.margin,
-            self.p,
-            self.eps,
-            self.swap,
-            reduction=self.reduction,
-        )
-
-
-@_frozen
-class KLDivLoss(_Loss):
-    """``nn.KLDivLoss``: a callable ``(input, target) -> kl_div(...)``.
-
-    Args:
-        options: ``reduction``, ``log_target``, as ``kl_div`` takes them (same
-            defaults).
-
-    Returns:
-        A frozen callable; calling it returns ``kl_div(..., **options)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
-
-    Example:
-        >>> logq = jnp.log(jnp.array([[0.5, 0.5]]))
-        >>> KLDivLoss(reduction="batchmean")(logq, jnp.array([[0.5, 0.5]])).tolist()
-        0.0
-    """
-
-    _: KW_ONLY
-    reduction: str = "mean"
-    log_target: bool = False
-
-    def __post_init__(self) -> None:
-        check_reduction(self.reduction, ("mean", "batchmean", "sum", "none"))
-
-    def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
-        return kl_div(
-            input, target, reduction=self.reduction, log_target=self.log_target
         )

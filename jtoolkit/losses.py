@@ -49,11 +49,13 @@ from jtoolkit._losses_modules import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
+    NLLLoss,
+)
+from jtoolkit._losses_modules_pointwise import (
     HuberLoss,
     KLDivLoss,
     L1Loss,
     MSELoss,
-    NLLLoss,
     SmoothL1Loss,
     TripletMarginLoss,
 )

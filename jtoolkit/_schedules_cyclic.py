@@ -78,7 +78,7 @@ def _cyclic_height(
         cycle = jnp.floor_divide(t, np.float32(total)) + 1
         within = jnp.mod(t, np.float32(total))
         rising = within / np.float32(up)
-        falling = (np.float32(total) - within) / np.float32(max(down, 1.0))
+        falling = (np.float32(total) - within) / np.float32(down if down > 0 else 1.0)
         return jnp.where(within <= up, rising, falling) * scale(t, cycle)
 
     return height

@@ -68,11 +68,13 @@ def plot_schedule(
         ValueError: ``steps`` is not positive.
 
     Example:
-        >>> import tempfile, pathlib
+        >>> import pathlib, tempfile
         >>> from jtoolkit.schedules import cosine_annealing_lr
-        >>> out = pathlib.Path(tempfile.mkdtemp()) / "cos.png"
-        >>> plot_schedule(cosine_annealing_lr(0.1, T_max=10), 40, out).endswith(".png")
-        True
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     out = pathlib.Path(tmp) / "cos.png"
+        ...     path = plot_schedule(cosine_annealing_lr(0.1, T_max=10), 40, out)
+        ...     pathlib.Path(path).read_bytes()[:4]
+        b'\x89PNG'
     """
     if steps < 1:
         raise ValueError(f"steps must be a positive integer, but got {steps=}")

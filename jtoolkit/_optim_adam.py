@@ -196,15 +196,18 @@ def _radam_rho(b2: float, t: jax.Array) -> jax.Array:
     With ``x = -t log(b2)``: ``2 t b2^t / (1 - b2^t) = (2 / -log b2) * x / expm1(x)``
     and ``rho_inf - 2 / -log b2`` is a float64 host constant, so
     ``rho_t = c0 + (2 / -log b2) * (1 - x / expm1(x))``; the last bracket uses its
-    Taylor series for small x, where the direct form cancels.
+    Taylor series for x < 1, where the direct form cancels.
     """
     neg_log = -math.log(b2)
     scale = 2.0 / neg_log
     c0 = (2.0 / (1.0 - b2) - 1.0) - scale
     x = t * neg_log
-    series = x / 2 - x**2 / 12 + x**4 / 720 - x**6 / 30240
-    direct = 1 - x / jnp.expm1(jnp.maximum(x, 1e-3))
-    return c0 + scale * jnp.where(x < 0.1, series, direct)
+    x2 = x * x
+    # 1 - x/expm1(x) = x/2 - x^2/12 + x^4/720 - x^6/30240 + x^8/1209600 - ...
+    tail = x2 * x2 * (1 / 720 - x2 * (1 / 30240 - x2 * (1 / 1209600 - x2 / 47900160)))
+    series = x / 2 - x2 / 12 + tail
+    direct = 1 - x / jnp.expm1(jnp.maximum(x, 1.0))
+    return c0 + scale * jnp.where(x < 1.0, series, direct)
 
 
 def scale_by_torch_radam(

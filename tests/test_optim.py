@@ -216,7 +216,8 @@ CASES = [
         decoupled_weight_decay=True,
         momentum_decay=0.01,
     ),
-    case("radam", "radam", lr=1e-2),
+    case("radam", "radam", lr=5e-2),
+    case("radam-betas", "radam", lr=2e-2, betas=(0.8, 0.99)),
     case("radam-wd-beta1-sched", "radam", mom_s=MOM, lr=1e-2, weight_decay=0.1),
 ]
 

@@ -333,13 +333,12 @@ def _await_batch(
     pool: WorkerPool, gen: int, k: int, pending: dict[int, Any], timeout: float
 ) -> tuple[bool, Any]:
     """Batch ``k`` of pass ``gen``; replies that arrive first wait in ``pending``."""
+    if pool.generation != gen:
+        raise RuntimeError(
+            "this iterator was superseded: a newer pass over the same DataLoader "
+            "(persistent_workers=True) shares its workers; use one iterator at a time"
+        )
     while k not in pending:
-        if pool.generation != gen:
-            raise RuntimeError(
-                "this iterator was superseded: a newer pass over the same DataLoader "
-                "(persistent_workers=True) shares its workers; use one iterator at a "
-                "time"
-            )
         reply_gen, j, ok, payload = pool.receive(timeout, k)
         if reply_gen == gen:  # replies of an abandoned earlier pass are dropped
             pending[j] = (ok, payload)

@@ -29,8 +29,8 @@ __all__ = [
     "check_same_shape",
     "check_unit_interval",
     "check_weight_broadcasts",
+    "concrete_values",
     "fmt",
-    "is_concrete",
     "warn_if_broadcasting",
 ]
 
@@ -55,9 +55,19 @@ def fmt(shape: Sequence[int]) -> str:
     return "[" + ", ".join(str(int(d)) for d in shape) + "]"
 
 
-def is_concrete(x) -> bool:
-    """True when ``x`` holds data (not a tracer), so its values can be checked."""
-    return not isinstance(x, jax.core.Tracer)
+def concrete_values(x) -> np.ndarray | None:
+    """``x`` as a numpy array, or None when it is traced (its values unknown).
+
+    Uses the public ``jax.errors.TracerArrayConversionError`` rather than an
+    ``isinstance`` check on ``jax.core.Tracer`` (an internal module).
+    """
+    try:
+        return np.asarray(x)
+    except (
+        jax.errors.TracerArrayConversionError,
+        jax.errors.ConcretizationTypeError,
+    ):
+        return None
 
 
 def check_reduction(reduction, allowed: Sequence[str] = REDUCTIONS) -> None:
@@ -157,9 +167,9 @@ def check_weight_broadcasts(weight_shape, input_shape, name: str = "weight") -> 
 
 def check_unit_interval(x, name: str) -> None:
     """When concrete, raise like torch unless every element lies in [0, 1] (no nan)."""
-    if not is_concrete(x):
+    values = concrete_values(x)
+    if values is None:
         return
-    values = np.asarray(x)
     ok = (values >= 0) & (values <= 1)
     if not ok.all():
         bad = values[~ok].ravel()[0]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
 from jtoolkit._losses_checks import (
@@ -19,8 +18,8 @@ from jtoolkit._losses_checks import (
     check_same_shape,
     check_unit_interval,
     check_weight_broadcasts,
+    concrete_values,
     fmt,
-    is_concrete,
 )
 from jtoolkit._losses_core import (
     bce_elementwise,
@@ -80,9 +79,9 @@ def _check_index_target(x: jax.Array, target: jax.Array, ignore_index: int) -> N
             f"{target.dtype} for target of shape {fmt(target.shape)}; probability "
             f"targets must have the input's shape {fmt(x.shape)}."
         )
-    if is_concrete(target):
+    t = concrete_values(target)
+    if t is not None:
         num_classes = x.shape[1] if x.ndim > 1 else x.shape[0]
-        t = np.asarray(target)
         bad = (t != ignore_index) & ((t < 0) | (t >= num_classes))
         if bad.any():
             raise TargetOutOfBoundsError(

@@ -39,15 +39,36 @@ _FROM_TORCH = {
 }
 
 
-def _children(module: nnx.Module) -> Iterator[tuple[str, nnx.Module]]:
+def _is_container(value: Any) -> bool:
+    """A plain list/tuple/dict of modules (held through ``nnx.data``)."""
+    if isinstance(value, list | tuple):
+        items = value
+    elif isinstance(value, dict):
+        items = value.values()
+    else:
+        return False
+    return bool(items) and all(isinstance(v, nnx.Module) for v in items)
+
+
+def _children(node: Any) -> Iterator[tuple[str, Any]]:
     """(name, child) pairs in torch's order; list items named by index."""
-    for name, value in vars(module).items():
-        if isinstance(value, nnx.Module) and not name.startswith("_pytree"):
+    if isinstance(node, list | tuple):
+        items = ((str(i), v) for i, v in enumerate(node))
+    elif isinstance(node, dict):
+        items = ((str(k), v) for k, v in node.items())
+    else:
+        items = vars(node).items()
+    for name, value in items:
+        if name.startswith("_pytree"):
+            continue
+        if isinstance(value, nnx.Module) or _is_container(value):
             yield name, value
 
 
-def _variables(module: nnx.Module) -> Iterator[tuple[str, nnx.Variable, str]]:
+def _variables(module: Any) -> Iterator[tuple[str, nnx.Variable, str]]:
     """(torch name, variable, layout) of the module's own Param/BatchStat leaves."""
+    if not isinstance(module, nnx.Module):
+        return
     layout = getattr(module, "_torch_layout", {})
     mapped = {attr: (torch_name, how) for torch_name, (attr, how) in layout.items()}
     for name, value in vars(module).items():
@@ -66,10 +87,10 @@ def _entries(module: nnx.Module, prefix: str = "") -> Iterator[tuple[str, Any, s
 
 def _torch_repr(module: nnx.Module) -> str:
     """torch's ``Module.__repr__`` text (``ModuleList`` compresses repeats)."""
-    name = type(module).__name__
     children = [(key, _torch_repr(child)) for key, child in _children(module)]
-    if type(module) is nnx.List:
+    if type(module) is nnx.List or isinstance(module, list | tuple):
         return _module_list_repr(children)
+    name = "ModuleDict" if isinstance(module, dict) else type(module).__name__
     extra = getattr(module, "_torch_repr", lambda: "")()
     extra_lines = extra.split("\n") if extra else []
     child_lines = [f"({key}): {_indent(text)}" for key, text in children]

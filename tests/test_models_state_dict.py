@@ -43,6 +43,7 @@ class ConvNet(nnx.Module):
         self.heads = nnx.List([Linear(8, 2, rngs=rngs), Linear(8, 2, rngs=rngs)])
         self.emb = Embedding(5, 8, rngs=rngs)
         self.acts = nnx.List([models.GELU(), models.LeakyReLU(), models.Tanh()])
+        self.plain = nnx.data({"out": Linear(2, 1, bias=False, rngs=rngs)})
 
 
 def torch_convnet(torch):
@@ -59,6 +60,7 @@ def torch_convnet(torch):
             self.heads = nn.ModuleList([nn.Linear(8, 2), nn.Linear(8, 2)])
             self.emb = nn.Embedding(5, 8)
             self.acts = nn.ModuleList([nn.GELU(), nn.LeakyReLU(), nn.Tanh()])
+            self.plain = nn.ModuleDict({"out": nn.Linear(2, 1, bias=False)})
 
     return ConvNet()
 

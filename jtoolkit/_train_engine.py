@@ -24,9 +24,59 @@ from jtoolkit._train_precision import (
     update_loss_scale,
 )
 
-__all__ = ["TrainState", "make_eval_step", "make_train_step"]
+__all__ = ["ModelState", "TrainState", "make_eval_step", "make_train_step"]
 
 _NAN_POLICIES = ("raise", "skip", "ignore")
+
+
+@jax.tree_util.register_pytree_node_class
+class ModelState:
+    """A model's NNX state as a nested dict of arrays, with its static ``GraphDef``.
+
+    The pytree leaves are the arrays (parameters, BatchNorm statistics, RNG
+    streams); the ``GraphDef`` is static. Index it like a dict
+    (``state.model["fc1"]["kernel"]``) or call it for inference: ``state.model(x)``
+    runs a merged copy of the module in eval mode (torch's ``model.eval();
+    model(x)``), eagerly; use ``make_eval_step`` for jitted evaluation.
+    """
+
+    __slots__ = ("graphdef", "variables")
+
+    def __init__(self, graphdef: Any, variables: dict) -> None:
+        self.graphdef = graphdef
+        self.variables = variables
+
+    def tree_flatten(self) -> tuple[tuple[dict], Any]:
+        return (self.variables,), self.graphdef
+
+    @classmethod
+    def tree_unflatten(cls, graphdef: Any, children: tuple) -> ModelState:
+        return cls(graphdef, children[0])
+
+    def __getitem__(self, key: str) -> Any:
+        return self.variables[key]
+
+    def __iter__(self):
+        return iter(self.variables)
+
+    def __len__(self) -> int:
+        return len(self.variables)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.variables
+
+    def __repr__(self) -> str:
+        shapes = jax.tree.map(lambda a: getattr(a, "shape", a), self.variables)
+        return f"ModelState({shapes})"
+
+    def module(self) -> nnx.Module:
+        """A new ``nnx.Module`` holding copies of these arrays."""
+        return nnx.merge(self.graphdef, jax.tree.map(jnp.copy, self.variables))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        module = nnx.merge(self.graphdef, self.variables)
+        module.eval()
+        return module(*args, **kwargs)
 
 
 @struct.dataclass
@@ -35,16 +85,16 @@ class TrainState:
 
     The twin of torch's ``(model, optimizer, global_step, torch RNG state)`` quadruple.
     ``model`` is the model's full NNX state (parameters, BatchNorm statistics, RNG
-    streams) as a nested dict of arrays; ``graphdef`` (static, not a leaf) rebuilds the
-    module with ``state.module()``.
+    streams) as a ``ModelState``: a dict-like pytree of arrays with the static
+    ``GraphDef``; ``state.model(x)`` runs inference, ``state.module()`` rebuilds the
+    ``nnx.Module``.
 
     Attributes:
-        model: nested dict of arrays (``nnx.to_pure_dict`` of the split state).
+        model: ``ModelState`` (nested dict of arrays + static ``GraphDef``).
         opt_state: the optax state of ``optimizer.init(params)`` (nested dicts).
         step: int32 scalar, optimizer steps taken.
         key: typed PRNG key; split every step to reseed the model's RNG streams
             (Dropout), so the randomness depends only on ``seed`` and ``step``.
-        graphdef: static ``nnx.GraphDef`` of the model.
         loss_scale: ``LossScaleState`` for fp16 dynamic loss scaling, else ``None``.
     """
 
@@ -52,7 +102,6 @@ class TrainState:
     opt_state: Any
     step: jax.Array
     key: jax.Array
-    graphdef: Any = struct.field(pytree_node=False, default=None)
     loss_scale: LossScaleState | None = None
 
     @classmethod
@@ -109,13 +158,17 @@ class TrainState:
             init = 2.0**16 if loss_scale is True else float(loss_scale)
             scale = init_loss_scale(init)
         return cls(
-            model=pure,
+            model=ModelState(graphdef, pure),
             opt_state=optimizer.init(params),
             step=jnp.zeros((), jnp.int32),
             key=jax.random.key(seed),
-            graphdef=graphdef,
             loss_scale=scale,
         )
+
+    @property
+    def graphdef(self) -> Any:
+        """The model's static ``nnx.GraphDef``."""
+        return self.model.graphdef
 
     def module(self) -> nnx.Module:
         """Rebuild the ``nnx.Module`` from this state (an edge operation: a copy).
@@ -128,12 +181,12 @@ class TrainState:
             >>> type(state.module()).__name__
             'Linear'
         """
-        return nnx.merge(self.graphdef, self.model)
+        return self.model.module()
 
     @property
     def params(self) -> Any:
         """The trainable parameters (``nnx.Param`` leaves) as a nested dict."""
-        return split_params(self.graphdef, self.model)[0]
+        return split_params(self.graphdef, self.model.variables)[0]
 
 
 def _param_mask(graphdef: Any, pure: dict) -> dict:
@@ -261,8 +314,8 @@ def build_update(
     cdtype = compute_dtype(precision)
 
     def update(state: TrainState, batch: Any, mask: jax.Array | None):
-        mask_tree = _param_mask(state.graphdef, state.model)
-        params, rest = _partition(state.model, mask_tree)
+        mask_tree = _param_mask(state.graphdef, state.model.variables)
+        params, rest = _partition(state.model.variables, mask_tree)
         key, sub = jax.random.split(state.key)
 
         def objective(p):
@@ -292,7 +345,7 @@ def build_update(
             opt_state = _select(finite, opt_state, state.opt_state)
             new_rest = _select(finite, new_rest, rest)
         new_state = state.replace(
-            model=combine(new_params, new_rest),
+            model=ModelState(state.graphdef, combine(new_params, new_rest)),
             opt_state=opt_state,
             step=state.step + (finite.astype(jnp.int32) if keep else 1),
             key=key,
@@ -380,7 +433,7 @@ def build_eval(metric_fn: Callable, *, precision: str = "fp32") -> Callable:
     cdtype = compute_dtype(precision)
 
     def evaluate(state: TrainState, batch: Any, mask: jax.Array | None = None):
-        model = cast_floats(state.model, cdtype)
+        model = cast_floats(state.model.variables, cdtype)
         module = nnx.merge(state.graphdef, model)
         _set_mode(module, train=False)
         out = metric_fn(module, cast_floats(batch, cdtype))

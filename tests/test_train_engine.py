@@ -65,6 +65,11 @@ def test_state_fields_and_module_roundtrip():
     assert "mean" not in state.params["bn"]
     rebuilt = state.module()
     np.testing.assert_array_equal(rebuilt.fc1.kernel[...], model.fc1.kernel[...])
+    # state.model(x) is inference: eval mode (running stats, no dropout), no update
+    x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
+    model.eval()
+    np.testing.assert_allclose(state.model(x), model(x), rtol=1e-6)
+    np.testing.assert_array_equal(state.model(x), state.model(x))
 
 
 def test_create_rejects_non_module():

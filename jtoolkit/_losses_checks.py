@@ -80,7 +80,7 @@ def check_reduction(reduction, allowed: Sequence[str] = REDUCTIONS) -> None:
         )
 
 
-def as_float(x, name: str, dtype=None) -> jax.Array:
+def as_float(x, dtype=None) -> jax.Array:
     """``x`` as a floating ``jax.Array`` (ints and bools become the default float)."""
     arr = jnp.asarray(x)
     if dtype is not None:
@@ -126,9 +126,11 @@ def _broadcast_shape(a: Sequence[int], b: Sequence[int], what: str) -> tuple[int
     )
 
 
-def check_broadcast(input_shape, target_shape) -> tuple[int, ...]:
+def check_broadcast(
+    input_shape, target_shape, what: str = "input and target shapes"
+) -> tuple[int, ...]:
     """The broadcast shape of input and target, or LossInputError naming both."""
-    return _broadcast_shape(input_shape, target_shape, "input and target shapes")
+    return _broadcast_shape(input_shape, target_shape, what)
 
 
 def warn_if_broadcasting(

@@ -37,7 +37,7 @@ __all__ = [
 
 
 def _class_input(input: ArrayLike, loss: str) -> jax.Array:
-    x = as_float(input, "input")
+    x = as_float(input)
     if x.ndim == 0:
         raise LossInputError(
             f"{loss} expects input of shape [C], [N, C] or [N, C, d1, ...] with the "
@@ -49,7 +49,7 @@ def _class_input(input: ArrayLike, loss: str) -> jax.Array:
 def _class_weight(weight, num_classes: int, dtype) -> jax.Array | None:
     if weight is None:
         return None
-    w = as_float(weight, "weight", dtype)
+    w = as_float(weight, dtype)
     if w.shape != (num_classes,):
         raise LossInputError(
             f"weight tensor should be defined either for all {num_classes} classes or "
@@ -119,7 +119,7 @@ def _index_loss(logp, target, weight, ignore_index, reduction, label_smoothing):
 def _probability_loss(logp, target, weight, reduction, label_smoothing):
     """Cross-entropy with class-probability targets ``[N, C, ...]``; mean over N..."""
     num_classes = logp.shape[1]
-    p = as_float(target, "target", logp.dtype)
+    p = as_float(target, logp.dtype)
     if not _is_zero(label_smoothing):
         p = p * (1 - label_smoothing) + label_smoothing / num_classes
     terms = logp * p
@@ -253,7 +253,7 @@ def nll_loss(
 def _elementwise_weight(weight, x: jax.Array, name: str) -> jax.Array | None:
     if weight is None:
         return None
-    w = as_float(weight, name, x.dtype)
+    w = as_float(weight, x.dtype)
     check_weight_broadcasts(w.shape, x.shape, name)
     return w
 
@@ -295,8 +295,8 @@ def binary_cross_entropy(
         [0.1054, 0.2231, 100.0]
     """
     check_reduction(reduction)
-    x = as_float(input, "input")
-    y = as_float(target, "target", x.dtype)
+    x = as_float(input)
+    y = as_float(target, x.dtype)
     check_same_shape(
         x.shape,
         y.shape,
@@ -346,8 +346,8 @@ def binary_cross_entropy_with_logits(
         [100.0, 100.0, 0.6931471824645996]
     """
     check_reduction(reduction)
-    z = as_float(input, "input")
-    y = as_float(target, "target", z.dtype)
+    z = as_float(input)
+    y = as_float(target, z.dtype)
     check_same_shape(
         z.shape,
         y.shape,

@@ -36,8 +36,8 @@ __all__ = [
 
 def _pair(input: ArrayLike, target: ArrayLike) -> tuple[jax.Array, jax.Array]:
     """Input and target as float arrays; torch's warning when they broadcast."""
-    x = as_float(input, "input")
-    y = as_float(target, "target", x.dtype)
+    x = as_float(input)
+    y = as_float(target, x.dtype)
     warn_if_broadcasting(x.shape, y.shape, stacklevel=4)
     return x, y
 
@@ -45,7 +45,7 @@ def _pair(input: ArrayLike, target: ArrayLike) -> tuple[jax.Array, jax.Array]:
 def _weight(weight, x: jax.Array) -> jax.Array | None:
     if weight is None:
         return None
-    w = as_float(weight, "weight", x.dtype)
+    w = as_float(weight, x.dtype)
     if w.shape != x.shape:
         raise LossInputError(
             f"Weights and input must have the same size: weight {fmt(w.shape)}, "
@@ -252,8 +252,8 @@ def kl_div(
         0.6931
     """
     check_reduction(reduction, ("mean", "batchmean", "sum", "none"))
-    x = as_float(input, "input")
-    t = as_float(target, "target", x.dtype)
+    x = as_float(input)
+    t = as_float(target, x.dtype)
     check_broadcast(x.shape, t.shape)
     if log_target:
         loss = jnp.exp(t) * (t - x)
@@ -318,14 +318,15 @@ def triplet_margin_loss(
     """
     check_reduction(reduction)
     check_triplet_options(margin, p)
-    a, pos, neg = (as_float(v, "embedding") for v in (anchor, positive, negative))
+    a, pos, neg = (as_float(v) for v in (anchor, positive, negative))
     if not a.ndim == pos.ndim == neg.ndim:
         raise LossInputError(
             "The anchor, positive, and negative tensors are expected to have the same "
             f"number of dimensions, but got: anchor {a.ndim}D {fmt(a.shape)}, positive "
             f"{pos.ndim}D {fmt(pos.shape)}, and negative {neg.ndim}D {fmt(neg.shape)}."
         )
-    check_broadcast(check_broadcast(a.shape, pos.shape), neg.shape)
+    pair = check_broadcast(a.shape, pos.shape, "anchor and positive shapes")
+    check_broadcast(pair, neg.shape, "anchor/positive and negative shapes")
     d_pos = vector_norm(a - pos + eps, p)
     d_neg = vector_norm(a - neg + eps, p)
     if swap:

@@ -148,7 +148,7 @@ def custom_loss(pred: ArrayLike, target: ArrayLike, beta: float = 0.3) -> jax.Ar
         >>> round(float(custom_loss(pred, target)), 4)
         0.1084
     """
-    penalty = jnp.mean(jax.nn.relu(as_float(pred, "pred") - 0.7)) ** 2
+    penalty = jnp.mean(jax.nn.relu(as_float(pred) - 0.7)) ** 2
     return binary_cross_entropy(pred, target) + beta * penalty
 
 

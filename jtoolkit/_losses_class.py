@@ -5,6 +5,8 @@ Public through ``jtoolkit.losses``; see that module for the overview.
 
 from __future__ import annotations
 
+import numbers
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -93,7 +95,7 @@ def _check_index_target(x: jax.Array, target: jax.Array, ignore_index: int) -> N
 
 def _is_zero(value) -> bool:
     """True for a Python-number 0 (a traced option is never skipped)."""
-    return isinstance(value, int | float) and value == 0
+    return isinstance(value, numbers.Real) and value == 0
 
 
 def _weighted_reduce(loss: jax.Array, w_y: jax.Array, reduction: str) -> jax.Array:

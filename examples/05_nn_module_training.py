@@ -58,7 +58,12 @@ y_all = digits.target.astype(np.int32)
 train_set = data.ArrayDataset(x_all[:1500], y_all[:1500])
 test_x, test_y = x_all[1500:], y_all[1500:]
 # torch: train_loader = DataLoader(train_dataset, batch_size=64, shuffle=True)
-train_loader = data.DataLoader(train_set, batch_size=64, shuffle=True, seed=0)
+# drop_last=True: a jitted step compiles once per input shape, so a smaller last
+# batch (1500 % 64 = 28 rows) would compile it a second time. (fit() and the step's
+# mask= argument pad the last batch instead, keeping every sample.)
+train_loader = data.DataLoader(
+    train_set, batch_size=64, shuffle=True, drop_last=True, seed=0
+)
 criterion = losses.CrossEntropyLoss()  # torch: criterion = nn.CrossEntropyLoss()
 
 # --- 3. What loss.backward() does (and does not) do -------------------------------
@@ -75,7 +80,9 @@ def loss_of(p, x, y):
 
 
 before = jax.tree.map(jnp.copy, params)
-loss, grads = jax.value_and_grad(loss_of)(params, batch_x, batch_y)  # loss.backward()
+# jit compiles the whole backward pass once (eager JAX would compile op by op)
+backward = jax.jit(jax.value_and_grad(loss_of))
+loss, grads = backward(params, batch_x, batch_y)  # loss.backward()
 # the gradients are a new pytree shaped like the parameters (torch's p.grad) ...
 same_tree = jax.tree.structure(grads) == jax.tree.structure(params)
 print("grads shaped like params:", same_tree)
@@ -84,9 +91,15 @@ unchanged = jax.tree.all(jax.tree.map(jnp.array_equal, params, before))
 print("after backward, parameters unchanged:", unchanged)
 # torch: optimizer.step()  -- the separate update
 sgd = optim.sgd(lr=0.1)
-updates, _ = sgd.update(grads, sgd.init(params), params)
-new_params = optax.apply_updates(params, updates)
-loss_after = loss_of(new_params, batch_x, batch_y)
+
+
+@jax.jit
+def optimizer_step(params, grads):
+    updates, _ = sgd.update(grads, sgd.init(params), params)
+    return optax.apply_updates(params, updates)
+
+
+loss_after, _ = backward(optimizer_step(params, grads), batch_x, batch_y)
 print(f"after optimizer step: loss {float(loss):.4f} -> {float(loss_after):.4f}")
 
 

@@ -26,7 +26,7 @@ labels = np.array([1, 0, 4, 2])
 binary_target = np.array([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 1, 0]], np.float32)
 anchor, positive, negative = rng.standard_normal((3, 4, 8)).astype(np.float32)
 
-# --- The common losses ----------------------------------------------------------
+# --- The common losses ------------------------------------------------------------
 # torch: mse_loss = nn.MSELoss(); loss = mse_loss(output, targets)
 mse = losses.MSELoss()
 print(f"MSELoss: {float(mse(pred, target)):.6f}")
@@ -79,10 +79,10 @@ print(f"alpha_mse_l1_loss(alpha=0.3): {float(shipped):.6f}")
 probabilities = jax.nn.sigmoid(pred)
 print(f"custom_loss: {float(losses.custom_loss(probabilities, binary_target)):.6f}")
 # the gradient comes for free (torch: loss.backward(); pred.grad)
-g = jax.grad(losses.custom_loss)(probabilities, binary_target)
+g = jax.jit(jax.grad(losses.custom_loss))(probabilities, binary_target)
 print(f"custom_loss grad sum: {float(g.sum()):.6f}")
 
-# --- Multiple losses: weighted sum, one backward -------------------------------------
+# --- Multiple losses: weighted sum, one backward ----------------------------------
 # torch: loss1 = criterion1(output1, target1) * weight1
 #        loss2 = criterion2(output2, target2) * weight2
 #        total_loss = loss1 + loss2; total_loss.backward()
@@ -93,7 +93,7 @@ multi = losses.multi_task_loss(logits, pred, labels, target)
 print(f"MultiTaskLoss: {float(multi):.6f}")
 
 
-# --- MultiTaskLoss in a training loop -------------------------------------------------
+# --- MultiTaskLoss in a training loop ---------------------------------------------
 # torch: criterion = MultiTaskLoss(); optimizer = torch.optim.Adam(model.parameters(),
 #        lr=0.001); for data, (labels_class, labels_reg) in train_loader:
 #            outputs_class, outputs_reg = model(data)

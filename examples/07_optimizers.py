@@ -29,7 +29,7 @@ def loss_fn(model, batch):
     return criterion(model(inputs), target)
 
 
-# --- The basic loop -----------------------------------------------------------------
+# --- The basic loop ---------------------------------------------------------------
 # torch: optimizer = optim.Adam(model.parameters(), lr=0.001, weight_decay=1e-4)
 #        for data, target in train_loader:
 #            optimizer.zero_grad(); loss = criterion(model(data), target)
@@ -45,7 +45,7 @@ print(f"adam, 5 steps: loss {float(metrics['loss']):.4f}, step {int(state.step)}
 #                   weight_decay=0.01, amsgrad=False)   -- the same keywords:
 optimizer = optim.adam(lr=0.001, betas=(0.9, 0.999), weight_decay=0.01, amsgrad=False)
 
-# --- The optimizer table: SGD, Momentum, Adam, RMSprop, Adagrad, Adadelta -------------
+# --- The optimizer table: SGD, Momentum, Adam, RMSprop, Adagrad, Adadelta ---------
 # Five steps on f(w) = sum((w - t)**2) from w = [1, -2, 3]; the values equal torch's.
 w0 = jnp.array([1.0, -2.0, 3.0])
 t = jnp.array([0.5, 0.5, -0.5])
@@ -63,15 +63,23 @@ table = {
     "Adagrad": optim.adagrad(lr=0.1),
     "Adadelta": optim.adadelta(lr=1.0),
 }
-for name, tx in table.items():
-    w, opt_state = w0, tx.init(w0)
+
+
+def five_steps(tx, w):
+    """optimizer.zero_grad(); loss.backward(); optimizer.step() -- five times."""
+    opt_state = tx.init(w)
     for _ in range(5):
         updates, opt_state = tx.update(jax.grad(quadratic)(w), opt_state, w)
         w = optax.apply_updates(w, updates)
+    return w
+
+
+for name, tx in table.items():
+    w = jax.jit(five_steps, static_argnums=0)(tx, w0)  # one compiled program
     print(f"{name} after 5 steps: {[round(v, 5) for v in w.tolist()]}")
 
 
-# --- Different learning rates per layer (param groups) -------------------------------
+# --- Different learning rates per layer (param groups) ----------------------------
 # torch: optimizer = optim.SGD([
 #            {'params': model.base.parameters(), 'lr': 0.001},
 #            {'params': model.classifier.parameters(), 'lr': 0.01}], momentum=0.9)
@@ -141,7 +149,7 @@ print("manual warmup lrs:", manual)
 warmup = schedules.lambda_lr(base_lr, lambda e: jnp.minimum(e / warmup_epochs, 1.0))
 print("lambda_lr warmup lrs:", [round(v, 6) for v in warmup(jnp.arange(7)).tolist()])
 
-# --- Gradient accumulation (when memory is short) -------------------------------------
+# --- Gradient accumulation (when memory is short) ---------------------------------
 # torch: accumulation_steps = 4
 #        for i, (data, target) in enumerate(train_loader):
 #            loss = criterion(model(data), target) / accumulation_steps; loss.backward()
@@ -160,7 +168,7 @@ gaps = jax.tree.map(lambda a, b: jnp.max(jnp.abs(a - b)), state.params, big.para
 diff = max(float(g) for g in jax.tree.leaves(gaps))
 print(f"accumulate(4) vs one big batch: max |diff| {diff:.1e}")
 
-# --- Mixed precision ----------------------------------------------------------------
+# --- Mixed precision --------------------------------------------------------------
 # torch: scaler = torch.cuda.amp.GradScaler()
 #        with torch.cuda.amp.autocast(): output = model(data); loss = criterion(...)
 #        scaler.scale(loss).backward(); scaler.step(optimizer); scaler.update()

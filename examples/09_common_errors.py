@@ -43,9 +43,10 @@ def loss_of(p, batch):
 
 
 first_half, second_half = (x[:8], y[:8]), (x[8:], y[8:])
-g1 = jax.grad(loss_of)(params, first_half)
-g2 = jax.grad(loss_of)(params, second_half)
-g2_again = jax.grad(loss_of)(params, second_half)
+grad_fn = jax.jit(jax.grad(loss_of))
+g1 = grad_fn(params, first_half)
+g2 = grad_fn(params, second_half)
+g2_again = grad_fn(params, second_half)
 print(
     "grad of batch 2 is the same whenever it is taken:",
     jax.tree.all(jax.tree.map(jnp.array_equal, g2, g2_again)),
@@ -85,9 +86,15 @@ right = optim.param_groups(
     ],
     lr=0.001,
 )
+
+
+def one_step(tx, params, grads):
+    updates, _ = tx.update(grads, tx.init(params), params)
+    return optax.apply_updates(params, updates)
+
+
 for name, tx in (("one group", wrong), ("param groups", right)):
-    updates, _ = tx.update(zero_grads, tx.init(net_params), net_params)
-    new = optax.apply_updates(net_params, updates)
+    new = jax.jit(one_step, static_argnums=0)(tx, net_params, zero_grads)
     bn_moved = float(jnp.max(jnp.abs(new["bn"]["weight"] - net_params["bn"]["weight"])))
     fc_moved = float(
         jnp.max(jnp.abs(new["features"]["kernel"] - net_params["features"]["kernel"]))
@@ -119,10 +126,11 @@ epoch_schedule = schedules.step_lr(0.1, step_size=2, gamma=0.1)  # StepLR(2, 0.1
 tx = optim.sgd(lr=schedules.per_epoch(epoch_schedule, steps_per_epoch))
 w = {"w": jnp.zeros(2)}
 opt_state = tx.init(w)
+update = jax.jit(tx.update)
 used = []
 for _epoch in range(3):
     for _batch in range(steps_per_epoch):
-        _, opt_state = tx.update({"w": jnp.ones(2)}, opt_state, w)  # optimizer.step()
+        _, opt_state = update({"w": jnp.ones(2)}, opt_state, w)  # optimizer.step()
         used.append(float(f"{float(optim.current_lr(opt_state)):.6g}"))
 print("lr per optimizer step, per_epoch(StepLR):", used)
 # The torch mistake, written out, is reading the epoch schedule with the step count:

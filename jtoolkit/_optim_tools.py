@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jtoolkit._optim_groups import ParamGroupsState, param_groups
+from jtoolkit._optim_groups import ParamGroupsState
 from jtoolkit._optim_transforms import LearningRateState, ScheduledLearningRateState
 
 __all__ = [
@@ -18,7 +18,6 @@ __all__ = [
     "clip_grad_norm",
     "current_lr",
     "global_norm",
-    "param_groups",
     "set_lr",
 ]
 

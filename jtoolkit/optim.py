@@ -28,12 +28,12 @@ import optax
 from jtoolkit._optim_adam import scale_by_torch_adam
 from jtoolkit._optim_checks import check, check_betas, check_nonneg, coupled_decay
 from jtoolkit._optim_extra import adamax, nadam, radam
+from jtoolkit._optim_groups import param_groups
 from jtoolkit._optim_tools import (
     accumulate,
     clip_grad_norm,
     current_lr,
     global_norm,
-    param_groups,
     set_lr,
 )
 from jtoolkit._optim_transforms import (

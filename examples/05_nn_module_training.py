@@ -18,7 +18,7 @@ import optax
 from flax import nnx
 from sklearn.datasets import load_digits
 
-from jtoolkit import data, losses, models, optim, train
+from jtoolkit import data, losses, models, optim, schedules, train
 
 
 # --- 1. Defining a network --------------------------------------------------------
@@ -131,11 +131,43 @@ for epoch in range(3):
 
 # torch: model.eval()
 #        with torch.no_grad(): acc = (model(x).argmax(1) == y).float().mean()
-def accuracy_fn(model: nnx.Module, batch) -> dict:
+per_example = losses.CrossEntropyLoss(reduction="none")
+
+
+def metric_fn(model: nnx.Module, batch) -> dict:
+    """Per-example values (shape (batch,)): the eval step averages them, and fit can
+    pad a smaller last batch and mask the padding out."""
     x, y = batch
-    return {"accuracy": jnp.mean(jnp.argmax(model(x), axis=1) == y)}
+    logits = model(x)
+    return {"loss": per_example(logits, y), "accuracy": jnp.argmax(logits, 1) == y}
 
 
-eval_step = train.make_eval_step(accuracy_fn)
+eval_step = train.make_eval_step(metric_fn)
 accuracy = float(eval_step(state, (test_x, test_y))["accuracy"])
 print(f"test accuracy: {accuracy:.3f}")
+
+
+# --- 5. The whole loop in one call: train.fit -------------------------------------
+# torch: for epoch in range(epochs):
+#            train(...); val_loss = validate(...); scheduler.step(val_loss)
+# fit runs the epochs with the same compiled steps, validates, steps the
+# ReduceLROnPlateau on val_loss (written into the optimizer with set_lr) and can
+# checkpoint, resume and stop early (see its docstring).
+val_loader = data.DataLoader(data.ArrayDataset(test_x, test_y), batch_size=64)
+plateau = schedules.ReduceLROnPlateau("min", factor=0.5, patience=0)
+state, history = train.fit(
+    state,
+    train_step,
+    train_loader,
+    epochs=2,
+    eval_step=eval_step,
+    val_loader=val_loader,
+    plateau=plateau,
+    progress=False,
+)
+for row in history:
+    print(
+        f"fit epoch {row['epoch']}: train_loss {row['train_loss']:.4f}, "
+        f"val_loss {row['val_loss']:.4f}, val_accuracy {row['val_accuracy']:.3f}, "
+        f"lr {float(row['lr']):.4g}"
+    )

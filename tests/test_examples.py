@@ -230,6 +230,13 @@ def check_05_nn_module_training(out: Output, request) -> None:
     epoch_losses = [float(out[f"epoch {e}"].split()[-1]) for e in range(3)]
     assert epoch_losses == sorted(epoch_losses, reverse=True)
     assert float(out["test accuracy"]) > 0.7
+    fit_rows = [
+        dict(item.split(" ") for item in out[f"fit epoch {e}"].split(", "))
+        for e in (1, 2)
+    ]
+    assert float(fit_rows[1]["val_loss"]) < float(fit_rows[0]["val_loss"])
+    assert float(fit_rows[1]["val_accuracy"]) > 0.8
+    assert [row["lr"] for row in fit_rows] == ["0.01", "0.01"]  # val_loss improved
     # the print matches torch's for the same architecture
     torch = request.getfixturevalue("torch")
     nn = torch.nn

@@ -73,27 +73,30 @@ def _labeller(matchers: list[Callable[[str, Any], bool]], specs: list[Any]):
 
     def labels(tree: Any) -> Any:
         flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
-        out, used = [], set()
-        for path, leaf in flat:
-            name = _path_string(path)
-            label = _FROZEN
-            for i, match in enumerate(matchers):
-                if match(name, leaf):
-                    label = _group_label(i)
-                    used.add(i)
-                    break
-            out.append(label)
-        unused = [i for i in range(len(matchers)) if i not in used]
-        if unused and flat:
-            paths = [_path_string(p) for p, _ in flat]
-            raise ValueError(
-                f"param group {unused[0]} ({specs[unused[0]]!r}) matches no parameter "
-                f"(or only ones an earlier group took). Parameter paths are "
-                f"{paths[:12]}{' ...' if len(paths) > 12 else ''}; fix the pattern"
-            )
+        paths = [_path_string(path) for path, _ in flat]
+        leaves = [leaf for _, leaf in flat]
+        hits = [
+            [m(p, leaf) for m in matchers]
+            for p, leaf in zip(paths, leaves, strict=True)
+        ]
+        _check_every_group_matches(hits, specs, paths)
+        out = [_group_label(row.index(True)) if any(row) else _FROZEN for row in hits]
         return jax.tree_util.tree_unflatten(treedef, out)
 
     return labels
+
+
+def _check_every_group_matches(hits: list[list[bool]], specs, paths) -> None:
+    """A pattern that matches no path at all is a typo (e.g. NNX's ``value``)."""
+    if not hits:
+        return
+    for i, spec in enumerate(specs):
+        if not any(row[i] for row in hits):
+            shown = f"{paths[:12]}{' ...' if len(paths) > 12 else ''}"
+            raise ValueError(
+                f"param group {i} ({spec!r}) matches no parameter; the parameter "
+                f"paths are {shown}; fix the pattern"
+            )
 
 
 def _group_label(index: int) -> str:
@@ -125,8 +128,9 @@ def param_groups(
         An ``optax.GradientTransformation`` for plain dicts or ``nnx.State``.
 
     Raises:
-        ValueError: on a malformed group; at ``init`` when a group matches no
-            parameter (the message lists the paths); the factory's own errors.
+        ValueError: on a malformed group; at ``init`` when a group's pattern
+            matches no parameter path at all (a typo; the message lists the
+            paths); the factory's own errors.
 
     Example:
         >>> from jtoolkit.optim import sgd

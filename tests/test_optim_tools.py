@@ -161,10 +161,12 @@ def test_param_groups_on_nnx_state():
         {"params": "fc1", "lr": 1.0},
         {"params": lambda path, leaf: leaf.ndim == 1, "lr": 0.5},  # bn + features bias
         {"params": "fc1/kernel", "lr": 123.0},  # never reached: fc1 matched first
+        {"params": "*", "lr": 0.0},  # the rest: features/0/kernel
     ]
-    with pytest.raises(ValueError, match=r"param group 2 .*matches no parameter"):
-        optim.param_groups(optim.sgd, groups).init(state)
-    tx = optim.param_groups(optim.sgd, groups[:2])
+    typo = [{"params": "fc1/kernel/value"}]
+    with pytest.raises(ValueError, match=r"param group 0 .*matches no parameter"):
+        optim.param_groups(optim.sgd, typo).init(state)
+    tx = optim.param_groups(optim.sgd, groups)
     grads = jax.tree.map(jnp.ones_like, state)
     updates, opt_state = jax.jit(tx.update)(grads, tx.init(state), state)
     assert isinstance(updates, nnx.State)
@@ -173,7 +175,7 @@ def test_param_groups_on_nnx_state():
     assert np.all(updates["bn"]["scale"][...] == -0.5)
     assert np.all(updates["features"][0]["bias"][...] == -0.5)
     assert np.all(updates["features"][0]["kernel"][...] == 0.0)  # frozen
-    assert [float(v) for v in optim.current_lr(opt_state)] == [1.0, 0.5]
+    assert [float(v) for v in optim.current_lr(opt_state)] == [1.0, 0.5, 123.0, 0.0]
 
 
 def test_param_groups_bad_groups():

@@ -37,7 +37,7 @@ _CHUNK_BYTES = 4 * 2**20  # patches per scan step: about L2-sized
 
 
 def pair(value: int | tuple[int, ...], name: str) -> Pair:
-    """Return ``(v, v)`` for an int, the pair itself for a 2-tuple; validate > 0 use."""
+    """``(v, v)`` for an int, the pair itself for a 2-sequence."""
     if isinstance(value, int | np.integer):
         return int(value), int(value)
     values = tuple(int(v) for v in value)
@@ -61,13 +61,8 @@ def resolve_padding(
         if stride != (1, 1):
             raise ValueError("padding='same' is not supported for strided convolutions")
         # torch puts the extra element of an even kernel on the right/bottom.
-        return tuple(
-            (  # type: ignore[return-value]
-                (k - 1) // 2,
-                (k - 1) - (k - 1) // 2,
-            )
-            for k in kernel_size
-        )
+        (kh, kw) = kernel_size
+        return ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2)
     ph, pw = pair(padding, "padding")
     if ph < 0 or pw < 0:
         raise ValueError(

@@ -24,14 +24,11 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jtoolkit._models_layers import (
+from jtoolkit._models_blocks import (
     GELU,
     AdaptiveAvgPool2d,
-    Conv2d,
-    Embedding,
     Flatten,
     LeakyReLU,
-    Linear,
     MaxPool2d,
     ReLU,
     Sequential,
@@ -39,6 +36,7 @@ from jtoolkit._models_layers import (
     SiLU,
     Tanh,
 )
+from jtoolkit._models_layers import Conv2d, Embedding, Linear
 from jtoolkit._models_lstm import LSTM
 from jtoolkit._models_norm import BatchNorm1d, BatchNorm2d, Dropout
 from jtoolkit._models_state_dict import (

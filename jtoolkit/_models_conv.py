@@ -138,8 +138,10 @@ def _kernel_grad_chunked(
     chunk = max(1, min(n, _CHUNK_BYTES // (4 * rows_per_image * kh * kw * cin)))
     steps, rest = divmod(n, chunk)
 
-    def partial_grad(xc, dyc):
-        return _patches(xc, (kh, kw), stride).T @ dyc.reshape(-1, cout)
+    def partial_grad(xc, dyc):  # accumulated in float32 even for bf16 activations
+        patches = _patches(xc, (kh, kw), stride)
+        dyc = dyc.reshape(-1, cout)
+        return jnp.matmul(patches.T, dyc, preferred_element_type=jnp.float32)
 
     def body(acc, inputs):
         return acc + partial_grad(*inputs), None
@@ -148,7 +150,7 @@ def _kernel_grad_chunked(
         xp[: steps * chunk].reshape(steps, chunk, *xp.shape[1:]),
         dy[: steps * chunk].reshape(steps, chunk, *dy.shape[1:]),
     )
-    acc, _ = lax.scan(body, jnp.zeros((kh * kw * cin, cout), dy.dtype), head)
+    acc, _ = lax.scan(body, jnp.zeros((kh * kw * cin, cout), jnp.float32), head)
     if rest:
         acc = acc + partial_grad(xp[steps * chunk :], dy[steps * chunk :])
     return acc.reshape(kernel_shape)

@@ -20,8 +20,11 @@ from jtoolkit import losses, models, optim, schedules, train
 
 
 def lrs(schedule, counts):
-    """The schedule's values at ``counts``, rounded for printing."""
-    values = schedule(jnp.asarray(counts)).tolist()
+    """The schedule's values at ``counts``, rounded for printing.
+
+    Schedules are jittable: one compiled program per schedule instead of one per op.
+    """
+    values = jax.jit(schedule)(jnp.asarray(list(counts))).tolist()
     return [float(f"{v:.6g}") for v in values]
 
 

@@ -5,7 +5,12 @@ initialisation and export/import torch's ``state_dict`` names and layouts. Activ
 are channels-last (NHWC) where torch is NCHW. Mode lives in NNX's attributes, so
 ``model.train()`` / ``model.eval()`` work as in torch. Models run eagerly or through
 the functional core (``nnx.split`` once, ``nnx.merge`` inside ``jax.jit``, return
-``nnx.state(model)`` so BatchNorm statistics and RNG counters come back).
+``nnx.state(model)`` so BatchNorm statistics and RNG counters come back). Inside
+``jax.grad``, merge from plain arrays (``nnx.to_pure_dict`` or a ``jax.tree.map`` copy)
+so the Variables belong to grad's trace; merging Variables captured from the enclosing
+``jit`` and then mutating them (BatchNorm, Dropout) raises flax's TraceContextError.
+Mode flags are static: re-split after ``.train()``/``.eval()`` and pass the graphdef as
+a static argument (never a closed-over constant) so ``jit`` retraces.
 
 Example:
   >>> from flax import nnx

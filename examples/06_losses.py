@@ -125,7 +125,11 @@ def loss_fn(model, batch):
 
 optimizer = optim.adam(lr=0.01)
 state = train.TrainState.create(TwoHeads(rngs=nnx.Rngs(0)), optimizer)
-step = train.make_train_step(loss_fn, optimizer)  # zero_grad/backward/step in one
+# torch ("memory saving" order): loss = criterion(output, target); loss.backward()
+#        optimizer.step(); optimizer.zero_grad()  # reset the gradients (important!)
+# The step below computes the gradients, applies them and keeps nothing: there is
+# no .grad buffer to reset, so the order of those calls cannot matter.
+step = train.make_train_step(loss_fn, optimizer)
 first = None
 for _ in range(50):
     state, metrics = step(state, (x, y_class, y_reg))

@@ -13,7 +13,8 @@ Grain's DataLoader (worker_count=0; only its first 200 batches, it is slow) and
 Grain's MapDataset shuffle + batch. Worker contenders keep their workers
 (``persistent_workers=True``) and are warmed up, so start-up is reported apart.
 A second table: a CPU-heavy ``__getitem__`` (~1 ms of numpy per sample) at
-num_workers 0 and 2.
+num_workers 0 and 2, next to the same work run without a loader in one and in two
+bare processes: the ratio of those two is the parallel headroom the machine had.
 
 Run: ``python benchmarks/bench_data.py [--quick] [--output PATH]``.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import multiprocessing as mp
 import os
 import platform
 import statistics
@@ -79,6 +81,24 @@ class Heavy(PerSample):
         for _ in range(self.rounds):
             tiled = np.sort(np.sin(tiled))
         return row + tiled[: row.size], self.targets[index]
+
+
+def _load_samples(args: tuple[Heavy, range]) -> int:
+    dataset, indices = args
+    for i in indices:
+        dataset[i]
+    return len(indices)
+
+
+def _bare(dataset: Heavy, bs: int, processes: int, pools: list) -> Callable[[], int]:
+    """The same per-sample work without any loader: the machine's parallel headroom."""
+    n = len(dataset)
+    if processes == 1:
+        return lambda: _load_samples((dataset, range(n))) // bs
+    pool = mp.get_context("forkserver").Pool(processes)
+    pools.append(pool)
+    shards = [(dataset, range(i, n, processes)) for i in range(processes)]
+    return lambda: sum(pool.map(_load_samples, shards)) // bs
 
 
 def _calibrate_rounds(x: np.ndarray, target_ms: float) -> int:
@@ -200,6 +220,10 @@ def _versions() -> str:
     )
 
 
+def _rate(value: float) -> str:
+    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+
+
 def _table(rates: dict[str, list[float]], baseline: str) -> list[str]:
     base = statistics.median(rates[baseline])
     lines = [
@@ -208,10 +232,8 @@ def _table(rates: dict[str, list[float]], baseline: str) -> list[str]:
     ]
     for name, values in rates.items():
         med = statistics.median(values)
-        lines.append(
-            f"| {name} | {med:,.0f} | {min(values):,.0f} | {max(values):,.0f} "
-            f"| {med / base:.2f} |"
-        )
+        cells = [_rate(v) for v in (med, min(values), max(values))]
+        lines.append(f"| {name} | {' | '.join(cells)} | {med / base:.2f} |")
     return lines
 
 
@@ -240,13 +262,18 @@ def run(cfg: Config) -> str:
     del contenders
     rounds = _calibrate_rounds(x, cfg.heavy_ms)
     heavy = Heavy(x[: cfg.heavy_samples], y[: cfg.heavy_samples], rounds)
+    pools: list = []
     heavy_rates = _time_interleaved(
         {
             "jtoolkit heavy, num_workers=0": _jtoolkit(heavy, bs, 0),
             "jtoolkit heavy, num_workers=2": _jtoolkit(heavy, bs, 2),
+            "same work, no loader, 1 process": _bare(heavy, bs, 1, pools),
+            "same work, no loader, 2 processes (Pool)": _bare(heavy, bs, 2, pools),
         },
         cfg.heavy_reps,
     )
+    for pool in pools:
+        pool.terminate()
     per_sample_ms = 1e3 / (bs * statistics.median(heavy_rates[next(iter(heavy_rates))]))
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     report = [

@@ -45,7 +45,7 @@ class Config:
     samples: int = 60_000
     features: int = 784
     batch_size: int = 64
-    reps: int = 5
+    reps: int = 7
     heavy_samples: int = 640
     heavy_reps: int = 3
     heavy_ms: float = 1.0

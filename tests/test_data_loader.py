@@ -245,7 +245,9 @@ def test_prefetch_to_device_yields_jax_arrays_in_order():
         data.ArrayDataset(np.arange(10, dtype=np.float32), np.arange(10)), batch_size=3
     )
     device = jax.devices()[0]
-    for target in (None, device, jax.sharding.SingleDeviceSharding(device)):
+    mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("batch",))
+    by_batch = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+    for target in (None, device, jax.sharding.SingleDeviceSharding(device), by_batch):
         out = list(data.prefetch_to_device(loader, size=2, device=target))
         assert [b[1].tolist() for b in out] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
         assert all(isinstance(leaf, jax.Array) for leaf in jax.tree.leaves(out))

@@ -9,8 +9,9 @@ rounding):
   autodiff;
 * ``"hybrid"``: XLA's convolution forward and for the input gradient, but the kernel
   gradient as im2col + matmul over small batch chunks (``lax.scan``) whose patches stay
-  in cache. Measured on 2 CPU cores, XLA's CPU kernel-gradient convolution is the slow
-  part of a CNN step (4-7x slower than this), while its forward is fast.
+  in cache. Measured on 2 CPU cores, XLA's CPU kernel-gradient convolution is the
+  slow part of a conv layer (3.5-7x slower than this in isolation) while its forward
+  is fast; a whole CNN train step gained 7-26% (benchmarks/results/models.md).
 
 ``"auto"`` picks "hybrid" on the CPU backend and "xla" elsewhere, at trace time.
 "hybrid" is a ``jax.custom_vjp``: reverse mode (grad, any order) works, forward mode

@@ -47,7 +47,7 @@ class Config:
     batch_size: int = 64
     reps: int = 7
     heavy_samples: int = 640
-    heavy_reps: int = 3
+    heavy_reps: int = 7
     heavy_ms: float = 1.0
     grain_batches: int = 200  # grain's DataLoader runs ~30 batches/s here
 

@@ -116,8 +116,7 @@ class LeakyReLU(_Activation):
 class MaxPool2d(nnx.Module):
     """torch's ``nn.MaxPool2d(kernel_size, stride=None, padding=0)`` on NHWC input.
 
-    Floor mode, dilation 1. Gradient at exact ties inside a window is shared equally
-    (torch sends it all to the first maximum); values agree everywhere.
+    Floor mode, dilation 1; at ties the gradient goes to the first maximum, as torch.
 
     Example:
       >>> from jtoolkit.models import MaxPool2d

@@ -184,18 +184,31 @@ def conv_output_size(size: int, k: int, s: int, pads: Pair) -> int:
 
 
 def max_pool2d(x: jax.Array, kernel_size: Pair, stride: Pair, padding: Pair):
-    """torch's ``max_pool2d`` (floor mode, dilation 1) on NHWC input."""
-    kh, kw = kernel_size
-    sh, sw = stride
-    if (kh, kw) == (sh, sw) and padding == (0, 0):
-        # Non-overlapping windows: reshape + max is much faster than reduce_window's
-        # select-and-scatter gradient on CPU.
-        n, h, w, c = x.shape
-        ho, wo = h // kh, w // kw
-        x = x[:, : ho * kh, : wo * kw, :].reshape(n, ho, kh, wo, kw, c)
-        return x.max(axis=(2, 4))
-    pads = ((0, 0), (padding[0], padding[0]), (padding[1], padding[1]), (0, 0))
-    return lax.reduce_window(x, -jnp.inf, lax.max, (1, kh, kw, 1), (1, sh, sw, 1), pads)
+    """torch's ``max_pool2d`` (floor mode, dilation 1) on NHWC input.
+
+    A fold of ``select(best >= candidate, best, candidate)`` over the kh*kw strided
+    window slices, in torch's row-major window order: ties send the whole gradient to
+    the first maximum, exactly as torch, and on CPU it is faster than
+    ``reduce_window``'s select-and-scatter or a reshape + max.
+    """
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    if ph or pw:
+        low = (
+            -jnp.inf
+            if jnp.issubdtype(x.dtype, jnp.floating)
+            else jnp.iinfo(x.dtype).min
+        )
+        x = jnp.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=low)
+    _, h, w, _ = x.shape
+    ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
+    best = None
+    for i in range(kh):
+        for j in range(kw):
+            window = x[
+                :, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw
+            ]
+            best = window if best is None else lax.select(best >= window, best, window)
+    return best
 
 
 def adaptive_pool_matrix(size: int, out: int) -> np.ndarray:

@@ -454,3 +454,19 @@ def test_cnn_accepts_digits_and_mnist_sizes():
         assert out.shape == (2, 10)
     with pytest.raises(ValueError, match="activation"):
         MLP([2, 3], activation="swish", rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize("args", [(2,), (3, 2, 1), ((2, 3), (1, 2))], ids=str)
+def test_maxpool_values_and_tie_gradients_match_torch(torch, rng, args):
+    # integer-valued input: many ties, where torch sends the gradient to the first max
+    x = rng.integers(0, 3, (2, 7, 6, 3)).astype(np.float32)
+    tx = _nchw(torch, x).requires_grad_()
+    ty = torch.nn.MaxPool2d(*args)(tx)
+    weights = rng.standard_normal(tuple(ty.shape)).astype(np.float32)
+    (ty * _t(torch, weights)).sum().backward()
+    pool = models.MaxPool2d(*args)
+    y, pullback = jax.vjp(pool, jnp.asarray(x))
+    _close(y, _nhwc(ty), rtol=0, atol=0)
+    (grad,) = pullback(jnp.asarray(weights.transpose(0, 2, 3, 1)))
+    _close(grad, _nhwc(tx.grad), rtol=0, atol=1e-6)
+    assert models.summary(pool) == str(torch.nn.MaxPool2d(*args))

@@ -94,7 +94,8 @@ class TrainState:
         opt_state: the optax state of ``optimizer.init(params)`` (nested dicts).
         step: int32 scalar, optimizer steps taken.
         key: typed PRNG key; split every step to reseed the model's RNG streams
-            (Dropout), so the randomness depends only on ``seed`` and ``step``.
+            (Dropout), so the randomness depends only on ``seed`` and ``step``
+            (unchanged for models that draw no random numbers).
         loss_scale: ``LossScaleState`` for fp16 dynamic loss scaling, else ``None``.
     """
 
@@ -227,10 +228,18 @@ def split_params(graphdef: Any, pure: dict) -> tuple[dict, dict]:
     return _partition(pure, _param_mask(graphdef, pure))
 
 
+def _streams(module: nnx.Module) -> list:
+    return [n for _, n in nnx.iter_graph(module) if isinstance(n, nnx.RngStream)]
+
+
+def _has_streams(graphdef: Any, pure: dict) -> bool:
+    """Whether the model draws random numbers (Dropout...): trace-time check."""
+    return bool(_streams(nnx.merge(graphdef, pure)))
+
+
 def _reseed(module: nnx.Module, key: jax.Array) -> None:
     """Point every RNG stream of ``module`` at a fresh key derived from ``key``."""
-    streams = [n for _, n in nnx.iter_graph(module) if isinstance(n, nnx.RngStream)]
-    for i, stream in enumerate(streams):
+    for i, stream in enumerate(_streams(module)):
         stream.key.set_value(jax.random.fold_in(key, i))
         stream.count.set_value(jnp.zeros_like(stream.count.get_value()))
 
@@ -269,10 +278,6 @@ def _reduce(values: jax.Array, mask: jax.Array | None, what: str) -> jax.Array:
 def _all_finite(tree: Any) -> jax.Array:
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
-
-
-def _select(pred: jax.Array, new: Any, old: Any) -> Any:
-    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), new, old)
 
 
 def _restore_dtypes(new: Any, like: Any) -> Any:
@@ -316,12 +321,15 @@ def build_update(
     def update(state: TrainState, batch: Any, mask: jax.Array | None):
         mask_tree = _param_mask(state.graphdef, state.model.variables)
         params, rest = _partition(state.model.variables, mask_tree)
-        key, sub = jax.random.split(state.key)
+        # Models without RNG streams skip the split (a few kernels per step on CPU).
+        random = _has_streams(state.graphdef, state.model.variables)
+        key, sub = jax.random.split(state.key) if random else (state.key, None)
 
         def objective(p):
             module = nnx.merge(state.graphdef, combine(cast_floats(p, cdtype), rest))
             _set_mode(module, train=True)
-            _reseed(module, sub)
+            if random:
+                _reseed(module, sub)
             out = loss_fn(module, cast_floats(batch, cdtype))
             loss, aux = _split_loss_output(out, has_aux)
             loss = _reduce(loss, mask, "loss_fn").astype(jnp.float32)
@@ -333,17 +341,27 @@ def build_update(
         if state.loss_scale is not None:
             grads = jax.tree.map(lambda g: g / state.loss_scale.scale, grads)
         new_rest = _restore_dtypes(new_rest, rest)
-        updates, opt_state = optimizer.update(grads, state.opt_state, params)
-        new_params = optax.apply_updates(params, updates)
         finite = jnp.isfinite(loss) & _all_finite(grads)
+
+        def apply(operands):
+            grads, opt_state, params, new_rest, _ = operands
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, new_rest
+
+        def skip(operands):
+            _, opt_state, params, _, rest = operands
+            return params, opt_state, rest
+
+        operands = (grads, state.opt_state, params, new_rest, rest)
+        keep = nan_policy != "ignore" or state.loss_scale is not None
+        if keep:  # one branch runs: no extra passes over params and optimizer state
+            new = jax.lax.cond(finite, apply, skip, operands)
+            new_params, opt_state, new_rest = new
+        else:
+            new_params, opt_state, new_rest = apply(operands)
         metrics = {"loss": loss, "finite": finite}
         if aux is not None:
             metrics["aux"] = aux
-        keep = nan_policy != "ignore" or state.loss_scale is not None
-        if keep:
-            new_params = _select(finite, new_params, params)
-            opt_state = _select(finite, opt_state, state.opt_state)
-            new_rest = _select(finite, new_rest, rest)
         new_state = state.replace(
             model=ModelState(state.graphdef, combine(new_params, new_rest)),
             opt_state=opt_state,

@@ -58,6 +58,13 @@ class Sampler:
     Subclasses implement ``__iter__`` (indices, or lists of indices for batch
     samplers) and usually ``__len__``. ``set_epoch`` stores the epoch that the next
     ``__iter__`` uses.
+
+    Example:
+        >>> class Evens(Sampler):
+        ...     def __iter__(self):
+        ...         return iter([0, 2, 4])
+        >>> list(Evens())
+        [0, 2, 4]
     """
 
     epoch: int = 0

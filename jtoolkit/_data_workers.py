@@ -3,7 +3,9 @@
 Workers start with ``forkserver`` (``spawn`` where there is none): ``fork`` next to an
 initialised JAX deadlocks. The fork server preloads the main script (as spawn imports
 it: behind its ``if __name__ == "__main__":`` guard), numpy and this module, so a
-worker starts in milliseconds; nothing here imports jax. Each worker has its own task
+worker starts in milliseconds; nothing here imports jax. The dataset, collate_fn and
+worker_init_fn are pickled once per pool, their big arrays placed in shared memory
+(``_data_share``). Each worker has its own task
 queue and result pipe; batch ``k`` of a pass always goes to worker ``k % num_workers``
 (as in torch), so a worker's random stream sees the same samples on every run. The
 main process waits on the result pipes and the workers' sentinels together: a worker

@@ -1,7 +1,9 @@
 """The demo's datasets as numpy arrays: digits (offline), synthetic, MNIST IDX files.
 
-Every dataset comes back as float32 images of shape (N, 32, 32, 1) in [0, 1] (NHWC,
-for the CNN; SimpleNN and MLP flatten them to 1024 features) and int32 labels 0-9.
+Every dataset comes back as float32 images of shape (N, 32, 32, 1) (NHWC, for the CNN;
+SimpleNN and MLP flatten them to 1024 features) and int32 labels 0-9. Pixels are read
+in [0, 1] and then standardized with the training split's mean and std (torch's
+``transforms.Normalize(mean, std)``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Split", "load_dataset", "read_idx", "split_train_val"]
+__all__ = ["Split", "load_dataset", "load_raw", "read_idx", "split_train_val"]
 
 _SIZE = 32
 _MNIST = {
@@ -133,10 +135,28 @@ def split_train_val(
     return Split(x[train], y[train], x[val], y[val])
 
 
+def load_raw(
+    name: str, data_dir: str | None = None, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images in [0, 1], shape (N, 32, 32, 1), and int32 labels of dataset ``name``.
+
+    Raises:
+        ValueError: unknown ``name`` or malformed files.
+        FileNotFoundError: mnist without its files.
+    """
+    if name == "digits":
+        return _digits()
+    if name == "synthetic":
+        return _synthetic(seed)
+    if name == "mnist":
+        return _mnist(data_dir)
+    raise ValueError(f"unknown dataset {name!r}; choose digits, synthetic or mnist")
+
+
 def load_dataset(
     name: str, data_dir: str | None = None, seed: int = 0, val_fraction: float = 0.2
 ) -> Split:
-    """Load ``name`` (digits, synthetic, mnist) and split off the validation set.
+    """Load ``name``, split off the validation set, standardize with train stats.
 
     Raises:
         ValueError: unknown ``name`` or malformed files.
@@ -146,13 +166,13 @@ def load_dataset(
         >>> split = load_dataset("synthetic", seed=0)
         >>> split.x_train.shape, split.x_val.shape, split.y_train.dtype
         ((1600, 32, 32, 1), (400, 32, 32, 1), dtype('int32'))
+        >>> round(float(split.x_train.mean()), 4), round(float(split.x_train.std()), 3)
+        (0.0, 1.0)
     """
-    if name == "digits":
-        x, y = _digits()
-    elif name == "synthetic":
-        x, y = _synthetic(seed)
-    elif name == "mnist":
-        x, y = _mnist(data_dir)
-    else:
-        raise ValueError(f"unknown dataset {name!r}; choose digits, synthetic or mnist")
-    return split_train_val(x, y, val_fraction, seed)
+    x, y = load_raw(name, data_dir, seed)
+    split = split_train_val(x, y, val_fraction, seed)
+    mean = np.float32(split.x_train.mean())
+    std = np.float32(max(float(split.x_train.std()), 1e-6))
+    return split._replace(
+        x_train=(split.x_train - mean) / std, x_val=(split.x_val - mean) / std
+    )

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from jtoolkit._train_cli import DemoConfig, main, parse_config, run
-from jtoolkit._train_datasets import load_dataset, read_idx
+from jtoolkit._train_datasets import load_dataset, load_raw, read_idx
 
 _TIMING = ("samples_per_s", "time_s")
 
@@ -113,16 +113,14 @@ def test_mnist_idx_files_gzip_or_not(tmp_path):
             read_idx(str(d / f"train-images-idx3-ubyte{ext}")), images
         )
         split = load_dataset("mnist", str(d), seed=0, val_fraction=0.25)
-        assert split.x_train.shape == (15, 32, 32, 1) and split.x_val.shape == (
-            5,
-            32,
-            32,
-            1,
-        )
+        assert split.x_train.shape == (15, 32, 32, 1)
+        assert split.x_val.shape == (5, 32, 32, 1)
+        np.testing.assert_allclose(split.x_train.mean(), 0.0, atol=1e-5)
         # 28x28 sits in the middle of 32x32, scaled to [0, 1]
-        whole = np.concatenate([split.x_train, split.x_val])
-        assert whole[:, :2].max() == 0 and whole.max() <= 1.0
-        assert np.isclose(whole.sum(), images.astype(np.float64).sum() / 255, rtol=1e-5)
+        raw, raw_labels = load_raw("mnist", str(d))
+        np.testing.assert_array_equal(raw_labels, labels)
+        np.testing.assert_allclose(raw[:, 2:30, 2:30, 0] * 255, images, rtol=1e-6)
+        assert raw[:, :2].max() == 0 and raw[:, 30:].max() == 0
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "train-images-idx3-ubyte").write_bytes(b"not an idx file")
     (tmp_path / "bad" / "train-labels-idx1-ubyte").write_bytes(b"nope")
@@ -143,9 +141,11 @@ def test_digits_is_sklearn_digits_upsampled():
     split = load_dataset("digits", seed=0, val_fraction=0.2)
     assert split.x_train.shape == (1438, 32, 32, 1) and split.x_val.shape[0] == 359
     bunch = sklearn.load_digits()
-    total = bunch.images.sum() / 16.0 * 16  # each 8x8 pixel becomes 4x4
-    got = split.x_train.sum() + split.x_val.sum()
-    np.testing.assert_allclose(got, total, rtol=1e-5)
+    raw, labels = load_raw("digits")
+    np.testing.assert_array_equal(labels, bunch.target)
+    # each 8x8 pixel becomes a 4x4 block, scaled from 0..16 to [0, 1]
+    np.testing.assert_array_equal(raw[:, ::4, ::4, 0] * 16, bunch.images)
+    np.testing.assert_array_equal(raw[:, 3::4, 3::4, 0] * 16, bunch.images)
 
 
 def test_resume_equals_uninterrupted_with_metrics_and_plot(tmp_path):

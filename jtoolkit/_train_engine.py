@@ -16,6 +16,16 @@ import jax.numpy as jnp
 import optax
 from flax import nnx, struct
 
+from jtoolkit._train_model import (
+    ModelState,
+    combine,
+    has_streams,
+    param_mask,
+    partition,
+    reseed,
+    set_mode,
+    split_params,
+)
 from jtoolkit._train_precision import (
     LossScaleState,
     cast_floats,
@@ -27,56 +37,6 @@ from jtoolkit._train_precision import (
 __all__ = ["ModelState", "TrainState", "make_eval_step", "make_train_step"]
 
 _NAN_POLICIES = ("raise", "skip", "ignore")
-
-
-@jax.tree_util.register_pytree_node_class
-class ModelState:
-    """A model's NNX state as a nested dict of arrays, with its static ``GraphDef``.
-
-    The pytree leaves are the arrays (parameters, BatchNorm statistics, RNG
-    streams); the ``GraphDef`` is static. Index it like a dict
-    (``state.model["fc1"]["kernel"]``) or call it for inference: ``state.model(x)``
-    runs a merged copy of the module in eval mode (torch's ``model.eval();
-    model(x)``), eagerly; use ``make_eval_step`` for jitted evaluation.
-    """
-
-    __slots__ = ("graphdef", "variables")
-
-    def __init__(self, graphdef: Any, variables: dict) -> None:
-        self.graphdef = graphdef
-        self.variables = variables
-
-    def tree_flatten(self) -> tuple[tuple[dict], Any]:
-        return (self.variables,), self.graphdef
-
-    @classmethod
-    def tree_unflatten(cls, graphdef: Any, children: tuple) -> ModelState:
-        return cls(graphdef, children[0])
-
-    def __getitem__(self, key: str) -> Any:
-        return self.variables[key]
-
-    def __iter__(self):
-        return iter(self.variables)
-
-    def __len__(self) -> int:
-        return len(self.variables)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.variables
-
-    def __repr__(self) -> str:
-        shapes = jax.tree.map(lambda a: getattr(a, "shape", a), self.variables)
-        return f"ModelState({shapes})"
-
-    def module(self) -> nnx.Module:
-        """A new ``nnx.Module`` holding copies of these arrays."""
-        return nnx.merge(self.graphdef, jax.tree.map(jnp.copy, self.variables))
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        module = nnx.merge(self.graphdef, self.variables)
-        module.eval()
-        return module(*args, **kwargs)
 
 
 @struct.dataclass
@@ -190,68 +150,6 @@ class TrainState:
         return split_params(self.graphdef, self.model.variables)[0]
 
 
-def _param_mask(graphdef: Any, pure: dict) -> dict:
-    """Nested dict of bools, True where the leaf is an ``nnx.Param`` (trace-time)."""
-    params = nnx.to_pure_dict(nnx.state(nnx.merge(graphdef, pure), nnx.Param))
-    paths = {p for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]}
-    return jax.tree_util.tree_map_with_path(lambda p, _: p in paths, pure)
-
-
-def _partition(tree: dict, mask: dict) -> tuple[dict, dict]:
-    """Split a nested dict by a same-shaped bool mask, dropping empty sub-dicts."""
-    yes, no = {}, {}
-    for k, v in tree.items():
-        m = mask[k]
-        if isinstance(v, dict):
-            a, b = _partition(v, m)
-            if a:
-                yes[k] = a
-            if b:
-                no[k] = b
-        elif m:
-            yes[k] = v
-        else:
-            no[k] = v
-    return yes, no
-
-
-def combine(a: dict, b: dict) -> dict:
-    """Deep-merge two disjoint nested dicts (inverse of ``split_params``)."""
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = combine(out[k], v) if k in out and isinstance(v, dict) else v
-    return out
-
-
-def split_params(graphdef: Any, pure: dict) -> tuple[dict, dict]:
-    """``(params, rest)`` of a pure model dict: ``nnx.Param`` leaves vs the others."""
-    return _partition(pure, _param_mask(graphdef, pure))
-
-
-def _streams(module: nnx.Module) -> list:
-    return [n for _, n in nnx.iter_graph(module) if isinstance(n, nnx.RngStream)]
-
-
-def _has_streams(graphdef: Any, pure: dict) -> bool:
-    """Whether the model draws random numbers (Dropout...): trace-time check."""
-    return bool(_streams(nnx.merge(graphdef, pure)))
-
-
-def _reseed(module: nnx.Module, key: jax.Array) -> None:
-    """Point every RNG stream of ``module`` at a fresh key derived from ``key``."""
-    for i, stream in enumerate(_streams(module)):
-        stream.key.set_value(jax.random.fold_in(key, i))
-        stream.count.set_value(jnp.zeros_like(stream.count.get_value()))
-
-
-def _set_mode(module: nnx.Module, train: bool) -> None:
-    """Switch Dropout/BatchNorm the torch way (``model.train()`` / ``model.eval()``)."""
-    if train:
-        module.train()
-    else:
-        module.eval()
-
-
 def _reduce(values: jax.Array, mask: jax.Array | None, what: str) -> jax.Array:
     """Scalar as-is; a per-example vector as its (masked) mean over valid rows."""
     values = jnp.asarray(values)
@@ -319,21 +217,21 @@ def build_update(
     cdtype = compute_dtype(precision)
 
     def update(state: TrainState, batch: Any, mask: jax.Array | None):
-        mask_tree = _param_mask(state.graphdef, state.model.variables)
-        params, rest = _partition(state.model.variables, mask_tree)
+        mask_tree = param_mask(state.graphdef, state.model.variables)
+        params, rest = partition(state.model.variables, mask_tree)
         # Models without RNG streams skip the split (a few kernels per step on CPU).
-        random = _has_streams(state.graphdef, state.model.variables)
+        random = has_streams(state.graphdef, state.model.variables)
         key, sub = jax.random.split(state.key) if random else (state.key, None)
 
         def objective(p):
             module = nnx.merge(state.graphdef, combine(cast_floats(p, cdtype), rest))
-            _set_mode(module, train=True)
+            set_mode(module, train=True)
             if random:
-                _reseed(module, sub)
+                reseed(module, sub)
             out = loss_fn(module, cast_floats(batch, cdtype))
             loss, aux = _split_loss_output(out, has_aux)
             loss = _reduce(loss, mask, "loss_fn").astype(jnp.float32)
-            _, new_rest = _partition(nnx.to_pure_dict(nnx.state(module)), mask_tree)
+            _, new_rest = partition(nnx.to_pure_dict(nnx.state(module)), mask_tree)
             scaled = loss if state.loss_scale is None else loss * state.loss_scale.scale
             return scaled, (loss, aux, new_rest)
 
@@ -453,7 +351,7 @@ def build_eval(metric_fn: Callable, *, precision: str = "fp32") -> Callable:
     def evaluate(state: TrainState, batch: Any, mask: jax.Array | None = None):
         model = cast_floats(state.model.variables, cdtype)
         module = nnx.merge(state.graphdef, model)
-        _set_mode(module, train=False)
+        set_mode(module, train=False)
         out = metric_fn(module, cast_floats(batch, cdtype))
         if not isinstance(out, dict):
             out = {"loss": out}

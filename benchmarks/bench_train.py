@@ -12,7 +12,9 @@ Contenders, same data, model and initial weights, torch pinned to 2 threads:
   compilation cache) vs a torch script doing the same training.
 
 Repetitions are interleaved (A, B, C, A, B, C, ...); medians and ratios to torch eager
-are printed as a markdown table. Compile time is reported separately.
+are printed as a markdown table. Compile time is reported separately. On a machine
+shared with other work, torch's 2 OpenMP threads can stall at barriers when one core
+is taken; a 1-thread torch row shows how much of torch's time that costs.
 
 Usage: ``python benchmarks/bench_train.py [--quick] [--only step,epoch,demo]``.
 """
@@ -181,6 +183,7 @@ def _torch_step(torch, tnet, nchw: bool, batch: int, x, y, mode: str):
         xb = xb.permute(0, 3, 1, 2).contiguous()
     yb = torch.tensor(y[:batch]).long()
     fused = mode == "fused"
+    threads = 1 if mode == "eager1" else THREADS
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=fused or None)
     fwd = net.forward if nchw else net
 
@@ -198,8 +201,10 @@ def _torch_step(torch, tnet, nchw: bool, batch: int, x, y, mode: str):
     compile_s = time.perf_counter() - t0
 
     def run(k):
+        torch.set_num_threads(threads)
         for _ in range(k):
             one()
+        torch.set_num_threads(THREADS)
 
     return run, compile_s
 
@@ -228,6 +233,7 @@ def bench_step(quick: bool) -> str:
         notes = []
         for label, mode in (
             ("torch eager", "eager"),
+            ("torch eager 1 thread", "eager1"),
             ("torch eager fused Adam", "fused"),
             ("torch.compile", "compile"),
         ):
@@ -320,19 +326,23 @@ def bench_epoch(quick: bool) -> str:
     tds = torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y).long())
     tloader = torch.utils.data.DataLoader(tds, batch_size=64, shuffle=True)
 
-    def torch_epoch():
+    def torch_epoch(threads=THREADS):
+        torch.set_num_threads(threads)
         t = time.perf_counter()
         for xb, yb in tloader:
             topt.zero_grad(set_to_none=True)
             torch.nn.functional.cross_entropy(tnet(xb), yb).backward()
             topt.step()
-        return time.perf_counter() - t
+        elapsed = time.perf_counter() - t
+        torch.set_num_threads(THREADS)
+        return elapsed
 
     jtk_epoch()  # compile + warm
     torch_epoch()
     res = _interleave(
         {
             "torch eager": torch_epoch,
+            "torch eager 1 thread": lambda: torch_epoch(1),
             "jtoolkit DataLoader + fit": jtk_epoch,
             "jtoolkit fused scan epoch": fused_epoch,
         },
@@ -351,7 +361,7 @@ _TORCH_DEMO = textwrap.dedent(
     import importlib.util, os, time
     import numpy as np
     import torch
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS", "2")))
     torch.manual_seed(0)
     spec = importlib.util.find_spec("sklearn")
     root = next(iter(spec.submodule_search_locations))
@@ -400,6 +410,7 @@ def bench_demo(quick: bool) -> str:
     jtk = [sys.executable, "-m", "jtoolkit.train", "--no-progress"]
     res: dict[str, list[float]] = {
         "torch eager": [],
+        "torch eager 1 thread": [],
         "jtoolkit, empty cache": [],
         "jtoolkit, warm cache": [],
     }
@@ -407,6 +418,8 @@ def bench_demo(quick: bool) -> str:
         cache = os.path.join(tmp, f"cache{i}")
         jenv = {**env, "JAX_COMPILATION_CACHE_DIR": cache}
         res["torch eager"].append(_wall([sys.executable, script], env))
+        one = {**env, "BENCH_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        res["torch eager 1 thread"].append(_wall([sys.executable, script], one))
         res["jtoolkit, empty cache"].append(_wall(jtk, jenv))
         res["jtoolkit, warm cache"].append(_wall(jtk, jenv))
     return _median_table(

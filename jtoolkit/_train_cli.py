@@ -117,14 +117,22 @@ def build_parser() -> argparse.ArgumentParser:
         "cnn: CNN(1, 10) on 32x32x1 images",
     )
     add("--epochs", type=_non_negative_int, default=d.epochs, help="total epochs")
-    add("--batch-size", type=_positive_int, default=d.batch_size)
+    add(
+        "--batch-size",
+        type=_positive_int,
+        default=d.batch_size,
+        help="samples per step",
+    )
     add(
         "--lr",
         type=_positive_float,
         default=d.lr,
-        help="learning rate (default: the optimizer's torch default, 1e-3 for adam)",
+        help="learning rate (default: the optimizer's torch default, 1e-3 for adam; "
+        "%(default)s means that)",
     )
-    add("--optimizer", choices=_OPTIMIZERS, default=d.optimizer)
+    add(
+        "--optimizer", choices=_OPTIMIZERS, default=d.optimizer, help="torch.optim twin"
+    )
     add(
         "--scheduler",
         choices=_SCHEDULERS,
@@ -133,7 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
         "step), plateau (ReduceLROnPlateau on val_loss, patience 2), warmup-cosine",
     )
     add("--seed", type=int, default=d.seed, help="init, shuffle, split and dropout")
-    add("--device", choices=("auto", "cpu", "gpu"), default=d.device)
+    add(
+        "--device",
+        choices=("auto", "cpu", "gpu"),
+        default=d.device,
+        help="auto: JAX's default device; gpu: exit 2 if there is none",
+    )
     add(
         "--precision",
         choices=("fp32", "bf16"),

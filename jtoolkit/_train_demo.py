@@ -68,9 +68,34 @@ def _schedule(config: DemoConfig, lr: float, steps_per_epoch: int) -> Any:
     if config.scheduler == "onecycle":
         return s.one_cycle_lr(lr, total_steps=epochs * steps_per_epoch)
     warmup = max(epochs // 10, 1)
+    # Bolts' scheduler needs max_epochs > warmup_epochs; a 1-epoch run is all warmup.
     return s.per_epoch(
-        s.linear_warmup_cosine_annealing(lr, warmup, epochs), steps_per_epoch
+        s.linear_warmup_cosine_annealing(lr, warmup, max(epochs, warmup + 1)),
+        steps_per_epoch,
     )
+
+
+# torch's OneCycleLR (cycle_momentum=True) also writes these optimizers' momentum
+# or beta1 every step; Adagrad and Adadelta have neither, so only their lr cycles.
+_CYCLED_MOMENTUM = {
+    "sgd": "momentum",
+    "rmsprop": "momentum",
+    "adam": "betas",
+    "adamw": "betas",
+}
+
+
+def _momentum_kwargs(config: DemoConfig, steps_per_epoch: int) -> dict[str, Any]:
+    """The momentum twin torch's OneCycleLR cycles, as optimizer keyword arguments."""
+    if config.scheduler != "onecycle" or config.optimizer not in _CYCLED_MOMENTUM:
+        return {}
+    from jtoolkit import schedules as s
+
+    total = max(config.epochs, 1) * steps_per_epoch
+    momentum = s.one_cycle_momentum(total_steps=total)
+    if _CYCLED_MOMENTUM[config.optimizer] == "betas":
+        return {"betas": (momentum, 0.999)}
+    return {"momentum": momentum}
 
 
 def build_optimizer(config: DemoConfig, steps_per_epoch: int):
@@ -81,7 +106,9 @@ def build_optimizer(config: DemoConfig, steps_per_epoch: int):
     lr = config.lr
     if lr is None:
         lr = factory.__defaults__[0] if factory.__defaults__ else 1e-3
-    return factory(lr=_schedule(config, float(lr), steps_per_epoch)), float(lr)
+    schedule = _schedule(config, float(lr), steps_per_epoch)
+    momentum = _momentum_kwargs(config, steps_per_epoch)
+    return factory(lr=schedule, **momentum), float(lr)
 
 
 @functools.lru_cache(maxsize=4)

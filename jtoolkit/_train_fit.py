@@ -263,8 +263,11 @@ def fit(
     first = _first_batch(train_loader)
     size = batch_rows(first)
     use_mask = supports_mask(train_step, state, pad_batch(first, size))
+    # Validation batches are padded to the validation loader's own first batch, so
+    # a larger eval batch size (common in torch code) works and compiles once.
+    val_size = batch_rows(_first_batch(val_loader)) if val_loader is not None else 0
     eval_mask = val_loader is not None and supports_mask(
-        eval_step, state, pad_batch(_first_batch(val_loader), size)
+        eval_step, state, pad_batch(_first_batch(val_loader), val_size)
     )
     for epoch in range(start + 1, epochs + 1):
         if hasattr(train_loader, "set_epoch"):
@@ -273,7 +276,7 @@ def fit(
             run, state, train_loader, epoch, nan_policy, use_mask, size
         )
         if val_loader is not None:
-            record.update(_evaluate(run, state, val_loader, eval_mask, size))
+            record.update(_evaluate(run, state, val_loader, eval_mask, val_size))
         record = {"epoch": epoch, **record, "lr": lr_of(state.opt_state)}
         state, pstate = _step_plateau(run, state, pstate, record)
         history.append(record)

@@ -59,7 +59,8 @@ def test_bad_options_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         parse_config(argv)
     assert exc.value.code == 2
-    assert "error:" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("python -m jtoolkit.train: error:") and "\n" not in err
 
 
 def test_usage_errors_are_one_line_exit_2(tmp_path, capsys):
@@ -191,3 +192,20 @@ def test_cli_smoke_subprocess(tmp_path):
     assert helped.returncode == 0
     for option in ("--dataset", "--checkpoint-dir", "--metrics-file", "--precision"):
         assert option in helped.stdout
+
+
+def test_onecycle_cycles_momentum_as_torch_and_short_warmup_cosine_builds():
+    """torch's OneCycleLR cycles momentum/beta1 too; 1-epoch warmup-cosine is valid."""
+    from jtoolkit import schedules
+    from jtoolkit._train_demo import _momentum_kwargs, build_optimizer
+
+    config = _quiet(scheduler="onecycle", optimizer="adam")
+    expected = schedules.one_cycle_momentum(total_steps=config.epochs * 10)
+    beta1 = _momentum_kwargs(config, 10)["betas"][0]
+    counts = (0, 7, 30, 100)
+    assert [float(beta1(c)) for c in counts] == [float(expected(c)) for c in counts]
+    sgd = _momentum_kwargs(_quiet(scheduler="onecycle", optimizer="sgd"), 10)
+    assert set(sgd) == {"momentum"}
+    assert _momentum_kwargs(_quiet(scheduler="onecycle", optimizer="adagrad"), 10) == {}
+    assert _momentum_kwargs(_quiet(scheduler="cosine", optimizer="adam"), 10) == {}
+    build_optimizer(_quiet(scheduler="warmup-cosine", epochs=1), 5)

@@ -163,3 +163,24 @@ def test_early_stopping_and_bad_arguments(tmp_path):
         fit(setup.state(), setup.step, train, 1, resume=True)
     with pytest.raises(ValueError, match="patience"):
         EarlyStopping(patience=0)
+
+
+def test_validation_batches_may_be_larger_than_training_batches():
+    setup = _Setup()
+    train, _ = _loaders(batch_size=16)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((70, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    big = data.DataLoader(data.ArrayDataset(x, y), batch_size=64)  # 64 + a padded 6
+    state, history = fit(
+        setup.state(),
+        setup.step,
+        train,
+        1,
+        eval_step=setup.eval,
+        val_loader=big,
+        progress=False,
+    )
+    logits = state.model(x)
+    expected = float(losses.cross_entropy(logits, y))
+    np.testing.assert_allclose(history[0]["val_loss"], expected, rtol=1e-5)

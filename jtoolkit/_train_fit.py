@@ -62,10 +62,13 @@ def _bar(run: _Run, total: int, epoch: int):
     )
 
 
-def _raise_nonfinite(flags: list, losses: list, first_step: int, epoch: int) -> None:
-    bad = [i for i, f in enumerate(flags) if not bool(f)]
-    if bad:
-        i = bad[0]
+def _raise_nonfinite(
+    flags: list, losses: list, checked: int, first_step: int, epoch: int
+) -> None:
+    """Raise for the first non-finite step among ``flags[checked:]`` (one transfer)."""
+    bad = np.flatnonzero(~np.asarray(jax.device_get(flags[checked:]), bool))
+    if bad.size:
+        i = checked + int(bad[0])
         raise FloatingPointError(
             f"non-finite loss ({float(losses[i])}) or gradient at step "
             f"{first_step + i + 1} (epoch {epoch}, batch {i + 1}); that update was "
@@ -77,6 +80,7 @@ def _raise_nonfinite(flags: list, losses: list, first_step: int, epoch: int) -> 
 
 def _train_epoch(run, state, loader, epoch, nan_policy, use_mask, size):
     losses, counts, flags = [], [], []
+    checked = 0  # flags before this index are known finite
     first_step = int(state.step)
     start = time.perf_counter()
     seen = 0
@@ -94,13 +98,15 @@ def _train_epoch(run, state, loader, epoch, nan_policy, use_mask, size):
         seen += rows
         if (i + 1) % run.log_every == 0 or i + 1 == len(loader):
             if nan_policy == "raise":
-                _raise_nonfinite(flags, losses, first_step, epoch)
-            rate = seen / max(time.perf_counter() - start, 1e-9)
-            bar.set_postfix(
-                loss=f"{float(losses[-1]):.4f}",
-                lr=f"{lr_of(state.opt_state) or float('nan'):.3g}",
-                samples_s=f"{rate:.0f}",
-            )
+                _raise_nonfinite(flags, losses, checked, first_step, epoch)
+                checked = len(flags)
+            if run.progress:  # reading the loss waits for the device: only to show it
+                rate = seen / max(time.perf_counter() - start, 1e-9)
+                bar.set_postfix(
+                    loss=f"{float(losses[-1]):.4f}",
+                    lr=f"{lr_of(state.opt_state) or float('nan'):.3g}",
+                    samples_s=f"{rate:.0f}",
+                )
         bar.update(1)
     bar.close()
     jax.block_until_ready(state.step)

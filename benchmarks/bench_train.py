@@ -56,10 +56,17 @@ def _median_table(title: str, results: dict[str, list[float]], unit: str) -> str
 
 
 def _interleave(contenders: dict, reps: int) -> dict[str, list[float]]:
+    """Interleaved repetitions, the order rotated each round.
+
+    torch's OpenMP threads keep spinning for a while after an op; whoever runs right
+    after torch loses CPU to them. Rotating gives every contender every position.
+    """
     out: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(reps):
-        for name, fn in contenders.items():
-            out[name].append(fn())
+    names = list(contenders)
+    for r in range(reps):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            out[name].append(contenders[name]())
     return out
 
 

@@ -11,7 +11,7 @@ rounding):
   gradient as im2col + matmul over small batch chunks (``lax.scan``) whose patches stay
   in cache. Measured on 2 CPU cores, XLA's CPU kernel-gradient convolution is the
   slow part of a conv layer (3.5-7x slower than this in isolation) while its forward
-  is fast; a whole CNN train step gained 7-26% (benchmarks/results/models.md).
+  is fast; a whole CNN train step gained 7-26% (benchmarks/RESULTS.md).
 
 ``"auto"`` picks "hybrid" on the CPU backend and "xla" elsewhere, at trace time.
 "hybrid" is a ``jax.custom_vjp``: reverse mode (grad, any order) works, forward mode

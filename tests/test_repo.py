@@ -10,19 +10,11 @@ import sys
 
 import pytest
 
+import jtoolkit
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
-PUBLIC_MODULES = [
-    "tensor_ops",
-    "autodiff",
-    "losses",
-    "optim",
-    "schedules",
-    "data",
-    "models",
-    "checkpoint",
-    "train",
-]
+PUBLIC_MODULES = [name for name in jtoolkit.__all__ if name != "__version__"]
 
 
 def _readme_commands() -> list[str]:

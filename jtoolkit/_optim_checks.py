@@ -8,7 +8,13 @@ import optax
 
 from jtoolkit._optim_transforms import Schedulable
 
-__all__ = ["check", "check_betas", "check_nonneg", "coupled_decay"]
+__all__ = [
+    "check",
+    "check_adam_args",
+    "check_betas",
+    "check_nonneg",
+    "coupled_decay",
+]
 
 
 def check(ok: bool, message: str) -> None:
@@ -39,6 +45,17 @@ def check_betas(betas: Sequence[Schedulable]) -> tuple[Schedulable, float]:
     )
     check(0.0 <= b2 < 1.0, f"Invalid beta parameter at index 1: {b2}")
     return b1, float(b2)
+
+
+def check_adam_args(
+    lr: Schedulable, betas: Sequence[Schedulable], eps: float, weight_decay: float
+) -> tuple[Schedulable, float]:
+    """torch's checks shared by the Adam family, in torch's order; returns the betas."""
+    check_nonneg(lr, "Invalid learning rate")
+    check_nonneg(eps, "Invalid epsilon value")
+    b1, b2 = check_betas(betas)
+    check_nonneg(weight_decay, "Invalid weight_decay value")
+    return b1, b2
 
 
 def coupled_decay(weight_decay: float) -> optax.GradientTransformation:

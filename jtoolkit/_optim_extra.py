@@ -11,7 +11,7 @@ from jtoolkit._optim_adam import (
     scale_by_torch_nadam,
     scale_by_torch_radam,
 )
-from jtoolkit._optim_checks import check_betas, check_nonneg, coupled_decay
+from jtoolkit._optim_checks import check_adam_args, check_nonneg, coupled_decay
 from jtoolkit._optim_transforms import Schedulable, maximize_sign, scale_by_torch_lr
 
 __all__ = ["adamax", "nadam", "radam"]
@@ -48,10 +48,7 @@ def adamax(
         >>> [round(x, 6) for x in u["w"].tolist()]
         [-0.1]
     """
-    check_nonneg(lr, "Invalid learning rate")
-    check_nonneg(eps, "Invalid epsilon value")
-    b1, b2 = check_betas(betas)
-    check_nonneg(weight_decay, "Invalid weight_decay value")
+    b1, b2 = check_adam_args(lr, betas, eps, weight_decay)
     return optax.chain(
         maximize_sign(maximize),
         coupled_decay(weight_decay),
@@ -114,10 +111,7 @@ def nadam(
         >>> [round(x, 4) for x in u["w"].tolist()]
         [-0.1056]
     """
-    check_nonneg(lr, "Invalid learning rate")
-    check_nonneg(eps, "Invalid epsilon value")
-    b1, b2 = check_betas(betas)
-    check_nonneg(weight_decay, "Invalid weight_decay value")
+    b1, b2 = check_adam_args(lr, betas, eps, weight_decay)
     check_nonneg(momentum_decay, "Invalid momentum_decay value")
     scaling = scale_by_torch_nadam(b1, b2, eps, momentum_decay)
     return _decay_chain(scaling, lr, weight_decay, maximize, decoupled_weight_decay)
@@ -155,9 +149,6 @@ def radam(
         >>> [round(x, 6) for x in u["w"].tolist()]
         [-0.1]
     """
-    check_nonneg(lr, "Invalid learning rate")
-    check_nonneg(eps, "Invalid epsilon value")
-    b1, b2 = check_betas(betas)
-    check_nonneg(weight_decay, "Invalid weight_decay value")
+    b1, b2 = check_adam_args(lr, betas, eps, weight_decay)
     scaling = scale_by_torch_radam(b1, b2, eps)
     return _decay_chain(scaling, lr, weight_decay, maximize, decoupled_weight_decay)

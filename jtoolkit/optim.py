@@ -26,7 +26,12 @@ from collections.abc import Sequence
 import optax
 
 from jtoolkit._optim_adam import scale_by_torch_adam
-from jtoolkit._optim_checks import check, check_betas, check_nonneg, coupled_decay
+from jtoolkit._optim_checks import (
+    check,
+    check_adam_args,
+    check_nonneg,
+    coupled_decay,
+)
 from jtoolkit._optim_extra import adamax, nadam, radam
 from jtoolkit._optim_groups import param_groups
 from jtoolkit._optim_tools import (
@@ -122,10 +127,7 @@ def sgd(
 def _adam_chain(
     lr, betas, eps, weight_decay, amsgrad, maximize, decoupled
 ) -> optax.GradientTransformation:
-    check_nonneg(lr, "Invalid learning rate")
-    check_nonneg(eps, "Invalid epsilon value")
-    b1, b2 = check_betas(betas)
-    check_nonneg(weight_decay, "Invalid weight_decay value")
+    b1, b2 = check_adam_args(lr, betas, eps, weight_decay)
     decay = coupled_decay(weight_decay)
     return optax.chain(
         maximize_sign(maximize),

@@ -271,10 +271,11 @@ def fit(
     use_mask = supports_mask(train_step, state, pad_batch(first, size))
     # Validation batches are padded to the validation loader's own first batch, so
     # a larger eval batch size (common in torch code) works and compiles once.
-    val_size = batch_rows(_first_batch(val_loader)) if val_loader is not None else 0
-    eval_mask = val_loader is not None and supports_mask(
-        eval_step, state, pad_batch(_first_batch(val_loader), val_size)
-    )
+    val_size, eval_mask = 0, False
+    if val_loader is not None:
+        val_first = _first_batch(val_loader)
+        val_size = batch_rows(val_first)
+        eval_mask = supports_mask(eval_step, state, pad_batch(val_first, val_size))
     for epoch in range(start + 1, epochs + 1):
         if hasattr(train_loader, "set_epoch"):
             train_loader.set_epoch(epoch - 1)

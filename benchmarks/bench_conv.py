@@ -29,7 +29,7 @@ import optax
 from flax import nnx
 
 from jtoolkit import models
-from jtoolkit._models_conv import adaptive_avg_pool2d
+from jtoolkit._src.nn.pool_ops import adaptive_avg_pool2d
 
 __all__: list[str] = []
 

@@ -30,26 +30,20 @@ Example:
     (0.001, 0.1)
 """
 
-from jtoolkit._schedules_basic import (
+from jtoolkit._src.schedules.compose import lambda_lr, per_epoch, sequential_lr
+from jtoolkit._src.schedules.cyclic import cyclic_lr, cyclic_momentum
+from jtoolkit._src.schedules.decay import (
     cosine_annealing_lr,
     exponential_lr,
-    lambda_lr,
     linear_lr,
     multistep_lr,
-    per_epoch,
-    sequential_lr,
     step_lr,
 )
-from jtoolkit._schedules_cyclic import (
-    cyclic_lr,
-    cyclic_momentum,
-    one_cycle_lr,
-    one_cycle_momentum,
-)
-from jtoolkit._schedules_math import Schedule
-from jtoolkit._schedules_plateau import PlateauState, ReduceLROnPlateau
-from jtoolkit._schedules_plot import plot_schedule
-from jtoolkit._schedules_warmup import linear_warmup_cosine_annealing
+from jtoolkit._src.schedules.numerics import Schedule
+from jtoolkit._src.schedules.one_cycle import one_cycle_lr, one_cycle_momentum
+from jtoolkit._src.schedules.plateau import PlateauState, ReduceLROnPlateau
+from jtoolkit._src.schedules.plot import plot_schedule
+from jtoolkit._src.schedules.warmup import linear_warmup_cosine_annealing
 
 __all__ = [
     "PlateauState",
@@ -74,6 +68,6 @@ __all__ = [
 if __name__ == "__main__":
     import sys
 
-    from jtoolkit._schedules_plot import main
+    from jtoolkit._src.schedules.plot import main
 
     sys.exit(main())

@@ -24,8 +24,8 @@ Example:
     [[14, 32], [32, 77]]
 """
 
-from jtoolkit._tensor_convert import item, numpy, size, zero_
-from jtoolkit._tensor_create import (
+from jtoolkit._src.tensor.convert import item, numpy, size, zero_
+from jtoolkit._src.tensor.create import (
     BoolTensor,
     ByteTensor,
     CharTensor,
@@ -37,7 +37,7 @@ from jtoolkit._tensor_create import (
     Tensor,
     tensor,
 )
-from jtoolkit._tensor_device import (
+from jtoolkit._src.tensor.device import (
     cpu,
     cuda_is_available,
     current_device,
@@ -47,11 +47,11 @@ from jtoolkit._tensor_device import (
     get_device_name,
     to,
 )
-from jtoolkit._tensor_index import index_put
-from jtoolkit._tensor_math import abs, add, clamp, div, mul, pow
-from jtoolkit._tensor_matmul import mm, mv
-from jtoolkit._tensor_random import manual_seed, rand, randint, randn, randperm
-from jtoolkit._tensor_shape import (
+from jtoolkit._src.tensor.index import index_put
+from jtoolkit._src.tensor.matmul import mm, mv
+from jtoolkit._src.tensor.pointwise import abs, add, clamp, div, mul, pow
+from jtoolkit._src.tensor.random import manual_seed, rand, randint, randn, randperm
+from jtoolkit._src.tensor.shape import (
     cat,
     diag,
     diag_embed,

@@ -23,10 +23,12 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the real bindings, for type checkers and linters
-    from jtoolkit._train_engine import TrainState, make_eval_step, make_train_step
-    from jtoolkit._train_fit import EarlyStopping, FitResult, fit
-    from jtoolkit._train_fused import make_fused_epoch
-    from jtoolkit.checkpoint import restore_checkpoint, save_checkpoint
+    from jtoolkit._src.checkpoint.store import restore_checkpoint, save_checkpoint
+    from jtoolkit._src.train.callbacks import EarlyStopping
+    from jtoolkit._src.train.fused import make_fused_epoch
+    from jtoolkit._src.train.loop import FitResult, fit
+    from jtoolkit._src.train.state import TrainState
+    from jtoolkit._src.train.step import make_eval_step, make_train_step
 
 __all__ = [
     "EarlyStopping",
@@ -42,15 +44,15 @@ __all__ = [
 ]
 
 _HOMES = {
-    "TrainState": "jtoolkit._train_engine",
-    "make_train_step": "jtoolkit._train_engine",
-    "make_eval_step": "jtoolkit._train_engine",
-    "make_fused_epoch": "jtoolkit._train_fused",
-    "EarlyStopping": "jtoolkit._train_fit",
-    "FitResult": "jtoolkit._train_fit",
-    "fit": "jtoolkit._train_fit",
-    "save_checkpoint": "jtoolkit.checkpoint",
-    "restore_checkpoint": "jtoolkit.checkpoint",
+    "TrainState": "jtoolkit._src.train.state",
+    "make_train_step": "jtoolkit._src.train.step",
+    "make_eval_step": "jtoolkit._src.train.step",
+    "make_fused_epoch": "jtoolkit._src.train.fused",
+    "EarlyStopping": "jtoolkit._src.train.callbacks",
+    "FitResult": "jtoolkit._src.train.loop",
+    "fit": "jtoolkit._src.train.loop",
+    "save_checkpoint": "jtoolkit._src.checkpoint.store",
+    "restore_checkpoint": "jtoolkit._src.checkpoint.store",
 }
 
 
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         >>> main(["--epochs", "-1"])  # doctest: +SKIP
         2
     """
-    from jtoolkit._train_cli import main as cli_main
+    from jtoolkit._src.demo.cli import main as cli_main
 
     return cli_main(argv)
 

@@ -1,0 +1,266 @@
+"""``python -m jtoolkit.train``: the demo; argparse into a frozen ``DemoConfig``.
+
+The parser only builds the config; ``run(config)`` does the work on the library
+(datasets, ``jtoolkit.models``, ``jtoolkit.optim``, ``jtoolkit.schedules``,
+``jtoolkit.data.DataLoader``, ``fit``), so tests and scripts call it directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+
+from jtoolkit._src.demo.config import _OPTIMIZERS, _SCHEDULERS, DemoConfig, UsageError
+
+__all__ = ["build_parser", "main", "parse_config", "run"]
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum``, else a one-line usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer, got {text!r}"
+            ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer >= {minimum}, got {value}"
+            )
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1)
+
+
+_non_negative_int = _int_at_least(0)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {value}")
+    return value
+
+
+class _OneLineErrors(argparse.ArgumentParser):
+    """Bad options print one line (what is wrong, where to look) and exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The demo's argument parser (``--help`` lists every option and default)."""
+    d = DemoConfig()
+    p = _OneLineErrors(
+        prog="python -m jtoolkit.train",
+        description=(
+            "Train the PyTorch tutorial's network (SimpleNN 1024-224-10) or an "
+            "MLP/CNN with jtoolkit's jitted train step; digits by default (offline)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add = p.add_argument
+    add(
+        "--dataset",
+        choices=("digits", "synthetic", "mnist"),
+        default=d.dataset,
+        help="digits: scikit-learn's bundled 8x8 digits upsampled to 32x32; "
+        "synthetic: generated; mnist: IDX files in --data-dir",
+    )
+    add(
+        "--data-dir",
+        default=d.data_dir,
+        help="directory with MNIST's train-images-idx3-ubyte[.gz] and "
+        "train-labels-idx1-ubyte[.gz]",
+    )
+    add(
+        "--model",
+        choices=("simple", "mlp", "cnn"),
+        default=d.model,
+        help="simple: SimpleNN(1024, 224, 10); mlp: MLP([1024, 256, 128, 10]); "
+        "cnn: CNN(1, 10) on 32x32x1 images",
+    )
+    add("--epochs", type=_non_negative_int, default=d.epochs, help="total epochs")
+    add(
+        "--batch-size",
+        type=_positive_int,
+        default=d.batch_size,
+        help="samples per step",
+    )
+    add(
+        "--lr",
+        type=_positive_float,
+        default=d.lr,
+        help="learning rate (default: the optimizer's torch default, 1e-3 for adam; "
+        "%(default)s means that)",
+    )
+    add(
+        "--optimizer", choices=_OPTIMIZERS, default=d.optimizer, help="torch.optim twin"
+    )
+    add(
+        "--scheduler",
+        choices=_SCHEDULERS,
+        default=d.scheduler,
+        help="lr schedule: step (x0.1 every epochs//3), cosine, onecycle (per "
+        "step), plateau (ReduceLROnPlateau on val_loss, patience 2), warmup-cosine",
+    )
+    add("--seed", type=int, default=d.seed, help="init, shuffle, split and dropout")
+    add(
+        "--device",
+        choices=("auto", "cpu", "gpu"),
+        default=d.device,
+        help="auto: JAX's default device; gpu: exit 2 if there is none",
+    )
+    add(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default=d.precision,
+        help="bf16: compute in bfloat16 with float32 master weights",
+    )
+    add(
+        "--num-workers",
+        type=_non_negative_int,
+        default=d.num_workers,
+        help="DataLoader worker processes",
+    )
+    add(
+        "--checkpoint-dir",
+        default=d.checkpoint_dir,
+        help="save a checkpoint every epoch (last 3 kept)",
+    )
+    add(
+        "--resume",
+        action="store_true",
+        help="continue from the latest checkpoint in --checkpoint-dir (same "
+        "arguments; --epochs may grow)",
+    )
+    add(
+        "--metrics-file",
+        default=d.metrics_file,
+        help="append one JSON object per epoch to this file",
+    )
+    add("--plot", default=d.plot, help="write a PNG of loss, accuracy and lr curves")
+    add(
+        "--val-split",
+        type=_fraction,
+        default=d.val_split,
+        help="fraction of the data held out for validation",
+    )
+    add("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    return p
+
+
+def parse_config(argv: list[str] | None = None) -> DemoConfig:
+    """Parse ``argv`` into a ``DemoConfig`` (argparse exits 2 on bad options).
+
+    Raises:
+        UsageError: options that argparse cannot check alone (e.g. --resume without
+            --checkpoint-dir).
+    """
+    args = build_parser().parse_args(argv)
+    config = DemoConfig(**vars(args))
+    if config.resume and config.checkpoint_dir is None:
+        raise UsageError("--resume needs --checkpoint-dir DIR")
+    if config.dataset == "mnist" and config.data_dir is None:
+        raise UsageError("--dataset mnist needs --data-dir DIR with the IDX files")
+    if config.dataset != "mnist" and config.data_dir is not None:
+        raise UsageError(
+            f"--data-dir is only used with --dataset mnist, not {config.dataset}"
+        )
+    return config
+
+
+def configure_runtime(config: DemoConfig) -> str:
+    """Pick the device and enable JAX's persistent compilation cache.
+
+    The cache lives in ``$JAX_COMPILATION_CACHE_DIR`` if set, else
+    ``~/.cache/jtoolkit/jax``; ``JTOOLKIT_COMPILATION_CACHE=0`` turns it off.
+
+    Returns:
+        A one-line description of the device.
+
+    Raises:
+        UsageError: ``--device gpu`` without a GPU.
+    """
+    import jax
+
+    if config.device == "cpu":
+        jax.config.update("jax_platforms", "cpu")
+    if os.environ.get("JTOOLKIT_COMPILATION_CACHE", "1") != "0":
+        cache = os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.path.join(
+            os.path.expanduser("~"), ".cache", "jtoolkit", "jax"
+        )
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    if config.device == "gpu":
+        try:
+            gpus = jax.devices("gpu")
+        except RuntimeError:
+            gpus = []
+        if not gpus:
+            names = ", ".join(sorted({d.platform for d in jax.devices()}))
+            raise UsageError(f"--device gpu: no GPU found (available: {names})")
+        jax.config.update("jax_default_device", gpus[0])
+    device = jax.devices("gpu")[0] if config.device == "gpu" else jax.devices()[0]
+    return f"{device.platform} ({device.device_kind}, {jax.device_count()} device(s))"
+
+
+def run(config: DemoConfig, log=print) -> list[dict]:
+    """Train as ``config`` says; returns the metrics history (one dict per epoch).
+
+    Raises:
+        UsageError: a missing checkpoint or data directory, or unusable files.
+    """
+    from jtoolkit._src.demo.run import train_demo
+
+    return train_demo(config, log)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, configure, train; exit code 0, or 2 with a one-line message."""
+    try:
+        config = parse_config(argv)
+        device = configure_runtime(config)
+        print(f"jtoolkit.train: device {device}", flush=True)
+        start = time.perf_counter()
+        history = run(config)
+    except UsageError as err:
+        print(f"python -m jtoolkit.train: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("python -m jtoolkit.train: interrupted", file=sys.stderr)
+        return 130
+    if history:
+        _summary(history, time.perf_counter() - start)
+    return 0
+
+
+def _summary(history: list[dict], seconds: float) -> None:
+    last = history[-1]
+    best = max(history, key=lambda r: r.get("val_accuracy", float("-inf")))
+    print(
+        f"done: {last['epoch']} epochs in {seconds:.1f} s; final train_loss "
+        f"{last['train_loss']:.4f}, val_loss {last.get('val_loss', float('nan')):.4f}, "
+        f"val_accuracy {last.get('val_accuracy', float('nan')):.4f} (best "
+        f"{best.get('val_accuracy', float('nan')):.4f} at epoch {best['epoch']})",
+        flush=True,
+    )

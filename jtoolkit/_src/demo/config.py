@@ -1,0 +1,41 @@
+"""The demo's configuration: a frozen dataclass the CLI parses arguments into."""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["DemoConfig", "UsageError"]
+
+
+_OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
+
+
+_SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau", "warmup-cosine")
+
+
+class UsageError(Exception):
+    """A bad option or missing file: exit code 2 with a one-line message."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoConfig:
+    """Every option of the demo (the CLI only parses arguments into this)."""
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    model: str = "simple"
+    epochs: int = 15
+    batch_size: int = 64
+    lr: float | None = None
+    optimizer: str = "adam"
+    scheduler: str = "none"
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    num_workers: int = 0
+    checkpoint_dir: str | None = None
+    resume: bool = False
+    metrics_file: str | None = None
+    plot: str | None = None
+    progress: bool = True
+    val_split: float = 0.2

@@ -1,0 +1,183 @@
+"""The demo's datasets as numpy arrays: digits (offline), synthetic, MNIST IDX files.
+
+Every dataset comes back as float32 images of shape (N, 32, 32, 1) (NHWC, for the CNN;
+SimpleNN and MLP flatten them to 1024 features) and int32 labels 0-9. Pixels are read
+in [0, 1] and then standardized with the training split's mean and std (torch's
+``transforms.Normalize(mean, std)``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["Split", "load_dataset", "load_raw", "read_idx", "split_train_val"]
+
+
+_SIZE = 32
+
+
+_MNIST = {
+    "images": "train-images-idx3-ubyte",
+    "labels": "train-labels-idx1-ubyte",
+}
+
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4"}
+
+
+class Split(NamedTuple):
+    """Train and validation arrays of one dataset."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def _digits_file() -> str:
+    """Path of scikit-learn's bundled ``digits.csv.gz`` (found without importing it)."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "--dataset digits needs scikit-learn's bundled data: pip install "
+            "'jtoolkit[demo]' (or use --dataset synthetic)"
+        )
+    root = next(iter(spec.submodule_search_locations))
+    return os.path.join(root, "datasets", "data", "digits.csv.gz")
+
+
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled 8x8 digits, upsampled 4x (nearest) to 32x32.
+
+    The same 1797 samples as ``sklearn.datasets.load_digits()``, read straight
+    from its CSV (importing scikit-learn costs seconds).
+    """
+    table = np.loadtxt(_digits_file(), delimiter=",", dtype=np.float32)
+    images = table[:, :64].reshape(-1, 8, 8) / 16.0
+    images = images.repeat(4, axis=1).repeat(4, axis=2)
+    return images[..., None], table[:, 64].astype(np.int32)
+
+
+def _synthetic(seed: int, n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """Ten noisy class templates: learnable, generated, no files."""
+    rng = np.random.default_rng(seed)
+    templates = rng.random((10, _SIZE, _SIZE, 1), dtype=np.float32)
+    labels = rng.integers(0, 10, n).astype(np.int32)
+    noise = rng.normal(0.0, 0.35, (n, _SIZE, _SIZE, 1)).astype(np.float32)
+    return np.clip(templates[labels] + noise, 0.0, 1.0), labels
+
+
+def read_idx(path: str) -> np.ndarray:
+    """Read one IDX file (MNIST's format), gzip-compressed or not.
+
+    Raises:
+        ValueError: the file is not an IDX file (bad magic number or size).
+    """
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an IDX file (bad magic number)")
+    ndim = raw[3]
+    dims = np.frombuffer(raw, ">u4", count=ndim, offset=4).astype(int)
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    expected = 4 + 4 * ndim + int(np.prod(dims)) * dtype.itemsize
+    if len(raw) != expected:
+        raise ValueError(
+            f"{path}: IDX header says shape {tuple(dims)} ({expected} bytes) but the "
+            f"file has {len(raw)} bytes"
+        )
+    return np.frombuffer(raw, dtype, offset=4 + 4 * ndim).reshape(tuple(dims))
+
+
+def _find(data_dir: str, stem: str) -> str:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem + ".idx"):
+        path = os.path.join(data_dir, name)
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(
+        f"MNIST file {stem}[.gz] not found in {data_dir} (expected the standard IDX "
+        "files train-images-idx3-ubyte and train-labels-idx1-ubyte, gzip or not)"
+    )
+
+
+def _mnist(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's training IDX files, zero-padded from 28x28 to 32x32 (as LeNet)."""
+    if data_dir is None:
+        raise FileNotFoundError(
+            "--dataset mnist needs --data-dir DIR with the IDX files"
+        )
+    if not os.path.isdir(data_dir):
+        raise FileNotFoundError(f"--data-dir {data_dir} is not a directory")
+    images = read_idx(_find(data_dir, _MNIST["images"]))
+    labels = read_idx(_find(data_dir, _MNIST["labels"]))
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise ValueError(
+            f"MNIST images {images.shape} and labels {labels.shape} do not match "
+            "(expected (N, H, W) and (N,))"
+        )
+    h, w = images.shape[1:]
+    if h > _SIZE or w > _SIZE:
+        raise ValueError(f"MNIST images must be at most 32x32, got {h}x{w}")
+    top, left = (_SIZE - h) // 2, (_SIZE - w) // 2
+    out = np.zeros((len(images), _SIZE, _SIZE, 1), np.float32)
+    out[:, top : top + h, left : left + w, 0] = images.astype(np.float32) / 255.0
+    return out, labels.astype(np.int32)
+
+
+def split_train_val(
+    x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int
+) -> Split:
+    """A seeded random split, ``val_fraction`` of the samples for validation."""
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_val = round(len(x) * val_fraction)
+    val, train = order[:n_val], order[n_val:]
+    return Split(x[train], y[train], x[val], y[val])
+
+
+def load_raw(
+    name: str, data_dir: str | None = None, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images in [0, 1], shape (N, 32, 32, 1), and int32 labels of dataset ``name``.
+
+    Raises:
+        ValueError: unknown ``name`` or malformed files.
+        FileNotFoundError: mnist without its files.
+    """
+    if name == "digits":
+        return _digits()
+    if name == "synthetic":
+        return _synthetic(seed)
+    if name == "mnist":
+        return _mnist(data_dir)
+    raise ValueError(f"unknown dataset {name!r}; choose digits, synthetic or mnist")
+
+
+def load_dataset(
+    name: str, data_dir: str | None = None, seed: int = 0, val_fraction: float = 0.2
+) -> Split:
+    """Load ``name``, split off the validation set, standardize with train stats.
+
+    Raises:
+        ValueError: unknown ``name`` or malformed files.
+        FileNotFoundError: mnist without its files.
+
+    Example:
+        >>> split = load_dataset("synthetic", seed=0)
+        >>> split.x_train.shape, split.x_val.shape, split.y_train.dtype
+        ((1600, 32, 32, 1), (400, 32, 32, 1), dtype('int32'))
+        >>> round(float(split.x_train.mean()), 4), round(float(split.x_train.std()), 3)
+        (0.0, 1.0)
+    """
+    x, y = load_raw(name, data_dir, seed)
+    split = split_train_val(x, y, val_fraction, seed)
+    mean = np.float32(split.x_train.mean())
+    std = np.float32(max(float(split.x_train.std()), 1e-6))
+    return split._replace(
+        x_train=(split.x_train - mean) / std, x_val=(split.x_val - mean) / std
+    )

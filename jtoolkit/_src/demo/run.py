@@ -1,0 +1,237 @@
+"""The demo's training run, built from the same pieces jtoolkit's public modules export.
+
+This file doubles as the worked example of a custom training script: data into
+``jtoolkit.data.DataLoader``, a ``jtoolkit.models`` network, a ``jtoolkit.optim``
+optimizer with a ``jtoolkit.schedules`` schedule, ``make_train_step`` /
+``make_eval_step`` and ``fit``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import jax.numpy as jnp
+from flax import nnx
+
+from jtoolkit._src.demo.config import DemoConfig, UsageError
+
+__all__ = ["build_model", "build_optimizer", "loss_fn", "metric_fn", "train_demo"]
+
+
+def loss_fn(model: nnx.Module, batch: tuple) -> jnp.ndarray:
+    """Per-example cross entropy (so fit can mask the padded last batch)."""
+    from jtoolkit._src.losses.classification import cross_entropy
+
+    x, y = batch
+    return cross_entropy(model(x), y, reduction="none")
+
+
+def metric_fn(model: nnx.Module, batch: tuple) -> dict:
+    """Per-example validation loss and accuracy."""
+    from jtoolkit._src.losses.classification import cross_entropy
+
+    x, y = batch
+    logits = model(x)
+    return {
+        "loss": cross_entropy(logits, y, reduction="none"),
+        "accuracy": (jnp.argmax(logits, -1) == y).astype(jnp.float32),
+    }
+
+
+def build_model(name: str, seed: int) -> nnx.Module:
+    """SimpleNN (the tutorial's 1024-224-10), an MLP, or the CNN."""
+    from jtoolkit._src.nn.networks import CNN, MLP, SimpleNN
+
+    rngs = nnx.Rngs(seed)
+    if name == "simple":
+        return SimpleNN(1024, 224, 10, rngs=rngs)
+    if name == "mlp":
+        return MLP([1024, 256, 128, 10], dropout=0.1, rngs=rngs)
+    return CNN(1, 10, rngs=rngs)
+
+
+def _schedule(config: DemoConfig, lr: float, steps_per_epoch: int) -> Any:
+    """The lr (float or step -> lr schedule) for ``config.scheduler``."""
+    from jtoolkit._src.schedules.compose import per_epoch
+    from jtoolkit._src.schedules.decay import cosine_annealing_lr, step_lr
+    from jtoolkit._src.schedules.one_cycle import one_cycle_lr
+    from jtoolkit._src.schedules.warmup import linear_warmup_cosine_annealing
+
+    epochs = max(config.epochs, 1)
+    if config.scheduler in ("none", "plateau"):
+        return lr
+    if config.scheduler == "step":
+        return per_epoch(step_lr(lr, max(epochs // 3, 1)), steps_per_epoch)
+    if config.scheduler == "cosine":
+        return per_epoch(cosine_annealing_lr(lr, epochs), steps_per_epoch)
+    if config.scheduler == "onecycle":
+        return one_cycle_lr(lr, total_steps=epochs * steps_per_epoch)
+    warmup = max(epochs // 10, 1)
+    # Bolts' scheduler needs max_epochs > warmup_epochs; a 1-epoch run is all warmup.
+    return per_epoch(
+        linear_warmup_cosine_annealing(lr, warmup, max(epochs, warmup + 1)),
+        steps_per_epoch,
+    )
+
+
+# torch's OneCycleLR (cycle_momentum=True) also writes these optimizers' momentum
+# or beta1 every step; Adagrad and Adadelta have neither, so only their lr cycles.
+_CYCLED_MOMENTUM = {
+    "sgd": "momentum",
+    "rmsprop": "momentum",
+    "adam": "betas",
+    "adamw": "betas",
+}
+
+
+def _momentum_kwargs(config: DemoConfig, steps_per_epoch: int) -> dict[str, Any]:
+    """The momentum twin torch's OneCycleLR cycles, as optimizer keyword arguments."""
+    if config.scheduler != "onecycle" or config.optimizer not in _CYCLED_MOMENTUM:
+        return {}
+    from jtoolkit._src.schedules.one_cycle import one_cycle_momentum
+
+    total = max(config.epochs, 1) * steps_per_epoch
+    momentum = one_cycle_momentum(total_steps=total)
+    if _CYCLED_MOMENTUM[config.optimizer] == "betas":
+        return {"betas": (momentum, 0.999)}
+    return {"momentum": momentum}
+
+
+def build_optimizer(config: DemoConfig, steps_per_epoch: int):
+    """``jtoolkit.optim.<name>(lr=...)`` with the configured schedule."""
+    from jtoolkit._src.optim import alias
+
+    factory = getattr(alias, config.optimizer)
+    lr = config.lr
+    if lr is None:
+        lr = factory.__defaults__[0] if factory.__defaults__ else 1e-3
+    schedule = _schedule(config, float(lr), steps_per_epoch)
+    momentum = _momentum_kwargs(config, steps_per_epoch)
+    return factory(lr=schedule, **momentum), float(lr)
+
+
+@functools.lru_cache(maxsize=4)
+def _engine(config: DemoConfig, steps_per_epoch: int):
+    """Optimizer and compiled steps, shared by runs with the same settings.
+
+    Repeated ``run`` calls in one process (tests, notebooks, a resume right after a
+    run) then reuse the compiled steps instead of compiling them again.
+    """
+    from jtoolkit._src.train.step import make_eval_step, make_train_step
+
+    optimizer, lr = build_optimizer(config, steps_per_epoch)
+    step = make_train_step(loss_fn, optimizer, precision=config.precision)
+    evaluate = make_eval_step(metric_fn, precision=config.precision)
+    return optimizer, lr, step, evaluate
+
+
+def _engine_key(config: DemoConfig) -> DemoConfig:
+    """The config fields the compiled steps depend on (others reset to defaults)."""
+    keep = ("model", "optimizer", "lr", "scheduler", "precision")
+    fields = {name: getattr(config, name) for name in keep}
+    if config.scheduler not in ("none", "plateau"):  # these schedules span the run
+        fields["epochs"] = config.epochs
+    return DemoConfig(**fields)
+
+
+def _loaders(config: DemoConfig):
+    from jtoolkit._src.data.datasets import ArrayDataset
+    from jtoolkit._src.data.loader import DataLoader
+    from jtoolkit._src.demo.datasets import load_dataset
+
+    try:
+        split = load_dataset(
+            config.dataset, config.data_dir, config.seed, config.val_split
+        )
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        raise UsageError(str(err)) from None
+    if config.model != "cnn":
+        split = split._replace(
+            x_train=split.x_train.reshape(len(split.x_train), -1),
+            x_val=split.x_val.reshape(len(split.x_val), -1),
+        )
+    train = DataLoader(
+        ArrayDataset(split.x_train, split.y_train),
+        batch_size=config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+        num_workers=config.num_workers,
+        persistent_workers=config.num_workers > 0,
+    )
+    val = DataLoader(
+        ArrayDataset(split.x_val, split.y_val), batch_size=config.batch_size
+    )
+    return train, val
+
+
+def _metrics_writer(config: DemoConfig) -> Callable[[dict], None] | None:
+    if config.metrics_file is None:
+        return None
+    path = config.metrics_file
+    if os.path.dirname(path) and not os.path.isdir(os.path.dirname(path)):
+        raise UsageError(f"--metrics-file: directory {os.path.dirname(path)} not found")
+    if not config.resume:
+        open(path, "w").close()
+
+    def write(record: dict) -> None:
+        with open(path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    return write
+
+
+def _check_resume(config: DemoConfig) -> None:
+    from jtoolkit._src.checkpoint.store import latest_step
+
+    if not config.resume:
+        return
+    if not os.path.isdir(config.checkpoint_dir):
+        raise UsageError(
+            f"--resume: checkpoint directory {config.checkpoint_dir} not found"
+        )
+    if latest_step(config.checkpoint_dir) is None:
+        raise UsageError(f"--resume: no complete checkpoint in {config.checkpoint_dir}")
+
+
+def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[dict]:
+    """Build everything from ``config`` and run ``fit``; return the history."""
+    from jtoolkit._src.schedules.plateau import ReduceLROnPlateau
+    from jtoolkit._src.train.loop import fit
+    from jtoolkit._src.train.state import TrainState
+
+    _check_resume(config)
+    train, val = _loaders(config)
+    optimizer, lr, step, evaluate = _engine(_engine_key(config), len(train))
+    model = build_model(config.model, config.seed)
+    log(
+        f"jtoolkit.train: {config.model} on {config.dataset} "
+        f"({len(train.dataset)} train / {len(val.dataset)} val), {config.optimizer} "
+        f"lr {lr:g}, scheduler {config.scheduler}, batch {config.batch_size}, "
+        f"{config.epochs} epochs, {config.precision}"
+    )
+    state = TrainState.create(model, optimizer, seed=config.seed)
+    plateau = ReduceLROnPlateau(patience=2) if config.scheduler == "plateau" else None
+    writer = _metrics_writer(config)
+    _, history = fit(
+        state,
+        step,
+        train,
+        config.epochs,
+        eval_step=evaluate,
+        val_loader=val,
+        plateau=plateau,
+        checkpoint_dir=config.checkpoint_dir,
+        resume=config.resume,
+        progress=config.progress,
+        on_epoch_end=writer,
+    )
+    if config.plot is not None:
+        from jtoolkit._src.demo.plot import plot_history
+
+        plot_history(history, config.plot)
+        log(f"jtoolkit.train: wrote {config.plot}")
+    return history

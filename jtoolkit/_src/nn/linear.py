@@ -1,0 +1,81 @@
+"""Layers with parameters: Linear, Conv2d, Embedding (torch's arguments, init, reprs).
+
+Parameter-free blocks (Sequential, activations, pooling, Flatten) live in
+``_models_blocks.py``; normalisation and dropout in ``_models_norm.py``; LSTM in
+``_models_lstm.py``. Each layer's ``_torch_repr()`` is torch's
+``extra_repr()`` text and ``_torch_layout`` maps torch state_dict names to attributes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from jtoolkit._src.nn.init import _check_positive, _uniform
+
+__all__ = ["Linear"]
+
+
+class Linear(nnx.Module):
+    """y = x @ kernel + bias, torch's ``nn.Linear`` with a [in, out] kernel.
+
+    torch: ``torch.nn.Linear(in_features, out_features, bias=True)``. The kernel is the
+    transpose of torch's ``weight`` ([out, in]); both are drawn from torch's
+    kaiming-uniform(a=sqrt(5)) init, U(-1/sqrt(in_features), 1/sqrt(in_features)).
+
+    Args:
+      in_features: size of the last input dimension.
+      out_features: size of the last output dimension.
+      bias: whether to add a learned bias.
+      rngs: ``nnx.Rngs`` with a ``params`` stream.
+
+    Returns:
+      A module mapping float32 [..., in_features] to [..., out_features].
+
+    Raises:
+      ValueError: for non-positive sizes. RuntimeError (at call) when the input's
+        last dimension is not ``in_features``.
+
+    Example:
+      >>> from flax import nnx
+      >>> from jtoolkit.models import Linear
+      >>> layer = Linear(3, 2, rngs=nnx.Rngs(0))
+      >>> layer.kernel.shape, layer(jnp.ones((4, 3))).shape
+      ((3, 2), (4, 2))
+    """
+
+    _torch_layout: ClassVar = {"weight": ("kernel", "linear"), "bias": ("bias", "same")}
+
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, *, rngs: nnx.Rngs
+    ) -> None:
+        _check_positive("in_features", in_features)
+        _check_positive("out_features", out_features)
+        self.in_features = in_features
+        self.out_features = out_features
+        bound = 1.0 / math.sqrt(in_features)
+        self.kernel = _uniform(rngs, (in_features, out_features), bound)
+        self.bias = _uniform(rngs, (out_features,), bound) if bias else None
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = jnp.asarray(x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            rows = math.prod(x.shape[:-1]) if x.ndim else 1
+            cols = x.shape[-1] if x.ndim else 1
+            raise RuntimeError(
+                f"mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and "
+                f"{self.in_features}x{self.out_features}); Linear expects the last "
+                f"input dimension to be in_features={self.in_features}"
+            )
+        y = x @ self.kernel[...]
+        return y if self.bias is None else y + self.bias[...]
+
+    def _torch_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )

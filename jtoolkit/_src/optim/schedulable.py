@@ -1,0 +1,37 @@
+"""Hyperparameters that may be schedules, and numerics the transforms share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+__all__ = ["Schedulable", "lerp", "value_at"]
+
+
+Schedulable = float | Callable[[jax.Array], Any]
+
+
+def value_at(value: Schedulable, count: jax.Array) -> Any:
+    """``value(count)`` for a schedule, ``value`` itself for a constant."""
+    return value(count) if callable(value) else value
+
+
+def lerp(start: jax.Array, end: jax.Array, weight: Any) -> jax.Array:
+    """``torch.lerp`` with torch's two-branch formula (exact for weight 0 and 1)."""
+    forward = start + weight * (end - start)
+    backward = end - (end - start) * (1 - weight)
+    if isinstance(weight, float):
+        return forward if weight < 0.5 else backward
+    return jnp.where(weight < 0.5, forward, backward)
+
+
+def _zeros(params: optax.Params) -> optax.Params:
+    return jax.tree.map(jnp.zeros_like, params)
+
+
+def _count0() -> jax.Array:
+    return jnp.zeros([], jnp.int32)

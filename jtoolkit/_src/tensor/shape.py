@@ -1,0 +1,345 @@
+"""Shape ops with torch's dim rules and error texts: stack, cat, view, squeeze, ...
+
+JAX has no views: ``view`` and ``transpose`` return new arrays (``view`` is a
+C-order reshape, the element order of torch's ``reshape``), so torch's
+"view size is not compatible with input tensor's size and stride" cannot happen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jtoolkit._src.core import arrays, checks
+
+__all__ = [
+    "cat",
+    "diag",
+    "diag_embed",
+    "squeeze",
+    "stack",
+    "transpose",
+    "unsqueeze",
+    "view",
+]
+
+
+def _sequence(tensors: Any, name: str) -> list[jax.Array]:
+    if isinstance(tensors, jax.Array | np.ndarray) or not isinstance(tensors, Sequence):
+        raise TypeError(
+            f"{name}(): argument 'tensors' must be a list or tuple of arrays, not "
+            f"{type(tensors).__name__}; write {name}((a, b), dim=...)"
+        )
+    return [arrays.to_array(t) for t in tensors]
+
+
+def stack(tensors: Sequence[Any], dim: int = 0) -> jax.Array:
+    """Join equally shaped arrays along a new dimension.
+
+    torch counterpart: ``torch.stack(tensors, dim=0)``.
+
+    Args:
+        tensors: a list/tuple of arrays of one shape (dtypes are promoted).
+        dim: position of the new dimension, in ``[-(ndim + 1), ndim]``.
+
+    Returns:
+        Array of shape ``shape[:dim] + (len(tensors),) + shape[dim:]``.
+
+    Raises:
+        RuntimeError: an empty list, or unequal shapes ("stack expects each tensor to
+            be equal size, but got [2, 3] at entry 0 and [3, 2] at entry 1").
+        IndexError: ``dim`` out of range.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import stack
+        >>> stack(([[1, 2], [3, 4]], [[5, 6], [7, 8]]), dim=1).tolist()
+        [[[1, 2], [5, 6]], [[3, 4], [7, 8]]]
+    """
+    arrays = _sequence(tensors, "stack")
+    if not arrays:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    first = arrays[0].shape
+    for i, a in enumerate(arrays[1:], start=1):
+        if a.shape != first:
+            raise RuntimeError(
+                "stack expects each tensor to be equal size, but got "
+                f"{checks.shape_str(first)} at entry 0 and "
+                f"{checks.shape_str(a.shape)} at entry {i}"
+            )
+    axis = checks.wrap_dim(dim, len(first) + 1)
+    return jnp.stack(arrays, axis=axis)
+
+
+def _check_cat_shapes(arrays: list[jax.Array], axis: int) -> None:
+    first = arrays[0]
+    for i, a in enumerate(arrays[1:], start=1):
+        if a.ndim != first.ndim:
+            raise RuntimeError(
+                f"Tensors must have same number of dimensions: got {first.ndim} "
+                f"and {a.ndim}"
+            )
+        for d, (m, n) in enumerate(zip(first.shape, a.shape, strict=True)):
+            if d != axis and m != n:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {axis}. "
+                    f"Expected size {m} but got size {n} for tensor number {i} in "
+                    "the list."
+                )
+
+
+def cat(tensors: Sequence[Any], dim: int = 0) -> jax.Array:
+    """Join arrays along an existing dimension.
+
+    torch counterpart: ``torch.cat(tensors, dim=0)``. As torch, 1-D empty arrays
+    (shape ``(0,)``) are skipped when joined with others (they still take part in
+    dtype promotion).
+
+    Args:
+        tensors: a list/tuple of arrays equal in every dimension but ``dim``.
+        dim: the dimension to join along, in ``[-ndim, ndim - 1]``.
+
+    Returns:
+        The joined array.
+
+    Raises:
+        ValueError: an empty list.
+        RuntimeError: 0-d inputs, different ranks, or sizes that differ outside
+            ``dim`` ("Sizes of tensors must match except in dimension 0. Expected
+            size 3 but got size 2 for tensor number 1 in the list.").
+        IndexError: ``dim`` out of range.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import cat
+        >>> a, b = [[1, 2]], [[3, 4]]
+        >>> cat((a, b), dim=0).shape, cat((a, b), dim=1).shape
+        ((2, 2), (1, 4))
+    """
+    arrays = _sequence(tensors, "cat")
+    if not arrays:
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    for i, a in enumerate(arrays):
+        if a.ndim == 0:
+            raise RuntimeError(
+                f"zero-dimensional tensor (at position {i}) cannot be concatenated"
+            )
+    dtype = jnp.result_type(*arrays)
+    kept = [a for a in arrays if a.shape != (0,)] or arrays[:1]
+    axis = checks.wrap_dim(dim, kept[0].ndim)
+    _check_cat_shapes(kept, axis)
+    return jnp.concatenate([a.astype(dtype) for a in kept], axis=axis)
+
+
+def diag(a: Any, diagonal: int = 0) -> jax.Array:
+    """Build a diagonal matrix from a vector, or take a diagonal of a matrix.
+
+    torch counterpart: ``torch.diag(input, diagonal=0)``.
+
+    Args:
+        a: ``[n]`` vector or ``[n, m]`` matrix.
+        diagonal: offset (> 0 above the main diagonal, < 0 below).
+
+    Returns:
+        ``[n + |k|, n + |k|]`` matrix for a vector, the ``k``-th diagonal for a
+        matrix.
+
+    Raises:
+        RuntimeError: input that is not 1-D or 2-D.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import diag
+        >>> diag([1, 2]).tolist(), diag([[0, 1, 2], [3, 4, 5], [6, 7, 8]], -1).tolist()
+        ([[1, 0], [0, 2]], [3, 7])
+    """
+    a = arrays.to_array(a)
+    if a.ndim not in (1, 2):
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {a.ndim}D")
+    return jnp.diag(a, k=checks.check_int(diagonal, "diagonal", "diag"))
+
+
+def diag_embed(a: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> jax.Array:
+    """Put the last dimension of ``a`` on the diagonal of new matrices (batched).
+
+    torch counterpart: ``torch.diag_embed(input, offset=0, dim1=-2, dim2=-1)``.
+
+    Args:
+        a: ``[..., n]`` array.
+        offset: which diagonal (> 0 above the main one).
+        dim1, dim2: output dims that hold the matrices (of the ``ndim + 1`` dims).
+
+    Returns:
+        ``[..., n + |offset|, n + |offset|]`` array (matrix dims at dim1, dim2).
+
+    Raises:
+        IndexError: dims out of range. RuntimeError: ``dim1 == dim2``.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import diag_embed
+        >>> diag_embed([[1, 2], [3, 4]]).tolist()
+        [[[1, 0], [0, 2]], [[3, 0], [0, 4]]]
+    """
+    a = arrays.to_array(a)
+    out_ndim = a.ndim + 1
+    d1, d2 = checks.wrap_dim(dim1, out_ndim), checks.wrap_dim(dim2, out_ndim)
+    if a.ndim == 0:
+        raise IndexError(
+            "Dimension out of range (expected to be in range of [-1, 0], but got "
+            f"{dim1})"
+        )
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    offset = checks.check_int(offset, "offset", "diag_embed")
+    n = a.shape[-1]
+    size = n + abs(offset)
+    rows = jnp.arange(n) + max(-offset, 0)
+    cols = jnp.arange(n) + max(offset, 0)
+    out = jnp.zeros((*a.shape[:-1], size, size), a.dtype).at[..., rows, cols].set(a)
+    return jnp.moveaxis(out, (-2, -1), (d1, d2))
+
+
+def unsqueeze(a: Any, dim: int) -> jax.Array:
+    """Insert a dimension of size 1.
+
+    torch counterpart: ``torch.unsqueeze(input, dim)``.
+
+    Args:
+        a: array.
+        dim: position of the new dim, in ``[-(ndim + 1), ndim]``.
+
+    Returns:
+        Array with one more dimension.
+
+    Raises:
+        IndexError: ``dim`` out of range.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import unsqueeze
+        >>> unsqueeze([1, 2, 3], 0).shape, unsqueeze([1, 2, 3], -1).shape
+        ((1, 3), (3, 1))
+    """
+    a = arrays.to_array(a)
+    return jnp.expand_dims(a, checks.wrap_dim(dim, a.ndim + 1))
+
+
+def squeeze(a: Any, dim: int | Sequence[int] | None = None) -> jax.Array:
+    """Drop dimensions of size 1 (all of them, or those named in ``dim``).
+
+    torch counterpart: ``torch.squeeze(input, dim=None)``; a named dim whose size
+    is not 1 is left alone, as torch.
+
+    Args:
+        a: array.
+        dim: None, an int or a tuple of ints.
+
+    Returns:
+        The squeezed array.
+
+    Raises:
+        IndexError: a dim out of range.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import squeeze
+        >>> squeeze(jnp.zeros((1, 3, 1))).shape, squeeze(jnp.zeros((1, 3, 1)), 1).shape
+        ((3,), (1, 3, 1))
+    """
+    a = arrays.to_array(a)
+    if dim is None:
+        axes = [d for d, n in enumerate(a.shape) if n == 1]
+    else:
+        dims = dim if isinstance(dim, Sequence) else (dim,)
+        axes = [checks.wrap_dim(d, a.ndim) for d in dims]
+        axes = [d for d in axes if a.ndim and a.shape[d] == 1]
+    return jnp.squeeze(a, axis=tuple(sorted(set(axes))))
+
+
+def transpose(a: Any, dim0: int, dim1: int) -> jax.Array:
+    """Swap two dimensions.
+
+    torch counterpart: ``torch.transpose(input, dim0, dim1)`` (a copy here: JAX has
+    no views).
+
+    Args:
+        a: array.
+        dim0, dim1: the dims to swap.
+
+    Returns:
+        The transposed array.
+
+    Raises:
+        IndexError: a dim out of range.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import transpose
+        >>> transpose([[0, 1, 2], [3, 4, 5]], 0, 1).tolist()
+        [[0, 3], [1, 4], [2, 5]]
+    """
+    a = arrays.to_array(a)
+    if a.ndim == 0:
+        checks.wrap_dim(dim0, 0), checks.wrap_dim(dim1, 0)
+        return a
+    return jnp.swapaxes(a, checks.wrap_dim(dim0, a.ndim), checks.wrap_dim(dim1, a.ndim))
+
+
+def _view_shape(shape: tuple[Any, ...], numel: int) -> tuple[int, ...]:
+    """Resolve a torch view shape (one -1 allowed) against ``numel`` elements."""
+    if not shape:
+        raise TypeError("view() needs a shape: write view(a, 2, 3) or view(a, (2, 3))")
+    if len(shape) == 1 and isinstance(shape[0], Sequence):
+        shape = tuple(shape[0])
+    for d in shape:
+        if isinstance(d, bool) or not isinstance(d, int | np.integer):
+            raise TypeError(
+                f"view(): shape must be ints, but got {type(d).__name__} in {shape}"
+            )
+    shape = tuple(int(d) for d in shape)
+    text = checks.shape_str(shape)
+    for i, d in enumerate(shape):
+        if d < -1:
+            raise RuntimeError(
+                f"invalid shape dimension {d} at index {i} of shape {text}"
+            )
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = math.prod(d for d in shape if d != -1)
+    if -1 in shape:
+        if known == 0 and numel == 0:
+            raise RuntimeError(
+                f"cannot reshape tensor of 0 elements into shape {text} because the "
+                "unspecified dimension size -1 can be any value and is ambiguous"
+            )
+        if known and numel % known == 0:
+            return tuple(numel // known if d == -1 else d for d in shape)
+    elif known == numel:
+        return shape
+    raise RuntimeError(f"shape '{text}' is invalid for input of size {numel}")
+
+
+def view(a: Any, *shape: Any) -> jax.Array:
+    """Reshape (C order) with torch's shape rules; one size may be -1.
+
+    torch counterpart: ``tensor.view(*shape)``. JAX has no views, so this is a
+    reshape that never fails for strides (torch's ``view`` of a transposed tensor
+    raises; ``reshape`` gives these values).
+
+    Args:
+        a: array.
+        *shape: ints, or one tuple/list of ints.
+
+    Returns:
+        The reshaped array.
+
+    Raises:
+        RuntimeError: a shape that does not fit ("shape '[4]' is invalid for input of
+            size 6"), two -1s, or a size below -1.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import view
+        >>> view(jnp.arange(6), 2, -1).shape, view(jnp.arange(6), (3, 2)).shape
+        ((2, 3), (3, 2))
+    """
+    a = arrays.to_array(a)
+    return jnp.reshape(a, _view_shape(shape, a.size))

@@ -1,15 +1,101 @@
-"""Argument checks (one message grammar) and torch's shape and dim errors."""
+"""Argument checks with one message grammar, and torch's shape and dim errors.
+
+Every check takes ``(name, value, ...)`` and the calling function's public name as
+the keyword ``fn``, and says ``"<fn>: <name> must be <what>, got <value>"``, e.g.
+``"step_lr: step_size must be an integer >= 1, got 0"``. Where a test pins torch's
+own wording (``wrap_dim``, ``torch_int_arg``, ``check_broadcast`` and the optimizer,
+loss and sampler messages in their areas), that wording wins.
+
+Example:
+    >>> check_int("step_size", 3, fn="step_lr", minimum=1)
+    3
+    >>> check_positive("gamma", 0.0, fn="step_lr")
+    Traceback (most recent call last):
+    ...
+    ValueError: step_lr: gamma must be > 0, got 0.0
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import numbers
+import operator
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
 
 from jtoolkit._src.core.dtypes import is_tracer
 
-__all__: list[str] = []
+__all__ = [
+    "check_bool",
+    "check_broadcast",
+    "check_choice",
+    "check_int",
+    "check_positive",
+    "ensure_concrete",
+    "fail",
+    "shape_str",
+    "torch_int_arg",
+    "wrap_dim",
+]
+
+
+def fail(
+    name: str, value: Any, what: str, *, fn: str, exc: type[Exception] = ValueError
+) -> Exception:
+    """The exception ``"<fn>: <name> must be <what>, got <value>"`` (to ``raise``)."""
+    return exc(f"{fn}: {name} must be {what}, got {value!r}")
+
+
+def check_int(
+    name: str,
+    value: Any,
+    *,
+    fn: str,
+    minimum: int | None = None,
+    exc: type[Exception] = ValueError,
+) -> int:
+    """``value`` as an ``int`` (bool refused), at least ``minimum`` if given."""
+    what = "an integer" if minimum is None else f"an integer >= {minimum}"
+    try:
+        as_int = operator.index(value)
+    except TypeError:
+        raise fail(name, value, what, fn=fn, exc=exc) from None
+    if isinstance(value, bool) or (minimum is not None and as_int < minimum):
+        raise fail(name, value, what, fn=fn, exc=exc)
+    return as_int
+
+
+def check_positive(
+    name: str, value: Any, *, fn: str, allow_zero: bool = False
+) -> float:
+    """``value`` as a ``float`` that is ``> 0`` (``>= 0`` with ``allow_zero``).
+
+    NaN is refused; infinity passes (torch accepts it where a bound is asked).
+    """
+    what = ">= 0" if allow_zero else "> 0"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise fail(name, value, f"a real number {what}", fn=fn)
+    as_float = float(value)
+    if math.isnan(as_float) or not (as_float >= 0 if allow_zero else as_float > 0):
+        raise fail(name, value, what, fn=fn)
+    return as_float
+
+
+def check_bool(name: str, value: Any, *, fn: str) -> bool:
+    """``value`` as a ``bool``; TypeError for anything else (``1`` included)."""
+    if not isinstance(value, bool | np.bool_):
+        raise fail(name, value, "a bool (True or False)", fn=fn, exc=TypeError)
+    return bool(value)
+
+
+def check_choice(name: str, value: Any, choices: Collection[Any], *, fn: str) -> Any:
+    """``value`` if it is one of ``choices``, else ValueError listing them."""
+    if value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise fail(name, value, f"one of {listed}", fn=fn)
+    return value
 
 
 def shape_str(shape: Sequence[int]) -> str:
@@ -37,8 +123,8 @@ def wrap_dim(dim: Any, ndim: int, name: str = "dim") -> int:
     return int(dim) % rank
 
 
-def check_int(value: Any, name: str, fname: str) -> int:
-    """A Python/numpy integer argument as ``int``, else torch's TypeError."""
+def torch_int_arg(name: str, value: Any, fname: str) -> int:
+    """A Python/numpy integer argument as ``int``, else torch's TypeError text."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise TypeError(
             f"{fname}(): argument '{name}' must be int, not {type(value).__name__}"

@@ -158,7 +158,7 @@ def diag(a: Any, diagonal: int = 0) -> jax.Array:
     a = arrays.to_array(a)
     if a.ndim not in (1, 2):
         raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {a.ndim}D")
-    return jnp.diag(a, k=checks.check_int(diagonal, "diagonal", "diag"))
+    return jnp.diag(a, k=checks.torch_int_arg("diagonal", diagonal, "diag"))
 
 
 def diag_embed(a: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> jax.Array:
@@ -192,7 +192,7 @@ def diag_embed(a: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> jax.A
         )
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    offset = checks.check_int(offset, "offset", "diag_embed")
+    offset = checks.torch_int_arg("offset", offset, "diag_embed")
     n = a.shape[-1]
     size = n + abs(offset)
     rows = jnp.arange(n) + max(-offset, 0)

@@ -24,15 +24,21 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the real bindings, for type checkers and linters
     from jtoolkit._src.checkpoint.store import restore_checkpoint, save_checkpoint
-    from jtoolkit._src.train.callbacks import EarlyStopping
+    from jtoolkit._src.train.callbacks import EarlyStopping, EarlyStoppingState
     from jtoolkit._src.train.fused import make_fused_epoch
     from jtoolkit._src.train.loop import FitResult, fit
     from jtoolkit._src.train.state import TrainState
-    from jtoolkit._src.train.step import make_eval_step, make_train_step
+    from jtoolkit._src.train.step import (
+        MaskUnsupportedError,
+        make_eval_step,
+        make_train_step,
+    )
 
 __all__ = [
     "EarlyStopping",
+    "EarlyStoppingState",
     "FitResult",
+    "MaskUnsupportedError",
     "TrainState",
     "fit",
     "main",
@@ -49,6 +55,8 @@ _HOMES = {
     "make_eval_step": "jtoolkit._src.train.step",
     "make_fused_epoch": "jtoolkit._src.train.fused",
     "EarlyStopping": "jtoolkit._src.train.callbacks",
+    "EarlyStoppingState": "jtoolkit._src.train.callbacks",
+    "MaskUnsupportedError": "jtoolkit._src.train.step",
     "FitResult": "jtoolkit._src.train.loop",
     "fit": "jtoolkit._src.train.loop",
     "save_checkpoint": "jtoolkit._src.checkpoint.store",

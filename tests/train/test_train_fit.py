@@ -1,14 +1,19 @@
 """fit(): loss goes down, resume equals uninterrupted, NaN stop, early stopping."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 
 from jtoolkit import data, losses, models, optim, schedules
+from jtoolkit._src.train.batching import pad_batch, supports_mask
+from jtoolkit._src.train.callbacks import state_from_json, state_to_json
 from jtoolkit.checkpoint import all_steps
 from jtoolkit.train import (
     EarlyStopping,
+    EarlyStoppingState,
+    MaskUnsupportedError,
     TrainState,
     fit,
     make_eval_step,
@@ -130,9 +135,8 @@ def test_nan_loss_stops_naming_the_step():
     with pytest.raises(FloatingPointError, match=r"at step 4 \(epoch 1, batch 4\)"):
         fit(setup.state(), setup.step, loader, 1, progress=False, log_every=2)
     skip = make_train_step(_loss_fn, setup.opt, nan_policy="skip")
-    state, history = fit(
-        setup.state(), skip, loader, 1, progress=False, nan_policy="skip"
-    )
+    assert skip.nan_policy == "skip"  # fit reads the step's own policy
+    state, history = fit(setup.state(), skip, loader, 1, progress=False)
     assert history[0]["skipped_steps"] == 1 and int(state.step) == 4
     assert np.isfinite(history[0]["train_loss"])
 
@@ -184,3 +188,67 @@ def test_validation_batches_may_be_larger_than_training_batches():
     logits = state.model(x)
     expected = float(losses.cross_entropy(logits, y))
     np.testing.assert_allclose(history[0]["val_loss"], expected, rtol=1e-5)
+
+
+class _CountingBatches:
+    """A plain re-iterable of batches that counts how often it is iterated."""
+
+    def __init__(self, batches):
+        self.batches, self.passes = batches, 0
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __iter__(self):
+        self.passes += 1
+        return iter(self.batches)
+
+
+def test_fit_fetches_no_batch_ahead_and_pads_device_batches_on_device():
+    """One pass per epoch (no look-ahead fetch to learn the batch shape), and a
+    ragged jax.Array batch is padded on its device, never pulled to the host."""
+    setup = _Setup()
+    x = np.random.default_rng(0).normal(size=(20, 6)).astype(np.float32)
+    y = (np.arange(20) % 2).astype(np.int32)
+    batches = [
+        (jnp.asarray(x[i : i + 8]), jnp.asarray(y[i : i + 8])) for i in (0, 8, 16)
+    ]
+    train = _CountingBatches(batches)
+    val = _CountingBatches(batches)
+    _, history = fit(
+        setup.state(),
+        setup.step,
+        train,
+        2,
+        eval_step=setup.eval,
+        val_loader=val,
+        progress=False,
+    )
+    assert train.passes == 2 and val.passes == 2
+    padded, mask = pad_batch(batches[-1], 8)
+    assert isinstance(padded[0], jax.Array) and padded[0].shape == (8, 6)
+    np.testing.assert_array_equal(mask, [1, 1, 1, 1, 0, 0, 0, 0])
+    # The padded last batch gives the loss of its 4 real rows only.
+    assert np.isfinite(history[-1]["train_loss"])
+
+
+def test_scalar_loss_steps_are_recognised_by_type_not_message():
+    setup = _Setup()
+    scalar = make_train_step(lambda m, b: jnp.mean(_loss_fn(m, b)), setup.opt)
+    batch = (np.zeros((4, 6), np.float32), np.zeros(4, np.int32))
+    assert not supports_mask(scalar, setup.state(), pad_batch(batch, 4))
+    assert supports_mask(setup.step, setup.state(), pad_batch(batch, 4))
+    with pytest.raises(MaskUnsupportedError, match="per-example"):
+        scalar(setup.state(), batch, np.ones(4, np.float32))
+
+
+def test_early_stopping_is_a_pure_state_machine_that_survives_json():
+    es = EarlyStopping(patience=2, mode="max", min_delta=0.1)
+    step = jax.jit(es.step)
+    state = es.init()
+    stops = []
+    for v in (0.5, 0.55, 0.7, 0.75, 0.78):
+        state = state_from_json(EarlyStoppingState, state_to_json(step(state, v)))
+        stops.append(bool(state.stop))
+    assert stops == [False, False, False, False, True]
+    assert float(state.best) == pytest.approx(0.7)

@@ -1,18 +1,37 @@
-"""Host-side callbacks of ``fit``: early stopping, plateau state to and from JSON."""
+"""Host-side state machines of ``fit``: early stopping, and their JSON form.
+
+``EarlyStopping`` is a pure ``init``/``step`` state machine like
+``ReduceLROnPlateau``: its state is a NamedTuple of scalar arrays. Both states go
+into a checkpoint's JSON through one path (``state_to_json`` / ``state_from_json``),
+which keeps each field's dtype so a resumed run never retraces.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import Any
+from typing import Any, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["EarlyStopping", "plateau_from_json", "plateau_to_json"]
+from jtoolkit._src.core.checks import check_choice, check_int
+
+__all__ = [
+    "EarlyStopping",
+    "EarlyStoppingState",
+    "state_from_json",
+    "state_to_json",
+]
 
 
-def plateau_to_json(state: Any) -> dict | None:
-    """A ReduceLROnPlateau state (NamedTuple of scalars) as a JSON-safe dict."""
+def state_to_json(state: Any) -> dict | None:
+    """A NamedTuple of scalars (plateau, early stopping) as ``{field: [dtype, value]}``.
+
+    Example:
+        >>> state_to_json(EarlyStopping(patience=2).init())
+        {'best': ['float32', inf], 'bad_epochs': ['int32', 0], 'stop': ['bool', False]}
+    """
     if state is None:
         return None
     out = {}
@@ -22,15 +41,19 @@ def plateau_to_json(state: Any) -> dict | None:
     return out
 
 
-def plateau_from_json(data: dict | None) -> Any:
-    """Inverse of ``plateau_to_json`` (dtypes kept, so a jitted step never retraces)."""
+def state_from_json(cls: type, data: dict | None) -> Any:
+    """Inverse of ``state_to_json`` for the NamedTuple class ``cls`` (dtypes kept)."""
     if data is None:
         return None
-    import jax.numpy as jnp
+    return cls(**{k: jnp.asarray(v, dtype) for k, (dtype, v) in data.items()})
 
-    from jtoolkit._src.schedules.plateau import PlateauState
 
-    return PlateauState(**{k: jnp.asarray(v, dtype) for k, (dtype, v) in data.items()})
+class EarlyStoppingState(NamedTuple):
+    """Best value so far, epochs without improvement, and whether to stop."""
+
+    best: jax.Array
+    bad_epochs: jax.Array
+    stop: jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,17 +61,28 @@ class EarlyStopping:
     """Stop when ``monitor`` has not improved for ``patience`` epochs.
 
     The twin of Lightning's ``EarlyStopping(monitor, patience, mode, min_delta)``
-    (torch itself has none).
+    (torch itself has none). Pure and jittable, like ``ReduceLROnPlateau``:
+    ``state = es.init()``, then ``state = es.step(state, metric)`` once per epoch;
+    ``state.stop`` says when to stop. ``fit(early_stopping=es)`` does this for you
+    with ``history[-1][es.monitor]``.
 
     Args:
         patience: epochs without improvement before stopping (int >= 1).
-        monitor: history key to watch (``"val_loss"``).
+        monitor: history key ``fit`` feeds it (``"val_loss"``).
         mode: ``"min"`` or ``"max"``.
         min_delta: smallest change that counts as an improvement.
 
+    Raises:
+        ValueError: ``patience`` < 1 or ``mode`` not "min"/"max".
+
     Example:
-        >>> es = EarlyStopping(patience=1).init()
-        >>> [es.update({"val_loss": v}) for v in (1.0, 0.5, 0.7)]
+        >>> es = EarlyStopping(patience=1)
+        >>> state = es.init()
+        >>> stops = []
+        >>> for v in (1.0, 0.5, 0.7):
+        ...     state = es.step(state, v)
+        ...     stops.append(bool(state.stop))
+        >>> stops
         [False, False, True]
     """
 
@@ -58,46 +92,26 @@ class EarlyStopping:
     min_delta: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got mode={self.mode!r}")
-        if isinstance(self.patience, bool) or not isinstance(self.patience, int):
-            raise ValueError(f"patience must be an int >= 1, got {self.patience!r}")
-        if self.patience < 1:
-            raise ValueError(f"patience must be an int >= 1, got {self.patience!r}")
+        check_choice("mode", self.mode, ("min", "max"), fn="EarlyStopping")
+        check_int("patience", self.patience, fn="EarlyStopping", minimum=1)
 
-    def init(self, state: dict | None = None) -> _EarlyTracker:
-        """A tracker, fresh or from ``to_json()`` of a checkpoint."""
-        return _EarlyTracker(self, state)
-
-
-class _EarlyTracker:
-    """Mutable host-side bookkeeping for one run (saved in checkpoints as JSON)."""
-
-    def __init__(self, spec: EarlyStopping, state: dict | None) -> None:
-        self.spec = spec
-        worst = math.inf if spec.mode == "min" else -math.inf
-        state = state or {"best": worst, "bad_epochs": 0}
-        self.best, self.bad_epochs = float(state["best"]), int(state["bad_epochs"])
-
-    def update(self, record: dict) -> bool:
-        """Feed one epoch's metrics; True when training should stop."""
-        if self.spec.monitor not in record:
-            raise KeyError(
-                f"EarlyStopping monitor={self.spec.monitor!r} is not among the epoch "
-                f"metrics {sorted(record)}"
-            )
-        value = float(record[self.spec.monitor])
-        delta = self.spec.min_delta
-        better = (
-            value < self.best - delta
-            if self.spec.mode == "min"
-            else (value > self.best + delta)
+    def init(self) -> EarlyStoppingState:
+        """The state before the first epoch."""
+        worst = np.inf if self.mode == "min" else -np.inf
+        return EarlyStoppingState(
+            jnp.asarray(worst, jnp.float32),
+            jnp.asarray(0, jnp.int32),
+            jnp.asarray(False),
         )
-        if better:
-            self.best, self.bad_epochs = value, 0
-        else:
-            self.bad_epochs += 1
-        return self.bad_epochs >= self.spec.patience
 
-    def to_json(self) -> dict:
-        return {"best": self.best, "bad_epochs": self.bad_epochs}
+    def step(self, state: EarlyStoppingState, metric: Any) -> EarlyStoppingState:
+        """Feed one epoch's ``metric``; ``stop`` turns True once patience runs out."""
+        value = jnp.asarray(metric, jnp.float32)
+        delta = jnp.float32(self.min_delta)
+        if self.mode == "min":
+            better = value < state.best - delta
+        else:
+            better = value > state.best + delta
+        bad = jnp.where(better, 0, state.bad_epochs + 1).astype(jnp.int32)
+        best = jnp.where(better, value, state.best)
+        return EarlyStoppingState(best, bad, state.stop | (bad >= self.patience))

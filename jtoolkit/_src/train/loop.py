@@ -21,11 +21,13 @@ from jtoolkit._src.checkpoint.store import (
     restore_checkpoint,
     save_checkpoint,
 )
-from jtoolkit._src.train.batching import batch_rows, pad_batch, supports_mask
+from jtoolkit._src.schedules.plateau import PlateauState
+from jtoolkit._src.train.batching import BatchPadder, batch_size_of
 from jtoolkit._src.train.callbacks import (
     EarlyStopping,
-    plateau_from_json,
-    plateau_to_json,
+    EarlyStoppingState,
+    state_from_json,
+    state_to_json,
 )
 from jtoolkit._src.train.state import TrainState
 
@@ -75,24 +77,22 @@ def _raise_nonfinite(
             f"{first_step + i + 1} (epoch {epoch}, batch {i + 1}); that update was "
             "skipped. Lower the learning rate, clip gradients "
             "(jtoolkit.optim.clip_grad_norm), check the data, or pass "
-            "nan_policy='skip' to make_train_step and fit to carry on"
+            "nan_policy='skip' to make_train_step to carry on"
         )
 
 
-def _train_epoch(run, state, loader, epoch, nan_policy, use_mask, size):
+def _train_epoch(run, state, loader, epoch, nan_policy, padder):
     losses, counts, flags = [], [], []
     checked = 0  # flags before this index are known finite
     first_step = int(state.step)
     start = time.perf_counter()
     seen = 0
     bar = _bar(run, len(loader), epoch)
-    for i, batch in enumerate(loader):
-        rows = batch_rows(batch)
-        if use_mask:
-            batch, mask = pad_batch(batch, size)
-            state, metrics = run.train_step(state, batch, mask)
-        else:
+    for i, (batch, mask, rows) in enumerate(padder.batches(loader, state)):
+        if mask is None:
             state, metrics = run.train_step(state, batch)
+        else:
+            state, metrics = run.train_step(state, batch, mask)
         losses.append(metrics["loss"])
         flags.append(metrics["finite"])
         counts.append(rows)
@@ -124,28 +124,19 @@ def _train_epoch(run, state, loader, epoch, nan_policy, use_mask, size):
     }
 
 
-def _evaluate(run, state, loader, use_mask, size) -> dict[str, float]:
+def _evaluate(run, state, loader, padder) -> dict[str, float]:
     sums: dict[str, float] = {}
     total = 0.0
-    for batch in loader:
-        if use_mask:
-            batch, mask = pad_batch(batch, size)
-            out = jax.device_get(run.eval_step(state, batch, mask))
-        else:
+    for batch, mask, _ in padder.batches(loader, state):
+        if mask is None:
             out = jax.device_get(run.eval_step(state, batch))
+        else:
+            out = jax.device_get(run.eval_step(state, batch, mask))
         count = float(out.pop("count"))
         total += count
         for k, v in out.items():
             sums[k] = sums.get(k, 0.0) + float(v) * count
     return {f"val_{k}": v / max(total, 1.0) for k, v in sums.items()}
-
-
-def _first_batch(loader: Iterable) -> Any:
-    state = loader.state_dict() if hasattr(loader, "state_dict") else None
-    batch = next(iter(loader))
-    if state is not None:
-        loader.load_state_dict(state)
-    return batch
 
 
 def _resume(directory, state, plateau, early):
@@ -154,13 +145,18 @@ def _resume(directory, state, plateau, early):
         return state, 0, [], None, None
     state, extra = restore_checkpoint(directory, state, with_extra=True)
     extra = extra or {}
-    pstate = plateau_from_json(extra.get("plateau")) if plateau is not None else None
+    pstate = None
+    if plateau is not None:
+        pstate = state_from_json(PlateauState, extra.get("plateau"))
+    estate = None
+    if early is not None:
+        estate = state_from_json(EarlyStoppingState, extra.get("early_stopping"))
     return (
         state,
         int(extra.get("epoch", 0)),
         list(extra.get("history", [])),
         pstate,
-        (extra.get("early_stopping")),
+        estate,
     )
 
 
@@ -179,7 +175,6 @@ def fit(
     checkpoint_every: int = 1,
     max_to_keep: int | None = 3,
     resume: bool = False,
-    nan_policy: str = "raise",
     progress: bool = True,
     log_every: int = 20,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
@@ -221,13 +216,14 @@ def fit(
         checkpoint_every: epochs between checkpoints (positive int).
         max_to_keep: checkpoints kept (None: all).
         resume: continue from the latest checkpoint in ``checkpoint_dir`` if any.
-        nan_policy: ``"raise"`` stops with FloatingPointError naming the step of the
-            first non-finite loss (checked every ``log_every`` steps); ``"skip"``
-            carries on (those updates are skipped by the step when it was built with
-            ``nan_policy="skip"`` or ``"raise"``). Match ``make_train_step``'s.
         progress: show a tqdm bar per epoch (loss, lr, samples/s).
         log_every: steps between host reads of the loss (progress, NaN check).
         on_epoch_end: called with each epoch's metrics dict.
+
+    The step's own ``nan_policy`` (``make_train_step(..., nan_policy=)``) decides
+    what a non-finite loss does: ``"raise"`` stops with FloatingPointError naming the
+    step of the first non-finite loss (checked every ``log_every`` steps; the bad
+    update itself was skipped), ``"skip"`` and ``"ignore"`` carry on.
 
     Returns:
         ``FitResult(state, history)``; ``history`` has one dict per epoch with
@@ -235,7 +231,7 @@ def fit(
         ``skipped_steps`` and the ``val_*`` metrics.
 
     Raises:
-        ValueError: bad ``epochs``, ``checkpoint_every``, ``nan_policy``, or
+        ValueError: bad ``epochs`` or ``checkpoint_every``, or
             ``val_loader`` without ``eval_step``, or ``resume`` without
             ``checkpoint_dir``.
         FloatingPointError: a non-finite loss with ``nan_policy="raise"``.
@@ -253,7 +249,8 @@ def fit(
         >>> len(history), int(state.step), history[-1]["epoch"]
         (3, 6, 3)
     """
-    _check_fit_args(epochs, checkpoint_every, nan_policy, eval_step, val_loader)
+    _check_fit_args(epochs, checkpoint_every, eval_step, val_loader)
+    nan_policy = getattr(train_step, "nan_policy", "raise")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir= (where to resume from)")
     run = _Run(
@@ -266,39 +263,35 @@ def fit(
         )
     if plateau is not None and pstate is None:
         pstate = plateau.init(lr_of(state.opt_state))
-    early = early_stopping.init(estate) if early_stopping is not None else None
-    first = _first_batch(train_loader)
-    size = batch_rows(first)
-    use_mask = supports_mask(train_step, state, pad_batch(first, size))
-    # Validation batches are padded to the validation loader's own first batch, so
+    if early_stopping is not None and estate is None:
+        estate = early_stopping.init()
+    padder = BatchPadder(train_step, batch_size_of(train_loader))
+    # Validation batches are padded to the validation loader's own batch size, so
     # a larger eval batch size (common in torch code) works and compiles once.
-    val_size, eval_mask = 0, False
-    if val_loader is not None:
-        val_first = _first_batch(val_loader)
-        val_size = batch_rows(val_first)
-        eval_mask = supports_mask(eval_step, state, pad_batch(val_first, val_size))
+    val_padder = BatchPadder(eval_step, batch_size_of(val_loader))
     for epoch in range(start + 1, epochs + 1):
         if hasattr(train_loader, "set_epoch"):
             train_loader.set_epoch(epoch - 1)
         state, record = _train_epoch(
-            run, state, train_loader, epoch, nan_policy, use_mask, size
+            run, state, train_loader, epoch, nan_policy, padder
         )
         if val_loader is not None:
-            record.update(_evaluate(run, state, val_loader, eval_mask, val_size))
+            record.update(_evaluate(run, state, val_loader, val_padder))
         record = {"epoch": epoch, **record, "lr": lr_of(state.opt_state)}
         state, pstate = _step_plateau(run, state, pstate, record)
         history.append(record)
         if on_epoch_end is not None:
             on_epoch_end(record)
-        stop = early is not None and early.update(record)
+        estate = _step_early(early_stopping, estate, record)
+        stop = estate is not None and bool(estate.stop)
         if checkpoint_dir is not None and (
             epoch % checkpoint_every == 0 or epoch == epochs or stop
         ):
             extra = {
                 "epoch": epoch,
                 "history": history,
-                "plateau": plateau_to_json(pstate),
-                "early_stopping": None if early is None else early.to_json(),
+                "plateau": state_to_json(pstate),
+                "early_stopping": state_to_json(estate),
                 "loader": _loader_state(train_loader),
             }
             save_checkpoint(
@@ -329,15 +322,24 @@ def _step_plateau(run: _Run, state: TrainState, pstate: Any, record: dict):
     return state.replace(opt_state=new_opt_state), pstate
 
 
-def _check_fit_args(epochs, checkpoint_every, nan_policy, eval_step, val_loader):
+def _step_early(early: EarlyStopping | None, estate: Any, record: dict) -> Any:
+    if early is None:
+        return None
+    if early.monitor not in record:
+        raise KeyError(
+            f"EarlyStopping monitor={early.monitor!r} is not among the epoch "
+            f"metrics {sorted(record)}"
+        )
+    return early.step(estate, float(record[early.monitor]))
+
+
+def _check_fit_args(epochs, checkpoint_every, eval_step, val_loader):
     for name, value, low in (
         ("epochs", epochs, 0),
         ("checkpoint_every", checkpoint_every, 1),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {name}={value!r}")
-    if nan_policy not in ("raise", "skip"):
-        raise ValueError(f"nan_policy must be 'raise' or 'skip', got {nan_policy=}")
     if val_loader is not None and eval_step is None:
         raise ValueError("val_loader needs eval_step=make_eval_step(metric_fn)")
 

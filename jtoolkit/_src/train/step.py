@@ -32,10 +32,25 @@ from jtoolkit._src.train.precision import (
 )
 from jtoolkit._src.train.state import TrainState
 
-__all__ = ["make_eval_step", "make_train_step"]
+__all__ = [
+    "MaskUnsupportedError",
+    "build_eval",
+    "build_update",
+    "check_nan_policy",
+    "make_eval_step",
+    "make_train_step",
+]
 
 
 _NAN_POLICIES = ("raise", "skip", "ignore")
+
+
+class MaskUnsupportedError(ValueError):
+    """A padding mask was given to a step whose function returns a scalar.
+
+    Typed, so callers (``fit``) can ask whether a step takes a mask without reading
+    error messages.
+    """
 
 
 def _reduce(values: jax.Array, mask: jax.Array | None, what: str) -> jax.Array:
@@ -43,7 +58,7 @@ def _reduce(values: jax.Array, mask: jax.Array | None, what: str) -> jax.Array:
     values = jnp.asarray(values)
     if values.ndim == 0:
         if mask is not None:
-            raise ValueError(
+            raise MaskUnsupportedError(
                 f"{what} returned a scalar but a padding mask was given: return "
                 "per-example values of shape (batch,) (e.g. reduction='none') so "
                 "padded rows can be left out, or call the step without mask="
@@ -93,6 +108,57 @@ def _split_loss_output(out: Any, has_aux: bool) -> tuple[Any, Any]:
     return out, None
 
 
+def check_nan_policy(nan_policy: str) -> str:
+    """``nan_policy`` if it is one of "raise", "skip", "ignore"."""
+    if nan_policy not in _NAN_POLICIES:
+        raise ValueError(
+            f"nan_policy must be one of {_NAN_POLICIES}, got {nan_policy!r}"
+        )
+    return nan_policy
+
+
+def _objective(loss_fn, has_aux, state, rest, mask_tree, batch, mask, key, cdtype):
+    """``params -> (scaled loss, (loss, aux, new non-param state))`` for ``jax.grad``.
+
+    Runs the merged module in train mode (reseeded from ``key`` when it draws random
+    numbers) and averages per-example losses over the rows the ``mask`` keeps.
+    """
+
+    def objective(params):
+        module = nnx.merge(state.graphdef, combine(cast_floats(params, cdtype), rest))
+        set_mode(module, train=True)
+        if key is not None:
+            reseed(module, key)
+        out = loss_fn(module, cast_floats(batch, cdtype))
+        loss, aux = _split_loss_output(out, has_aux)
+        loss = _reduce(loss, mask, "loss_fn").astype(jnp.float32)
+        _, new_rest = partition(nnx.to_pure_dict(nnx.state(module)), mask_tree)
+        scaled = loss if state.loss_scale is None else loss * state.loss_scale.scale
+        return scaled, (loss, aux, new_rest)
+
+    return objective
+
+
+def _apply_or_skip(optimizer, finite, guarded, grads, opt_state, params, new, old):
+    """The optimizer update, or (when ``guarded`` and not ``finite``) no change.
+
+    ``lax.cond`` runs one branch only: a skipped step costs no passes over the
+    parameters and optimizer state.
+    """
+
+    def apply(operands):
+        grads, opt_state, params, new_rest, _ = operands
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, new_rest
+
+    def skip(operands):
+        _, opt_state, params, _, rest = operands
+        return params, opt_state, rest
+
+    operands = (grads, opt_state, params, new, old)
+    return jax.lax.cond(finite, apply, skip, operands) if guarded else apply(operands)
+
+
 def build_update(
     loss_fn: Callable,
     optimizer: optax.GradientTransformation,
@@ -103,12 +169,11 @@ def build_update(
 ) -> Callable:
     """The pure (un-jitted) ``update(state, batch, mask) -> (state, metrics)``.
 
-    Shared by ``make_train_step`` and the fused ``lax.scan`` epoch.
+    Shared by ``make_train_step`` and the fused ``lax.scan`` epoch: gradients of
+    the (masked, loss-scaled) objective, a finiteness flag, the guarded optimizer
+    update, then the next state and the metrics.
     """
-    if nan_policy not in _NAN_POLICIES:
-        raise ValueError(
-            f"nan_policy must be one of {_NAN_POLICIES}, got {nan_policy!r}"
-        )
+    check_nan_policy(nan_policy)
     cdtype = compute_dtype(precision)
 
     def update(state: TrainState, batch: Any, mask: jax.Array | None):
@@ -117,50 +182,27 @@ def build_update(
         # Models without RNG streams skip the split (a few kernels per step on CPU).
         random = has_streams(state.graphdef, state.model.variables)
         key, sub = jax.random.split(state.key) if random else (state.key, None)
-
-        def objective(p):
-            module = nnx.merge(state.graphdef, combine(cast_floats(p, cdtype), rest))
-            set_mode(module, train=True)
-            if random:
-                reseed(module, sub)
-            out = loss_fn(module, cast_floats(batch, cdtype))
-            loss, aux = _split_loss_output(out, has_aux)
-            loss = _reduce(loss, mask, "loss_fn").astype(jnp.float32)
-            _, new_rest = partition(nnx.to_pure_dict(nnx.state(module)), mask_tree)
-            scaled = loss if state.loss_scale is None else loss * state.loss_scale.scale
-            return scaled, (loss, aux, new_rest)
-
+        objective = _objective(
+            loss_fn, has_aux, state, rest, mask_tree, batch, mask, sub, cdtype
+        )
         grads, (loss, aux, new_rest) = jax.grad(objective, has_aux=True)(params)
         if state.loss_scale is not None:
             grads = jax.tree.map(lambda g: g / state.loss_scale.scale, grads)
         new_rest = _restore_dtypes(new_rest, rest)
         finite = jnp.isfinite(loss) & _all_finite(grads)
-
-        def apply(operands):
-            grads, opt_state, params, new_rest, _ = operands
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state, new_rest
-
-        def skip(operands):
-            _, opt_state, params, _, rest = operands
-            return params, opt_state, rest
-
-        operands = (grads, state.opt_state, params, new_rest, rest)
-        keep = nan_policy != "ignore" or state.loss_scale is not None
-        if keep:  # one branch runs: no extra passes over params and optimizer state
-            new = jax.lax.cond(finite, apply, skip, operands)
-            new_params, opt_state, new_rest = new
-        else:
-            new_params, opt_state, new_rest = apply(operands)
-        metrics = {"loss": loss, "finite": finite}
-        if aux is not None:
-            metrics["aux"] = aux
+        guarded = nan_policy != "ignore" or state.loss_scale is not None
+        new_params, opt_state, new_rest = _apply_or_skip(
+            optimizer, finite, guarded, grads, state.opt_state, params, new_rest, rest
+        )
         new_state = state.replace(
             model=ModelState(state.graphdef, combine(new_params, new_rest)),
             opt_state=opt_state,
-            step=state.step + (finite.astype(jnp.int32) if keep else 1),
+            step=state.step + (finite.astype(jnp.int32) if guarded else 1),
             key=key,
         )
+        metrics = {"loss": loss, "finite": finite}
+        if aux is not None:
+            metrics["aux"] = aux
         if state.loss_scale is not None:
             new_state = new_state.replace(
                 loss_scale=update_loss_scale(state.loss_scale, finite)
@@ -207,7 +249,8 @@ def make_train_step(
         ``step(state, batch, mask=None) -> (state, metrics)``, jitted, with
         ``metrics["loss"]`` (float32 scalar) and ``metrics["finite"]`` (bool).
         ``mask`` (shape ``(batch,)``, 1 for real rows, 0 for padding) lets a padded
-        last batch reuse the compiled step: no recompilation.
+        last batch reuse the compiled step: no recompilation. ``step.nan_policy``
+        records the policy, so ``fit`` follows it without being told twice.
 
     Raises:
         ValueError: unknown ``precision``/``nan_policy`` (at build time), or a loss of
@@ -236,7 +279,9 @@ def make_train_step(
     def step(state: TrainState, batch: Any, mask: jax.Array | None = None):
         return update(state, batch, mask)
 
-    return jax.jit(step, donate_argnums=0)
+    jitted = jax.jit(step, donate_argnums=0)
+    jitted.nan_policy = nan_policy  # read by fit: one policy, set where the step is
+    return jitted
 
 
 def build_eval(metric_fn: Callable, *, precision: str = "fp32") -> Callable:

@@ -66,3 +66,30 @@ def test_readme_python_examples_run(index, tmp_path):
 def test_ruff_clean(args):
     result = subprocess.run(["ruff", *args], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
+
+
+def _tracked_text_files():
+    out = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    suffixes = {".py", ".md", ".toml", ".txt", ".cfg", ".sh", ".yml", ".yaml"}
+    return [ROOT / p for p in out if pathlib.Path(p).suffix in suffixes or "/" not in p]
+
+
+def test_no_file_points_at_a_path_outside_the_repository():
+    """A clone must be self-contained: no `../x` that leaves the repository, no
+    absolute path into this machine's workspace."""
+    relative = re.compile(r"(?<![\w.])((?:\.\./)+[\w.-]+(?:/[\w.-]+)*)")
+    absolute = re.compile(r"(?<![\w.])/(?:work|home|root|tmp)/[\w.-]+")
+    bad = []
+    for path in _tracked_text_files():
+        if not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        for m in relative.finditer(text):
+            target = (path.parent / m.group(1)).resolve()
+            if ROOT not in target.parents and target != ROOT:
+                bad.append(f"{path.relative_to(ROOT)}: {m.group(1)}")
+        for m in absolute.finditer(text):
+            bad.append(f"{path.relative_to(ROOT)}: {m.group(0)}")
+    assert bad == [], "paths outside the repository:\n" + "\n".join(bad)

@@ -78,12 +78,20 @@ def resolve_padding(
 
 
 def pick_impl(impl: str) -> str:
-    """The lowering to trace: ``impl`` itself, or for "auto" the backend's best."""
+    """The lowering to trace: ``impl`` itself, or for "auto" the best measured one.
+
+    "auto" is "hybrid" on one CPU device and "xla" elsewhere: on a GPU, and while
+    tracing under a multi-device mesh (a data-parallel step traces under
+    ``use_abstract_mesh``), where the hybrid kernel gradient's chunked scan makes
+    XLA gather the batch (measured in benchmarks/RESULTS.md, "Scaling").
+    """
     if impl not in _IMPLS:
         raise ValueError(f"impl must be one of {_IMPLS}, but got impl={impl!r}")
     if impl != "auto":
         return impl
-    return "hybrid" if jax.default_backend() == "cpu" else "xla"
+    if jax.default_backend() != "cpu" or jax.sharding.get_abstract_mesh().size > 1:
+        return "xla"
+    return "hybrid"
 
 
 def conv2d_xla(x: jax.Array, kernel: jax.Array, stride: Pair, padding: Padding):

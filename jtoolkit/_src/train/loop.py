@@ -21,6 +21,7 @@ from jtoolkit._src.checkpoint.store import (
     restore_checkpoint,
     save_checkpoint,
 )
+from jtoolkit._src.data.prefetch import prefetch_to_device
 from jtoolkit._src.schedules.plateau import PlateauState
 from jtoolkit._src.train.batching import BatchPadder, batch_size_of
 from jtoolkit._src.train.callbacks import (
@@ -28,6 +29,13 @@ from jtoolkit._src.train.callbacks import (
     EarlyStoppingState,
     state_from_json,
     state_to_json,
+)
+from jtoolkit._src.train.distributed import (
+    batch_sharding,
+    check_divisible,
+    is_primary,
+    place_replicated,
+    resolve_mesh,
 )
 from jtoolkit._src.train.state import TrainState
 
@@ -118,7 +126,7 @@ def _train_epoch(run, state, loader, epoch, nan_policy, padder):
     train_loss = float(np.sum(values[finite] * weights[finite]) / max(weights.sum(), 1))
     return state, {
         "train_loss": train_loss if weights.sum() else math.nan,
-        "samples_per_s": seen / max(elapsed, 1e-9),
+        "samples_per_s": seen * jax.process_count() / max(elapsed, 1e-9),
         "time_s": elapsed,
         "skipped_steps": int(np.sum(~finite)),
     }
@@ -178,6 +186,7 @@ def fit(
     progress: bool = True,
     log_every: int = 20,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    mesh: Any = None,
 ) -> FitResult:
     """Train ``epochs`` epochs over ``train_loader`` with validation and checkpoints.
 
@@ -218,7 +227,16 @@ def fit(
         resume: continue from the latest checkpoint in ``checkpoint_dir`` if any.
         progress: show a tqdm bar per epoch (loss, lr, samples/s).
         log_every: steps between host reads of the loss (progress, NaN check).
-        on_epoch_end: called with each epoch's metrics dict.
+        on_epoch_end: called with each epoch's metrics dict (in every process).
+        mesh: data parallelism over ``jax.sharding``: ``None`` (the steps' own
+            ``mesh``, else one device), ``"auto"`` (every device, axis ``"data"``)
+            or a ``Mesh``. The state is replicated, each batch is padded on the
+            host, then split over the data axis (``prefetch_to_device`` with a
+            ``NamedSharding``), so a ragged last batch splits evenly. The loader's
+            batch size times the process count must divide by the data shards.
+            With several processes (``jax.distributed``) each process passes its
+            own loader (a ``DistributedSampler`` shard); only process 0 shows
+            progress; every process must call ``fit`` (checkpoints are collective).
 
     The step's own ``nan_policy`` (``make_train_step(..., nan_policy=)``) decides
     what a non-finite loss does: ``"raise"`` stops with FloatingPointError naming the
@@ -253,6 +271,8 @@ def fit(
     nan_policy = getattr(train_step, "nan_policy", "raise")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir= (where to resume from)")
+    mesh = resolve_mesh(mesh) or getattr(train_step, "mesh", None)
+    progress = progress and is_primary()
     run = _Run(
         train_step, eval_step, epochs, plateau, plateau_metric, log_every, progress
     )
@@ -261,6 +281,10 @@ def fit(
         state, start, history, pstate, estate = _resume(
             checkpoint_dir, state, plateau, early_stopping
         )
+    if mesh is not None:
+        state = place_replicated(state, mesh)
+        train_loader = _on_mesh(train_loader, mesh)
+        val_loader = None if val_loader is None else _on_mesh(val_loader, mesh)
     if plateau is not None and pstate is None:
         pstate = plateau.init(lr_of(state.opt_state))
     if early_stopping is not None and estate is None:
@@ -300,6 +324,16 @@ def fit(
         if stop:
             break
     return FitResult(state, history)
+
+
+def _on_mesh(loader: Iterable, mesh: Any) -> Iterable:
+    """Batches of ``loader`` placed split over ``mesh`` (padded on the host first)."""
+    size = batch_size_of(loader)
+    if size is not None:
+        check_divisible(size * jax.process_count(), mesh)
+    if hasattr(loader, "with_padding"):
+        return loader  # already a prefetcher: the caller chose its placement
+    return prefetch_to_device(loader, 2, batch_sharding(mesh))
 
 
 def _loader_state(loader: Any) -> dict | None:

@@ -16,6 +16,12 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from jtoolkit._src.train.distributed import (
+    batch_sharding,
+    check_divisible,
+    replicated,
+    resolve_mesh,
+)
 from jtoolkit._src.train.model_state import (
     ModelState,
     combine,
@@ -220,6 +226,7 @@ def make_train_step(
     *,
     precision: str = "fp32",
     nan_policy: str = "raise",
+    mesh: Any = None,
 ) -> Callable:
     """Compile ``loss_fn`` into one jitted pure train step with the state donated.
 
@@ -244,6 +251,13 @@ def make_train_step(
             ``"skip"`` leave the state unchanged for that step (``metrics["finite"]``
             is False, ``step`` does not advance; ``fit`` raises or carries on),
             ``"ignore"`` applies the update anyway.
+        mesh: ``None`` (one device), ``"auto"`` (every device, axis ``"data"``) or
+            a ``jax.sharding.Mesh``: data parallelism. The state is replicated
+            (``NamedSharding(mesh, P())``), the batch (and mask) split on its leading
+            axis over the ``"data"`` axis (all axes if the mesh has none by that
+            name), and XLA all-reduces the gradients. BatchNorm statistics are
+            computed over the global batch (torch's ``SyncBatchNorm``). The global
+            batch must divide by the number of data shards (ValueError otherwise).
 
     Returns:
         ``step(state, batch, mask=None) -> (state, metrics)``, jitted, with
@@ -276,12 +290,44 @@ def make_train_step(
         loss_fn, optimizer, has_aux, precision=precision, nan_policy=nan_policy
     )
 
-    def step(state: TrainState, batch: Any, mask: jax.Array | None = None):
-        return update(state, batch, mask)
+    mesh = resolve_mesh(mesh)
+    if mesh is None:
 
-    jitted = jax.jit(step, donate_argnums=0)
+        def step(state: TrainState, batch: Any, mask: jax.Array | None = None):
+            return update(state, batch, mask)
+
+        jitted = jax.jit(step, donate_argnums=0)
+    else:
+        jitted = _sharded(update, mesh)
     jitted.nan_policy = nan_policy  # read by fit: one policy, set where the step is
+    jitted.mesh = mesh
     return jitted
+
+
+def _sharded(update: Callable, mesh: Any) -> Callable:
+    """``update`` jitted over ``mesh``: state replicated in and out, batch split.
+
+    A thin host wrapper checks that the global batch splits over the data shards
+    (a shape read: no device work) so the error names the sizes that would work.
+    """
+    rep, split = replicated(mesh), batch_sharding(mesh)
+
+    def step(state: TrainState, batch: Any, mask: jax.Array | None = None):
+        # Traced under the mesh, so layers can pick lowerings that shard well.
+        with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):
+            new_state, metrics = update(state, batch, mask)
+        new_state = jax.lax.with_sharding_constraint(new_state, rep)
+        return new_state, jax.lax.with_sharding_constraint(metrics, rep)
+
+    jitted = jax.jit(step, donate_argnums=0, in_shardings=(rep, split, split))
+
+    def sharded_step(state: TrainState, batch: Any, mask: Any = None):
+        check_divisible(int(jnp.shape(jax.tree.leaves(batch)[0])[0]), mesh)
+        return jitted(state, batch, mask)
+
+    sharded_step.jitted = jitted
+    sharded_step.lower = jitted.lower
+    return sharded_step
 
 
 def build_eval(metric_fn: Callable, *, precision: str = "fp32") -> Callable:
@@ -305,7 +351,9 @@ def build_eval(metric_fn: Callable, *, precision: str = "fp32") -> Callable:
     return evaluate
 
 
-def make_eval_step(metric_fn: Callable, *, precision: str = "fp32") -> Callable:
+def make_eval_step(
+    metric_fn: Callable, *, precision: str = "fp32", mesh: Any = None
+) -> Callable:
     """Compile ``metric_fn`` into a jitted pure evaluation step (model in eval mode).
 
     The twin of ``model.eval(); with torch.no_grad(): metrics = metric_fn(model,
@@ -316,6 +364,7 @@ def make_eval_step(metric_fn: Callable, *, precision: str = "fp32") -> Callable:
             value, named ``"loss"``); each a scalar or per-example values of shape
             ``(batch,)`` (needed to use ``mask``).
         precision: compute dtype, as in ``make_train_step``.
+        mesh: as in ``make_train_step``: state replicated, batch split.
 
     Returns:
         ``eval_step(state, batch, mask=None) -> metrics``: each metric the (masked)
@@ -335,4 +384,25 @@ def make_eval_step(metric_fn: Callable, *, precision: str = "fp32") -> Callable:
         >>> float(out["mse"]), float(out["count"])
         (0.0, 3.0)
     """
-    return jax.jit(build_eval(metric_fn, precision=precision))
+    evaluate = build_eval(metric_fn, precision=precision)
+    mesh = resolve_mesh(mesh)
+    if mesh is None:
+        jitted = jax.jit(evaluate)
+        jitted.mesh = None
+        return jitted
+    rep, split = replicated(mesh), batch_sharding(mesh)
+
+    def sharded(state: TrainState, batch: Any, mask: Any = None):
+        with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):
+            metrics = evaluate(state, batch, mask)
+        return jax.lax.with_sharding_constraint(metrics, rep)
+
+    jitted = jax.jit(sharded, in_shardings=(rep, split, split))
+
+    def sharded_eval(state: TrainState, batch: Any, mask: Any = None):
+        check_divisible(int(jnp.shape(jax.tree.leaves(batch)[0])[0]), mesh)
+        return jitted(state, batch, mask)
+
+    sharded_eval.jitted = jitted
+    sharded_eval.mesh = mesh
+    return sharded_eval

@@ -166,7 +166,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraction of the data held out for validation",
     )
     add("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    _add_scale_out(p)
     return p
+
+
+def _add_scale_out(p: argparse.ArgumentParser) -> None:
+    """Data parallelism and multi-process options (``jax.sharding``/``distributed``)."""
+    g = p.add_argument_group(
+        "scaling out",
+        "--batch-size is the global batch: each of N processes loads batch/N rows "
+        "of its DistributedSampler shard. Without the three flags below, JAX's "
+        "environment variables (JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, "
+        "JAX_PROCESS_ID, as set by python -m jtoolkit.launch) or SLURM/Open MPI "
+        "are used when present.",
+    )
+    g.add_argument(
+        "--data-parallel",
+        action="store_true",
+        help="train data-parallel on every local device (and every process's)",
+    )
+    g.add_argument(
+        "--coordinator-address",
+        default=None,
+        help="HOST:PORT of process 0, for a multi-process run",
+    )
+    g.add_argument(
+        "--num-processes", type=_positive_int, default=None, help="processes in all"
+    )
+    g.add_argument(
+        "--process-id", type=_non_negative_int, default=None, help="this process's rank"
+    )
 
 
 def parse_config(argv: list[str] | None = None) -> DemoConfig:
@@ -186,6 +215,15 @@ def parse_config(argv: list[str] | None = None) -> DemoConfig:
         raise UsageError(
             f"--data-dir is only used with --dataset mnist, not {config.dataset}"
         )
+    if (
+        config.num_processes is not None
+        and config.process_id is not None
+        and config.process_id >= config.num_processes
+    ):
+        raise UsageError(
+            f"--process-id {config.process_id} must be below --num-processes "
+            f"{config.num_processes}"
+        )
     return config
 
 
@@ -203,8 +241,17 @@ def configure_runtime(config: DemoConfig) -> str:
     """
     import jax
 
+    from jtoolkit._src.train.distributed import initialize_distributed
+
     if config.device == "cpu":
         jax.config.update("jax_platforms", "cpu")
+    try:
+        initialize_distributed(
+            config.coordinator_address, config.num_processes, config.process_id
+        )
+    except (RuntimeError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+        raise UsageError(f"cannot join the multi-process run: {first}") from None
     if os.environ.get("JTOOLKIT_COMPILATION_CACHE", "1") != "0":
         cache = os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.path.join(
             os.path.expanduser("~"), ".cache", "jtoolkit", "jax"
@@ -221,7 +268,15 @@ def configure_runtime(config: DemoConfig) -> str:
             raise UsageError(f"--device gpu: no GPU found (available: {names})")
         jax.config.update("jax_default_device", gpus[0])
     device = jax.devices("gpu")[0] if config.device == "gpu" else jax.devices()[0]
-    return f"{device.platform} ({device.device_kind}, {jax.device_count()} device(s))"
+    procs = jax.process_count()
+    where = f"{procs} process" + ("es" if procs > 1 else "")
+    if config.data_parallel:
+        return (
+            f"{device.platform} ({device.device_kind}), data-parallel on "
+            f"{jax.device_count()} device(s) in {where}"
+        )
+    count = jax.device_count()
+    return f"{device.platform} ({device.device_kind}, 1 of {count} device(s), {where})"
 
 
 def run(config: DemoConfig, log=print) -> list[dict]:
@@ -240,18 +295,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = parse_config(argv)
         device = configure_runtime(config)
-        print(f"jtoolkit.train: device {device}", flush=True)
+        primary = _is_primary()
+        log = print if primary else _silent  # only process 0 prints
+        log(f"jtoolkit.train: device {device}", flush=True)
         start = time.perf_counter()
-        history = run(config)
+        history = run(config, log)
     except UsageError as err:
         print(f"python -m jtoolkit.train: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("python -m jtoolkit.train: interrupted", file=sys.stderr)
         return 130
-    if history:
+    if history and primary:
         _summary(history, time.perf_counter() - start)
     return 0
+
+
+def _silent(*args: object, **kwargs: object) -> None:
+    """The log of processes other than 0."""
+
+
+def _is_primary() -> bool:
+    import jax
+
+    return jax.process_index() == 0
 
 
 def _summary(history: list[dict], seconds: float) -> None:

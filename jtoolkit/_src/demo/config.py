@@ -39,3 +39,7 @@ class DemoConfig:
     plot: str | None = None
     progress: bool = True
     val_split: float = 0.2
+    data_parallel: bool = False
+    coordinator_address: str | None = None
+    num_processes: int | None = None
+    process_id: int | None = None

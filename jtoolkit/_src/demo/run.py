@@ -124,14 +124,18 @@ def _engine(config: DemoConfig, steps_per_epoch: int):
     from jtoolkit._src.train.step import make_eval_step, make_train_step
 
     optimizer, lr = build_optimizer(config, steps_per_epoch)
-    step = make_train_step(loss_fn, optimizer, precision=config.precision)
-    evaluate = make_eval_step(metric_fn, precision=config.precision)
+    import jax
+
+    # Several processes always train data-parallel (one model over all devices).
+    mesh = "auto" if config.data_parallel or jax.process_count() > 1 else None
+    step = make_train_step(loss_fn, optimizer, precision=config.precision, mesh=mesh)
+    evaluate = make_eval_step(metric_fn, precision=config.precision, mesh=mesh)
     return optimizer, lr, step, evaluate
 
 
 def _engine_key(config: DemoConfig) -> DemoConfig:
     """The config fields the compiled steps depend on (others reset to defaults)."""
-    keep = ("model", "optimizer", "lr", "scheduler", "precision")
+    keep = ("model", "optimizer", "lr", "scheduler", "precision", "data_parallel")
     fields = {name: getattr(config, name) for name in keep}
     if config.scheduler not in ("none", "plateau"):  # these schedules span the run
         fields["epochs"] = config.epochs
@@ -139,8 +143,6 @@ def _engine_key(config: DemoConfig) -> DemoConfig:
 
 
 def _loaders(config: DemoConfig):
-    from jtoolkit._src.data.datasets import ArrayDataset
-    from jtoolkit._src.data.loader import DataLoader
     from jtoolkit._src.demo.datasets import load_dataset
 
     try:
@@ -154,16 +156,48 @@ def _loaders(config: DemoConfig):
             x_train=split.x_train.reshape(len(split.x_train), -1),
             x_val=split.x_val.reshape(len(split.x_val), -1),
         )
+    return _split_loaders(config, split)
+
+
+def _split_loaders(config: DemoConfig, split: Any):
+    """The training loader reads this process's DistributedSampler shard.
+
+    ``--batch-size`` is the global batch: with N processes each loads batch/N rows
+    of its shard (rows ``rank::N`` of the epoch's permutation), so the global batches
+    are those of a single-process run. Every process evaluates the whole
+    validation set (the global eval batch is then N identical copies: the same
+    means as one process, and no uneven shards).
+    """
+    import jax
+
+    from jtoolkit._src.data.datasets import ArrayDataset
+    from jtoolkit._src.data.loader import DataLoader
+    from jtoolkit._src.data.samplers import DistributedSampler
+
+    procs = jax.process_count()
+    if config.batch_size % procs:
+        raise UsageError(
+            f"--batch-size {config.batch_size} must divide by the {procs} processes"
+        )
+    dataset = ArrayDataset(split.x_train, split.y_train)
+    if procs > 1:
+        sampler = DistributedSampler(
+            dataset, procs, jax.process_index(), shuffle=True, seed=config.seed
+        )
+        shuffle = False
+    else:
+        sampler, shuffle = None, True
     train = DataLoader(
-        ArrayDataset(split.x_train, split.y_train),
-        batch_size=config.batch_size,
-        shuffle=True,
+        dataset,
+        batch_size=config.batch_size // procs,
+        shuffle=shuffle,
+        sampler=sampler,
         seed=config.seed,
         num_workers=config.num_workers,
         persistent_workers=config.num_workers > 0,
     )
     val = DataLoader(
-        ArrayDataset(split.x_val, split.y_val), batch_size=config.batch_size
+        ArrayDataset(split.x_val, split.y_val), batch_size=config.batch_size // procs
     )
     return train, val
 
@@ -199,6 +233,8 @@ def _check_resume(config: DemoConfig) -> None:
 
 def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[dict]:
     """Build everything from ``config`` and run ``fit``; return the history."""
+    import jax
+
     from jtoolkit._src.schedules.plateau import ReduceLROnPlateau
     from jtoolkit._src.train.loop import fit
     from jtoolkit._src.train.state import TrainState
@@ -215,7 +251,8 @@ def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[d
     )
     state = TrainState.create(model, optimizer, seed=config.seed)
     plateau = ReduceLROnPlateau(patience=2) if config.scheduler == "plateau" else None
-    writer = _metrics_writer(config)
+    primary = jax.process_index() == 0  # only process 0 writes files
+    writer = _metrics_writer(config) if primary else None
     _, history = fit(
         state,
         step,
@@ -229,7 +266,7 @@ def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[d
         progress=config.progress,
         on_epoch_end=writer,
     )
-    if config.plot is not None:
+    if config.plot is not None and primary:
         from jtoolkit._src.demo.plot import plot_history
 
         plot_history(history, config.plot)

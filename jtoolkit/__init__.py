@@ -21,6 +21,7 @@ _SUBMODULES = (
     "models",
     "checkpoint",
     "train",
+    "launch",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

@@ -82,12 +82,15 @@ def place_replicated(tree: Any, mesh: Mesh) -> Any:
             return x
         if jax.process_count() == 1:
             return jax.device_put(x, target)
-        host = np.asarray(jax.device_get(x)) if x.is_fully_addressable else None
-        if host is None:
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            impl = jax.random.key_impl(x)
+            return jax.random.wrap_key_data(place(jax.random.key_data(x)), impl=impl)
+        if not x.is_fully_addressable:
             raise ValueError(
                 "a state leaf spans devices of other processes with another "
                 "sharding; restore it with a target that carries the mesh's sharding"
             )
+        host = np.asarray(jax.device_get(x))
         return jax.make_array_from_callback(host.shape, target, lambda i: host[i])
 
     return jax.tree.map(place, tree)

@@ -1,0 +1,94 @@
+"""``python -m jtoolkit.launch``: two real local processes over ``jax.distributed``.
+
+Each process has 2 fake CPU devices, so the 2-process run trains data-parallel on 4
+devices with gloo collectives; its metrics equal a single-process run on the same
+global batches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from jtoolkit.launch import worker_env
+
+pytestmark = pytest.mark.slow
+
+
+def _env(devices: int) -> dict:
+    return {
+        **os.environ,
+        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+        "JAX_PLATFORMS": "cpu",
+        "JTOOLKIT_COMPILATION_CACHE": "0",
+    }
+
+
+def _train_args(metrics, *extra):
+    return ["--epochs", "2", "--no-progress", "--metrics-file", str(metrics), *extra]
+
+
+def _metrics(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _run(cmd, devices, timeout=240):
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env=_env(devices)
+    )
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-4000:])
+    return result
+
+
+def test_two_processes_equal_one_process(tmp_path):
+    two, one = tmp_path / "two.jsonl", tmp_path / "one.jsonl"
+    launch = [sys.executable, "-m", "jtoolkit.launch", "--nproc", "2"]
+    out = _run(
+        [*launch, "-m", "jtoolkit.train", *_train_args(two, "--data-parallel")], 2
+    )
+    assert "4 device(s) in 2 processes" in out.stdout, out.stdout
+    assert out.stdout.count("done:") == 1  # only process 0 prints
+    _run([sys.executable, "-m", "jtoolkit.train", *_train_args(one)], 1)
+    a, b = _metrics(two), _metrics(one)
+    assert [r["epoch"] for r in a] == [1, 2]  # one writer: no duplicate lines
+    for ra, rb in zip(a, b, strict=True):
+        for key in ("train_loss", "val_loss", "val_accuracy"):
+            assert ra[key] == pytest.approx(rb[key], rel=1e-4), key
+
+
+def test_a_dying_process_stops_the_launch_naming_it(tmp_path):
+    script = tmp_path / "die.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "if os.environ['JAX_PROCESS_ID'] == '1':\n"
+        "    sys.exit(3)\n"
+        "time.sleep(120)\n"
+    )
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "jtoolkit.launch", "--nproc", "2", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert time.monotonic() - start < 60
+    assert result.returncode == 3
+    assert "process 1" in result.stderr and "code 3" in result.stderr
+
+
+def test_worker_env_and_bad_arguments():
+    env = worker_env(0, 3, "127.0.0.1:9", base={"KEEP": "1"})
+    assert env["JAX_COORDINATOR_ADDRESS"] == "127.0.0.1:9" and env["KEEP"] == "1"
+    assert env["WORLD_SIZE"] == "3" and env["JAX_PROCESS_ID"] == "0"
+    bad = subprocess.run(
+        [sys.executable, "-m", "jtoolkit.launch", "--nproc", "0", "x.py"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "--nproc" in bad.stderr

@@ -39,10 +39,10 @@ FIT_SCRIPT = textwrap.dedent(
         }
 
 
-    def run(make_model, x, y, mesh, epochs=2, opt=None):
+    def run(make_model, x, y, mesh, epochs=2, opt=None, k=1):
         opt = opt or optim.adam(1e-2)
         state = TrainState.create(make_model(), opt, seed=0)
-        step = make_train_step(loss_fn, opt, mesh=mesh)
+        step = make_train_step(loss_fn, opt, mesh=mesh, steps=k)
         ev = make_eval_step(metric_fn, mesh=mesh)
         train = data.DataLoader(
             data.ArrayDataset(x, y), batch_size=16, shuffle=True, seed=1
@@ -52,7 +52,7 @@ FIT_SCRIPT = textwrap.dedent(
         sizes = []
         state, hist = fit(
             state, step, train, epochs, eval_step=ev, val_loader=val,
-            progress=False, mesh=mesh,
+            progress=False, mesh=mesh, steps_per_execution=k,
             on_epoch_end=lambda record: sizes.append(jitted._cache_size()),
         )
         return state, hist, sizes
@@ -74,6 +74,10 @@ FIT_SCRIPT = textwrap.dedent(
         p8 = run(make_model, x[:16], y[:16], "auto", epochs=1, opt=optim.sgd(0.1))[0]
         for a, b in zip(jax.tree.leaves(p1.model), jax.tree.leaves(p8.model)):
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=name)
+        # k = 3 steps per dispatch on the mesh: the same run.
+        _, h83, _ = run(make_model, x, y, "auto", k=3)
+        for a, b in zip(h1, h83, strict=True):
+            np.testing.assert_allclose(b["train_loss"], a["train_loss"], rtol=1e-5)
         print(name, "ok", h8[-1]["train_loss"])
 
 

@@ -59,9 +59,10 @@ def data_axis_size(mesh: Mesh) -> int:
     return int(np.prod([mesh.shape[name] for name in names]))
 
 
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-    """Split the leading (batch) axis over the data axis; the rest replicated."""
-    return NamedSharding(mesh, PartitionSpec(_data_axes(mesh)))
+def batch_sharding(mesh: Mesh, axis: int = 0) -> NamedSharding:
+    """Split the batch axis (``axis``: 0, or 1 for stacked groups) over the data
+    axis; the other axes replicated."""
+    return NamedSharding(mesh, PartitionSpec(*([None] * axis), _data_axes(mesh)))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

@@ -8,19 +8,17 @@ saves checkpoints and resumes from them.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import jax
-import numpy as np
 
 from jtoolkit._src.checkpoint.store import (
     latest_step,
     restore_checkpoint,
     save_checkpoint,
 )
+from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.data.prefetch import prefetch_to_device
 from jtoolkit._src.schedules.plateau import PlateauState
 from jtoolkit._src.train.batching import BatchPadder, batch_size_of
@@ -37,6 +35,7 @@ from jtoolkit._src.train.distributed import (
     place_replicated,
     resolve_mesh,
 )
+from jtoolkit._src.train.epoch import evaluate, train_epoch
 from jtoolkit._src.train.state import TrainState
 
 __all__ = ["FitResult", "fit", "lr_of"]
@@ -59,92 +58,23 @@ class _Run(NamedTuple):
     plateau_metric: str
     log_every: int
     progress: bool
+    nan_policy: str
 
+    def bar(self, total: int, epoch: int):
+        """A tqdm bar for one epoch (disabled without ``progress``)."""
+        from tqdm.auto import tqdm
 
-def _bar(run: _Run, total: int, epoch: int):
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total,
-        desc=f"epoch {epoch}/{run.epochs}",
-        disable=not run.progress,
-        leave=True,
-        dynamic_ncols=True,
-    )
-
-
-def _raise_nonfinite(
-    flags: list, losses: list, checked: int, first_step: int, epoch: int
-) -> None:
-    """Raise for the first non-finite step among ``flags[checked:]`` (one transfer)."""
-    bad = np.flatnonzero(~np.asarray(jax.device_get(flags[checked:]), bool))
-    if bad.size:
-        i = checked + int(bad[0])
-        raise FloatingPointError(
-            f"non-finite loss ({float(losses[i])}) or gradient at step "
-            f"{first_step + i + 1} (epoch {epoch}, batch {i + 1}); that update was "
-            "skipped. Lower the learning rate, clip gradients "
-            "(jtoolkit.optim.clip_grad_norm), check the data, or pass "
-            "nan_policy='skip' to make_train_step to carry on"
+        return tqdm(
+            total=total,
+            desc=f"epoch {epoch}/{self.epochs}",
+            disable=not self.progress,
+            leave=True,
+            dynamic_ncols=True,
         )
 
-
-def _train_epoch(run, state, loader, epoch, nan_policy, padder):
-    losses, counts, flags = [], [], []
-    checked = 0  # flags before this index are known finite
-    first_step = int(state.step)
-    start = time.perf_counter()
-    seen = 0
-    bar = _bar(run, len(loader), epoch)
-    for i, (batch, mask, rows) in enumerate(padder.batches(loader, state)):
-        if mask is None:
-            state, metrics = run.train_step(state, batch)
-        else:
-            state, metrics = run.train_step(state, batch, mask)
-        losses.append(metrics["loss"])
-        flags.append(metrics["finite"])
-        counts.append(rows)
-        seen += rows
-        if (i + 1) % run.log_every == 0 or i + 1 == len(loader):
-            if nan_policy == "raise":
-                _raise_nonfinite(flags, losses, checked, first_step, epoch)
-                checked = len(flags)
-            if run.progress:  # reading the loss waits for the device: only to show it
-                rate = seen / max(time.perf_counter() - start, 1e-9)
-                bar.set_postfix(
-                    loss=f"{float(losses[-1]):.4f}",
-                    lr=f"{lr_of(state.opt_state) or float('nan'):.3g}",
-                    samples_s=f"{rate:.0f}",
-                )
-        bar.update(1)
-    bar.close()
-    jax.block_until_ready(state.step)
-    elapsed = time.perf_counter() - start
-    values = np.asarray(jax.device_get(losses), np.float64)
-    finite = np.isfinite(values)
-    weights = np.asarray(counts, np.float64) * finite
-    train_loss = float(np.sum(values[finite] * weights[finite]) / max(weights.sum(), 1))
-    return state, {
-        "train_loss": train_loss if weights.sum() else math.nan,
-        "samples_per_s": seen * jax.process_count() / max(elapsed, 1e-9),
-        "time_s": elapsed,
-        "skipped_steps": int(np.sum(~finite)),
-    }
-
-
-def _evaluate(run, state, loader, padder) -> dict[str, float]:
-    sums: dict[str, float] = {}
-    total = 0.0
-    for batch, mask, _ in padder.batches(loader, state):
-        if mask is None:
-            out = jax.device_get(run.eval_step(state, batch))
-        else:
-            out = jax.device_get(run.eval_step(state, batch, mask))
-        count = float(out.pop("count"))
-        total += count
-        for k, v in out.items():
-            sums[k] = sums.get(k, 0.0) + float(v) * count
-    return {f"val_{k}": v / max(total, 1.0) for k, v in sums.items()}
+    @staticmethod
+    def lr_of(opt_state: Any) -> float | None:
+        return lr_of(opt_state)
 
 
 def _resume(directory, state, plateau, early):
@@ -187,6 +117,7 @@ def fit(
     log_every: int = 20,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
     mesh: Any = None,
+    steps_per_execution: int = 1,
 ) -> FitResult:
     """Train ``epochs`` epochs over ``train_loader`` with validation and checkpoints.
 
@@ -228,6 +159,12 @@ def fit(
         progress: show a tqdm bar per epoch (loss, lr, samples/s).
         log_every: steps between host reads of the loss (progress, NaN check).
         on_epoch_end: called with each epoch's metrics dict (in every process).
+        steps_per_execution: optimizer steps per dispatch (Keras's name): ``k``
+            consecutive batches are stacked and run in one jitted ``lax.scan``,
+            with the same parameters and per-step metrics as ``k`` single steps
+            (the epoch's last, shorter group is filled and its filler steps
+            skipped). Give a step built with ``make_train_step(..., steps=k)``; a
+            single step is accepted only with ``k == 1``.
         mesh: data parallelism over ``jax.sharding``: ``None`` (the steps' own
             ``mesh``, else one device), ``"auto"`` (every device, axis ``"data"``)
             or a ``Mesh``. The state is replicated, each batch is padded on the
@@ -268,13 +205,23 @@ def fit(
         (3, 6, 3)
     """
     _check_fit_args(epochs, checkpoint_every, eval_step, val_loader)
+    check_int("steps_per_execution", steps_per_execution, fn="fit", minimum=1)
     nan_policy = getattr(train_step, "nan_policy", "raise")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir= (where to resume from)")
     mesh = resolve_mesh(mesh) or getattr(train_step, "mesh", None)
     progress = progress and is_primary()
+    if steps_per_execution != getattr(train_step, "steps", 1):
+        train_step = _with_steps(train_step, steps_per_execution)
     run = _Run(
-        train_step, eval_step, epochs, plateau, plateau_metric, log_every, progress
+        train_step,
+        eval_step,
+        epochs,
+        plateau,
+        plateau_metric,
+        log_every,
+        progress,
+        nan_policy,
     )
     start, history, pstate, estate = 0, [], None, None
     if resume:
@@ -289,18 +236,18 @@ def fit(
         pstate = plateau.init(lr_of(state.opt_state))
     if early_stopping is not None and estate is None:
         estate = early_stopping.init()
-    padder = BatchPadder(train_step, batch_size_of(train_loader))
+    # Mask support is asked of the one-batch step (a k-step step takes stacks).
+    single = getattr(run.train_step, "single", run.train_step)
+    padder = BatchPadder(single, batch_size_of(train_loader))
     # Validation batches are padded to the validation loader's own batch size, so
     # a larger eval batch size (common in torch code) works and compiles once.
     val_padder = BatchPadder(eval_step, batch_size_of(val_loader))
     for epoch in range(start + 1, epochs + 1):
         if hasattr(train_loader, "set_epoch"):
             train_loader.set_epoch(epoch - 1)
-        state, record = _train_epoch(
-            run, state, train_loader, epoch, nan_policy, padder
-        )
+        state, record = train_epoch(run, state, train_loader, epoch, padder)
         if val_loader is not None:
-            record.update(_evaluate(run, state, val_loader, val_padder))
+            record.update(evaluate(eval_step, state, val_loader, val_padder))
         record = {"epoch": epoch, **record, "lr": lr_of(state.opt_state)}
         state, pstate = _step_plateau(run, state, pstate, record)
         history.append(record)
@@ -324,6 +271,18 @@ def fit(
         if stop:
             break
     return FitResult(state, history)
+
+
+def _with_steps(train_step: Callable, steps: int) -> Callable:
+    """``train_step`` for ``steps_per_execution`` (must have been built for it)."""
+    built = getattr(train_step, "steps", 1)
+    if steps == 1 and built > 1:
+        return train_step.single
+    raise ValueError(
+        f"fit(steps_per_execution={steps}) needs a step built for it: "
+        f"make_train_step(loss_fn, optimizer, steps={steps}) (this step runs "
+        f"{built} step(s) per call)"
+    )
 
 
 def _on_mesh(loader: Iterable, mesh: Any) -> Iterable:

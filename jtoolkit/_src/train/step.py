@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.train.distributed import (
     batch_sharding,
     check_divisible,
@@ -31,6 +32,7 @@ from jtoolkit._src.train.model_state import (
     reseed,
     set_mode,
 )
+from jtoolkit._src.train.multi_step import repeat_update
 from jtoolkit._src.train.precision import (
     cast_floats,
     compute_dtype,
@@ -227,6 +229,7 @@ def make_train_step(
     precision: str = "fp32",
     nan_policy: str = "raise",
     mesh: Any = None,
+    steps: int = 1,
 ) -> Callable:
     """Compile ``loss_fn`` into one jitted pure train step with the state donated.
 
@@ -258,6 +261,14 @@ def make_train_step(
             name), and XLA all-reduces the gradients. BatchNorm statistics are
             computed over the global batch (torch's ``SyncBatchNorm``). The global
             batch must divide by the number of data shards (ValueError otherwise).
+        steps: optimizer steps per call (Keras's ``steps_per_execution``): with
+            ``steps=k`` the step takes ``k`` batches stacked on a new leading axis
+            (and masks ``(k, batch)``, and ``valid``, bool ``(k,)``: False steps
+            leave the state untouched) and runs them in one ``lax.scan``: the same
+            result as ``k`` single steps, one dispatch. Metrics come back stacked,
+            shape ``(k,)``. ``step.single`` is the one-batch step (same compile
+            options), for leftovers. ``fit(steps_per_execution=k)`` does the
+            grouping.
 
     Returns:
         ``step(state, batch, mask=None) -> (state, metrics)``, jitted, with
@@ -286,44 +297,52 @@ def make_train_step(
         >>> bool(m1["loss"] < m0["loss"]), int(state.step)
         (True, 2)
     """
+    check_int("steps", steps, fn="make_train_step", minimum=1)
     update = build_update(
         loss_fn, optimizer, has_aux, precision=precision, nan_policy=nan_policy
     )
-
     mesh = resolve_mesh(mesh)
-    if mesh is None:
-
-        def step(state: TrainState, batch: Any, mask: jax.Array | None = None):
-            return update(state, batch, mask)
-
-        jitted = jax.jit(step, donate_argnums=0)
-    else:
-        jitted = _sharded(update, mesh)
+    jitted = _compile(update, mesh, 0)
+    if steps > 1:
+        multi = _compile(repeat_update(update, steps), mesh, 1)
+        multi.single = jitted
+        jitted = multi
+    jitted.steps = steps
     jitted.nan_policy = nan_policy  # read by fit: one policy, set where the step is
     jitted.mesh = mesh
     return jitted
 
 
-def _sharded(update: Callable, mesh: Any) -> Callable:
-    """``update`` jitted over ``mesh``: state replicated in and out, batch split.
+def _compile(update: Callable, mesh: Any, batch_axis: int) -> Callable:
+    """``update(state, batch, mask, *rest)`` jitted with the state donated.
 
-    A thin host wrapper checks that the global batch splits over the data shards
-    (a shape read: no device work) so the error names the sizes that would work.
+    Over a ``mesh``: state replicated in and out, batch and mask split on axis
+    ``batch_axis`` (1 for stacked groups), anything after them replicated; a thin
+    host wrapper checks that the global batch splits over the data shards (a shape
+    read, no device work), so the error names the sizes that would work.
     """
-    rep, split = replicated(mesh), batch_sharding(mesh)
+    if mesh is None:
 
-    def step(state: TrainState, batch: Any, mask: jax.Array | None = None):
+        def plain(state: TrainState, batch: Any, mask: Any = None, *rest: Any):
+            return update(state, batch, mask, *rest)
+
+        return jax.jit(plain, donate_argnums=0)
+    rep, split = replicated(mesh), batch_sharding(mesh, batch_axis)
+
+    def step(state: TrainState, batch: Any, mask: Any = None, *rest: Any):
         # Traced under the mesh, so layers can pick lowerings that shard well.
         with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):
-            new_state, metrics = update(state, batch, mask)
+            new_state, metrics = update(state, batch, mask, *rest)
         new_state = jax.lax.with_sharding_constraint(new_state, rep)
         return new_state, jax.lax.with_sharding_constraint(metrics, rep)
 
-    jitted = jax.jit(step, donate_argnums=0, in_shardings=(rep, split, split))
+    shardings = (rep, split, split) + ((rep,) if batch_axis else ())
+    jitted = jax.jit(step, donate_argnums=0, in_shardings=shardings)
 
-    def sharded_step(state: TrainState, batch: Any, mask: Any = None):
-        check_divisible(int(jnp.shape(jax.tree.leaves(batch)[0])[0]), mesh)
-        return jitted(state, batch, mask)
+    def sharded_step(state: TrainState, batch: Any, mask: Any = None, *rest: Any):
+        rows = jnp.shape(jax.tree.leaves(batch)[0])[batch_axis]
+        check_divisible(int(rows), mesh)
+        return jitted(state, batch, mask, *rest)
 
     sharded_step.jitted = jitted
     sharded_step.lower = jitted.lower

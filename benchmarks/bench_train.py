@@ -106,6 +106,37 @@ def _jtk_step(model_name: str, batch: int, x, y):
     return run, compile_s, net
 
 
+def _jtk_multi_step(batch: int, x, y, k: int):
+    """SimpleNN with ``make_train_step(steps=k)``: k steps per dispatch."""
+    import jax
+    from flax import nnx
+
+    from jtoolkit import losses, models, optim
+    from jtoolkit.train import TrainState, make_train_step
+
+    net = models.SimpleNN(rngs=nnx.Rngs(0))
+    opt = optim.adam(lr=1e-3)
+
+    def loss_fn(m, b):
+        return losses.cross_entropy(m(b[0]), b[1])
+
+    step = make_train_step(loss_fn, opt, steps=k)
+    holder = {"state": TrainState.create(net, opt)}
+    xs = jax.device_put(np.stack([x[:batch]] * k))
+    ys = jax.device_put(np.stack([y[:batch]] * k))
+    holder["state"], m = step(holder["state"], (xs, ys))
+    jax.block_until_ready(m["loss"])
+
+    def run(n):
+        state = holder["state"]
+        for _ in range(max(n // k, 1)):
+            state, m = step(state, (xs, ys))
+        jax.block_until_ready(m["loss"])
+        holder["state"] = state
+
+    return run
+
+
 def _hand_step(net, batch: int, x, y):
     """The hand-written baseline: nnx.split once, jax.jit over (params, opt_state)."""
     import jax
@@ -236,6 +267,11 @@ def bench_step(quick: bool) -> str:
         hand, hand_c = _hand_step(net, batch, x, y)
         tnet, nchw = _torch_model(torch, model_name, net)
         runs = {"jtoolkit": jtk, "hand-written NNX+optax jit": hand}
+        if model_name == "simple" and batch == 64:
+            for spe in (4, 8, 16):
+                runs[f"jtoolkit steps_per_execution={spe}"] = _jtk_multi_step(
+                    batch, x, y, spe
+                )
         compiles = {"jtoolkit": jtk_c, "hand-written NNX+optax jit": hand_c}
         notes = []
         for label, mode in (
@@ -262,7 +298,18 @@ def bench_step(quick: bool) -> str:
 
             return go
 
-        res = _interleave({n: timed(f) for n, f in runs.items()}, reps)
+        def timed_multi(fn, name, k=k):
+            per = int(name.rsplit("=", 1)[1]) if "steps_per_execution" in name else 1
+            n = max(k // per, 1) * per
+
+            def go():
+                t0 = time.perf_counter()
+                fn(n)
+                return (time.perf_counter() - t0) / n * 1e3
+
+            return go
+
+        res = _interleave({n: timed_multi(f, n) for n, f in runs.items()}, reps)
         title = (
             f"Step: {model_name} batch {batch} ({k} steps x {reps} interleaved reps)"
         )
@@ -297,6 +344,7 @@ def bench_epoch(quick: bool) -> str:
         return losses.cross_entropy(m(b[0]), b[1], reduction="none")
 
     step = make_train_step(loss_fn, opt)
+    step8 = make_train_step(loss_fn, opt, steps=8)
     fused = make_fused_epoch(loss_fn, opt, batch_size=64)
     loader = data.DataLoader(
         data.ArrayDataset(x, y), batch_size=64, shuffle=True, seed=0
@@ -306,6 +354,7 @@ def bench_epoch(quick: bool) -> str:
     holder = {
         "s": TrainState.create(net, opt),
         "f": TrainState.create(net, opt),
+        "k": TrainState.create(net, opt),
         "e": 0,
     }
 
@@ -317,6 +366,13 @@ def bench_epoch(quick: bool) -> str:
     def jtk_epoch():
         t = time.perf_counter()
         holder["s"], _ = fit(holder["s"], step, loader, 1, progress=False)
+        return time.perf_counter() - t
+
+    def jtk_epoch_k8():
+        t = time.perf_counter()
+        holder["k"], _ = fit(
+            holder["k"], step8, loader, 1, progress=False, steps_per_execution=8
+        )
         return time.perf_counter() - t
 
     def fused_epoch():
@@ -345,12 +401,14 @@ def bench_epoch(quick: bool) -> str:
         return elapsed
 
     jtk_epoch()  # compile + warm
+    jtk_epoch_k8()
     torch_epoch()
     res = _interleave(
         {
             "torch eager": torch_epoch,
             "torch eager 1 thread": lambda: torch_epoch(1),
             "jtoolkit DataLoader + fit": jtk_epoch,
+            "jtoolkit DataLoader + fit, steps_per_execution=8": jtk_epoch_k8,
             "jtoolkit fused scan epoch": fused_epoch,
         },
         reps,

@@ -166,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraction of the data held out for validation",
     )
     add("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    add(
+        "--steps-per-execution",
+        type=_positive_int,
+        default=d.steps_per_execution,
+        help="optimizer steps per jitted call (Keras's name); same results as 1, "
+        "less Python dispatch per step",
+    )
     _add_scale_out(p)
     return p
 

@@ -39,6 +39,7 @@ class DemoConfig:
     plot: str | None = None
     progress: bool = True
     val_split: float = 0.2
+    steps_per_execution: int = 8
     data_parallel: bool = False
     coordinator_address: str | None = None
     num_processes: int | None = None

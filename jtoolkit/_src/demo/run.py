@@ -128,7 +128,13 @@ def _engine(config: DemoConfig, steps_per_epoch: int):
 
     # Several processes always train data-parallel (one model over all devices).
     mesh = "auto" if config.data_parallel or jax.process_count() > 1 else None
-    step = make_train_step(loss_fn, optimizer, precision=config.precision, mesh=mesh)
+    step = make_train_step(
+        loss_fn,
+        optimizer,
+        precision=config.precision,
+        mesh=mesh,
+        steps=config.steps_per_execution,
+    )
     evaluate = make_eval_step(metric_fn, precision=config.precision, mesh=mesh)
     return optimizer, lr, step, evaluate
 
@@ -136,6 +142,7 @@ def _engine(config: DemoConfig, steps_per_epoch: int):
 def _engine_key(config: DemoConfig) -> DemoConfig:
     """The config fields the compiled steps depend on (others reset to defaults)."""
     keep = ("model", "optimizer", "lr", "scheduler", "precision", "data_parallel")
+    keep += ("steps_per_execution",)
     fields = {name: getattr(config, name) for name in keep}
     if config.scheduler not in ("none", "plateau"):  # these schedules span the run
         fields["epochs"] = config.epochs
@@ -265,6 +272,7 @@ def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[d
         resume=config.resume,
         progress=config.progress,
         on_epoch_end=writer,
+        steps_per_execution=config.steps_per_execution,
     )
     if config.plot is not None and primary:
         from jtoolkit._src.demo.plot import plot_history

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the real bindings, for type checkers and linters
     from jtoolkit._src.checkpoint.store import restore_checkpoint, save_checkpoint
     from jtoolkit._src.train.callbacks import EarlyStopping, EarlyStoppingState
+    from jtoolkit._src.train.distributed import initialize_distributed
     from jtoolkit._src.train.fused import make_fused_epoch
     from jtoolkit._src.train.loop import FitResult, fit
     from jtoolkit._src.train.state import TrainState
@@ -41,6 +42,7 @@ __all__ = [
     "MaskUnsupportedError",
     "TrainState",
     "fit",
+    "initialize_distributed",
     "main",
     "make_eval_step",
     "make_fused_epoch",
@@ -54,6 +56,7 @@ _HOMES = {
     "make_train_step": "jtoolkit._src.train.step",
     "make_eval_step": "jtoolkit._src.train.step",
     "make_fused_epoch": "jtoolkit._src.train.fused",
+    "initialize_distributed": "jtoolkit._src.train.distributed",
     "EarlyStopping": "jtoolkit._src.train.callbacks",
     "EarlyStoppingState": "jtoolkit._src.train.callbacks",
     "MaskUnsupportedError": "jtoolkit._src.train.step",

@@ -126,6 +126,10 @@ def initialize_distributed(
     jtoolkit.launch``), else from JAX's own cluster detection (SLURM, Open MPI,
     Kubernetes). Must run before anything touches a JAX device. Returns whether a
     multi-process run was started (False: a single process, nothing to do).
+
+    Example:
+        >>> initialize_distributed()  # no launcher, no cluster: one process
+        False
     """
     env = os.environ
     coordinator_address = coordinator_address or env.get("JAX_COORDINATOR_ADDRESS")

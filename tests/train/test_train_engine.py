@@ -1,5 +1,7 @@
 """The functional train engine: TrainState, jitted train/eval steps, fused epoch."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -333,3 +335,21 @@ def test_adam_steps_match_torch(torch, rng):
     np.testing.assert_allclose(
         state.model["fc2"]["bias"], tnet[2].bias.detach().numpy(), rtol=1e-5, atol=1e-7
     )
+
+
+def test_bf16_on_a_cpu_without_native_bf16_warns_once(tmp_path, monkeypatch):
+    from jtoolkit._src.train import precision
+
+    old, new = tmp_path / "old_cpu", tmp_path / "new_cpu"
+    old.write_text("flags : fpu sse2 avx2 avx512f\n")
+    new.write_text("flags : fpu avx512f avx512_bf16\n")
+    assert not precision.cpu_has_native_bf16(str(old))
+    assert precision.cpu_has_native_bf16(str(new))
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(precision, "_warned", set())
+    with pytest.warns(precision.SlowPrecisionWarning, match="avx512_bf16"):
+        precision.compute_dtype("bf16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        precision.compute_dtype("bf16")  # once per process
+        precision.compute_dtype("fp32")

@@ -20,6 +20,7 @@ Example:
 """
 
 from jtoolkit._src.optim.accumulate import accumulate
+from jtoolkit._src.optim.adafactor import adafactor
 from jtoolkit._src.optim.alias import (
     adadelta,
     adagrad,
@@ -31,24 +32,35 @@ from jtoolkit._src.optim.alias import (
     rmsprop,
     sgd,
 )
+from jtoolkit._src.optim.asgd import asgd
 from jtoolkit._src.optim.clipping import clip_grad_norm, global_norm
 from jtoolkit._src.optim.groups import param_groups
+from jtoolkit._src.optim.lbfgs import LBFGS, LBFGSState, lbfgs
 from jtoolkit._src.optim.lr import current_lr, set_lr
+from jtoolkit._src.optim.muon import muon
+from jtoolkit._src.optim.rprop import rprop
 
 __all__ = [
+    "LBFGS",
+    "LBFGSState",
     "accumulate",
     "adadelta",
+    "adafactor",
     "adagrad",
     "adam",
     "adamax",
     "adamw",
+    "asgd",
     "clip_grad_norm",
     "current_lr",
     "global_norm",
+    "lbfgs",
+    "muon",
     "nadam",
     "param_groups",
     "radam",
     "rmsprop",
+    "rprop",
     "set_lr",
     "sgd",
 ]

@@ -328,9 +328,15 @@ def test_lbfgs_parity_with_torch(torch, kwargs):
     p = jax.device_put(params)
     state = opt.init(p)
     losses = []
+
+    def loss_fn(q):
+        return jax_loss(q, x, y)
+
     for _ in range(steps):
-        p, state = opt.step(lambda q: jax_loss(q, x, y), p, state)
+        p, state = opt.step(loss_fn, p, state)
         losses.append(state.loss)
+    assert len(opt._compiled) == 1
+    assert next(iter(opt._compiled.values()))._cache_size() == 1, "recompiled"
     err, ref = max_err(p, truth), max_err(t32, truth)
     assert err <= FACTOR * ref + FLOOR, (err, ref)
     np.testing.assert_allclose(losses, t_losses, rtol=1e-4)

@@ -171,6 +171,12 @@ def test_chained_scheduler(torch, base):
         (lambda: S.one_cycle_lr(0.1, 10, pct_start=1), ValueError, "pct_start"),
         (lambda: S.one_cycle_lr(0.1, 10, pct_start=-0.1), ValueError, "pct_start"),
         (lambda: S.one_cycle_lr(0.1, 10, pct_start=0.1), ZeroDivisionError, "1"),
+        (lambda: S.one_cycle_lr(0.1, 10, div_factor=0), ZeroDivisionError, "div_"),
+        (
+            lambda: S.one_cycle_lr(0.1, 10, final_div_factor=0),
+            ZeroDivisionError,
+            "final_div_factor",
+        ),
     ],
 )
 def test_bad_arguments_raise_torchs_type(build, exc, match):
@@ -207,6 +213,8 @@ def test_torch_raises_the_same_types(torch):
         (lambda o: lr_s.ChainedScheduler([]), ValueError),
         (lambda o: lr_s.OneCycleLR(o, 0.1, 10, pct_start=1), ValueError),
         (lambda o: lr_s.OneCycleLR(o, 0.1, 10, pct_start=0.1), ZeroDivisionError),
+        (lambda o: lr_s.OneCycleLR(o, 0.1, 10, div_factor=0), ZeroDivisionError),
+        (lambda o: lr_s.OneCycleLR(o, 0.1, 10, final_div_factor=0), ZeroDivisionError),
     ]:
         _torch_raises(torch, build, exc, 6)
 
@@ -242,7 +250,8 @@ def test_one_cycle_pct_start_one_is_a_pure_warmup(torch, strategy):
 
 
 def test_schedules_with_an_end_hold_torchs_value_past_it(torch):
-    """linear_lr, constant_lr, polynomial_lr, swa_lr: torch's value 3x past the end."""
+    """linear_lr, constant_lr, polynomial_lr, swa_lr, sequential_lr (of those):
+    torch's values, then its final value held far past the end."""
     lr_s = torch.optim.lr_scheduler
     from torch.optim.swa_utils import SWALR
 
@@ -251,6 +260,14 @@ def test_schedules_with_an_end_hold_torchs_value_past_it(torch):
         (lambda o: lr_s.ConstantLR(o, 0.5, 4), S.constant_lr(0.1, 0.5, 4)),
         (lambda o: lr_s.PolynomialLR(o, 4, 2.0), S.polynomial_lr(0.1, 4, 2.0)),
         (lambda o: SWALR(o, 0.01, 4), S.swa_lr(0.1, 0.01, 4)),
+        (
+            lambda o: lr_s.SequentialLR(
+                o, [lr_s.LinearLR(o, 0.5, 1.0, 3), lr_s.ConstantLR(o, 0.5, 3)], [4]
+            ),
+            S.sequential_lr(
+                [S.linear_lr(0.1, 0.5, 1.0, 3), S.constant_lr(0.1, 0.5, 3)], [4]
+            ),
+        ),
     ]:
         want = _torch_run(torch, build, 16, 0.1)
         got = np.asarray(ours(jnp.arange(16)))

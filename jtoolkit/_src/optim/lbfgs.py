@@ -181,8 +181,15 @@ class LBFGS:
         del params
         return LBFGSState(LearningRateState(jnp.asarray(self.lr, jnp.float32)))
 
-    def _value_and_grad(self, loss_fn: Callable, unravel: Callable) -> Callable:
-        key = (loss_fn, unravel)
+    def _value_and_grad(
+        self, loss_fn: Callable, params: Any, unravel: Callable
+    ) -> Callable:
+        leaves, treedef = jax.tree.flatten(params)
+        key = (
+            loss_fn,
+            treedef,
+            tuple((jnp.shape(x), jnp.result_type(x)) for x in leaves),
+        )
         if key not in self._compiled:
             fn = jax.jit(jax.value_and_grad(lambda flat: loss_fn(unravel(flat))))
             self._compiled = {key: fn}  # keep one: a new loss_fn replaces it
@@ -195,7 +202,9 @@ class LBFGS:
 
         Args:
             loss_fn: ``params -> scalar loss`` (torch's closure, without
-                ``zero_grad``/``backward``: the gradient is taken here).
+                ``zero_grad``/``backward``: the gradient is taken here). Pass
+                the same function object every step: a new one (e.g. a lambda
+                built per step) is compiled again.
             params: a pytree of float arrays.
             state: from `init` or the previous step.
 
@@ -204,7 +213,7 @@ class LBFGS:
         """
         flat0, unravel = ravel_pytree(params)
         dtype = np.dtype(flat0.dtype)
-        vg = self._value_and_grad(loss_fn, unravel)
+        vg = self._value_and_grad(loss_fn, params, unravel)
         x = np.asarray(flat0).copy()
 
         def closure(at: np.ndarray) -> tuple[float, np.ndarray]:

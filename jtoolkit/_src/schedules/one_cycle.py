@@ -20,9 +20,19 @@ from jtoolkit._src.schedules.numerics import (
 __all__ = ["one_cycle_lr", "one_cycle_momentum"]
 
 
-class ZeroLengthPhaseError(ZeroDivisionError, ValueError):
-    """``pct_start * total_steps == 1``: torch's OneCycleLR raises ZeroDivisionError
-    (its first phase has length 0); also a ValueError, as a bad argument."""
+class ZeroDivisionArgumentError(ZeroDivisionError, ValueError):
+    """An argument torch's OneCycleLR divides by zero with (``div_factor=0``,
+    ``final_div_factor=0``, ``pct_start * total_steps == 1``): torch's type,
+    ZeroDivisionError, and also a ValueError, as a bad argument."""
+
+
+def _divisor(name: str, value: float) -> float:
+    """A divisor: 0 raises torch's ZeroDivisionError, a negative one ValueError."""
+    if value == 0:
+        raise ZeroDivisionArgumentError(
+            f"{name} must be > 0, but got {name}={value!r} (torch divides by it)"
+        )
+    return check_positive(name, value)
 
 
 def _one_cycle_ends(
@@ -49,7 +59,7 @@ def _one_cycle_ends(
         )
     first = float(pct_start * total) - 1
     if first == 0:
-        raise ZeroLengthPhaseError(
+        raise ZeroDivisionArgumentError(
             f"pct_start * total_steps must not be 1 (a zero-length warm-up phase; "
             f"torch divides by zero), but got {pct_start=} and total_steps={total}"
         )
@@ -143,8 +153,8 @@ def one_cycle_lr(
         ValueError: torch's messages for bad ``total_steps``/``epochs``/
             ``steps_per_epoch``/``pct_start`` (not a float in ``[0, 1]``)/
             ``anneal_strategy``; non-positive divisors.
-        ZeroDivisionError: ``pct_start * total_steps == 1`` (torch's type; the
-            exception is also a ValueError).
+        ZeroDivisionError: ``pct_start * total_steps == 1`` or a zero divisor
+            (torch's type; the exception is also a ValueError).
 
     Example:
         >>> schedule = one_cycle_lr(1.0, total_steps=4, pct_start=0.5,
@@ -153,8 +163,8 @@ def one_cycle_lr(
         [0.25, 1.0, 0.5, 0.0]
     """
     max_lr = check_lr("max_lr", max_lr)
-    initial = max_lr / check_positive("div_factor", div_factor)
-    final = initial / check_positive("final_div_factor", final_div_factor)
+    initial = max_lr / _divisor("div_factor", div_factor)
+    final = initial / _divisor("final_div_factor", final_div_factor)
     total, ends = _one_cycle_ends(
         total_steps, epochs, steps_per_epoch, pct_start, three_phase
     )

@@ -379,3 +379,35 @@ def test_lbfgs_set_lr_changes_the_step():
     p1, _ = opt.step(f, p0, optim.set_lr(opt.init(p0), 0.5))
     p2, _ = opt.step(f, p0, opt.init(p0))
     assert float(p1["w"][0]) == pytest.approx(float(p2["w"][0]) / 2, rel=1e-6)
+
+
+TORCH_CLASSES = {
+    "sgd": "SGD",
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "rmsprop": "RMSprop",
+    "adagrad": "Adagrad",
+    "adadelta": "Adadelta",
+    "adamax": "Adamax",
+    "nadam": "NAdam",
+    "radam": "RAdam",
+    "asgd": "ASGD",
+    "rprop": "Rprop",
+    "adafactor": "Adafactor",
+    "muon": "Muon",
+    "lbfgs": "LBFGS",
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_CLASSES))
+def test_flags_and_defaults_follow_torch(torch, name):
+    """Every torch flag we mirror exists here, with torch's default value."""
+    import inspect
+
+    theirs = inspect.signature(getattr(torch.optim, TORCH_CLASSES[name])).parameters
+    ours = inspect.signature(getattr(optim, name)).parameters
+    for flag in ("maximize", "decoupled_weight_decay"):
+        assert (flag in theirs) == (flag in ours), flag
+    for arg, param in ours.items():
+        if arg in theirs:
+            assert param.default == theirs[arg].default, arg

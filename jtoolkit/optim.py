@@ -6,7 +6,9 @@ state (read it with `current_lr`, write it with `set_lr`, the twin of
 ``param_group["lr"] = lr``); ``lr``, SGD/RMSprop ``momentum`` and Adam-family
 ``betas[0]`` may also be schedules ``count -> value`` evaluated at the number of
 updates already applied (torch's scheduler stepped after each ``optimizer.step()``;
-OneCycleLR's momentum cycling included).
+OneCycleLR's momentum cycling included). ``lbfgs`` is the exception: like torch's
+``LBFGS.step(closure)`` it calls the loss function itself, so it is an object with
+``init`` and ``step(loss_fn, params, state)`` run on the host, not an optax chain.
 
 Example:
     >>> import optax

@@ -6,7 +6,9 @@ state (read it with `current_lr`, write it with `set_lr`, the twin of
 ``param_group["lr"] = lr``); ``lr``, SGD/RMSprop ``momentum`` and Adam-family
 ``betas[0]`` may also be schedules ``count -> value`` evaluated at the number of
 updates already applied (torch's scheduler stepped after each ``optimizer.step()``;
-OneCycleLR's momentum cycling included).
+OneCycleLR's momentum cycling included). ``lbfgs`` is the exception: like torch's
+``LBFGS.step(closure)`` it calls the loss function itself, so it is an object with
+``init`` and ``step(loss_fn, params, state)`` run on the host, not an optax chain.
 
 Example:
     >>> import optax
@@ -20,6 +22,7 @@ Example:
 """
 
 from jtoolkit._src.optim.accumulate import accumulate
+from jtoolkit._src.optim.adafactor import adafactor
 from jtoolkit._src.optim.alias import (
     adadelta,
     adagrad,
@@ -31,24 +34,35 @@ from jtoolkit._src.optim.alias import (
     rmsprop,
     sgd,
 )
+from jtoolkit._src.optim.asgd import asgd
 from jtoolkit._src.optim.clipping import clip_grad_norm, global_norm
 from jtoolkit._src.optim.groups import param_groups
+from jtoolkit._src.optim.lbfgs import LBFGS, LBFGSState, lbfgs
 from jtoolkit._src.optim.lr import current_lr, set_lr
+from jtoolkit._src.optim.muon import muon
+from jtoolkit._src.optim.rprop import rprop
 
 __all__ = [
+    "LBFGS",
+    "LBFGSState",
     "accumulate",
     "adadelta",
+    "adafactor",
     "adagrad",
     "adam",
     "adamax",
     "adamw",
+    "asgd",
     "clip_grad_norm",
     "current_lr",
     "global_norm",
+    "lbfgs",
+    "muon",
     "nadam",
     "param_groups",
     "radam",
     "rmsprop",
+    "rprop",
     "set_lr",
     "sgd",
 ]

@@ -250,6 +250,7 @@ def adam(
     weight_decay: float = 0,
     amsgrad: bool = False,
     maximize: bool = False,
+    decoupled_weight_decay: bool = False,
 ) -> optax.GradientTransformation:
     """Adam with torch's bias correction, eps placement and coupled weight decay.
 
@@ -264,6 +265,8 @@ def adam(
         weight_decay: L2 penalty added to the gradient.
         amsgrad: use the AMSGrad variant.
         maximize: ascend the objective instead of descending it.
+        decoupled_weight_decay: torch 2.13's flag: decay ``p *= 1 - lr * wd``
+            instead of the L2 penalty, i.e. `adamw`.
 
     Returns:
         An ``optax.GradientTransformation``.
@@ -277,7 +280,9 @@ def adam(
         >>> [round(x, 6) for x in u["w"].tolist()]
         [-0.1, -0.1]
     """
-    return _adam_chain(lr, betas, eps, weight_decay, amsgrad, maximize, False)
+    return _adam_chain(
+        lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay
+    )
 
 
 def adamw(

@@ -20,6 +20,21 @@ from jtoolkit._src.schedules.numerics import (
 __all__ = ["one_cycle_lr", "one_cycle_momentum"]
 
 
+class ZeroDivisionArgumentError(ZeroDivisionError, ValueError):
+    """An argument torch's OneCycleLR divides by zero with (``div_factor=0``,
+    ``final_div_factor=0``, ``pct_start * total_steps == 1``): torch's type,
+    ZeroDivisionError, and also a ValueError, as a bad argument."""
+
+
+def _divisor(name: str, value: float) -> float:
+    """A divisor: 0 raises torch's ZeroDivisionError, a negative one ValueError."""
+    if value == 0:
+        raise ZeroDivisionArgumentError(
+            f"{name} must be > 0, but got {name}={value!r} (torch divides by it)"
+        )
+    return check_positive(name, value)
+
+
 def _one_cycle_ends(
     total_steps: int | None,
     epochs: int | None,
@@ -38,13 +53,13 @@ def _one_cycle_ends(
             "You must define either total_steps OR (epochs AND steps_per_epoch), but "
             f"got {total_steps=}, {epochs=}, {steps_per_epoch=}"
         )
-    if not 0 <= pct_start <= 1:
+    if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
         raise ValueError(
             f"Expected float between 0 and 1 pct_start, but got {pct_start}"
         )
     first = float(pct_start * total) - 1
     if first == 0:
-        raise ValueError(
+        raise ZeroDivisionArgumentError(
             f"pct_start * total_steps must not be 1 (a zero-length warm-up phase; "
             f"torch divides by zero), but got {pct_start=} and total_steps={total}"
         )
@@ -66,7 +81,10 @@ def _phased(
     mix = cos_mix if anneal == "cos" else linear_mix
 
     def schedule(count: ArrayLike) -> jax.Array:
-        t = jnp.clip(as_count(count), 0, np.float32(total))
+        # torch's last used lr is at count total - 1; its value at count total is
+        # the last phase extrapolated (negative for "linear", rising for "cos") and
+        # it raises after that: hold the final value instead.
+        t = jnp.clip(as_count(count), 0, np.float32(ends[-1]))
         values = []
         for i, end in enumerate(ends):
             begin = 0.0 if i == 0 else ends[i - 1]
@@ -108,8 +126,12 @@ def one_cycle_lr(
 
     torch: ``torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr, ...)``, with
     torch's phase ends ``pct_start*total - 1`` and ``total - 1`` (optax's
-    ``cosine_onecycle_schedule`` peaks one step later). torch raises past
-    ``total_steps``; here counts above it are clipped to ``total_steps``. Pair with
+    ``cosine_onecycle_schedule`` peaks one step later). From count
+    ``total_steps - 1`` on, the final lr ``max_lr / div_factor /
+    final_div_factor`` holds (torch extrapolates the last phase at
+    ``total_steps``, negative for "linear" and rising for "cos", then raises).
+    ``pct_start`` must be a float in ``[0, 1]`` as in torch; ``pct_start=1.0``
+    is a pure warm-up (the lr ends at ``max_lr`` and holds). Pair with
     :func:`one_cycle_momentum` (torch cycles momentum/beta1 by default).
 
     Args:
@@ -129,8 +151,10 @@ def one_cycle_lr(
 
     Raises:
         ValueError: torch's messages for bad ``total_steps``/``epochs``/
-            ``steps_per_epoch``/``pct_start``/``anneal_strategy``; non-positive
-            divisors.
+            ``steps_per_epoch``/``pct_start`` (not a float in ``[0, 1]``)/
+            ``anneal_strategy``; non-positive divisors.
+        ZeroDivisionError: ``pct_start * total_steps == 1`` or a zero divisor
+            (torch's type; the exception is also a ValueError).
 
     Example:
         >>> schedule = one_cycle_lr(1.0, total_steps=4, pct_start=0.5,
@@ -139,8 +163,8 @@ def one_cycle_lr(
         [0.25, 1.0, 0.5, 0.0]
     """
     max_lr = check_lr("max_lr", max_lr)
-    initial = max_lr / check_positive("div_factor", div_factor)
-    final = initial / check_positive("final_div_factor", final_div_factor)
+    initial = max_lr / _divisor("div_factor", div_factor)
+    final = initial / _divisor("final_div_factor", final_div_factor)
     total, ends = _one_cycle_ends(
         total_steps, epochs, steps_per_epoch, pct_start, three_phase
     )

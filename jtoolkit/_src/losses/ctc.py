@@ -17,7 +17,6 @@ import numbers
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
 from jtoolkit._src.losses.checks import (
@@ -45,7 +44,7 @@ def _logsumexp(*terms: jax.Array) -> jax.Array:
 
 def _shift(alpha: jax.Array, k: int) -> jax.Array:
     """``alpha[:, s - k]``, -inf where ``s < k``."""
-    pad = jnp.full(alpha.shape[:-1] + (k,), -jnp.inf, alpha.dtype)
+    pad = jnp.full((*alpha.shape[:-1], k), -jnp.inf, alpha.dtype)
     return jnp.concatenate([pad, alpha[..., :-k]], axis=-1)
 
 
@@ -56,7 +55,7 @@ def _log_likelihood(lp, labels, input_lengths, target_lengths, blank):
     ext = ext.at[:, 1::2].set(labels)
     two_back = jnp.concatenate([jnp.full((batch, 2), blank, ext.dtype), ext[:, :-2]], 1)
     skip = (ext != blank) & (ext != two_back)
-    emit = jnp.take_along_axis(lp, jnp.broadcast_to(ext, (num_steps,) + ext.shape), 2)
+    emit = jnp.take_along_axis(lp, jnp.broadcast_to(ext, (num_steps, *ext.shape)), 2)
     first = jnp.where(jnp.arange(ext.shape[1]) < 2, emit[0], -jnp.inf)
 
     def step(alpha, inputs):
@@ -122,7 +121,7 @@ def _check_max(values, limit: int, what: str) -> None:
 
 
 def _padded_targets(targets, target_lengths, batch: int) -> jax.Array:
-    """Targets as ``[N, S]``: padded already, or split from the concatenated 1-D form."""
+    """Targets as ``[N, S]``: padded already, or split from the 1-D concatenation."""
     y = jnp.asarray(targets)
     if not jnp.issubdtype(y.dtype, jnp.integer):
         raise LossInputError(f"ctc_loss: targets must be integers, got {y.dtype}.")

@@ -1,4 +1,4 @@
-"""Embedding-pair losses: ``cosine_embedding_loss``, ``triplet_margin_with_distance_loss``.
+"""Embedding-pair losses: cosine embedding, triplet margin with any distance.
 
 Public through ``jtoolkit.losses``; ``triplet_margin_loss`` (fixed p-norm distance)
 is in ``triplet.py``.

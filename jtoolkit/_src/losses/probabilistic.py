@@ -1,4 +1,4 @@
-"""Negative log-likelihoods of a distribution: ``poisson_nll_loss``, ``gaussian_nll_loss``.
+"""Negative log-likelihoods of distributions: Poisson and Gaussian NLL losses.
 
 Public through ``jtoolkit.losses``; see that module for the overview.
 """
@@ -69,7 +69,7 @@ def poisson_nll_loss(
 
     Example:
         >>> x, y = jnp.array([0.0, 1.0]), jnp.array([1.0, 3.0])
-        >>> poisson_nll_loss(x, y, reduction="none").round(4).tolist()
+        >>> [round(float(v), 4) for v in poisson_nll_loss(x, y, reduction="none")]
         [1.0, -0.2817]
     """
     check_reduction(reduction)

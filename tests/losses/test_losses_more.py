@@ -340,3 +340,212 @@ def test_parity_jit(torch, family):
     got = run(inputs)
     for cid in cases:
         _compare(cases[cid], got[cid], _torch_side(family, cid), f"{family}[{cid}] jit")
+
+
+# ------------------------------------------------------------------ module classes
+# (class name, constructor kwargs, call inputs) -> same as torch.nn's module
+def _module_cases():
+    rng = _rng("modules")
+    x, y = _normal(rng, (5, 4)), _normal(rng, (5, 4))
+    s = _signs(rng, (5,))
+    w = rng.uniform(0.2, 2.0, (4,)).astype(F32)
+    labels = rng.integers(0, 4, (5,)).astype(np.int64)
+    multi = np.array([[3, 0, -1, 1]] * 5, np.int64)
+    return {
+        "PoissonNLLLoss": ({"log_input": False, "full": True}, (np.abs(x), 3 * x * x)),
+        "GaussianNLLLoss": ({"full": True, "reduction": "sum"}, (x, y, np.abs(y))),
+        "CosineEmbeddingLoss": ({"margin": 0.2}, (x, y, s)),
+        "MarginRankingLoss": (
+            {"margin": 0.5, "reduction": "none"},
+            (x[0], y[0], s[:4]),
+        ),
+        "HingeEmbeddingLoss": ({"margin": 2.0}, (np.abs(x), _signs(rng, (5, 4)))),
+        "SoftMarginLoss": ({"reduction": "sum"}, (x, _signs(rng, (5, 4)))),
+        "MultiLabelSoftMarginLoss": ({"weight": w}, (x, (y > 0).astype(F32))),
+        "MultiMarginLoss": ({"p": 2, "margin": 0.7, "weight": w}, (x, labels)),
+        "MultiLabelMarginLoss": ({"reduction": "none"}, (x, multi)),
+        "TripletMarginWithDistanceLoss": (
+            {"margin": 2.0, "swap": True},
+            (x, y, x[::-1].copy()),
+        ),
+    }
+
+
+MODULE_CASES = _module_cases()
+
+
+@pytest.mark.parametrize("name", list(MODULE_CASES))
+def test_module_matches_torch(torch, name):
+    kwargs, inputs = MODULE_CASES[name]
+    torch_kwargs = {
+        k: torch.tensor(v) if isinstance(v, np.ndarray) else v
+        for k, v in kwargs.items()
+    }
+    want = getattr(torch.nn, name)(**torch_kwargs)(*map(torch.tensor, inputs))
+    criterion = getattr(L, name)(**kwargs)
+    got = criterion(*inputs)
+    np.testing.assert_allclose(got, want.numpy(), rtol=RTOL)
+    np.testing.assert_allclose(jax.jit(criterion)(*inputs), want.numpy(), rtol=RTOL)
+
+
+def test_module_repr_lists_changed_options():
+    assert (
+        repr(L.MultiMarginLoss(p=2, margin=0.5)) == "MultiMarginLoss(p=2, margin=0.5)"
+    )
+    assert repr(L.PoissonNLLLoss()) == "PoissonNLLLoss()"
+    assert repr(L.GaussianNLLLoss(eps=1e-3)) == "GaussianNLLLoss(eps=0.001)"
+    assert repr(L.CTCLoss(blank=3)) == "CTCLoss(blank=3)"
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "error"),
+    [
+        ("MultiMarginLoss", {"p": 3}, ValueError),
+        ("MultiMarginLoss", {"weight": np.ones((2, 2), F32)}, ValueError),
+        ("TripletMarginWithDistanceLoss", {"margin": 0.0}, ValueError),
+        ("SoftMarginLoss", {"reduction": "avg"}, ValueError),
+        ("CTCLoss", {"reduction": "batchmean"}, ValueError),
+    ],
+)
+def test_module_rejects_bad_options_at_construction(torch, name, kwargs, error):
+    """Raised when built (torch raises these at the call, with the same type)."""
+    with pytest.raises(error):
+        getattr(L, name)(**kwargs)
+
+
+# ------------------------------------------------------------------ bad input
+_X = np.zeros((3, 4), F32)
+_Y = np.ones((3, 4), F32)
+# (function, positional inputs, keyword options): torch and jtoolkit both raise,
+# ours an instance of torch's exception type.
+BAD_CALLS = {
+    "poisson no broadcast": ("poisson_nll_loss", (_X, np.ones(3, F32)), {}),
+    "poisson reduction": ("poisson_nll_loss", (_X, _Y), {"reduction": "avg"}),
+    "gaussian var size": ("gaussian_nll_loss", (_X, _Y, np.ones((3, 2), F32)), {}),
+    "gaussian var two dims": ("gaussian_nll_loss", (_X, _Y, np.ones((1, 1), F32)), {}),
+    "gaussian negative var": ("gaussian_nll_loss", (_X, _Y, -np.ones(3, F32)), {}),
+    "gaussian negative float var": ("gaussian_nll_loss", (_X, _Y, -1.0), {}),
+    "gaussian reduction": ("gaussian_nll_loss", (_X, _Y, 1.0), {"reduction": "x"}),
+    "cosine 2d target": ("cosine_embedding_loss", (_X, _Y, np.ones((3, 1), F32)), {}),
+    "cosine 3d inputs": (
+        "cosine_embedding_loss",
+        (_X[None], _Y[None], np.ones(3, F32)),
+        {},
+    ),
+    "cosine 1d target 1d inputs": (
+        "cosine_embedding_loss",
+        (_X[0], _Y[0], np.ones(3, F32)),
+        {},
+    ),
+    "cosine batch mismatch": ("cosine_embedding_loss", (_X, _Y, np.ones(2, F32)), {}),
+    "cosine reduction": (
+        "cosine_embedding_loss",
+        (_X, _Y, np.ones(3, F32)),
+        {"reduction": "avg"},
+    ),
+    "ranking dims": ("margin_ranking_loss", (_X[0], _Y[0], _Y), {}),
+    "ranking no broadcast": ("margin_ranking_loss", (_X, _Y[:2], _Y), {}),
+    "hinge no broadcast": ("hinge_embedding_loss", (_X, np.ones(3, F32)), {}),
+    "soft margin no broadcast": ("soft_margin_loss", (_X, np.ones(3, F32)), {}),
+    "soft margin reduction": ("soft_margin_loss", (_X, _Y), {"reduction": "avg"}),
+    "mlsm no broadcast": ("multilabel_soft_margin_loss", (_X, np.ones((3, 5))), {}),
+    "mlsm reduction": (
+        "multilabel_soft_margin_loss",
+        (_X, _Y),
+        {"reduction": "avg"},
+    ),
+    "multi margin p": ("multi_margin_loss", (_X, np.array([0, 1, 2])), {"p": 3}),
+    "multi margin weight 2d": (
+        "multi_margin_loss",
+        (_X, np.array([0, 1, 2])),
+        {"weight": np.ones((1, 4), F32)},
+    ),
+    "multi margin target high": ("multi_margin_loss", (_X, np.array([0, 4, 2])), {}),
+    "multi margin target negative": (
+        "multi_margin_loss",
+        (_X, np.array([0, -1, 2])),
+        {},
+    ),
+    "multi margin target size": ("multi_margin_loss", (_X, np.array([0, 1])), {}),
+    "multi margin 3d": ("multi_margin_loss", (_X[None], np.array([[0, 1, 2]])), {}),
+    "multilabel margin size": (
+        "multilabel_margin_loss",
+        (_X, np.zeros((3, 3), np.int64)),
+        {},
+    ),
+    "multilabel margin out of range": (
+        "multilabel_margin_loss",
+        (_X, np.array([[0, 4, -1, 0]] * 3)),
+        {},
+    ),
+    "multilabel margin below -1": (
+        "multilabel_margin_loss",
+        (_X, np.array([[0, -2, -1, 0]] * 3)),
+        {},
+    ),
+    "triplet distance dims": (
+        "triplet_margin_with_distance_loss",
+        (_X, _Y, _Y[0]),
+        {},
+    ),
+    "triplet distance margin": (
+        "triplet_margin_with_distance_loss",
+        (_X, _Y, _Y),
+        {"margin": -1.0},
+    ),
+    "triplet distance reduction": (
+        "triplet_margin_with_distance_loss",
+        (_X, _Y, _Y),
+        {"reduction": "avg"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CALLS))
+def test_bad_input_raises_torchs_type(torch, case):
+    import torch.nn.functional as F
+
+    name, arrays, opts = BAD_CALLS[case]
+    torch_opts = {
+        k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in opts.items()
+    }
+    torch_args = [torch.tensor(a) if isinstance(a, np.ndarray) else a for a in arrays]
+    with pytest.raises(Exception) as torch_error:
+        getattr(F, name)(*torch_args, **torch_opts)
+    with pytest.raises(torch_error.type):
+        getattr(L, name)(*arrays, **opts)
+
+
+def test_gaussian_var_clamp_passes_gradient(torch):
+    """torch clamps var at eps under no_grad: the gradient below eps is not 0."""
+    x, y, v = np.ones(3, F32), np.zeros(3, F32), np.array([1e-9, 0.5, 2.0], F32)
+    grad = jax.grad(lambda v: L.gaussian_nll_loss(x, y, v, eps=1e-6))(v)
+    tv = torch.tensor(v, requires_grad=True)
+    torch.nn.functional.gaussian_nll_loss(
+        torch.tensor(x), torch.tensor(y), tv, eps=1e-6
+    ).backward()
+    assert grad[0] != 0
+    np.testing.assert_allclose(grad, tv.grad.numpy(), rtol=RTOL)
+
+
+def test_poisson_stirling_only_above_one():
+    """full=True adds y log y - y + log(2 pi y) / 2 only where y > 1 (torch)."""
+    x, y = np.zeros(4, F32), np.array([0.0, 1.0, 2.0, 5.0], F32)
+    plain = L.poisson_nll_loss(x, y, reduction="none")
+    full = L.poisson_nll_loss(x, y, full=True, reduction="none")
+    stirling = [0, 0, 2 * np.log(2) - 2 + 0.5 * np.log(4 * np.pi)]
+    stirling.append(5 * np.log(5) - 5 + 0.5 * np.log(10 * np.pi))
+    np.testing.assert_allclose(full - plain, stirling, rtol=1e-5, atol=1e-7)
+
+
+def test_values_only_checks_skip_under_jit():
+    """Out-of-range class indices cannot raise under jit: the loss is nan there."""
+    x = np.zeros((2, 4), F32)
+    out = jax.jit(lambda t: L.multi_margin_loss(x, t, reduction="none"))(
+        jnp.array([0, 7])
+    )
+    assert np.isfinite(out[0]) and np.isnan(out[1])
+    out = jax.jit(lambda t: L.multilabel_margin_loss(x, t, reduction="none"))(
+        jnp.array([[0, -1, 0, 0], [9, -1, 0, 0]])
+    )
+    assert np.isfinite(out[0]) and np.isnan(out[1])

@@ -24,6 +24,12 @@ Differences from torch, all forced by JAX or deliberate:
   a BCE input outside [0, 1] gives nan.
 * ``mse_loss``/``l1_loss``/``huber_loss``/``smooth_l1_loss`` broadcast differing
   shapes with torch's UserWarning, as torch; ``kl_div``'s "mean" does not warn.
+* ``soft_margin_loss`` is a softplus: finite where torch's ``log1p(exp(-y x))``
+  overflows to inf. ``poisson_nll_loss(full=True)``'s gradient with respect to a
+  target of 0 is finite (torch: nan).
+* ``ctc_loss`` runs the log-space forward recursion under ``lax.scan`` (jittable,
+  lengths and targets may be traced); its gradient with respect to ``log_probs``
+  is torch's, including the ``exp(log_probs)`` term torch's kernel adds.
 
 Example:
     >>> criterion = CrossEntropyLoss()

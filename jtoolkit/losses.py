@@ -24,6 +24,12 @@ Differences from torch, all forced by JAX or deliberate:
   a BCE input outside [0, 1] gives nan.
 * ``mse_loss``/``l1_loss``/``huber_loss``/``smooth_l1_loss`` broadcast differing
   shapes with torch's UserWarning, as torch; ``kl_div``'s "mean" does not warn.
+* ``soft_margin_loss`` is a softplus: finite where torch's ``log1p(exp(-y x))``
+  overflows to inf. ``poisson_nll_loss(full=True)``'s gradient with respect to a
+  target of 0 is finite (torch: nan).
+* ``ctc_loss`` runs the log-space forward recursion under ``lax.scan`` (jittable,
+  lengths and targets may be traced); its gradient with respect to ``log_probs``
+  is torch's, including the ``exp(log_probs)`` term torch's kernel adds.
 
 Example:
     >>> criterion = CrossEntropyLoss()
@@ -39,12 +45,40 @@ from jtoolkit._src.losses.classification import (
     cross_entropy,
     nll_loss,
 )
+from jtoolkit._src.losses.ctc import ctc_loss
 from jtoolkit._src.losses.custom import alpha_mse_l1_loss, custom_loss, multi_task_loss
+from jtoolkit._src.losses.embedding import (
+    cosine_embedding_loss,
+    triplet_margin_with_distance_loss,
+)
+from jtoolkit._src.losses.margin import (
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
+    multilabel_soft_margin_loss,
+    soft_margin_loss,
+)
 from jtoolkit._src.losses.modules import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     NLLLoss,
+)
+from jtoolkit._src.losses.modules_likelihood import (
+    CTCLoss,
+    GaussianNLLLoss,
+    PoissonNLLLoss,
+)
+from jtoolkit._src.losses.modules_margin import (
+    CosineEmbeddingLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+    MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
+    SoftMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
 from jtoolkit._src.losses.modules_regression import (
     HuberLoss,
@@ -54,6 +88,7 @@ from jtoolkit._src.losses.modules_regression import (
     SmoothL1Loss,
     TripletMarginLoss,
 )
+from jtoolkit._src.losses.probabilistic import gaussian_nll_loss, poisson_nll_loss
 from jtoolkit._src.losses.regression import (
     huber_loss,
     kl_div,
@@ -66,27 +101,49 @@ from jtoolkit._src.losses.triplet import triplet_margin_loss
 __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
+    "CTCLoss",
+    "CosineEmbeddingLoss",
     "CrossEntropyLoss",
+    "GaussianNLLLoss",
+    "HingeEmbeddingLoss",
     "HuberLoss",
     "KLDivLoss",
     "L1Loss",
     "LossInputError",
     "MSELoss",
+    "MarginRankingLoss",
+    "MultiLabelMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "MultiMarginLoss",
     "NLLLoss",
+    "PoissonNLLLoss",
     "SmoothL1Loss",
+    "SoftMarginLoss",
     "TargetOutOfBoundsError",
     "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
     "alpha_mse_l1_loss",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "cosine_embedding_loss",
     "cross_entropy",
+    "ctc_loss",
     "custom_loss",
+    "gaussian_nll_loss",
+    "hinge_embedding_loss",
     "huber_loss",
     "kl_div",
     "l1_loss",
+    "margin_ranking_loss",
     "mse_loss",
+    "multi_margin_loss",
     "multi_task_loss",
+    "multilabel_margin_loss",
+    "multilabel_soft_margin_loss",
     "nll_loss",
+    "poisson_nll_loss",
     "smooth_l1_loss",
+    "soft_margin_loss",
     "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
 ]

@@ -47,9 +47,12 @@ def _attach(name: str, shape: tuple[int, ...], dtype: str) -> np.ndarray:
 
 
 class _Pickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, segments: list[Any]) -> None:
+    def __init__(
+        self, file: io.BytesIO, cache: dict[int, Any], created: list[Any]
+    ) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._segments = segments
+        self._cache, self._created = cache, created
+        self.used: dict[int, tuple[np.ndarray, Any]] = {}
 
     def reducer_override(self, obj: Any) -> Any:
         if (
@@ -58,16 +61,37 @@ class _Pickler(pickle.Pickler):
             or obj.dtype.hasobject
         ):
             return NotImplemented
-        segment = shared_memory.SharedMemory(create=True, size=obj.nbytes)
-        self._segments.append(segment)
+        hit = self._cache.get(id(obj)) or self.used.get(id(obj))
+        if hit is not None and hit[0] is obj and hit[1].size >= obj.nbytes:
+            segment = hit[1]  # the same array again: refresh its copy in place
+        else:
+            segment = shared_memory.SharedMemory(create=True, size=obj.nbytes)
+            self._created.append(segment)
         np.ndarray(obj.shape, dtype=obj.dtype, buffer=segment.buf)[...] = obj
+        self.used[id(obj)] = (obj, segment)
         return _attach, (segment.name, obj.shape, obj.dtype.str)
 
 
-def dumps_shared(obj: Any, segments: list[Any]) -> bytes:
-    """Pickle ``obj`` with its big arrays in new segments (appended to ``segments``)."""
-    buffer = io.BytesIO()
-    _Pickler(buffer, segments).dump(obj)
+def dumps_shared(obj: Any, segments: dict[int, Any]) -> bytes:
+    """Pickle ``obj``, its big arrays copied into shared-memory segments.
+
+    ``segments`` maps ``id(array) -> (array, segment)`` from an earlier call for
+    the same workers: an array pickled again reuses (and refreshes) its segment,
+    which costs a copy but no new pages. Afterwards ``segments`` holds exactly the
+    segments this pickle names; the others are released. If pickling fails, the
+    segments it created are released and the error propagates.
+    """
+    buffer, created = io.BytesIO(), []
+    pickler = _Pickler(buffer, segments, created)
+    try:
+        pickler.dump(obj)
+    except BaseException:
+        release(created)
+        raise
+    stale = [seg for key, (_, seg) in segments.items() if key not in pickler.used]
+    segments.clear()
+    segments.update(pickler.used)
+    release(stale)
     return buffer.getvalue()
 
 

@@ -284,8 +284,8 @@ def check_main_guard(method: str) -> None:
             if not any(a <= line <= b for a, b in _guarded_lines(code.co_filename)):
                 raise RuntimeError(
                     "DataLoader with num_workers > 0 starts its workers with "
-                    f"{method} (JAX is running in this process, and fork next to "
-                    f"JAX deadlocks), which imports the main script "
+                    f"{method} (fork only while JAX has not started: it deadlocks "
+                    "next to JAX's threads), which imports the main script "
                     f"{code.co_filename} again in every worker; line {line} runs "
                     "the DataLoader at the top level of that script, so each "
                     "worker would run it again. Put the script's code under "

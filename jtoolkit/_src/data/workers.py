@@ -1,15 +1,20 @@
 """Worker processes for :mod:`jtoolkit.data` (``num_workers > 0``).
 
-Workers start with ``forkserver`` (``spawn`` where there is none): ``fork`` next to an
-initialised JAX deadlocks. The fork server preloads the main script (as spawn imports
-it: behind its ``if __name__ == "__main__":`` guard), numpy and this module, so a
-worker starts in milliseconds; nothing here imports jax. The dataset, collate_fn and
-worker_init_fn are pickled once per pool, their big arrays placed in shared memory
-(``_data_share``). Each worker has its own task
-queue and result pipe; batch ``k`` of a pass always goes to worker ``k % num_workers``
-(as in torch), so a worker's random stream sees the same samples on every run. The
-main process waits on the result pipes and the workers' sentinels together: a worker
-that dies is noticed at once, not after a timeout.
+While JAX has not started its runtime in this process, workers ``fork`` as torch's do:
+they inherit the dataset, nothing is pickled and a script needs no main guard. Once
+JAX has started, ``fork`` would deadlock next to its threads, so workers start from a
+``forkserver`` (``spawn`` where there is none). The fork server preloads the main
+script (as spawn imports it: behind its ``if __name__ == "__main__":`` guard; a script
+without one gets a clear error before any process starts), numpy and this module, so
+a worker starts in milliseconds; nothing here imports jax. Fork-server workers get
+the dataset, collate_fn and worker_init_fn as a pickle with the big arrays in shared
+memory, and stay up between passes: each pass sends an ``"epoch"`` task (new seed,
+the dataset again, worker_init_fn again), which is what new processes would see.
+Each worker has its own task queue and result pipe; batch ``k`` of a pass goes to
+the next worker in round-robin order that still has data (``k % num_workers`` for a
+map-style dataset, as in torch), so a worker's random stream sees the same samples
+on every run. The main process waits on the result pipes and the workers' sentinels
+together: a worker that dies is noticed at once, not after a timeout.
 """
 
 from __future__ import annotations

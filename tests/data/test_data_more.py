@@ -568,6 +568,19 @@ def test_fork_server_workers_stream_fail_and_stay_warm(torch):
         [7, 9, 11],
         [13, 15, 17],
     ]
+    persistent = data.DataLoader(
+        Uneven(),
+        batch_size=4,
+        num_workers=2,
+        persistent_workers=True,
+        multiprocessing_context="forkserver",
+    )
+    passes = [[b.tolist() for b in persistent] for _ in range(2)]
+    assert (
+        passes[0]
+        == passes[1]
+        == [[0, 2, 4, 6], [1, 3, 5, 7], [8], [9, 11, 13, 15], [17]]
+    )
     failing = data.DataLoader(
         Corrupt(), batch_size=2, num_workers=2, multiprocessing_context="forkserver"
     )

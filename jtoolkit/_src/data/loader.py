@@ -409,6 +409,7 @@ class DataLoader:
         if pool is not None and pool.alive:
             if self.persistent_workers:
                 self._pool = pool  # shared by every pass, newest wins
+                pool.resume()
             else:
                 pool.new_epoch(self._fetch, self.worker_init_fn, self._base_seed(epoch))
             return pool

@@ -135,8 +135,17 @@ class _Epoch:
 
     def __init__(self, worker_id: int, num_workers: int, seed: int, payload: Any):
         self.worker_id = worker_id
-        self.batches, self.error = _init(payload, worker_id, num_workers, seed)
-        self.ended = False
+        self.fetcher, self.error = _init(payload, worker_id, num_workers, seed)
+        self.restart()
+
+    def restart(self) -> None:
+        """Begin a pass: a new stream for an IterableDataset (a no-op otherwise)."""
+        self.ended, self.batches = False, None
+        if self.error is None:
+            try:
+                self.batches = self.fetcher.start()
+            except Exception as e:
+                self.error = _error_payload(e, self.worker_id)
 
     def reply(self, gen: int, k: int, indices: Any) -> tuple[int, int, Any, Any]:
         """(gen, k, ok, payload): ok is True, False (error) or None (stream ended)."""
@@ -156,11 +165,10 @@ class _Epoch:
 def _init(
     payload: Any, worker_id: int, num_workers: int, seed: int
 ) -> tuple[Any, dict[str, Any] | None]:
-    """Seed, load (fetcher, worker_init_fn), run the latter, start the fetcher.
+    """Seed, load (fetcher, worker_init_fn) and run the latter.
 
     ``payload`` is the pickle (forkserver, spawn) or the objects themselves (fork).
-    Returns the batch maker and None, or None and the error to report with every
-    batch.
+    Returns the fetcher and None, or None and the error to report with every batch.
     """
     global _WORKER_INFO
     _WORKER_INFO = WorkerInfo(worker_id, num_workers, seed, None)
@@ -175,9 +183,9 @@ def _init(
     try:
         if worker_init_fn is not None:
             worker_init_fn(worker_id)
-        return fetcher.start(), None
     except Exception as e:
         return None, _error_payload(e, worker_id)
+    return fetcher, None
 
 
 def _worker_loop(
@@ -191,14 +199,18 @@ def _worker_loop(
     """Body of one worker: fetch whole batches until told to stop (None).
 
     A task is ``("epoch", seed, payload)`` (start a pass afresh: reseed, reload the
-    dataset, call worker_init_fn) or ``(gen, k, indices)`` (batch ``k`` of pass
-    ``gen``).
+    dataset, call worker_init_fn), ``("resume",)`` (a new pass of persistent
+    workers: only a new ``iter(dataset)`` for a stream, as torch) or ``(gen, k,
+    indices)`` (batch ``k`` of pass ``gen``).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
     epoch = None if payload is None else _Epoch(worker_id, num_workers, seed, payload)
     for task in _tasks(tasks):
         if task[0] == "epoch":
             epoch = _Epoch(worker_id, num_workers, task[1], task[2])
+            continue
+        if task[0] == "resume":  # persistent workers: a new pass, same state
+            epoch.restart()
             continue
         reply = epoch.reply(*task)
         try:
@@ -423,6 +435,11 @@ class WorkerPool:
         blob = dumps(fetcher, worker_init_fn, self.segments)
         for wid, q in enumerate(self.tasks):
             q.put(("epoch", base_seed + wid, blob))
+
+    def resume(self) -> None:
+        """A new pass of persistent workers: streams restart, nothing else."""
+        for q in self.tasks:
+            q.put(("resume",))
 
     def close(self) -> None:
         """Stop every worker now (idempotent)."""

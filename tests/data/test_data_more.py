@@ -24,7 +24,11 @@ _FORK_SCRIPT = r'''"""No main guard, JAX not started: the workers fork, as torch
 Prints JSON: for each case, (jtoolkit batches, torch batches) at 0 and 2 workers.
 """
 
-import json, sys
+import json
+import multiprocessing as mp
+import sys
+import time
+
 import numpy as np
 import torch
 from torch.utils import data as tdata
@@ -104,6 +108,13 @@ for w in (0, 2):
     out[f"corrupt{w}"] = (survivors(ours), survivors(ref))
     loader = data.DataLoader(Shards(0, 7), batch_size=2, num_workers=w)
     out[f"len{w}"] = (len(loader), len(list(loader)))
+loader = data.DataLoader(Shards(0, 40), batch_size=2, num_workers=2)
+for batch in loader:
+    break  # forked workers stop with their pass, as torch's
+deadline = time.monotonic() + 5
+while mp.active_children() and time.monotonic() < deadline:
+    time.sleep(0.05)
+out["children after break"] = ([c.name for c in mp.active_children()], [])
 json.dump(out, sys.stdout)
 '''
 
@@ -144,7 +155,7 @@ def test_script_without_main_guard_forks_and_matches_torch(tmp_path):
     result = _run(tmp_path, "no_guard.py", _FORK_SCRIPT)
     assert result.returncode == 0, result.stderr
     cases = json.loads(result.stdout)
-    assert len(cases) == 8  # uneven streams, drop_last, a failed batch, len; 0 and 2
+    assert len(cases) == 9  # uneven streams, drop_last, a failed batch, len; 0 and 2
     for name, (ours, ref) in cases.items():
         assert ours == ref, name
     # Worker 0 streams 0..9 step 2, worker 1 1..17 step 2: round-robin until worker

@@ -195,8 +195,12 @@ def _worker_loop(
     payload: Any,
     tasks: Any,
     results: Any,
+    inherited_ends: tuple[Any, ...] = (),
 ) -> None:
     """Body of one worker: fetch whole batches until told to stop (None).
+
+    A forked worker first closes the other workers' pipe ends it inherited, so
+    that a pipe's end-of-file and broken-pipe errors reach its own worker.
 
     A task is ``("epoch", seed, payload)`` (start a pass afresh: reseed, reload the
     dataset, call worker_init_fn), ``("resume",)`` (a new pass of persistent
@@ -204,6 +208,8 @@ def _worker_loop(
     indices)`` (batch ``k`` of pass ``gen``).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
+    for conn in inherited_ends:
+        conn.close()
     epoch = None if payload is None else _Epoch(worker_id, num_workers, seed, payload)
     for task in _tasks(tasks):
         if task[0] == "epoch":
@@ -420,6 +426,9 @@ class WorkerPool:
             for wid, (_, writer) in enumerate(pipes):
                 args = (wid, self.num_workers, base_seed + wid, inherited)
                 args += (self.tasks[wid], writer)
+                if inherited is not None:  # fork: every pipe end so far is inherited
+                    others = [w for i, (_, w) in enumerate(pipes) if i != wid]
+                    args += ((*self.readers, *others),)
                 proc = ctx.Process(target=_worker_loop, args=args, daemon=True)
                 self.procs.append(proc)
                 proc.start()

@@ -197,7 +197,8 @@ class DataLoader:
     ``persistent_workers``, fork-server workers stay warm between passes: each
     pass reseeds them, reloads the dataset as it is at the start of the pass and
     calls ``worker_init_fn`` again, which is what new processes would do, minus
-    their start-up. At most ``prefetch_factor`` batches per worker are in
+    their start-up (their shared-memory copies of the big arrays stay too, until
+    the loader is collected). At most ``prefetch_factor`` batches per worker are in
     flight; they come back in order. Worker ``i`` seeds ``random``,
     ``np.random`` (and torch, if imported) with ``base_seed + i`` (``base_seed``
     from ``seed`` and the epoch), then calls ``worker_init_fn(i)``. For an

@@ -15,8 +15,13 @@ Grain's MapDataset shuffle + batch. Worker contenders keep their workers
 A second table: a CPU-heavy ``__getitem__`` (~1 ms of numpy per sample) at
 num_workers 0 and 2, next to the same work run without a loader in one and in two
 bare processes: the ratio of those two is the parallel headroom the machine had.
+A third table: worker start-up per epoch, i.e. the seconds of one pass over the
+first 256 samples (4 batches) with ``num_workers=2`` and no ``persistent_workers``,
+so every pass starts (and stops) its workers: torch (fork), jtoolkit while JAX has
+not started (fork) and jtoolkit with the fork server it uses once JAX has started
+(warm workers reset per pass). Same dataset, interleaved, medians.
 
-Run: ``python benchmarks/bench_data.py [--quick] [--output PATH]``.
+Run: ``python benchmarks/bench_data.py [--quick] [--startup-only] [--output PATH]``.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ class Config:
     heavy_reps: int = 7
     heavy_ms: float = 1.0
     grain_batches: int = 200  # grain's DataLoader runs ~30 batches/s here
+    startup_reps: int = 9
+    startup_samples: int = 256
 
 
 QUICK = Config(samples=6_000, reps=2, heavy_samples=128, heavy_reps=2)
@@ -199,6 +206,81 @@ def _time_interleaved(
     return rates
 
 
+def _one_pass(loader: object) -> Callable[[], float]:
+    """Seconds of one pass (workers started and stopped inside it)."""
+
+    def run() -> float:
+        start = time.perf_counter()
+        _count(loader)
+        return time.perf_counter() - start
+
+    return run
+
+
+def _startup_contenders(
+    x: np.ndarray, y: np.ndarray, cfg: Config
+) -> dict[str, Callable[[], float]]:
+    import torch
+
+    bs, first = cfg.batch_size, range(cfg.startup_samples)
+    tds = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+    ours = PerSample(x, y)
+    kw = dict(batch_size=bs, sampler=first, num_workers=2)
+    return {
+        "torch DataLoader, num_workers=2 (fork)": _one_pass(
+            torch.utils.data.DataLoader(tds, **kw)
+        ),
+        "jtoolkit, num_workers=2, JAX not started (fork)": _one_pass(
+            data.DataLoader(ours, multiprocessing_context="fork", **kw)
+        ),
+        "jtoolkit, num_workers=2, JAX started (warm fork server)": _one_pass(
+            data.DataLoader(ours, multiprocessing_context="forkserver", **kw)
+        ),
+    }
+
+
+def _time_passes(
+    contenders: dict[str, Callable[[], float]], reps: int
+) -> dict[str, list[float]]:
+    """Seconds per pass of each contender, interleaved, after one warm-up pass."""
+    for run in contenders.values():
+        run()
+    seconds: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(reps):
+        for name, run in contenders.items():
+            seconds[name].append(run())
+    return seconds
+
+
+def _seconds_table(seconds: dict[str, list[float]], baseline: str) -> list[str]:
+    base = statistics.median(seconds[baseline])
+    lines = [
+        f"| contender | median s per pass | min | max | x {baseline} |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, values in seconds.items():
+        med = statistics.median(values)
+        cells = [f"{v:.3f}" for v in (med, min(values), max(values))]
+        lines.append(f"| {name} | {' | '.join(cells)} | {med / base:.2f} |")
+    return lines
+
+
+def startup_report(cfg: Config) -> list[str]:
+    """The worker start-up table (markdown lines)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((cfg.samples, cfg.features), dtype=np.float32)
+    y = rng.integers(0, 10, cfg.samples, dtype=np.int64)
+    seconds = _time_passes(_startup_contenders(x, y, cfg), cfg.startup_reps)
+    return [
+        f"Worker start-up per epoch: one pass over the first {cfg.startup_samples} "
+        f"of {cfg.samples} x {cfg.features} float32 samples (batch "
+        f"{cfg.batch_size}), num_workers=2, no persistent_workers, "
+        f"{cfg.startup_reps} interleaved repetitions after a warm-up pass:",
+        "",
+        *_seconds_table(seconds, "torch DataLoader, num_workers=2 (fork)"),
+    ]
+
+
 def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -292,6 +374,8 @@ def run(cfg: Config) -> str:
         f"{cfg.heavy_samples} samples, {cfg.heavy_reps} repetitions:",
         "",
         *_table(heavy_rates, "jtoolkit heavy, num_workers=0"),
+        "",
+        *startup_report(cfg),
     ]
     return "\n".join(report) + "\n"
 
@@ -301,8 +385,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     parser.add_argument("--output", help="also write the markdown report here")
+    parser.add_argument(
+        "--startup-only", action="store_true", help="only the worker start-up table"
+    )
     args = parser.parse_args(argv)
-    report = run(QUICK if args.quick else Config())
+    cfg = QUICK if args.quick else Config()
+    if args.startup_only:
+        when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        head = [
+            f"Date: {when}. Machine: {_cpu_model()}, {os.cpu_count()} cores (shared).",
+            f"Command: `python benchmarks/bench_data.py {' '.join(sys.argv[1:])}`.",
+            f"Load before: `{_uptime()}`.",
+            "",
+        ]
+        report = "\n".join([*head, *startup_report(cfg)]) + "\n"
+    else:
+        report = run(cfg)
     print(report)
     if args.output:
         with open(args.output, "w") as f:

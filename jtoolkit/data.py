@@ -13,10 +13,14 @@ Example:
     [4, 4, 2]
 """
 
-from jtoolkit._src.data.collate import default_collate
+from jtoolkit._src.data.collate import default_collate, default_convert
 from jtoolkit._src.data.datasets import (
     ArrayDataset,
+    ChainDataset,
+    ConcatDataset,
     Dataset,
+    IterableDataset,
+    StackDataset,
     Subset,
     TensorDataset,
     random_split,
@@ -29,6 +33,7 @@ from jtoolkit._src.data.samplers import (
     RandomSampler,
     Sampler,
     SequentialSampler,
+    SubsetRandomSampler,
     WeightedRandomSampler,
 )
 from jtoolkit._src.data.workers import WorkerInfo, get_worker_info
@@ -36,17 +41,23 @@ from jtoolkit._src.data.workers import WorkerInfo, get_worker_info
 __all__ = [
     "ArrayDataset",
     "BatchSampler",
+    "ChainDataset",
+    "ConcatDataset",
     "DataLoader",
     "Dataset",
     "DistributedSampler",
+    "IterableDataset",
     "RandomSampler",
     "Sampler",
     "SequentialSampler",
+    "StackDataset",
     "Subset",
+    "SubsetRandomSampler",
     "TensorDataset",
     "WeightedRandomSampler",
     "WorkerInfo",
     "default_collate",
+    "default_convert",
     "get_worker_info",
     "prefetch_to_device",
     "random_split",

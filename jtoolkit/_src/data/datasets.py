@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import numbers
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from jtoolkit._src.data.samplers import _rng
 
-__all__ = ["ArrayDataset", "Dataset", "Subset", "TensorDataset", "random_split"]
+__all__ = [
+    "ArrayDataset",
+    "ChainDataset",
+    "ConcatDataset",
+    "Dataset",
+    "IterableDataset",
+    "StackDataset",
+    "Subset",
+    "TensorDataset",
+    "random_split",
+]
 
 
 class Dataset:
@@ -37,6 +48,184 @@ class Dataset:
 
     def __getitem__(self, index: Any) -> Any:
         raise NotImplementedError("Subclasses of Dataset should implement __getitem__.")
+
+    def __add__(self, other: Any) -> ConcatDataset:
+        """``self + other`` is ``ConcatDataset([self, other])``, as in torch."""
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """Base class of stream datasets (torch.utils.data.IterableDataset).
+
+    Subclasses implement ``__iter__`` (samples, numpy on the host) and may define
+    ``__len__``. The DataLoader batches the stream (``batch_size``, ``drop_last``);
+    it takes no sampler or shuffle. With ``num_workers > 0`` every worker iterates
+    its own copy, so a dataset shards itself with :func:`get_worker_info` (``id``,
+    ``num_workers``) or every sample comes ``num_workers`` times, as in torch.
+
+    Example:
+        >>> class Count(IterableDataset):
+        ...     def __iter__(self):
+        ...         return iter(range(3))
+        >>> list(Count())
+        [0, 1, 2]
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(
+            "Subclasses of IterableDataset should implement __iter__."
+        )
+
+    def __add__(self, other: Any) -> ChainDataset:
+        """``self + other`` is ``ChainDataset([self, other])``, as in torch."""
+        return ChainDataset([self, other])
+
+
+class ConcatDataset(Dataset):
+    """Map-style datasets one after another (torch.utils.data.ConcatDataset).
+
+    Args:
+        datasets: map-style datasets (``__getitem__`` and ``__len__``).
+
+    Raises:
+        AssertionError: no datasets, or an IterableDataset among them (torch's type).
+
+    Example:
+        >>> ds = ConcatDataset([range(3), range(10, 12)])
+        >>> len(ds), ds[3], ds[-1], ds.cumulative_sizes
+        (5, 10, 11, [3, 5])
+    """
+
+    def __init__(self, datasets: Iterable[Any]) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise AssertionError("datasets should not be an empty iterable")
+        if any(isinstance(d, IterableDataset) for d in self.datasets):
+            raise AssertionError("ConcatDataset does not support IterableDataset")
+        self.cumulative_sizes = list(
+            itertools.accumulate(len(d) for d in self.datasets)
+        )
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, idx: int) -> Any:
+        if idx < 0:
+            if -idx > len(self):
+                raise ValueError(
+                    "absolute value of index should not exceed dataset length"
+                )
+            idx = len(self) + idx
+        which = bisect.bisect_right(self.cumulative_sizes, idx)
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][idx - start]
+
+
+class ChainDataset(IterableDataset):
+    """Stream datasets one after another (torch.utils.data.ChainDataset).
+
+    Args:
+        datasets: IterableDatasets, chained lazily.
+
+    Raises:
+        AssertionError: (while iterating or in ``len``) a member that is not an
+            IterableDataset, as torch.
+
+    Example:
+        >>> class Count(IterableDataset):
+        ...     def __init__(self, n):
+        ...         self.n = n
+        ...     def __iter__(self):
+        ...         return iter(range(self.n))
+        >>> list(ChainDataset([Count(2), Count(3)]))
+        [0, 1, 0, 1, 2]
+    """
+
+    def __init__(self, datasets: Iterable[Any]) -> None:
+        self.datasets = datasets
+
+    def __iter__(self) -> Iterator[Any]:
+        for d in self.datasets:
+            _check_iterable(d)
+            yield from d
+
+    def __len__(self) -> int:
+        total = 0
+        for d in self.datasets:
+            _check_iterable(d)
+            total += len(d)
+        return total
+
+
+def _check_iterable(dataset: Any) -> None:
+    if not isinstance(dataset, IterableDataset):
+        raise AssertionError("ChainDataset only supports IterableDataset")
+
+
+class StackDataset(Dataset):
+    """Samples of several datasets side by side (torch.utils.data.StackDataset).
+
+    ``StackDataset(a, b)[i] == (a[i], b[i])``; ``StackDataset(x=a, y=b)[i] ==
+    {"x": a[i], "y": b[i]}``.
+
+    Args:
+        *args: datasets of the same length (tuple samples), or
+        **kwargs: named datasets of the same length (dict samples).
+
+    Raises:
+        ValueError: both forms, neither, or lengths that differ (torch's messages).
+
+    Example:
+        >>> StackDataset(range(3), "abc")[1], StackDataset(n=range(3), c="abc")[2]
+        ((1, 'b'), {'n': 2, 'c': 'c'})
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args and kwargs:
+            raise ValueError(
+                "Supported either ``tuple``- (via ``args``) or``dict``- (via "
+                "``kwargs``) like input/output, but both types are given."
+            )
+        if not args and not kwargs:
+            raise ValueError("At least one dataset should be passed")
+        members = list(args or kwargs.values())
+        self._length = len(members[0])
+        if any(len(d) != self._length for d in members):
+            raise ValueError("Size mismatch between datasets")
+        self.datasets: Any = args or kwargs
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __getitems__(self, indices: list[int]) -> list[Any]:
+        """The samples at ``indices``, each member batched when it supports it."""
+        named = isinstance(self.datasets, dict)
+        members = list(self.datasets.values()) if named else list(self.datasets)
+        columns = [_items(d, indices) for d in members]
+        if named:
+            keys = list(self.datasets)
+            return [
+                dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)
+            ]
+        return [tuple(row) for row in zip(*columns, strict=True)]
+
+    def __len__(self) -> int:
+        return self._length
+
+
+def _items(dataset: Any, indices: list[int]) -> list[Any]:
+    getitems = getattr(dataset, "__getitems__", None)
+    if callable(getitems):
+        items = getitems(indices)
+        if len(items) != len(indices):
+            raise ValueError(
+                "Nested dataset's output size mismatch. "
+                f"Expected {len(indices)}, got {len(items)}"
+            )
+        return list(items)
+    return [dataset[i] for i in indices]
 
 
 class _SizeMismatchError(ValueError, AssertionError):
@@ -169,7 +358,7 @@ def _split_lengths(n: int, lengths: Sequence[float]) -> list[int]:
     """Integer lengths; fractions are floored, the remainder dealt round-robin."""
     total = math.fsum(lengths)
     if not (math.isclose(total, 1) and total <= 1):
-        return [int(length) for length in lengths]
+        return _counts(n, lengths)
     for i, frac in enumerate(lengths):
         if frac < 0 or frac > 1:
             raise ValueError(f"Fraction at index {i} is not between 0 and 1")
@@ -185,6 +374,23 @@ def _split_lengths(n: int, lengths: Sequence[float]) -> list[int]:
                 stacklevel=3,
             )
     return counts
+
+
+def _counts(n: int, lengths: Sequence[float]) -> list[int]:
+    """Counts as given: torch's ValueError on the sum, TypeError on non-integers."""
+    if math.fsum(lengths) != n:
+        raise ValueError(
+            "Sum of input lengths does not equal the length of the input dataset! "
+            f"(lengths {list(lengths)}, len(dataset) is {n})"
+        )
+    if any(not isinstance(x, numbers.Integral) for x in lengths):
+        raise TypeError(
+            "random_split: lengths must be ints (counts summing to len(dataset)) or "
+            f"fractions summing to 1, got {list(lengths)}"
+        )
+    if any(x < 0 for x in lengths):
+        raise ValueError(f"random_split: lengths must be non-negative, got {lengths}")
+    return [int(x) for x in lengths]
 
 
 def random_split(dataset: Any, lengths: Sequence[float], seed: int = 0) -> list[Subset]:
@@ -204,8 +410,9 @@ def random_split(dataset: Any, lengths: Sequence[float], seed: int = 0) -> list[
         One Subset per entry of ``lengths``.
 
     Raises:
-        ValueError: the counts do not sum to ``len(dataset)``, or a fraction is outside
-            [0, 1].
+        ValueError: the counts do not sum to ``len(dataset)`` (``[1.2]`` included),
+            a count is negative, or a fraction is outside [0, 1].
+        TypeError: counts that sum right but are not ints (``[2.5, 7.5]``), as torch.
 
     Example:
         >>> parts = random_split(range(10), [0.5, 0.3, 0.2])

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__: list[str] = []
+__all__: list[str] = []  # private: used by the loader and the workers
 
 
 class _SampleError(Exception):
@@ -44,6 +44,10 @@ class Fetcher(NamedTuple):
                 raise _SampleError(_describe(np.asarray(indices).tolist()), e) from e
         return self._collate(self._samples(indices))
 
+    def start(self) -> Fetcher:
+        """The batch maker of one pass: the fetcher itself (it keeps no state)."""
+        return self
+
     def _one(self, index: Any) -> Any:
         try:
             sample = self.dataset[index]
@@ -74,6 +78,64 @@ class Fetcher(NamedTuple):
             raise _SampleError(f"collating {len(samples)} samples", e) from e
 
 
+class StreamEnd(Exception):
+    """The stream of an IterableDataset has no further batch this pass."""
+
+
+class StreamFetcher(NamedTuple):
+    """Batches of an IterableDataset's stream (picklable; ``start`` per pass)."""
+
+    dataset: Any
+    collate_fn: Callable[[Any], Any] | None
+    batch_size: int | None
+    drop_last: bool
+
+    def start(self) -> _Stream:
+        """A new pass: ``iter(dataset)`` now, as torch does when a pass starts."""
+        return _Stream(self, iter(self.dataset))
+
+
+class _Stream:
+    """One pass over a stream: each call returns the next batch or raises StreamEnd.
+
+    An error while drawing or collating is raised (naming the stream position) and
+    the pass goes on with the next call, as torch's fetcher does.
+    """
+
+    def __init__(self, spec: StreamFetcher, it: Any) -> None:
+        self.spec, self.it, self.ended, self.drawn = spec, it, False, 0
+
+    def _draw(self) -> Any:
+        try:
+            sample = next(self.it)
+        except StopIteration:
+            self.ended = True
+            raise StreamEnd from None
+        except Exception as e:
+            raise _SampleError(f"loading sample {self.drawn} of the stream", e) from e
+        self.drawn += 1
+        return sample
+
+    def __call__(self, _index: Any = None) -> Any:
+        if self.ended:
+            raise StreamEnd
+        spec = self.spec
+        if spec.batch_size is None:
+            sample = self._draw()
+            return sample if spec.collate_fn is None else spec.collate_fn(sample)
+        samples = []
+        try:
+            for _ in range(spec.batch_size):
+                samples.append(self._draw())
+        except StreamEnd:
+            if not samples or (spec.drop_last and len(samples) < spec.batch_size):
+                raise
+        try:
+            return spec.collate_fn(samples)
+        except Exception as e:
+            raise _SampleError(f"collating {len(samples)} samples", e) from e
+
+
 def rebuild(error_type: type, message: str) -> BaseException:
     """An exception of ``error_type`` carrying ``message`` (RuntimeError if not)."""
     try:
@@ -90,4 +152,8 @@ def raise_in_main(err: _SampleError, batch: int) -> None:
         f"{original} [jtoolkit.data: raised by {type(original).__name__} while "
         f"{err.where} of batch {batch} in the main process]"
     )
-    raise rebuild(type(original), message) from original
+    err = rebuild(type(original), message)
+    try:
+        raise err from original
+    finally:  # no cycle error -> traceback -> this frame -> error
+        del err, original

@@ -7,16 +7,22 @@ resumes mid-epoch; batches are numpy arrays on the host.
 from __future__ import annotations
 
 import itertools
+import os
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from jtoolkit._src.data.collate import default_collate
-from jtoolkit._src.data.datasets import (
-    _batch_gatherer,
+from jtoolkit._src.data.collate import default_collate, default_convert
+from jtoolkit._src.data.datasets import IterableDataset, _batch_gatherer
+from jtoolkit._src.data.fetch import (
+    Fetcher,
+    StreamEnd,
+    StreamFetcher,
+    _SampleError,
+    raise_in_main,
 )
-from jtoolkit._src.data.fetch import Fetcher, _describe, _SampleError, raise_in_main
 from jtoolkit._src.data.samplers import (
     BatchSampler,
     RandomSampler,
@@ -24,7 +30,9 @@ from jtoolkit._src.data.samplers import (
 )
 from jtoolkit._src.data.workers import (
     WorkerPool,
+    check_main_guard,
     raise_from_worker,
+    start_method,
 )
 
 __all__ = ["DataLoader"]
@@ -33,10 +41,10 @@ __all__ = ["DataLoader"]
 class _Progress:
     """Where the current pass is: its epoch and the batches handed out so far."""
 
-    __slots__ = ("epoch", "yielded")
+    __slots__ = ("done", "epoch", "yielded")
 
     def __init__(self, epoch: int, yielded: int) -> None:
-        self.epoch, self.yielded = epoch, yielded
+        self.epoch, self.yielded, self.done = epoch, yielded, False
 
 
 def _check_worker_args(
@@ -87,38 +95,123 @@ def _check_sampler_args(
         )
 
 
+def _check_iterable_args(shuffle: bool, sampler: Any, batch_sampler: Any) -> None:
+    """torch's refusals for an IterableDataset: the stream has its own order."""
+    for name, value in (
+        ("shuffle", shuffle or None),
+        ("sampler", sampler),
+        ("batch_sampler", batch_sampler),
+    ):
+        if value is not None:
+            raise ValueError(
+                "DataLoader with IterableDataset: expected unspecified "
+                f"{name} option, but got {name}={value}"
+            )
+
+
+def _cpu_count() -> int | None:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count()
+
+
+def _warn_worker_count(num_workers: int) -> None:
+    """torch's warning when there are more workers than CPUs."""
+    cpus = _cpu_count()
+    if num_workers == 0 or (cpus is not None and num_workers <= cpus):
+        return
+    if cpus is None:
+        suggestion = (
+            "DataLoader is not able to compute a suggested max number of worker in "
+            "current system."
+        )
+    else:
+        cpuset = "" if hasattr(os, "sched_getaffinity") else " (`cpuset` is not "
+        cpuset += "" if hasattr(os, "sched_getaffinity") else "taken into account)"
+        suggestion = (
+            f"Our suggested max number of worker in current system is {cpus}"
+            f"{cpuset}, which is smaller than what this DataLoader is going to create."
+        )
+    warnings.warn(
+        f"This DataLoader will create {num_workers} worker processes in total. "
+        f"{suggestion} Please be aware that excessive worker creation might get "
+        "DataLoader running slow or even freeze, lower the worker number to avoid "
+        "potential slowness/freeze if necessary.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def _resolve_seed(seed: int | None, generator: Any) -> tuple[int, bool]:
+    """(seed, whether it was drawn rather than given) from ``seed``/``generator``."""
+    if generator is not None:
+        if seed not in (None, 0):
+            raise ValueError(
+                f"DataLoader: pass seed or generator, not both (seed={seed}, "
+                f"generator={generator!r})"
+            )
+        if isinstance(generator, np.random.Generator):
+            return int(generator.integers(0, 2**63)), True
+        initial_seed = getattr(generator, "initial_seed", None)
+        if not callable(initial_seed):
+            raise TypeError(
+                "DataLoader: generator must be a numpy.random.Generator or a "
+                f"torch.Generator, got {type(generator).__name__}"
+            )
+        return int(initial_seed()), True
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % 2**63), True
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"DataLoader: seed must be an int or None, got {seed!r}")
+    return int(seed), False
+
+
 def _skip(iterable: Any, n: int) -> Iterator[Any]:
     return itertools.islice(iter(iterable), n, None)
 
 
 class DataLoader:
-    """Batches of a map-style dataset, numpy on the host (torch DataLoader).
+    """Batches of a dataset, numpy on the host (torch DataLoader).
 
     Same arguments and defaults as torch, plus ``seed``. ``len(loader)`` is torch's
-    (``ceil(N / batch_size)``, ``floor`` with ``drop_last``). Each ``iter(loader)``
-    is one pass; the epoch advances by one per pass (``set_epoch`` pins the next one)
-    and the sampler draws its order from ``(seed, epoch)``, so the batches are the
-    same for every ``num_workers``. Datasets that are an :class:`ArrayDataset` (or a
-    Subset of one) with the default collate are gathered with one ``np.take`` per
-    array and batch.
+    (``ceil(N / batch_size)``, ``floor`` with ``drop_last``; for an
+    :class:`IterableDataset` only when it defines ``__len__``). Each
+    ``iter(loader)`` is one pass; the epoch advances by one per pass (``set_epoch``
+    pins the next one) and the sampler draws its order from ``(seed, epoch)``, so
+    the batches are the same for every ``num_workers``. Datasets that are an
+    :class:`ArrayDataset` (or a Subset of one) with the default collate are gathered
+    with one ``np.take`` per array and batch.
 
-    ``num_workers > 0`` runs whole batches in worker processes started from a fork
-    server (spawn where there is none; never a plain fork, which deadlocks next to
-    JAX): the dataset, ``collate_fn`` and ``worker_init_fn`` must be picklable
-    (defined at module level) and a script needs the usual
-    ``if __name__ == "__main__":`` guard, as with spawn. Arrays of 1 MiB or more
-    reach the workers through shared memory, mapped copy-on-write as under fork.
-    At most ``prefetch_factor`` batches per worker are in flight; they come back in
-    order. Worker ``i`` seeds ``random``, ``np.random`` (and torch, if imported)
-    with ``base_seed + i`` (``base_seed`` from ``seed`` and the epoch the workers
-    start in), then calls ``worker_init_fn(i)``. An exception while loading is
-    re-raised in the main process with its type, naming the sample index and (from
-    a worker) its traceback, the original chained; a worker that dies raises
-    RuntimeError at once; ``timeout > 0`` bounds the wait for a batch. Leaving a
-    pass early (break, an exception, garbage collection) stops its workers;
-    ``persistent_workers`` keeps them until the loader is collected. The fork
-    server and multiprocessing's resource tracker are helper processes that stay
-    until the interpreter exits.
+    An exception while loading a batch is raised from ``next()`` and the pass goes
+    on: the following ``next()`` returns the following batch, as in torch (so a loop
+    that skips a corrupt batch loses nothing else).
+
+    ``num_workers > 0`` runs whole batches in worker processes. While JAX has not
+    started its runtime in this process they are forked, as in torch (cheap, no
+    pickling, no main guard needed); once it has, fork would deadlock, so they
+    start from a fork server (spawn where there is none): the dataset,
+    ``collate_fn`` and ``worker_init_fn`` must then be picklable and a script
+    needs the ``if __name__ == "__main__":`` guard (a clear RuntimeError says so
+    before any process starts). Arrays of 1 MiB or more reach such workers
+    through shared memory, mapped copy-on-write as under fork. Without
+    ``persistent_workers``, fork-server workers stay warm between passes: each
+    pass reseeds them, reloads the dataset as it is at the start of the pass and
+    calls ``worker_init_fn`` again, which is what new processes would do, minus
+    their start-up (their shared-memory copies of the big arrays stay too, until
+    the loader is collected). At most ``prefetch_factor`` batches per worker are in
+    flight; they come back in order. Worker ``i`` seeds ``random``,
+    ``np.random`` (and torch, if imported) with ``base_seed + i`` (``base_seed``
+    from ``seed`` and the epoch), then calls ``worker_init_fn(i)``. For an
+    IterableDataset every worker iterates its own copy (shard it with
+    :func:`get_worker_info`) and batches come round-robin from the workers that
+    still have data, as in torch. An exception while loading is re-raised in the
+    main process with its type, naming the sample and (from a worker) its
+    traceback, the original chained; a worker that dies raises RuntimeError at
+    once; ``timeout > 0`` bounds the wait for a batch. Leaving a pass early
+    (break, an exception, garbage collection) stops forked workers; fork-server
+    workers and ``persistent_workers`` stay until the loader is collected. The
+    fork server and multiprocessing's resource tracker are helper processes that
+    stay until the interpreter exits.
 
     Batches are new arrays every time (no output buffer is reused behind the
     user's back: measured here, reuse gained nothing over ``np.take``).
@@ -127,8 +220,10 @@ class DataLoader:
     :func:`prefetch_to_device` to overlap host-to-device copies with compute.
 
     Args:
-        dataset: map-style dataset (``__getitem__`` and ``__len__``).
-        batch_size: samples per batch; None disables batching (samples one by one).
+        dataset: map-style dataset (``__getitem__`` and ``__len__``) or an
+            :class:`IterableDataset`.
+        batch_size: samples per batch; None disables batching (samples one by one,
+            through :func:`default_convert` unless ``collate_fn`` is given).
         shuffle: reshuffle every epoch (a ``RandomSampler(dataset, seed=seed)``).
         sampler: order of the indices; exclusive with ``shuffle``.
         batch_sampler: yields lists of indices; exclusive with ``batch_size``,
@@ -137,15 +232,24 @@ class DataLoader:
         collate_fn: list of samples -> batch (default :func:`default_collate`).
         pin_memory: ignored (see above).
         drop_last: drop the last, smaller batch.
-        seed: seed of the shuffle order and of the workers' seeds.
+        seed: seed of the shuffle order and of the workers' seeds; None draws a
+            fresh one for this loader (``state_dict`` records it).
+        generator: instead of ``seed``: a ``numpy.random.Generator`` (one seed is
+            drawn from it) or a ``torch.Generator`` (its ``initial_seed()``).
         prefetch_factor: batches in flight per worker.
         persistent_workers: keep the workers alive between passes.
         worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker.
         timeout: seconds to wait for a batch from the workers; 0 waits forever.
+        multiprocessing_context: ``"fork"``, ``"forkserver"``, ``"spawn"`` (or a
+            context) to force a start method; None picks as described above.
 
     Raises:
         ValueError: torch's messages for invalid or conflicting options (batch_size
-            <= 0, sampler with shuffle, negative num_workers or timeout, ...).
+            <= 0, sampler with shuffle, a sampler with an IterableDataset, negative
+            num_workers or timeout, ...).
+
+    Warns:
+        UserWarning: ``num_workers`` exceeds the CPUs available (torch's warning).
 
     Example:
         >>> from jtoolkit.data import ArrayDataset, DataLoader
@@ -159,28 +263,36 @@ class DataLoader:
         self,
         dataset: Any,
         batch_size: int | None = 1,
-        shuffle: bool = False,
+        shuffle: bool | None = None,
         sampler: Any = None,
         batch_sampler: Any = None,
         num_workers: int = 0,
         collate_fn: Callable[[list[Any]], Any] | None = None,
         pin_memory: bool = False,
         drop_last: bool = False,
-        seed: int = 0,
+        seed: int | None = 0,
         prefetch_factor: int | None = 2,
         persistent_workers: bool = False,
         worker_init_fn: Callable[[int], None] | None = None,
         timeout: float = 0,
+        generator: Any = None,
+        multiprocessing_context: Any = None,
     ) -> None:
         _check_worker_args(num_workers, timeout, prefetch_factor, persistent_workers)
+        self._stream = isinstance(dataset, IterableDataset)
+        if self._stream:
+            _check_iterable_args(shuffle, sampler, batch_sampler)
+        shuffle = bool(shuffle)
         _check_sampler_args(batch_size, shuffle, sampler, batch_sampler, drop_last)
-        if sampler is None and shuffle:
-            sampler = RandomSampler(dataset, seed=seed)
-        elif sampler is None:
+        self.seed, self._seed_drawn = _resolve_seed(seed, generator)
+        self._own_sampler = sampler is None and shuffle
+        if self._own_sampler:
+            sampler = RandomSampler(dataset, seed=self.seed)
+        elif sampler is None and not self._stream:
             sampler = SequentialSampler(dataset)
         if batch_sampler is not None:
             batch_size, drop_last = None, False
-        elif batch_size is not None:
+        elif batch_size is not None and not self._stream:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.dataset, self.batch_size, self.drop_last = dataset, batch_size, drop_last
         self.sampler, self.batch_sampler = sampler, batch_sampler
@@ -189,17 +301,30 @@ class DataLoader:
         self.prefetch_factor = 2 if prefetch_factor is None else prefetch_factor
         self.persistent_workers = persistent_workers
         self.worker_init_fn = worker_init_fn
-        self.seed = int(seed)
-        auto_batch = batch_sampler is not None
-        self.collate_fn = collate_fn or (default_collate if auto_batch else None)
-        fast = auto_batch and self.collate_fn is default_collate
-        gather = _batch_gatherer(dataset) if fast else None
-        self._fetch = Fetcher(dataset, self.collate_fn, gather, auto_batch)
+        self.multiprocessing_context = multiprocessing_context
+        auto_batch = batch_sampler is not None or (self._stream and batch_size)
+        self.collate_fn = collate_fn or (
+            default_collate if auto_batch else default_convert
+        )
+        if self._stream:
+            self._fetch: Any = StreamFetcher(
+                dataset, self.collate_fn, batch_size, drop_last
+            )
+        else:
+            fast = auto_batch and self.collate_fn is default_collate
+            gather = _batch_gatherer(dataset) if fast else None
+            self._fetch = Fetcher(dataset, self.collate_fn, gather, bool(auto_batch))
         self._next_epoch, self._next_skip = 0, 0
         self._progress: _Progress | None = None
-        self._pool: WorkerPool | None = None
+        self._pool: WorkerPool | None = None  # persistent, or warm between passes
+        _warn_worker_count(num_workers)
 
     def __len__(self) -> int:
+        if self._stream:
+            n = len(self.dataset)  # TypeError without __len__, as torch
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
         return len(self.sampler)
@@ -215,7 +340,7 @@ class DataLoader:
         pass (or before any) it is the next pass with 0 batches.
         """
         p = self._progress
-        if p is not None and p.yielded < len(self):
+        if p is not None and not p.done and (self._stream or p.yielded < len(self)):
             return {"epoch": p.epoch, "batches_yielded": p.yielded, "seed": self.seed}
         epoch, skip = self._next_epoch, self._next_skip
         return {"epoch": epoch, "batches_yielded": skip, "seed": self.seed}
@@ -223,33 +348,48 @@ class DataLoader:
     def load_state_dict(self, state: dict[str, int]) -> None:
         """Make the next pass resume ``state``: its epoch, minus the batches done.
 
+        A loader built with ``seed=None`` or ``generator=`` takes the state's seed
+        (so the resumed pass has the saved order); one built with another explicit
+        seed refuses.
+
         Raises:
-            ValueError: ``state`` comes from a loader with another seed, or its
-                batch count is outside ``[0, len(loader)]``.
+            ValueError: ``state`` comes from a loader with another explicit seed, or
+                its batch count is outside ``[0, len(loader)]``.
         """
-        if int(state["seed"]) != self.seed:
+        seed = int(state["seed"])
+        if seed != self.seed and not self._seed_drawn:
             raise ValueError(
                 f"state_dict was saved with seed={state['seed']} but this DataLoader "
-                f"has seed={self.seed}; build the loader with the same seed"
+                f"has seed={self.seed}; build the loader with the same seed (or "
+                "seed=None, which takes the saved one)"
             )
         skip = int(state["batches_yielded"])
-        if not 0 <= skip <= len(self):
+        if skip < 0 or (not self._stream and skip > len(self)):
             raise ValueError(
                 f"batches_yielded={skip} is outside [0, {len(self)}] for this loader"
             )
+        self.seed = seed
+        if self._own_sampler:
+            self.sampler.seed = seed
         self._next_epoch, self._next_skip = int(state["epoch"]), skip
         self._progress = None
 
     def __iter__(self) -> Iterator[Any]:
         epoch, skip = self._next_epoch, self._next_skip
         self._next_epoch, self._next_skip = epoch + 1, 0
-        progress = self._progress = _Progress(epoch, skip)
-        indices = self._index_source(epoch, skip)
+        progress = self._progress = _Progress(epoch, 0 if self._stream else skip)
+        if self._stream:
+            indices: Iterator[Any] = itertools.repeat(None)
+        else:
+            indices = self._index_source(epoch, skip)
+            skip = 0  # the index source already left those batches out
         if self.num_workers > 0:
-            return self._iter_workers(indices, progress)
-        if self._fetch.gather is not None:
-            return _iter_gather(self._fetch.gather, indices, progress)
-        return _iter_main(self._fetch, indices, progress)
+            it: Any = _WorkerIter(self, indices, progress)
+        else:
+            it = _MainIter(self._fetch.start(), indices, progress)
+        for _ in range(skip):  # a stream resumes by drawing and dropping batches
+            next(it, None)
+        return it
 
     def _index_source(self, epoch: int, skip: int) -> Iterator[Any]:
         """The batches' indices (or single indices) of pass ``epoch`` after ``skip``."""
@@ -260,46 +400,166 @@ class DataLoader:
             return source._batches(skip)
         return _skip(source, skip)
 
-    def _worker_pool(self, epoch: int) -> WorkerPool:
-        if self._pool is not None and self._pool.alive:
-            return self._pool
+    def _base_seed(self, epoch: int) -> int:
         seeds = np.random.default_rng([self.seed % 2**64, epoch, 1])  # own stream
-        base_seed = int(seeds.integers(0, 2**62))
-        pool = WorkerPool(self._fetch, self.num_workers, base_seed, self.worker_init_fn)
+        return int(seeds.integers(0, 2**62))
+
+    def _acquire_pool(self, epoch: int) -> WorkerPool:
+        """Workers for a pass: the persistent or warm pool if free, else new ones."""
+        pool, self._pool = self._pool, None
+        if pool is not None and pool.alive:
+            if self.persistent_workers:
+                self._pool = pool  # shared by every pass, newest wins
+                pool.resume()
+            else:
+                pool.new_epoch(self._fetch, self.worker_init_fn, self._base_seed(epoch))
+            return pool
+        method = start_method(self.multiprocessing_context)
+        check_main_guard(method)
+        pool = WorkerPool(
+            self._fetch,
+            self.num_workers,
+            self._base_seed(epoch),
+            self.worker_init_fn,
+            method,
+        )
         if self.persistent_workers:
             self._pool = pool
         return pool
 
-    def _iter_workers(self, indices: Iterator[Any], progress: _Progress) -> Iterator:
-        pool = self._worker_pool(progress.epoch)
-        pool.generation += 1
-        gen, first = pool.generation, progress.yielded
-        window = self.prefetch_factor * self.num_workers
-        pending: dict[int, tuple[bool, Any]] = {}
-        sent = 0
-        try:
-            for idx in itertools.islice(indices, window):
-                pool.put(sent, (gen, sent, idx))
-                sent += 1
-            k = 0
-            while k < sent:
-                ok, payload = _await_batch(pool, gen, k, pending, self.timeout)
-                for idx in itertools.islice(indices, 1):
-                    pool.put(sent, (gen, sent, idx))
-                    sent += 1
-                if not ok:
-                    raise_from_worker(payload)
-                k += 1
-                progress.yielded = first + k
-                yield payload
-        finally:
-            if pool is not self._pool:
-                pool.close()
+    def _release_pool(self, pool: WorkerPool) -> None:
+        """After a pass: keep fork-server workers warm for the next one."""
+        if pool is self._pool:
+            return  # persistent
+        if pool.alive and pool.method != "fork" and self._pool is None:
+            self._pool = pool
+        else:
+            pool.close()
+
+
+class _MainIter:
+    """One pass in the main process; an error in one batch leaves the pass going."""
+
+    def __init__(self, fetch: Any, indices: Iterator[Any], progress: _Progress):
+        self._fetch, self._indices, self._progress = fetch, indices, progress
+
+    def __iter__(self) -> _MainIter:
+        return self
+
+    def __next__(self) -> Any:
+        progress = self._progress
+        for idx in self._indices:
+            k = progress.yielded
+            progress.yielded = k + 1  # a failed batch counts as handed out
+            try:
+                return self._fetch(idx)
+            except StreamEnd:
+                break
+            except _SampleError as e:
+                raise_in_main(e, k)
+        progress.done = True
+        self._indices = iter(())
+        raise StopIteration
+
+    def close(self) -> None:
+        """End the pass (nothing to release in the main process)."""
+        self._indices = iter(())
+
+
+class _WorkerIter:
+    """One pass over worker processes: batches in order, errors per batch.
+
+    Task ``k`` goes to the next worker in round-robin order among those that still
+    have data (all of them for a map-style dataset: worker ``k % num_workers``, as
+    torch); a worker whose stream ended answers every later task with "ended" and
+    gets no new ones.
+    """
+
+    def __init__(self, loader: DataLoader, indices: Iterator[Any], progress: _Progress):
+        self._pool: WorkerPool | None = None
+        self._loader, self._indices, self._progress = loader, indices, progress
+        self._timeout, self._started = loader.timeout, False
+        self._active = [True] * loader.num_workers
+        self._turn = 0  # the next worker in the cycle, active or not (as torch)
+        self._worker_of: dict[int, int] = {}
+        self._pending: dict[int, tuple[Any, Any]] = {}
+        self._sent = self._next = 0
+
+    def _start(self) -> None:
+        """Take the workers and send the first ``prefetch_factor`` tasks each."""
+        self._started = True
+        self._pool = self._loader._acquire_pool(self._progress.epoch)
+        self._pool.generation += 1
+        self._gen = self._pool.generation
+        for _ in range(self._loader.prefetch_factor * self._loader.num_workers):
+            if not self._dispatch():
+                break
+
+    def __iter__(self) -> _WorkerIter:
+        return self
+
+    def _dispatch(self) -> bool:
+        """Send the next task, if there is one and a worker to take it."""
+        n = len(self._active)
+        for _ in range(n):
+            worker, self._turn = self._turn, (self._turn + 1) % n
+            if self._active[worker]:
+                break
+        else:
+            return False
+        for idx in itertools.islice(self._indices, 1):
+            self._pool.put(worker, (self._gen, self._sent, idx))
+            self._worker_of[self._sent] = worker
+            self._sent += 1
+            return True
+        return False
+
+    def __next__(self) -> Any:
+        if not self._started:
+            self._start()
+        while self._pool is not None and self._next < self._sent:
+            k = self._next
+            worker = self._worker_of.pop(k)
+            try:
+                ok, payload = _await_batch(
+                    self._pool, self._gen, k, worker, self._pending, self._timeout
+                )
+            except BaseException:
+                self.close()
+                raise
+            self._next += 1
+            if ok is None:  # that worker's stream has ended: no more tasks for it
+                if self._active[worker]:
+                    self._active[worker] = False
+                    self._dispatch()
+                continue
+            self._dispatch()
+            self._progress.yielded += 1
+            if not ok:
+                raise_from_worker(payload)
+            return payload
+        self._progress.done = True
+        self.close()
+        raise StopIteration
+
+    def close(self) -> None:
+        """End the pass now: forked workers stop, others wait for the next pass."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            self._loader._release_pool(pool)
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _await_batch(
-    pool: WorkerPool, gen: int, k: int, pending: dict[int, Any], timeout: float
-) -> tuple[bool, Any]:
+    pool: WorkerPool,
+    gen: int,
+    k: int,
+    worker: int,
+    pending: dict[int, Any],
+    timeout: float,
+) -> tuple[Any, Any]:
     """Batch ``k`` of pass ``gen``; replies that arrive first wait in ``pending``."""
     if pool.generation != gen:
         raise RuntimeError(
@@ -307,35 +567,7 @@ def _await_batch(
             "(persistent_workers=True) shares its workers; use one iterator at a time"
         )
     while k not in pending:
-        reply_gen, j, ok, payload = pool.receive(timeout, k)
+        reply_gen, j, ok, payload = pool.receive(timeout, worker)
         if reply_gen == gen:  # replies of an abandoned earlier pass are dropped
             pending[j] = (ok, payload)
     return pending.pop(k)
-
-
-def _iter_main(fetch: Fetcher, indices: Iterator[Any], progress: _Progress) -> Iterator:
-    """One pass in the main process."""
-    k = progress.yielded
-    for idx in indices:
-        try:
-            batch = fetch(idx)
-        except _SampleError as e:
-            raise_in_main(e, k)
-        k += 1
-        progress.yielded = k
-        yield batch
-
-
-def _iter_gather(
-    gather: Callable[[Any], Any], indices: Iterator[Any], progress: _Progress
-) -> Iterator:
-    """One pass of an array-backed dataset: one gather per batch, nothing else."""
-    k = progress.yielded
-    for idx in indices:
-        try:
-            batch = gather(idx)
-        except Exception as e:
-            raise_in_main(_SampleError(_describe(np.asarray(idx).tolist()), e), k)
-        k += 1
-        progress.yielded = k
-        yield batch

@@ -25,6 +25,7 @@ __all__ = [
     "RandomSampler",
     "Sampler",
     "SequentialSampler",
+    "SubsetRandomSampler",
     "WeightedRandomSampler",
 ]
 
@@ -162,6 +163,33 @@ class RandomSampler(Sampler):
         return self.num_samples
 
 
+class SubsetRandomSampler(Sampler):
+    """The given indices in a random order, new every epoch (torch's).
+
+    Args:
+        indices: sequence of indices (into the dataset), yielded once each per pass.
+        seed: the seed of the order (torch: ``generator``).
+
+    Example:
+        >>> sorted(SubsetRandomSampler([7, 3, 5], seed=0))
+        [3, 5, 7]
+    """
+
+    def __init__(self, indices: Sequence[int], seed: int = 0) -> None:
+        self.indices = indices
+        self.seed = int(seed)
+
+    def _indices(self) -> np.ndarray:
+        perm = _rng(self.seed, self.epoch).permutation(len(self.indices))
+        return np.asarray(self.indices, dtype=np.int64).reshape(-1)[perm]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._indices().tolist())
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
 def _check_weights(weights: np.ndarray) -> None:
     if weights.ndim != 1:
         raise ValueError(
@@ -192,9 +220,8 @@ class WeightedRandomSampler(Sampler):
         seed: the seed of the order.
 
     Raises:
-        ValueError: weights not 1-D; ``num_samples`` not a positive integer or, without
-            replacement, larger than ``len(weights)``.
-        TypeError: ``replacement`` is not a bool.
+        ValueError: weights not 1-D; ``replacement`` not a bool; ``num_samples`` not a
+            positive integer or, without replacement, larger than ``len(weights)``.
         RuntimeError: negative, infinite or NaN weights, or all weights zero.
 
     Example:
@@ -211,7 +238,11 @@ class WeightedRandomSampler(Sampler):
         seed: int = 0,
     ) -> None:
         _check_positive_int("num_samples", num_samples)
-        _check_bool("replacement", replacement)
+        if not isinstance(replacement, bool | np.bool_):  # torch: ValueError here
+            raise ValueError(
+                f"replacement should be a boolean value, but got "
+                f"replacement={replacement}"
+            )
         self.weights = np.asarray(weights, dtype=np.float64)
         _check_weights(self.weights)
         if not replacement and num_samples > self.weights.size:
@@ -392,6 +423,7 @@ class DistributedSampler(Sampler):
 _ARRAY_SAMPLERS = (
     SequentialSampler,
     RandomSampler,
+    SubsetRandomSampler,
     WeightedRandomSampler,
     DistributedSampler,
 )

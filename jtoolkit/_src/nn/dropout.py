@@ -75,12 +75,18 @@ class Dropout2d(Dropout):
       True
     """
 
-    def __call__(self, x: jax.Array, **kwargs) -> jax.Array:
+    def __call__(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)
         if x.ndim not in (3, 4):
             raise RuntimeError(
                 "Dropout2d expects 4-D NHWC input [N, H, W, C] or unbatched 3-D "
                 f"[H, W, C], but got input of shape {list(x.shape)}"
             )
-        self.broadcast_dims = (x.ndim - 3, x.ndim - 2)  # H and W share one draw
-        return super().__call__(x, **kwargs)
+        if self.deterministic or self.rate == 0.0:
+            return x
+        if self.rate == 1.0:
+            return jnp.zeros_like(x)
+        keep = 1.0 - self.rate
+        shape = (*x.shape[:-3], 1, 1, x.shape[-1])  # one draw per (sample, channel)
+        mask = jax.random.bernoulli(self.rngs(), keep, shape)
+        return jnp.where(mask, x / keep, jnp.zeros_like(x))

@@ -82,12 +82,8 @@ class AdaptiveAvgPool2d(nnx.Module):
         return f"output_size={self.output_size}"
 
 
-def _check_half_kernel(padding, kernel_size, pads, kernel) -> None:
-    if any(2 * p > k for p, k in zip(pads, kernel, strict=True)):
-        raise RuntimeError(
-            "pad should be at most half of effective kernel size, but got "
-            f"pad={padding}, kernel_size={kernel_size}"
-        )
+def _too_much_padding(pads, kernel) -> bool:
+    return any(2 * p > k for p, k in zip(pads, kernel, strict=True))
 
 
 class MaxPool1d(nnx.Module):
@@ -121,7 +117,11 @@ class MaxPool1d(nnx.Module):
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
-        _check_half_kernel(padding, kernel_size, (padding,), (kernel_size,))
+        if _too_much_padding((padding,), (kernel_size,)):
+            raise RuntimeError(
+                "max_pool1d() padding should be at most half of kernel size, but got "
+                f"padding={padding} and kernel_size={kernel_size}"
+            )
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)
@@ -183,9 +183,11 @@ class AvgPool2d(nnx.Module):
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
         kernel = conv_lowering.pair(kernel_size, "kernel_size")
-        _check_half_kernel(
-            padding, kernel_size, conv_lowering.pair(padding, ""), kernel
-        )
+        if _too_much_padding(conv_lowering.pair(padding, ""), kernel):
+            raise RuntimeError(
+                "pad should be at most half of effective kernel size, but got "
+                f"pad={padding}, kernel_size={kernel_size} and dilation=1"
+            )
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)

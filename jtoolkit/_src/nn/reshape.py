@@ -93,12 +93,12 @@ class Unflatten(nnx.Module):
                 f"of ints, got dim={dim!r}, unflattened_size={unflattened_size!r}"
             )
         self.dim = dim
-        self.unflattened_size = tuple(unflattened_size)
+        self.unflattened_size = unflattened_size  # as given: torch's repr shows it
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)
         dim = wrap_dim(self.dim, x.ndim)
-        sizes = self.unflattened_size
+        sizes = tuple(self.unflattened_size)
         known = math.prod(s for s in sizes if s != -1)
         ok = sizes.count(-1) <= 1 and (
             known == x.shape[dim] if -1 not in sizes else x.shape[dim] % known == 0

@@ -193,7 +193,7 @@ class LogSoftmax(_Activation):
 
     Example:
       >>> from jtoolkit.models import LogSoftmax
-      >>> LogSoftmax(dim=1)(jnp.zeros((1, 2))).round(4).tolist()
+      >>> np.round(np.asarray(LogSoftmax(dim=1)(jnp.zeros((1, 2))), float), 4).tolist()
       [[-0.6931, -0.6931]]
     """
 

@@ -407,6 +407,11 @@ def test_errors_match_torch(torch):
         lambda: ConvTranspose2d(2, 4, 3, stride=2, output_padding=2, rngs=rngs),
         RuntimeError,
     )
+    _same_error(
+        lambda: nn.Conv1d(2, 2, 3, dilation=3)(torch.ones(1, 2, 5)),
+        lambda: Conv1d(2, 2, 3, dilation=3, rngs=rngs)(jnp.ones((1, 5, 2))),
+        RuntimeError,
+    )
     _same_error(lambda: nn.GroupNorm(4, 6), lambda: GroupNorm(4, 6), ValueError)
     _same_error(
         lambda: nn.Flatten(2, 1)(torch.ones(2, 3, 4)),

@@ -128,3 +128,17 @@ def test_dataparallel_prefix_hint(torch):
     sd = {f"module.{k}": v for k, v in torch_net(torch).state_dict().items()}
     with pytest.raises(RuntimeError, match=r'"module\." prefix'):
         models.load_torch_state_dict(Net(nnx.Rngs(0)), sd)
+
+
+def test_a_bf16_model_stays_bf16(torch):
+    import jax.numpy as jnp
+
+    layer = Linear(3, 2, rngs=nnx.Rngs(0))
+    for variable in (layer.kernel, layer.bias):
+        variable[...] = variable[...].astype(jnp.bfloat16)
+    twin = torch.nn.Linear(3, 2).to(torch.bfloat16)
+    models.load_torch_state_dict(layer, twin.state_dict())
+    assert layer.kernel[...].dtype == jnp.bfloat16
+    np.testing.assert_array_equal(
+        np.asarray(layer.kernel[...], np.float32), twin.weight.float().numpy().T
+    )

@@ -287,6 +287,13 @@ class Conv1d(nnx.Module):
                 "convert torch's NCL with x.transpose(0, 2, 1)"
             )
         pads = self._pads
+        padded = x.shape[1] + sum(pads)
+        effective = self.dilation[0] * (self.kernel_size[0] - 1) + 1
+        if padded < effective:
+            raise RuntimeError(
+                f"Calculated padded input size per channel: ({padded}). Kernel size: "
+                f"({effective}). Kernel size can't be greater than actual input size"
+            )
         if self.padding_mode != "zeros" and any(pads):
             x = jnp.pad(x, ((0, 0), pads, (0, 0)), mode=_PAD_MODES[self.padding_mode])
             pads = (0, 0)

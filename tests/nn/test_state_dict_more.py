@@ -140,5 +140,6 @@ def test_a_bf16_model_stays_bf16(torch):
     models.load_torch_state_dict(layer, twin.state_dict())
     assert layer.kernel[...].dtype == jnp.bfloat16
     np.testing.assert_array_equal(
-        np.asarray(layer.kernel[...], np.float32), twin.weight.detach().float().numpy().T
+        np.asarray(layer.kernel[...], np.float32),
+        twin.weight.detach().float().numpy().T,
     )

@@ -61,7 +61,9 @@ class Dropout2d(Dropout):
 
     torch: ``torch.nn.Dropout2d(p=0.5, inplace=False)`` on [N, C, H, W] or unbatched
     [C, H, W]; here [N, H, W, C] or [H, W, C]: one keep/drop draw per (sample,
-    channel), shared by all H x W positions. ``.eval()`` makes it the identity; masks
+    channel), shared by all H x W positions. A 3-D input is unbatched [H, W, C], as
+    torch documents (torch 2.13 itself still treats 3-D as (N, C, L), with a
+    warning that this will change). ``.eval()`` makes it the identity; masks
     come from the ``dropout`` stream (torch's RNG differs).
 
     Raises:

@@ -5,7 +5,8 @@ A module's children are its ``nnx.Module`` attributes in assignment order (torch
 "0", "1", .... A layer's torch names come from its ``_torch_layout`` (torch name ->
 (attribute, layout)); other ``nnx.Param``/``nnx.BatchStat`` leaves keep their names.
 Layouts: "same", "linear" (torch [out, in] = kernel.T), "conv" (OIHW = HWIO kernel
-transposed (3, 2, 0, 1)).
+transposed (3, 2, 0, 1)), "conv1d" ([out, in/g, k] = [k, in/g, out] reversed) and
+"conv_transpose" ([in, out/g, kh, kw] = [kh, kw, in, out/g] transposed (2, 3, 0, 1)).
 """
 
 from __future__ import annotations

@@ -143,3 +143,12 @@ def test_a_bf16_model_stays_bf16(torch):
         np.asarray(layer.kernel[...], np.float32),
         twin.weight.detach().float().numpy().T,
     )
+
+
+def test_load_safetensors_passes_strict(torch, tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "partial.safetensors"
+    save_file(_partial(torch), path)
+    keys = models.load_safetensors(Net(nnx.Rngs(0)), path, strict=False)
+    assert keys == (["up.bias", "norm.bias"], ["extra.weight"])

@@ -276,12 +276,18 @@ def save_safetensors(model: nnx.Module, path: str | os.PathLike) -> None:
     save_file(torch_state_dict(model), os.fspath(path))
 
 
-def load_safetensors(model: nnx.Module, path: str | os.PathLike) -> nnx.Module:
-    """Load a torch-named ``.safetensors`` file into ``model`` (in place); return it.
+def load_safetensors(
+    model: nnx.Module, path: str | os.PathLike, strict: bool = True
+) -> nnx.Module | IncompatibleKeys:
+    """Load a torch-named ``.safetensors`` file into ``model`` (in place).
+
+    Returns:
+      ``model``, or with ``strict=False`` torch's ``(missing_keys,
+      unexpected_keys)``, as ``load_torch_state_dict``.
 
     Raises:
       RuntimeError: torch's mismatch report, as ``load_torch_state_dict``.
     """
     from safetensors.numpy import load_file
 
-    return load_torch_state_dict(model, load_file(os.fspath(path)))
+    return load_torch_state_dict(model, load_file(os.fspath(path)), strict=strict)

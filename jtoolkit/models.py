@@ -20,18 +20,34 @@ Example:
   ((2, 10), 231850)
 """
 
-from jtoolkit._src.nn.activations import GELU, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh
-from jtoolkit._src.nn.containers import Sequential
-from jtoolkit._src.nn.conv import Conv2d
-from jtoolkit._src.nn.dropout import Dropout
+from jtoolkit._src.nn.activations import (
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+)
+from jtoolkit._src.nn.containers import Identity, ModuleDict, ModuleList, Sequential
+from jtoolkit._src.nn.conv import Conv1d, Conv2d
+from jtoolkit._src.nn.conv_transpose import ConvTranspose2d
+from jtoolkit._src.nn.dropout import Dropout, Dropout2d
 from jtoolkit._src.nn.embedding import Embedding
 from jtoolkit._src.nn.linear import Linear
 from jtoolkit._src.nn.networks import CNN, MLP, LSTMClassifier, SimpleNN
-from jtoolkit._src.nn.normalization import BatchNorm1d, BatchNorm2d
-from jtoolkit._src.nn.pooling import AdaptiveAvgPool2d, MaxPool2d
+from jtoolkit._src.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    LayerNorm,
+)
+from jtoolkit._src.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d
 from jtoolkit._src.nn.recurrent import LSTM
-from jtoolkit._src.nn.reshape import Flatten
+from jtoolkit._src.nn.reshape import Flatten, Unflatten
 from jtoolkit._src.nn.state_dict import (
+    IncompatibleKeys,
     load_safetensors,
     load_torch_state_dict,
     save_safetensors,
@@ -45,22 +61,36 @@ __all__ = [
     "LSTM",
     "MLP",
     "AdaptiveAvgPool2d",
+    "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv1d",
     "Conv2d",
+    "ConvTranspose2d",
     "Dropout",
+    "Dropout2d",
     "Embedding",
     "Flatten",
+    "GroupNorm",
+    "Identity",
+    "IncompatibleKeys",
     "LSTMClassifier",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
+    "LogSoftmax",
+    "MaxPool1d",
     "MaxPool2d",
+    "ModuleDict",
+    "ModuleList",
     "ReLU",
     "Sequential",
     "SiLU",
     "Sigmoid",
     "SimpleNN",
+    "Softmax",
     "Tanh",
+    "Unflatten",
     "count_parameters",
     "load_safetensors",
     "load_torch_state_dict",

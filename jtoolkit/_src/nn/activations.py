@@ -1,12 +1,30 @@
-"""Activation modules (torch.nn.ReLU, Tanh, Sigmoid, SiLU, GELU, LeakyReLU)."""
+"""Activation modules (torch.nn ReLU ... LogSoftmax).
+
+torch.nn.ReLU, Tanh, Sigmoid, SiLU, GELU, LeakyReLU, Softmax and LogSoftmax.
+Each takes torch's constructor arguments (``inplace=`` is accepted and ignored: JAX
+arrays are immutable) and prints torch's ``extra_repr`` through ``summary``.
+"""
 
 from __future__ import annotations
+
+import warnings
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-__all__ = ["GELU", "LeakyReLU", "ReLU", "SiLU", "Sigmoid", "Tanh"]
+from jtoolkit._src.core.checks import check_bool, check_choice, wrap_dim
+
+__all__ = [
+    "GELU",
+    "LeakyReLU",
+    "LogSoftmax",
+    "ReLU",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+]
 
 
 class _Activation(nnx.Module):
@@ -16,43 +34,90 @@ class _Activation(nnx.Module):
         return ""
 
 
-class ReLU(_Activation):
-    """torch's ``nn.ReLU()`` (gradient 0 at 0, as torch)."""
+class _InplaceActivation(_Activation):
+    """An activation whose torch twin takes ``inplace=False`` (accepted, ignored)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        self.inplace = check_bool("inplace", inplace, fn=type(self).__name__)
+
+    def _torch_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_InplaceActivation):
+    """torch's ``nn.ReLU(inplace=False)`` (gradient 0 at 0, as torch).
+
+    ``inplace`` is accepted and ignored (JAX arrays are immutable); it shows in
+    ``summary`` as in torch's repr.
+
+    Example:
+      >>> from jtoolkit.models import ReLU
+      >>> ReLU(inplace=True)(jnp.array([-1.0, 2.0])).tolist()
+      [0.0, 2.0]
+    """
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return jax.nn.relu(x)
 
 
 class Tanh(_Activation):
-    """torch's ``nn.Tanh()``."""
+    """torch's ``nn.Tanh()``.
+
+    Example:
+      >>> from jtoolkit.models import Tanh
+      >>> Tanh()(jnp.zeros(2)).tolist()
+      [0.0, 0.0]
+    """
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return jnp.tanh(x)
 
 
 class Sigmoid(_Activation):
-    """torch's ``nn.Sigmoid()``."""
+    """torch's ``nn.Sigmoid()``.
+
+    Example:
+      >>> from jtoolkit.models import Sigmoid
+      >>> Sigmoid()(jnp.zeros(2)).tolist()
+      [0.5, 0.5]
+    """
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return jax.nn.sigmoid(x)
 
 
-class SiLU(_Activation):
-    """torch's ``nn.SiLU()``."""
+class SiLU(_InplaceActivation):
+    """torch's ``nn.SiLU(inplace=False)``: x * sigmoid(x) (``inplace`` ignored).
+
+    Example:
+      >>> from jtoolkit.models import SiLU
+      >>> SiLU()(jnp.zeros(1)).tolist()
+      [0.0]
+    """
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return jax.nn.silu(x)
 
 
 class GELU(_Activation):
-    """torch's ``nn.GELU(approximate='none')`` (exact erf form by default)."""
+    """torch's ``nn.GELU(approximate='none')`` (exact erf form by default).
+
+    Args:
+      approximate: "none" (erf) or "tanh".
+
+    Raises:
+      ValueError: another ``approximate``.
+
+    Example:
+      >>> from jtoolkit.models import GELU
+      >>> GELU()(jnp.zeros(1)).tolist()
+      [0.0]
+    """
 
     def __init__(self, approximate: str = "none") -> None:
-        if approximate not in ("none", "tanh"):
-            raise ValueError(
-                f"approximate must be 'none' or 'tanh', got {approximate!r}"
-            )
-        self.approximate = approximate
+        self.approximate = check_choice(
+            "approximate", approximate, ("none", "tanh"), fn="GELU"
+        )
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return jax.nn.gelu(x, approximate=self.approximate == "tanh")
@@ -62,13 +127,82 @@ class GELU(_Activation):
 
 
 class LeakyReLU(_Activation):
-    """torch's ``nn.LeakyReLU(negative_slope=0.01)``."""
+    """torch's ``nn.LeakyReLU(negative_slope=0.01, inplace=False)``.
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    Example:
+      >>> from jtoolkit.models import LeakyReLU
+      >>> LeakyReLU(0.5)(jnp.array([-2.0, 2.0])).tolist()
+      [-1.0, 2.0]
+    """
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         self.negative_slope = negative_slope
+        self.inplace = check_bool("inplace", inplace, fn="LeakyReLU")
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return jax.nn.leaky_relu(x, self.negative_slope)
 
     def _torch_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"negative_slope={self.negative_slope}{inplace}"
+
+
+def _softmax_dim(name: str, dim: int | None, ndim: int) -> int:
+    """torch's dim: ``dim`` wrapped, or (None) its deprecated implicit choice."""
+    if dim is None:
+        warnings.warn(
+            f"Implicit dimension choice for {name} has been deprecated. "
+            "Change the call to include dim=X as an argument.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return 0 if ndim in (0, 1, 3) else 1
+    return wrap_dim(dim, ndim)
+
+
+class Softmax(_Activation):
+    """torch's ``nn.Softmax(dim=None)``: exp(x) / sum(exp(x)) along ``dim``.
+
+    ``dim`` indexes the array as given (channels are the LAST axis of NHWC
+    activations, so torch's ``Softmax(dim=1)`` on NCHW is ``Softmax(dim=-1)`` here).
+    ``dim=None`` keeps torch's deprecated implicit choice (0 for 0-, 1- and 3-D
+    input, else 1) and its UserWarning.
+
+    Raises:
+      IndexError: ``dim`` out of range (torch's message).
+
+    Example:
+      >>> from jtoolkit.models import Softmax
+      >>> Softmax(dim=-1)(jnp.zeros((1, 4))).tolist()
+      [[0.25, 0.25, 0.25, 0.25]]
+    """
+
+    def __init__(self, dim: int | None = None) -> None:
+        self.dim = dim
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = jnp.asarray(x)
+        return jax.nn.softmax(x, axis=_softmax_dim("softmax", self.dim, x.ndim))
+
+    def _torch_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(_Activation):
+    """torch's ``nn.LogSoftmax(dim=None)``: log of ``Softmax`` (same ``dim`` rules).
+
+    Example:
+      >>> from jtoolkit.models import LogSoftmax
+      >>> np.round(np.asarray(LogSoftmax(dim=1)(jnp.zeros((1, 2))), float), 4).tolist()
+      [[-0.6931, -0.6931]]
+    """
+
+    def __init__(self, dim: int | None = None) -> None:
+        self.dim = dim
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = jnp.asarray(x)
+        return jax.nn.log_softmax(x, axis=_softmax_dim("log_softmax", self.dim, x.ndim))
+
+    def _torch_repr(self) -> str:
+        return f"dim={self.dim}"

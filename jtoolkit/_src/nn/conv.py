@@ -1,4 +1,4 @@
-"""``Conv2d`` (torch.nn.Conv2d) on NHWC activations."""
+"""``Conv2d`` (torch.nn.Conv2d, NHWC) and ``Conv1d`` (torch.nn.Conv1d, NLC)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from flax import nnx
 from jtoolkit._src.nn import conv_lowering
 from jtoolkit._src.nn.init import _check_positive, _uniform
 
-__all__ = ["Conv2d"]
+__all__ = ["Conv1d", "Conv2d"]
 
 
 _CONV_IMPLS = {
@@ -134,3 +134,181 @@ class Conv2d(nnx.Module):
         if self.bias is None:
             text += ", bias=False"
         return text
+
+
+_PAD_MODES = {
+    "zeros": "constant",
+    "reflect": "reflect",
+    "replicate": "edge",
+    "circular": "wrap",
+}
+
+
+def _conv_repr(layer, zeros: tuple[int, ...]) -> str:
+    """torch's ``_ConvNd.extra_repr`` for a jtoolkit conv layer."""
+    ones = tuple(1 for _ in zeros)
+    text = (
+        f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}"
+        f", stride={layer.stride}"
+    )
+    if layer.padding != zeros:
+        text += f", padding={layer.padding}"
+    if layer.dilation != ones:
+        text += f", dilation={layer.dilation}"
+    if getattr(layer, "output_padding", zeros) != zeros:
+        text += f", output_padding={layer.output_padding}"
+    if layer.groups != 1:
+        text += f", groups={layer.groups}"
+    if layer.bias is None:
+        text += ", bias=False"
+    if getattr(layer, "padding_mode", "zeros") != "zeros":
+        text += f", padding_mode={layer.padding_mode}"
+    return text
+
+
+def _check_groups(in_channels: int, out_channels: int, groups: int) -> None:
+    _check_positive("groups", groups)
+    if in_channels % groups:
+        raise ValueError("in_channels must be divisible by groups")
+    if out_channels % groups:
+        raise ValueError("out_channels must be divisible by groups")
+
+
+def _single(value: int | tuple[int], name: str) -> tuple[int]:
+    values = (value,) if isinstance(value, int) else tuple(value)
+    if len(values) != 1 or not all(isinstance(v, int) for v in values):
+        raise ValueError(f"{name} must be an int or a 1-tuple of ints, got {value!r}")
+    return (int(values[0]),)
+
+
+class Conv1d(nnx.Module):
+    """1-D convolution on NLC input, torch's ``nn.Conv1d`` (NCL there).
+
+    torch: ``torch.nn.Conv1d(in_channels, out_channels, kernel_size, stride=1,
+    padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros')`` with weight
+    [out, in/groups, k]; here activations are [N, L, C] (convert torch's with
+    ``x.transpose(0, 2, 1)``) and ``kernel = weight.transpose(2, 1, 0)`` ([k,
+    in/groups, out]); ``load_torch_state_dict`` converts. torch's init:
+    U(+-1/sqrt(fan_in)), fan_in = in/groups * k, for weight and bias.
+
+    Args:
+      in_channels, out_channels: C of input and output.
+      kernel_size, stride, dilation: ints (or 1-tuples).
+      padding: int, "valid" or "same" (stride 1; the odd element goes right).
+      groups: channel groups (divides both channel counts).
+      bias: learn a bias.
+      padding_mode: "zeros", "reflect", "replicate" or "circular".
+      rngs: ``nnx.Rngs`` with a ``params`` stream.
+
+    Raises:
+      ValueError: bad sizes, groups, padding or padding_mode (torch's messages).
+      RuntimeError (at call): input not [N, L, in_channels] / [L, in_channels].
+
+    Example:
+      >>> from flax import nnx
+      >>> from jtoolkit.models import Conv1d
+      >>> Conv1d(2, 4, 3, padding=1, rngs=nnx.Rngs(0))(jnp.ones((5, 7, 2))).shape
+      (5, 7, 4)
+    """
+
+    _torch_layout: ClassVar = {
+        "weight": ("kernel", "conv1d"),
+        "bias": ("bias", "same"),
+    }
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int],
+        stride: int | tuple[int] = 1,
+        padding: int | tuple[int] | str = 0,
+        dilation: int | tuple[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        *,
+        rngs: nnx.Rngs,
+    ) -> None:
+        _check_positive("in_channels", in_channels)
+        _check_positive("out_channels", out_channels)
+        _check_groups(in_channels, out_channels, groups)
+        if padding_mode not in _PAD_MODES:
+            raise ValueError(
+                "padding_mode must be one of {'circular', 'zeros', 'replicate', "
+                f"'reflect'}}, but got padding_mode='{padding_mode}'"
+            )
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = _single(kernel_size, "kernel_size")
+        self.stride = _single(stride, "stride")
+        self.dilation = _single(dilation, "dilation")
+        if min(self.kernel_size + self.stride + self.dilation) <= 0:
+            raise ValueError(
+                "kernel_size, stride and dilation must be positive, but got "
+                f"kernel_size={kernel_size}, stride={stride}, dilation={dilation}"
+            )
+        self.groups, self.padding_mode = groups, padding_mode
+        self.padding = padding if isinstance(padding, str) else _single(padding, "")
+        self._pads = self._resolve_padding(padding)
+        (k,) = self.kernel_size
+        bound = 1.0 / math.sqrt(in_channels // groups * k)
+        self.kernel = _uniform(rngs, (k, in_channels // groups, out_channels), bound)
+        self.bias = _uniform(rngs, (out_channels,), bound) if bias else None
+
+    def _resolve_padding(self, padding) -> tuple[int, int]:
+        if padding == "valid":
+            return 0, 0
+        if padding == "same":
+            if self.stride != (1,):
+                raise ValueError(
+                    "padding='same' is not supported for strided convolutions"
+                )
+            total = self.dilation[0] * (self.kernel_size[0] - 1)
+            return total // 2, total - total // 2
+        if isinstance(padding, str):
+            raise ValueError(
+                f"Invalid padding string {padding!r}, should be one of "
+                "{'valid', 'same'}"
+            )
+        (p,) = _single(padding, "padding")
+        if p < 0:
+            raise ValueError(f"negative padding is not supported, got {padding}")
+        return p, p
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = jnp.asarray(x)
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x[None]
+        if x.ndim != 3 or x.shape[-1] != self.in_channels:
+            raise RuntimeError(
+                f"Conv1d expected NLC input [N, L, {self.in_channels}] (or unbatched "
+                f"[L, {self.in_channels}]), but got input of shape {list(x.shape)}; "
+                "convert torch's NCL with x.transpose(0, 2, 1)"
+            )
+        pads = self._pads
+        padded = x.shape[1] + sum(pads)
+        effective = self.dilation[0] * (self.kernel_size[0] - 1) + 1
+        if padded < effective:
+            raise RuntimeError(
+                f"Calculated padded input size per channel: ({padded}). Kernel size: "
+                f"({effective}). Kernel size can't be greater than actual input size"
+            )
+        if self.padding_mode != "zeros" and any(pads):
+            x = jnp.pad(x, ((0, 0), pads, (0, 0)), mode=_PAD_MODES[self.padding_mode])
+            pads = (0, 0)
+        y = jax.lax.conv_general_dilated(
+            x,
+            self.kernel[...],
+            window_strides=self.stride,
+            padding=(pads,),
+            rhs_dilation=self.dilation,
+            dimension_numbers=("NWC", "WIO", "NWC"),
+            feature_group_count=self.groups,
+        )
+        if self.bias is not None:
+            y = y + self.bias[...]
+        return y[0] if unbatched else y
+
+    def _torch_repr(self) -> str:
+        return _conv_repr(self, (0,))

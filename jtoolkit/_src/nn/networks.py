@@ -133,8 +133,11 @@ class CNN(nnx.Module):
                                 Linear(128, num_classes))
 
     Any H, W >= 2 works (8x8 digits, 28x28 MNIST, 32x32 CIFAR); the adaptive pool keeps
-    the flatten size at 64*4*4 and Flatten uses torch's (C, H, W) order, so a torch
-    twin's state_dict loads unchanged.
+    the flatten size at 64*4*4. Before the classifier the NHWC features are transposed
+    to torch's NCHW (``Flatten`` itself is row-major, as torch's), so the flattened
+    vector is in torch's (C, H, W) order and a torch twin's state_dict loads
+    unchanged: with its weights, ``model(x_nhwc)`` equals
+    ``twin(x_nhwc.transpose(0, 3, 1, 2))``.
 
     Args:
       in_channels: C of the [N, H, W, C] input.
@@ -167,7 +170,8 @@ class CNN(nnx.Module):
         )
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return self.classifier(self.pool(self.features(x)))
+        features = self.pool(self.features(x))  # NHWC
+        return self.classifier(features.transpose(0, 3, 1, 2))  # torch's NCHW
 
 
 class LSTMClassifier(nnx.Module):

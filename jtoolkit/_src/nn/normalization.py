@@ -1,4 +1,4 @@
-"""BatchNorm and Dropout with torch's numbers, mode kept in NNX's own attributes.
+"""BatchNorm, LayerNorm and GroupNorm with torch's numbers.
 
 ``model.train()`` / ``model.eval()`` on any enclosing ``nnx.Module`` flips
 ``use_running_average`` (BatchNorm) and ``deterministic`` (Dropout). Running statistics
@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
 
 
 class _BatchNorm(nnx.Module):
@@ -150,3 +150,150 @@ class BatchNorm2d(_BatchNorm):
 
     _valid_ndims = (4,)
     _layout = "[N, H, W, C]"
+
+
+def _normalize(x: jax.Array, axes: tuple[int, ...], eps: float) -> jax.Array:
+    """(x - mean) / sqrt(biased var + eps) over ``axes`` (exact two-pass variance)."""
+    mean = x.mean(axis=axes, keepdims=True)
+    centered = x - mean
+    var = jnp.square(centered).mean(axis=axes, keepdims=True)
+    return centered * jax.lax.rsqrt(var + eps)
+
+
+class LayerNorm(nnx.Module):
+    """Normalise over the last dims ``normalized_shape``, torch's ``nn.LayerNorm``.
+
+    torch: ``torch.nn.LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True,
+    bias=True)``: biased variance, then ``* weight + bias`` (ones and zeros, shape
+    ``normalized_shape``). Same in train and eval mode; same state_dict names.
+
+    Args:
+      normalized_shape: int or tuple: the trailing dims of the input.
+      eps: added to the variance.
+      elementwise_affine: learn ``weight`` (and ``bias`` if ``bias``).
+      bias: learn ``bias`` (only with ``elementwise_affine``).
+      rngs: accepted and ignored (the init is constant).
+
+    Raises:
+      RuntimeError (at call): the input's trailing dims are not ``normalized_shape``.
+
+    Example:
+      >>> from jtoolkit.models import LayerNorm
+      >>> LayerNorm(2)(jnp.array([[1.0, 3.0]])).round(3).tolist()
+      [[-1.0, 1.0]]
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int, ...],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
+        del rngs
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(d) for d in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        shape = self.normalized_shape
+        self.weight = nnx.Param(jnp.ones(shape)) if elementwise_affine else None
+        has_bias = elementwise_affine and bias
+        self.bias = nnx.Param(jnp.zeros(shape)) if has_bias else None
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = jnp.asarray(x)
+        k = len(self.normalized_shape)
+        if x.ndim < k or tuple(x.shape[x.ndim - k :]) != self.normalized_shape:
+            raise RuntimeError(
+                "Given normalized_shape="
+                f"{list(self.normalized_shape)}, expected input with shape "
+                f"[*, {', '.join(map(str, self.normalized_shape))}], but got input of "
+                f"size{list(x.shape)}"
+            )
+        y = _normalize(x, tuple(range(x.ndim - k, x.ndim)), self.eps)
+        if self.weight is not None:
+            y = y * self.weight[...]
+        return y if self.bias is None else y + self.bias[...]
+
+    def _torch_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class GroupNorm(nnx.Module):
+    """Group normalisation over channels-last input, torch's ``nn.GroupNorm``.
+
+    torch: ``torch.nn.GroupNorm(num_groups, num_channels, eps=1e-5, affine=True)`` on
+    [N, C, *]; here the input is [N, *, C] (NHWC for images): channels are split into
+    ``num_groups`` consecutive groups (torch's grouping) and each (sample, group) is
+    normalised over its spatial positions and channels (biased variance), then
+    ``* weight + bias`` per channel (ones and zeros).
+
+    Args:
+      num_groups: groups; must divide ``num_channels``.
+      num_channels: C, the LAST input dim.
+      eps: added to the variance.
+      affine: learn per-channel ``weight`` and ``bias``.
+      bias: learn ``bias`` (torch 2.13's keyword; only with ``affine``).
+      rngs: accepted and ignored.
+
+    Raises:
+      ValueError: ``num_channels`` not divisible by ``num_groups`` (torch's message).
+      RuntimeError (at call): the last dim is not ``num_channels``.
+
+    Example:
+      >>> from jtoolkit.models import GroupNorm
+      >>> GroupNorm(2, 4)(jnp.ones((2, 3, 3, 4))).shape
+      (2, 3, 3, 4)
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        *,
+        bias: bool = True,
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
+        del rngs
+        if num_channels % num_groups != 0:
+            raise ValueError(
+                f"num_channels ({num_channels}) must be divisible by num_groups "
+                f"({num_groups})"
+            )
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        shape = (num_channels,)
+        self.weight = nnx.Param(jnp.ones(shape)) if affine else None
+        self.bias = nnx.Param(jnp.zeros(shape)) if affine and bias else None
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = jnp.asarray(x)
+        if x.ndim < 2 or x.shape[-1] != self.num_channels:
+            raise RuntimeError(
+                f"GroupNorm expects channels-last input [N, *, {self.num_channels}] "
+                f"(NHWC for images; torch's NCHW is x.transpose(0, 2, 3, 1)), but got "
+                f"input of shape {list(x.shape)}"
+            )
+        grouped = x.reshape(*x.shape[:-1], self.num_groups, -1)
+        axes = (*range(1, x.ndim - 1), x.ndim)  # spatial dims and channels in group
+        y = _normalize(grouped, axes, self.eps).reshape(x.shape)
+        if self.weight is not None:
+            y = y * self.weight[...]
+        return y if self.bias is None else y + self.bias[...]
+
+    def _torch_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+            f"affine={self.affine}, bias={self.bias is not None}"
+        )

@@ -22,7 +22,7 @@ def max_pool2d(x: jax.Array, kernel_size: Pair, stride: Pair, padding: Pair):
     the first maximum, exactly as torch, and on CPU it is faster than
     ``reduce_window``'s select-and-scatter or a reshape + max.
     """
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    ph, pw = padding
     if ph or pw:
         low = (
             -jnp.inf
@@ -30,6 +30,16 @@ def max_pool2d(x: jax.Array, kernel_size: Pair, stride: Pair, padding: Pair):
             else jnp.iinfo(x.dtype).min
         )
         x = jnp.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=low)
+    return _window_fold(x, kernel_size, stride, _first_max)
+
+
+def _first_max(best: jax.Array, window: jax.Array) -> jax.Array:
+    return lax.select(best >= window, best, window)
+
+
+def _window_fold(x: jax.Array, kernel_size: Pair, stride: Pair, combine) -> jax.Array:
+    """``combine`` folded over the kh*kw strided window slices of NHWC ``x``."""
+    (kh, kw), (sh, sw) = kernel_size, stride
     _, h, w, _ = x.shape
     ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
     best = None
@@ -38,8 +48,29 @@ def max_pool2d(x: jax.Array, kernel_size: Pair, stride: Pair, padding: Pair):
             window = x[
                 :, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw
             ]
-            best = window if best is None else lax.select(best >= window, best, window)
+            best = window if best is None else combine(best, window)
     return best
+
+
+def avg_pool2d(
+    x: jax.Array,
+    kernel_size: Pair,
+    stride: Pair,
+    padding: Pair,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> jax.Array:
+    """torch's ``avg_pool2d`` (floor mode) on NHWC input: window sums / divisor."""
+    (ph, pw) = padding
+    pads = ((0, 0), (ph, ph), (pw, pw), (0, 0))
+    total = _window_fold(jnp.pad(x, pads), kernel_size, stride, jnp.add)
+    if divisor_override:
+        return total / divisor_override
+    if count_include_pad or not (ph or pw):
+        return total / (kernel_size[0] * kernel_size[1])
+    ones = np.pad(np.ones((1, *x.shape[1:3], 1), np.float32), pads)
+    counts = _window_fold(ones, kernel_size, stride, np.add)  # static, on the host
+    return total / jnp.asarray(counts, x.dtype)
 
 
 def adaptive_pool_matrix(size: int, out: int) -> np.ndarray:

@@ -5,14 +5,15 @@ A module's children are its ``nnx.Module`` attributes in assignment order (torch
 "0", "1", .... A layer's torch names come from its ``_torch_layout`` (torch name ->
 (attribute, layout)); other ``nnx.Param``/``nnx.BatchStat`` leaves keep their names.
 Layouts: "same", "linear" (torch [out, in] = kernel.T), "conv" (OIHW = HWIO kernel
-transposed (3, 2, 0, 1)).
+transposed (3, 2, 0, 1)), "conv1d" ([out, in/g, k] = [k, in/g, out] reversed) and
+"conv_transpose" ([in, out/g, kh, kw] = [kh, kw, in, out/g] transposed (2, 3, 0, 1)).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from flax import nnx
@@ -20,6 +21,7 @@ from flax import nnx
 from jtoolkit._src.nn.summary import _entries
 
 __all__ = [
+    "IncompatibleKeys",
     "load_safetensors",
     "load_torch_state_dict",
     "save_safetensors",
@@ -31,6 +33,8 @@ _TO_TORCH = {
     "same": lambda a: a,
     "linear": lambda a: a.T,
     "conv": lambda a: a.transpose(3, 2, 0, 1),
+    "conv1d": lambda a: a.transpose(2, 1, 0),
+    "conv_transpose": lambda a: a.transpose(2, 3, 0, 1),
 }
 
 
@@ -38,6 +42,8 @@ _FROM_TORCH = {
     "same": lambda a: a,
     "linear": lambda a: a.T,
     "conv": lambda a: a.transpose(2, 3, 1, 0),
+    "conv1d": lambda a: a.transpose(2, 1, 0),
+    "conv_transpose": lambda a: a.transpose(2, 3, 0, 1),
 }
 
 
@@ -69,10 +75,24 @@ def torch_state_dict(model: nnx.Module) -> dict[str, np.ndarray]:
 
 
 def _to_numpy(value: Any) -> np.ndarray:
-    """A numpy copy of a numpy array, jax array or torch tensor (no torch import)."""
+    """A numpy copy of a numpy array, jax array or torch tensor (no torch import).
+
+    torch bf16/fp16 tensors go through float32 on the torch side (numpy has no
+    bfloat16); the caller casts to the model's dtype.
+    """
     if hasattr(value, "detach") and hasattr(value, "cpu"):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
+        tensor = value.detach().cpu()
+        if tensor.is_floating_point() and tensor.element_size() < 4:
+            tensor = tensor.float()
+        return tensor.numpy()
+    array = np.asarray(value)
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number)
+        or np.issubdtype(array.dtype, np.bool_)
+        or array.dtype.kind == "V"  # ml_dtypes' bfloat16 and friends
+    ):
+        raise TypeError(f"expected an array or tensor, got {type(value).__name__}")
+    return array
 
 
 def _read_state_dict(source: Any) -> Mapping[str, Any]:
@@ -103,25 +123,56 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return f"torch.Size({list(shape)})"
 
 
-def load_torch_state_dict(model: nnx.Module, state_dict: Any) -> nnx.Module:
-    """Copy torch-named weights into ``model`` (in place) and return it.
+class IncompatibleKeys(NamedTuple):
+    """torch's ``_IncompatibleKeys``: what ``load_torch_state_dict(strict=False)``
+    skipped.
 
-    torch: ``model.load_state_dict(state_dict)`` (strict). Layouts are converted
-    (Linear weight.T, Conv2d OIHW -> HWIO); values are cast to each variable's dtype.
-    Nothing is written unless every key matches.
+    Attributes:
+      missing_keys: the model's keys the state_dict lacks (left unchanged).
+      unexpected_keys: the state_dict's keys the model does not have (ignored).
+    """
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (
+            f"_IncompatibleKeys(missing_keys={self.missing_keys}, "
+            f"unexpected_keys={self.unexpected_keys})"
+        )
+
+
+def load_torch_state_dict(
+    model: nnx.Module, state_dict: Any, strict: bool = True
+) -> nnx.Module | IncompatibleKeys:
+    """Copy torch-named weights into ``model`` (in place).
+
+    torch: ``model.load_state_dict(state_dict, strict=True)``. Layouts are converted
+    (Linear weight.T, Conv2d OIHW -> HWIO, Conv1d, ConvTranspose2d); values are cast
+    to each variable's dtype (bf16/fp16 torch tensors are read through float32).
+    Nothing is written unless every present key loads.
 
     Args:
       model: an ``nnx.Module`` built from jtoolkit layers.
       state_dict: a mapping of torch name -> numpy array / torch tensor / jax array, a
         ``.safetensors`` path, or a torch ``.pt`` path (read with
         ``torch.load(weights_only=True)``; needs torch).
+      strict: as torch: with False, missing and unexpected keys are allowed (the
+        rest still loads; shape mismatches still raise).
 
     Returns:
-      ``model``, updated.
+      ``model`` (strict=True), or torch's ``(missing_keys, unexpected_keys)`` named
+      tuple ``IncompatibleKeys`` (strict=False).
 
     Raises:
       RuntimeError: in torch's format, ``Error(s) in loading state_dict for X:``
-        followed by the missing keys, the unexpected keys and every size mismatch.
+        followed by the missing keys, the unexpected keys, every size mismatch and
+        every value that is not an array, each naming its key; a whole checkpoint
+        (``{"model_state_dict": ..., "optimizer_state_dict": ...}``) or a
+        ``module.``-prefixed (DataParallel) state_dict adds a hint saying what to
+        pass instead.
 
     Example:
       >>> from flax import nnx
@@ -130,6 +181,8 @@ def load_torch_state_dict(model: nnx.Module, state_dict: Any) -> nnx.Module:
       >>> sd = {"weight": np.array([[1.0, 2.0]]), "bias": np.array([0.5])}
       >>> load_torch_state_dict(layer, sd)(jnp.ones((1, 2))).tolist()
       [[3.5]]
+      >>> load_torch_state_dict(layer, {"weight": sd["weight"]}, strict=False)
+      _IncompatibleKeys(missing_keys=['bias'], unexpected_keys=[])
     """
     source = _read_state_dict(state_dict)
     entries = list(_entries(model))
@@ -138,32 +191,66 @@ def load_torch_state_dict(model: nnx.Module, state_dict: Any) -> nnx.Module:
     unexpected = [key for key in source if key not in expected]
     errors, updates = [], []
     for name, variable, how in entries:
-        if name not in source:
-            continue
-        value = _FROM_TORCH[how](_to_numpy(source[name]))
-        current = np.shape(variable[...])
-        if value.shape != current:
-            torch_current = _TO_TORCH[how](np.empty(current, np.int8)).shape
-            given = _TO_TORCH[how](value).shape
-            errors.append(
-                f"size mismatch for {name}: copying a param with shape "
-                f"{_shape_text(given)} from checkpoint, the shape in current model "
-                f"is {_shape_text(torch_current)}."
+        if name in source:
+            update = _converted(name, source[name], variable, how, errors)
+            if update is not None:
+                updates.append((variable, update))
+    hint = _hint(source, expected, missing, unexpected)
+    if strict or hint:
+        if unexpected:
+            errors.insert(
+                0, f"Unexpected key(s) in state_dict: {_quoted(unexpected)}. "
             )
-            continue
-        updates.append((variable, value.astype(variable[...].dtype)))
-    if unexpected:
-        errors.insert(0, f"Unexpected key(s) in state_dict: {_quoted(unexpected)}. ")
-    if missing:
-        errors.insert(0, f"Missing key(s) in state_dict: {_quoted(missing)}. ")
+        if missing:
+            errors.insert(0, f"Missing key(s) in state_dict: {_quoted(missing)}. ")
     if errors:
         raise RuntimeError(
             f"Error(s) in loading state_dict for {type(model).__name__}:\n\t"
             + "\n\t".join(errors)
+            + hint
         )
     for variable, value in updates:
         variable[...] = value
-    return model
+    return model if strict else IncompatibleKeys(missing, unexpected)
+
+
+def _converted(name: str, raw: Any, variable, how: str, errors: list[str]):
+    """``raw`` in the variable's layout and dtype, or None after noting the error."""
+    try:
+        given = _to_numpy(raw)
+    except (TypeError, ValueError, RuntimeError) as err:
+        errors.append(f'While copying the parameter named "{name}": {err}.')
+        return None
+    current = np.shape(variable[...])
+    torch_current = _TO_TORCH[how](np.empty(current, np.int8)).shape
+    if given.shape != torch_current:
+        errors.append(
+            f"size mismatch for {name}: copying a param with shape "
+            f"{_shape_text(given.shape)} from checkpoint, the shape in current model "
+            f"is {_shape_text(torch_current)}."
+        )
+        return None
+    return _FROM_TORCH[how](given).astype(variable[...].dtype)
+
+
+def _hint(source: Mapping, expected: set[str], missing, unexpected) -> str:
+    """Advice when the mapping is a whole checkpoint or a DataParallel state_dict."""
+    if not missing or len(missing) < len(expected):
+        return ""
+    nested = {k: v for k, v in source.items() if isinstance(v, Mapping)}
+    if nested:
+        best = max(nested, key=lambda k: len(expected.intersection(nested[k])))
+        return (
+            f"\n\tThis looks like a whole checkpoint (keys: {_quoted(list(source))}), "
+            f'not a state_dict: pass state_dict["{best}"] instead.'
+        )
+    stripped = {k.removeprefix("module.") for k in unexpected}
+    if any(k.startswith("module.") for k in unexpected) and expected <= stripped:
+        return (
+            '\n\tThe keys carry DataParallel\'s "module." prefix: pass '
+            '{k.removeprefix("module."): v for k, v in state_dict.items()} instead.'
+        )
+    return ""
 
 
 def _quoted(keys: list[str]) -> str:
@@ -189,12 +276,18 @@ def save_safetensors(model: nnx.Module, path: str | os.PathLike) -> None:
     save_file(torch_state_dict(model), os.fspath(path))
 
 
-def load_safetensors(model: nnx.Module, path: str | os.PathLike) -> nnx.Module:
-    """Load a torch-named ``.safetensors`` file into ``model`` (in place); return it.
+def load_safetensors(
+    model: nnx.Module, path: str | os.PathLike, strict: bool = True
+) -> nnx.Module | IncompatibleKeys:
+    """Load a torch-named ``.safetensors`` file into ``model`` (in place).
+
+    Returns:
+      ``model``, or with ``strict=False`` torch's ``(missing_keys,
+      unexpected_keys)``, as ``load_torch_state_dict``.
 
     Raises:
       RuntimeError: torch's mismatch report, as ``load_torch_state_dict``.
     """
     from safetensors.numpy import load_file
 
-    return load_torch_state_dict(model, load_file(os.fspath(path)))
+    return load_torch_state_dict(model, load_file(os.fspath(path)), strict=strict)

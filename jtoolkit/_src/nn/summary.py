@@ -9,6 +9,8 @@ import jax
 import numpy as np
 from flax import nnx
 
+from jtoolkit._src.nn.containers import ModuleList
+
 __all__ = ["count_parameters", "summary"]
 
 
@@ -61,9 +63,10 @@ def _entries(module: nnx.Module, prefix: str = "") -> Iterator[tuple[str, Any, s
 def _torch_repr(module: nnx.Module) -> str:
     """torch's ``Module.__repr__`` text (``ModuleList`` compresses repeats)."""
     children = [(key, _torch_repr(child)) for key, child in _children(module)]
-    if type(module) is nnx.List or isinstance(module, list | tuple):
+    if type(module) is nnx.List or isinstance(module, ModuleList | list | tuple):
         return _module_list_repr(children)
-    name = "ModuleDict" if isinstance(module, dict) else type(module).__name__
+    plain_dict = isinstance(module, dict) or type(module) is nnx.Dict
+    name = "ModuleDict" if plain_dict else type(module).__name__
     extra = getattr(module, "_torch_repr", lambda: "")()
     extra_lines = extra.split("\n") if extra else []
     child_lines = [f"({key}): {_indent(text)}" for key, text in children]

@@ -100,7 +100,7 @@ def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> jax.
     Example:
         >>> from jtoolkit.functional import cosine_similarity
         >>> a, b = [[1.0, 0.0], [1.0, 1.0]], [[2.0, 0.0], [-1.0, -1.0]]
-        >>> cosine_similarity(a, b).tolist()
+        >>> [round(v, 6) for v in cosine_similarity(a, b).tolist()]
         [1.0, -1.0]
     """
     a, b = _float(x1), _float(x2)

@@ -20,7 +20,7 @@ def _vector_norm(x: jax.Array, p: float, axis: int) -> jax.Array:
     """``||x||_p`` along ``axis`` (kept), with gradient 0 where the norm is 0."""
     zero = jnp.all(x == 0, axis=axis, keepdims=True)
     safe = jnp.where(zero, jnp.ones_like(x), x)
-    mag = jnp.abs(safe)
+    mag = safe * jnp.sign(safe)  # |x| with gradient sign(x), 0 at 0 as torch
     if p == float("inf"):
         norm = jnp.max(mag, axis=axis, keepdims=True)
     elif p == 2:

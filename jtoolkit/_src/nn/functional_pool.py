@@ -100,6 +100,11 @@ def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode, fname):
                 "pad should be at most half of effective kernel size, but got "
                 f"pad={p}, kernel_size={k} and dilation={d}"
             )
+    if pads[0] > kernel[0] // 2 or pads[1] > kernel[1] // 2:
+        raise RuntimeError(
+            "pad should be smaller than or equal to half of kernel size, but got "
+            f"padW = {pads[1]}, padH = {pads[0]}, kW = {kernel[1]}, kH = {kernel[0]}"
+        )
     _, h, w, c = x.shape
     out = tuple(
         _out_size(n, k, s, p, d, ceil_mode)

@@ -126,7 +126,7 @@ def test_dropout_scales_kept_elements_and_needs_a_key():
         F.dropout(x, 0.5)
     with pytest.raises(TypeError, match="inplace"):
         F.dropout(x, 0.5, True, False)
-    with pytest.raises(ValueError, match="between 0 and 1, but got 1.5"):
+    with pytest.raises(ValueError, match=r"between 0 and 1, but got 1\.5"):
         F.dropout(x, 1.5, True, key)
 
 

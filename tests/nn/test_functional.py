@@ -399,3 +399,15 @@ def test_cosine_similarity_matches_torch_with_zero_vectors(torch, rng, shapes, d
         lambda u, v: tf.cosine_similarity(u, v, dim),
         [a, b],
     )
+
+
+def test_max_pool2d_propagates_nan_as_torch(torch):
+    x = np.arange(32, dtype=np.float32).reshape(1, 2, 4, 4)
+    x[0, 0, 0, 0] = x[0, 1, 2, 3] = np.nan  # first and last element of a window
+    for kwargs in (
+        {"kernel_size": 2},
+        {"kernel_size": 2, "stride": 3, "ceil_mode": True},
+    ):
+        ours = F.max_pool2d(x, **kwargs)
+        theirs = torch.nn.functional.max_pool2d(torch.tensor(x), **kwargs)
+        np.testing.assert_array_equal(ours, theirs.numpy())

@@ -464,3 +464,16 @@ def test_shape_errors_follow_torch(torch):
         torch.tensor(x).repeat(2)
     with pytest.raises(RuntimeError, match="can not be smaller"):
         T.repeat(x, 2)
+
+
+def test_max_min_argmax_with_nan_follow_torch(torch):
+    x = np.array([[1.0, np.nan, 3.0, np.nan], [np.nan, 0.0, 5.0, 1.0]], np.float32)
+    for name in ("max", "min"):
+        ours, theirs = getattr(T, name)(x, 1), getattr(torch, name)(torch.tensor(x), 1)
+        np.testing.assert_array_equal(ours.values, theirs.values.numpy())
+        np.testing.assert_array_equal(ours.indices, theirs.indices.numpy())
+        assert np.isnan(getattr(T, name)(x))
+    for name in ("argmax", "argmin"):
+        assert (
+            getattr(T, name)(x).item() == getattr(torch, name)(torch.tensor(x)).item()
+        )

@@ -5,8 +5,8 @@ unbatched CHW) input by default, so the same array gives torch's answer; pass
 ``data_format="NHWC"`` for jtoolkit's image-layer layout (NHWC or HWC). The
 layout is never guessed from the shape, so an NCHW batch never gives a silently
 wrong result. Windows are folded over strided slices in torch's row-major
-window order: max-pool ties send the whole gradient to the first maximum, as
-torch.
+window order: max-pool ties send the whole gradient to the first maximum and a
+NaN in a window gives NaN, as torch.
 """
 
 from __future__ import annotations
@@ -130,6 +130,12 @@ def _pad_hw(x, pads, kernel, stride, dil, out, fill) -> jax.Array:
     return lax.pad(x, jnp.asarray(fill, x.dtype), config)
 
 
+def _keep_max(best: jax.Array, candidate: jax.Array) -> jax.Array:
+    """torch's running max: the first maximum wins ties, a NaN sticks."""
+    keep = (best >= candidate) | (best != best)
+    return lax.select(keep, best, candidate)
+
+
 def max_pool2d(
     input: Any,
     kernel_size: Any,
@@ -178,11 +184,9 @@ def max_pool2d(
     kernel, stride, pads, dil, out = _geometry(
         x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d"
     )
-    if dil == (1, 1) and not ceil_mode:
-        return restore(pool_ops.max_pool2d(x, kernel, stride, pads))
     low = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
     x = _pad_hw(x, pads, kernel, stride, dil, out, low)
-    best = _fold(x, kernel, stride, dil, out, lambda a, b: lax.select(a >= b, a, b))
+    best = _fold(x, kernel, stride, dil, out, _keep_max)
     return restore(best)
 
 

@@ -411,3 +411,26 @@ def test_max_pool2d_propagates_nan_as_torch(torch):
         ours = F.max_pool2d(x, **kwargs)
         theirs = torch.nn.functional.max_pool2d(torch.tensor(x), **kwargs)
         np.testing.assert_array_equal(ours, theirs.numpy())
+
+
+def test_tutorial_custom_loss_written_with_f_matches_torch(torch, rng):
+    """The tutorial's custom_loss, ported line by line with F and tensor_ops."""
+    import jtoolkit.tensor_ops as T
+
+    def ours(pred, target, beta=0.3):
+        base_loss = F.binary_cross_entropy(pred, target)
+        return base_loss + beta * T.mean(F.relu(pred - 0.7)) ** 2
+
+    def theirs(pred, target, beta=0.3):
+        base_loss = torch.nn.functional.binary_cross_entropy(pred, target)
+        return base_loss + beta * torch.mean(torch.relu(pred - 0.7)) ** 2
+
+    pred = rng.uniform(0.05, 0.95, (8, 3)).astype(np.float32)
+    target = (rng.uniform(size=(8, 3)) > 0.5).astype(np.float32)
+    check(
+        torch,
+        rng,
+        lambda p: ours(p, target),
+        lambda p: theirs(p, torch.tensor(target)),
+        [pred],
+    )

@@ -477,3 +477,18 @@ def test_max_min_argmax_with_nan_follow_torch(torch):
         assert (
             getattr(T, name)(x).item() == getattr(torch, name)(torch.tensor(x)).item()
         )
+
+
+def test_tutorial_mean_and_its_gradient():
+    """The tutorial's autograd cell: out = (3 * (x + 2) ** 2).mean() and x.grad."""
+    x = jnp.array([[-0.5736, -0.2012], [1.3563, 0.5499]])
+
+    def out(v):
+        y = v + 2
+        return T.mean(y * y * 3)
+
+    # the printed x is rounded to 4 decimals: allow that rounding's effect
+    assert abs(float(out(x)) - 17.2779) < 3e-4
+    np.testing.assert_allclose(
+        jax.grad(out)(x), [[2.1396, 2.6982], [5.0345, 3.8248]], atol=1e-4
+    )

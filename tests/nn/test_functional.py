@@ -434,3 +434,23 @@ def test_tutorial_custom_loss_written_with_f_matches_torch(torch, rng):
         lambda p: theirs(p, torch.tensor(target)),
         [pred],
     )
+
+
+def test_functional_under_vmap_equals_the_batched_call(rng):
+    """vmap over samples gives the batched result (pooling sees unbatched CHW)."""
+    x, w = _x(rng, 4, 3, 6, 6), _x(rng, 5, 6)
+    cases = [
+        (lambda s: F.max_pool2d(s, 3, 2, 1), lambda b: F.max_pool2d(b, 3, 2, 1)),
+        (lambda s: F.avg_pool2d(s, 2), lambda b: F.avg_pool2d(b, 2)),
+        (lambda s: F.linear(s, w), lambda b: F.linear(b, w)),
+        (lambda s: F.normalize(s, dim=0), lambda b: F.normalize(b, dim=1)),
+        (
+            lambda s: F.pad(s, (1, 2, 0, 1), mode="reflect"),
+            lambda b: F.pad(b, (1, 2, 0, 1), "reflect"),
+        ),
+        (lambda s: F.softmax(s, dim=-1), lambda b: F.softmax(b, dim=-1)),
+    ]
+    for per_sample, batched in cases:
+        np.testing.assert_allclose(
+            jax.vmap(per_sample)(x), batched(x), rtol=RTOL, atol=1e-6
+        )

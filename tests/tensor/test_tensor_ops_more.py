@@ -492,3 +492,19 @@ def test_tutorial_mean_and_its_gradient():
     np.testing.assert_allclose(
         jax.grad(out)(x), [[2.1396, 2.6982], [5.0345, 3.8248]], atol=1e-4
     )
+
+
+def test_tensor_ops_under_vmap_equal_the_batched_call(rng):
+    x = _x(rng, 4, 3, 5)
+    idx = jnp.asarray(rng.integers(0, 3, (4, 2, 5)), jnp.int32)
+    got = jax.vmap(lambda s, i: T.gather(s, 0, i))(x, idx)
+    np.testing.assert_array_equal(got, T.gather(x, 1, idx))
+    got = jax.vmap(lambda s: T.max(s, 0))(x)
+    want = T.max(x, 1)
+    np.testing.assert_array_equal(got.values, want.values)
+    np.testing.assert_array_equal(got.indices, want.indices)
+    np.testing.assert_allclose(
+        jax.vmap(lambda s: T.var(s, 1))(x), T.var(x, 2), rtol=RTOL
+    )
+    got = jax.vmap(lambda s: T.matmul(s, s.T))(x)
+    np.testing.assert_allclose(got, T.bmm(x, jnp.swapaxes(x, 1, 2)), rtol=RTOL)

@@ -454,3 +454,18 @@ def test_functional_under_vmap_equals_the_batched_call(rng):
         np.testing.assert_allclose(
             jax.vmap(per_sample)(x), batched(x), rtol=RTOL, atol=1e-6
         )
+
+
+def test_pooling_integer_inputs_follow_torch(torch):
+    x = np.arange(32).reshape(1, 2, 4, 4) - 15
+    tf = torch.nn.functional
+    for kwargs in ({"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1}):
+        for name in ("max_pool2d", "avg_pool2d"):
+            ours = getattr(F, name)(x, **kwargs)
+            theirs = getattr(tf, name)(torch.tensor(x), **kwargs)
+            assert ours.dtype == _dtype(theirs.dtype)
+            np.testing.assert_array_equal(ours, theirs.numpy())
+    with pytest.raises(NotImplementedError, match="not implemented for"):
+        tf.adaptive_avg_pool2d(torch.tensor(x), 2)
+    with pytest.raises(NotImplementedError, match="not implemented for"):
+        F.adaptive_avg_pool2d(x, 2)

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jtoolkit._src.core import arrays, checks
+from jtoolkit._src.core import arrays, checks, dtypes
 from jtoolkit._src.nn import pool_ops
 
 __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "max_pool2d"]
@@ -223,7 +223,8 @@ def avg_pool2d(
 
     Args:
         input: ``[N, C, H, W]`` or ``[C, H, W]`` (NHWC/HWC with
-            ``data_format="NHWC"``), floating.
+            ``data_format="NHWC"``); integers give integer means rounded toward
+            zero, as torch.
         kernel_size, stride (default ``kernel_size``), padding: ints or pairs.
         ceil_mode: round the output size up.
         count_include_pad: count zero padding in the divisor.
@@ -251,10 +252,14 @@ def avg_pool2d(
     padded = _pad_hw(x, pads, kernel, stride, dil, out, 0)
     sums = _fold(padded, kernel, stride, dil, out, jnp.add)
     if divisor_override is not None:
-        return restore(sums / jnp.asarray(divisor_override, sums.dtype))
-    rows = _divisor(n_h, kernel[0], stride[0], pads[0], out[0], count_include_pad)
-    cols = _divisor(n_w, kernel[1], stride[1], pads[1], out[1], count_include_pad)
-    divisor = jnp.asarray(np.outer(rows, cols)[None, :, :, None], sums.dtype)
+        divisor = jnp.asarray(divisor_override, sums.dtype)
+    else:
+        rows = _divisor(n_h, kernel[0], stride[0], pads[0], out[0], count_include_pad)
+        cols = _divisor(n_w, kernel[1], stride[1], pads[1], out[1], count_include_pad)
+        divisor = jnp.asarray(np.outer(rows, cols)[None, :, :, None], sums.dtype)
+    if dtypes.is_integral(sums.dtype):
+        divisor = jnp.broadcast_to(divisor, sums.shape)
+        return restore(lax.div(sums, divisor))  # integers: C division, as torch
     return restore(sums / divisor)
 
 
@@ -295,7 +300,8 @@ def adaptive_avg_pool2d(
 
     Raises:
         RuntimeError: input that is not 3-D/4-D. ValueError: a bad
-            ``output_size`` or ``data_format``.
+            ``output_size`` or ``data_format``. NotImplementedError: integer
+            input, as torch.
 
     Example:
         >>> from jtoolkit.functional import adaptive_avg_pool2d
@@ -303,6 +309,11 @@ def adaptive_avg_pool2d(
         [[[[7.5]]]]
     """
     x, restore = _to_nhwc(input, data_format, "adaptive_avg_pool2d")
+    if not dtypes.is_float(x.dtype):
+        raise NotImplementedError(
+            '"adaptive_avg_pool2d" not implemented for '
+            f"'{dtypes.scalar_name(x.dtype)}'"
+        )
     oh, ow = _output_size(output_size, x.shape[1], x.shape[2])
     if oh == 0 or ow == 0:
         return restore(jnp.zeros((x.shape[0], oh, ow, x.shape[3]), x.dtype))

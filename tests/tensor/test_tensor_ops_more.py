@@ -453,6 +453,9 @@ def test_shape_errors_follow_torch(torch):
             "dim 0 appears multiple times in the list of dims",
         ),
         (lambda m, a: m.mul(a, None), TypeError, "NoneType"),
+        (lambda m, a: m.add(None, a), TypeError, "NoneType"),
+        (lambda m, a: m.div(a, None), TypeError, "NoneType"),
+        (lambda m, a: m.pow(a, None), TypeError, "NoneType"),
         (lambda m, a: m.flatten(a, 2), IndexError, "Dimension out of range"),
     ]
     for fn, exc, text in cases:

@@ -315,6 +315,11 @@ def pow(a: Any, exponent: Any) -> jax.Array:
         >>> pow([1, 2, 3], 2).tolist(), pow([4, 9], 0.5).tolist()
         ([1, 4, 9], [2.0, 3.0])
     """
+    if a is None or exponent is None:
+        raise TypeError(
+            "pow() received an invalid combination of arguments - got "
+            f"({type(a).__name__}, {type(exponent).__name__})"
+        )
     base, exp = arrays.as_operand(a), arrays.as_operand(exponent)
     if not hasattr(base, "dtype") and not hasattr(exp, "dtype"):
         base = arrays.to_array(base)

@@ -469,3 +469,19 @@ def test_pooling_integer_inputs_follow_torch(torch):
         tf.adaptive_avg_pool2d(torch.tensor(x), 2)
     with pytest.raises(NotImplementedError, match="not implemented for"):
         F.adaptive_avg_pool2d(x, 2)
+
+
+@pytest.mark.parametrize("kwargs", MAX_POOL)
+def test_max_pool2d_return_indices_match_torch(torch, rng, kwargs):
+    x = rng.integers(-3, 4, (2, 3, 7, 8)).astype(np.float32)  # many ties
+    x[0, 0, 0, 1] = np.nan
+    values, indices = F.max_pool2d(x, **kwargs, return_indices=True)
+    t_values, t_indices = torch.nn.functional.max_pool2d(
+        torch.tensor(x), **kwargs, return_indices=True
+    )
+    np.testing.assert_array_equal(values, t_values.numpy())
+    np.testing.assert_array_equal(indices, t_indices.numpy())
+    assert indices.dtype == _dtype(t_indices.dtype)
+    nhwc = np.transpose(x, (0, 2, 3, 1))
+    _, idx = F.max_pool2d(nhwc, **kwargs, return_indices=True, data_format="NHWC")
+    np.testing.assert_array_equal(np.transpose(idx, (0, 3, 1, 2)), indices)

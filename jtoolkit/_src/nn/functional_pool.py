@@ -159,16 +159,18 @@ def max_pool2d(
             pairs; padding is -inf, at most half the effective kernel.
         ceil_mode: round the output size up (the last window must start inside
             the input or the left padding, as torch).
-        return_indices: not supported (NotImplementedError).
+        return_indices: also return torch's indices (``h * W + w`` of each
+            window's first maximum in its input plane, the default int dtype).
         data_format: "NCHW" (torch's, default) or "NHWC".
 
     Returns:
-        The pooled array in the input's layout.
+        The pooled array in the input's layout (and the indices, with
+        ``return_indices``).
 
     Raises:
         RuntimeError: input that is not 3-D/4-D, a bad geometry (torch's
-            messages), an output size below 1. NotImplementedError:
-            ``return_indices=True``. ValueError: an unknown ``data_format``.
+            messages), an output size below 1. ValueError: an unknown
+            ``data_format``.
 
     Example:
         >>> from jtoolkit.functional import max_pool2d
@@ -176,18 +178,40 @@ def max_pool2d(
         >>> max_pool2d(x, 2).tolist()
         [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
-    if return_indices:
-        raise NotImplementedError(
-            "max_pool2d(return_indices=True) is not supported; the pooled values are"
-        )
     x, restore = _to_nhwc(input, data_format, "max_pool2d")
     kernel, stride, pads, dil, out = _geometry(
         x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d"
     )
     low = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
+    width = x.shape[2]
     x = _pad_hw(x, pads, kernel, stride, dil, out, low)
     best = _fold(x, kernel, stride, dil, out, _keep_max)
-    return restore(best)
+    if not return_indices:
+        return restore(best)
+    index = _argmax_index(x, best, width, kernel, stride, dil, out, pads)
+    return restore(best), restore(index)
+
+
+def _argmax_index(x, best, width, kernel, stride, dil, out, pads) -> jax.Array:
+    """torch's flat ``h * W + w`` input index of each window's first maximum."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dil, out
+    rows = np.arange(oh)[:, None] * sh - pads[0]
+    cols = np.arange(ow)[None, :] * sw - pads[1]
+    found = jnp.zeros(best.shape, bool)
+    index = jnp.zeros(best.shape, dtypes.default_int())
+    for i in range(kh):
+        for j in range(kw):
+            r, c = i * dh, j * dw
+            window = x[
+                :, r : r + (oh - 1) * sh + 1 : sh, c : c + (ow - 1) * sw + 1 : sw
+            ]
+            flat = (rows + r) * width + cols + c
+            hit = ~found & ((window == best) | (best != best) & (window != window))
+            index = jnp.where(
+                hit, jnp.asarray(flat[None, :, :, None], index.dtype), index
+            )
+            found = found | hit
+    return lax.stop_gradient(index)
 
 
 def _divisor(n: int, k: int, s: int, p: int, out: int, include_pad: bool):

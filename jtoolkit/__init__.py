@@ -15,6 +15,7 @@ _SUBMODULES = (
     "tensor_ops",
     "autodiff",
     "losses",
+    "functional",
     "optim",
     "schedules",
     "data",

@@ -16,6 +16,9 @@ Where JAX forces a difference from torch:
 * **Immutability.** In-place methods are functional: ``a = zero_(a)``,
   ``a = index_put(a, idx, v)``; ``view`` and ``transpose`` return new arrays.
 * **Devices** are ``jax.Device``s; ``device("cuda")`` means JAX's GPU.
+* ``empty`` is zeros (no uninitialised memory); ``from_numpy`` copies.
+* ``max(x, dim)``/``min(x, dim)`` return a ``ValuesIndices(values, indices)`` named
+  tuple (a pytree), torch's ``return_types.max``.
 
 Example:
     >>> import jtoolkit.tensor_ops as T
@@ -47,20 +50,59 @@ from jtoolkit._src.tensor.device import (
     get_device_name,
     to,
 )
+from jtoolkit._src.tensor.factories import (
+    arange,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    zeros,
+    zeros_like,
+)
 from jtoolkit._src.tensor.index import index_put
-from jtoolkit._src.tensor.matmul import mm, mv
+from jtoolkit._src.tensor.matmul import bmm, einsum, matmul, mm, mv
 from jtoolkit._src.tensor.pointwise import abs, add, clamp, div, mul, pow
-from jtoolkit._src.tensor.random import manual_seed, rand, randint, randn, randperm
+from jtoolkit._src.tensor.random import (
+    manual_seed,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+)
+from jtoolkit._src.tensor.reduce import (
+    ValuesIndices,
+    argmax,
+    argmin,
+    max,
+    mean,
+    min,
+    std,
+    sum,
+    var,
+)
+from jtoolkit._src.tensor.select import gather, where
 from jtoolkit._src.tensor.shape import (
     cat,
     diag,
     diag_embed,
+    flatten,
+    permute,
+    repeat,
+    reshape,
     squeeze,
     stack,
     transpose,
     unsqueeze,
     view,
 )
+from jtoolkit._src.tensor.softmax import log_softmax, softmax
+from jtoolkit._src.tensor.split import chunk, split
 
 __all__ = [
     "BoolTensor",
@@ -72,9 +114,15 @@ __all__ = [
     "LongTensor",
     "ShortTensor",
     "Tensor",
+    "ValuesIndices",
     "abs",
     "add",
+    "arange",
+    "argmax",
+    "argmin",
+    "bmm",
     "cat",
+    "chunk",
     "clamp",
     "cpu",
     "cuda_is_available",
@@ -84,27 +132,56 @@ __all__ = [
     "diag",
     "diag_embed",
     "div",
+    "einsum",
+    "empty",
     "empty_cache",
+    "eye",
+    "flatten",
+    "from_numpy",
+    "full",
+    "full_like",
+    "gather",
     "get_device_name",
     "index_put",
     "item",
+    "linspace",
+    "log_softmax",
     "manual_seed",
+    "matmul",
+    "max",
+    "mean",
+    "min",
     "mm",
     "mul",
     "mv",
     "numpy",
+    "ones",
+    "ones_like",
+    "permute",
     "pow",
     "rand",
+    "rand_like",
     "randint",
     "randn",
+    "randn_like",
     "randperm",
+    "repeat",
+    "reshape",
     "size",
+    "softmax",
+    "split",
     "squeeze",
     "stack",
+    "std",
+    "sum",
     "tensor",
     "to",
     "transpose",
     "unsqueeze",
+    "var",
     "view",
+    "where",
     "zero_",
+    "zeros",
+    "zeros_like",
 ]

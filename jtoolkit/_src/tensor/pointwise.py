@@ -26,8 +26,14 @@ def _shape(x: Any) -> tuple[int, ...]:
     return tuple(np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape)
 
 
-def _operands(a: Any, b: Any) -> tuple[Any, Any, np.dtype]:
+def _operands(a: Any, b: Any, fname: str) -> tuple[Any, Any, np.dtype]:
     """Convert two operands, check they broadcast, and cast both to torch's dtype."""
+    for position, (name, x) in enumerate((("input", a), ("other", b)), start=1):
+        if x is None:
+            raise TypeError(
+                f"{fname}(): argument '{name}' (position {position}) must be Tensor, "
+                "not NoneType"
+            )
     a, b = arrays.as_operand(a), arrays.as_operand(b)
     if not hasattr(a, "dtype") and not hasattr(b, "dtype"):
         a = arrays.to_array(a)  # two Python numbers: type them as torch.tensor would
@@ -55,14 +61,14 @@ def mul(a: Any, b: Any) -> jax.Array:
         The broadcast product, in torch's promoted dtype.
 
     Raises:
-        RuntimeError: shapes do not broadcast.
+        RuntimeError: shapes do not broadcast. TypeError: an operand is None.
 
     Example:
         >>> from jtoolkit.tensor_ops import mul
         >>> mul([[1, 2], [3, 4]], [[5, 6], [7, 8]]).tolist()
         [[5, 12], [21, 32]]
     """
-    a, b, _ = _operands(a, b)
+    a, b, _ = _operands(a, b, "mul")
     return jnp.multiply(a, b)
 
 
@@ -87,7 +93,7 @@ def add(a: Any, b: Any, alpha: Any = 1) -> jax.Array:
         >>> add([1.0, 2.0], [10.0, 20.0], alpha=3).tolist()
         [31.0, 62.0]
     """
-    a, b, dtype = _operands(a, b)
+    a, b, dtype = _operands(a, b, "add")
     if dtypes.is_integral(dtype) and isinstance(alpha, float | np.floating):
         raise RuntimeError(
             "For integral input tensors, argument alpha must not be a floating "
@@ -149,7 +155,7 @@ def div(a: Any, b: Any, rounding_mode: str | None = None) -> jax.Array:
             "div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
             f"found '{rounding_mode}'"
         )
-    a, b, dtype = _operands(a, b)
+    a, b, dtype = _operands(a, b, "div")
     if rounding_mode is None:
         if dtypes.is_integral(dtype):
             float_dtype = dtypes.default_float()
@@ -309,6 +315,11 @@ def pow(a: Any, exponent: Any) -> jax.Array:
         >>> pow([1, 2, 3], 2).tolist(), pow([4, 9], 0.5).tolist()
         ([1, 4, 9], [2.0, 3.0])
     """
+    if a is None or exponent is None:
+        raise TypeError(
+            "pow() received an invalid combination of arguments - got "
+            f"({type(a).__name__}, {type(exponent).__name__})"
+        )
     base, exp = arrays.as_operand(a), arrays.as_operand(exponent)
     if not hasattr(base, "dtype") and not hasattr(exp, "dtype"):
         base = arrays.to_array(base)
@@ -317,7 +328,7 @@ def pow(a: Any, exponent: Any) -> jax.Array:
     int_base = hasattr(base, "dtype") and dtypes.is_integral(base.dtype)
     if int_base and isinstance(exp, int) and not isinstance(exp, bool) and exp < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
-    base, exp, dtype = _operands(base, exp)
+    base, exp, dtype = _operands(base, exp, "pow")
     if isinstance(exp, int | float) and not isinstance(exp, bool):
         if jnp.issubdtype(dtype, jnp.floating):
             fast = _exponent_fast_path(jnp.asarray(base, dtype), exp)

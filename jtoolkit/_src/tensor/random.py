@@ -18,7 +18,15 @@ import numpy as np
 from jtoolkit._src.core import checks, dtypes
 from jtoolkit._src.tensor.device import device as _device
 
-__all__ = ["manual_seed", "rand", "randint", "randn", "randperm"]
+__all__ = [
+    "manual_seed",
+    "rand",
+    "rand_like",
+    "randint",
+    "randn",
+    "randn_like",
+    "randperm",
+]
 
 
 _U64 = 1 << 64
@@ -255,3 +263,63 @@ def randperm(key: Any, n: int, dtype: Any = None, device: Any = None) -> jax.Arr
     dtype = dtypes.resolve_dtype(dtype) or dtypes.default_int()
     out = jax.random.permutation(key, int(n)).astype(dtype)
     return _place(out, device)
+
+
+def _like_dtype(input: Any, dtype: Any, fname: str) -> tuple[tuple[int, ...], Any]:
+    x = jnp.asarray(input)
+    return x.shape, _float_dtype(x.dtype if dtype is None else dtype, fname)
+
+
+def randn_like(key: Any, input: Any, dtype: Any = None, device: Any = None):
+    """Standard normal samples shaped (and typed, unless ``dtype``) like ``input``.
+
+    torch counterpart: ``torch.randn_like(input, dtype=None)``, with the key first
+    as :func:`randn`.
+
+    Args:
+        key: PRNG key.
+        input: array-like; a floating dtype unless ``dtype`` is given.
+        dtype: a floating dtype.
+        device: anything :func:`device` accepts.
+
+    Returns:
+        Array of ``input``'s shape.
+
+    Raises:
+        TypeError: no key first. NotImplementedError: an integer dtype (as torch).
+
+    Example:
+        >>> from jtoolkit.tensor_ops import manual_seed, randn_like
+        >>> randn_like(manual_seed(0), jnp.zeros((2, 3))).shape
+        (2, 3)
+    """
+    _check_key(key, "randn_like")
+    shape, dtype = _like_dtype(input, dtype, "normal_kernel_cpu")
+    return _place(jax.random.normal(key, shape, dtype), device)
+
+
+def rand_like(key: Any, input: Any, dtype: Any = None, device: Any = None):
+    """Uniform ``[0, 1)`` samples shaped (and typed, unless ``dtype``) like ``input``.
+
+    torch counterpart: ``torch.rand_like(input, dtype=None)``, with the key first.
+
+    Args:
+        key: PRNG key.
+        input: array-like; a floating dtype unless ``dtype`` is given.
+        dtype: a floating dtype.
+        device: anything :func:`device` accepts.
+
+    Returns:
+        Array of ``input``'s shape.
+
+    Raises:
+        As :func:`randn_like`.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import manual_seed, rand_like
+        >>> rand_like(manual_seed(0), jnp.zeros(4)).dtype
+        dtype('float32')
+    """
+    _check_key(key, "rand_like")
+    shape, dtype = _like_dtype(input, dtype, "check_uniform_bounds")
+    return _place(jax.random.uniform(key, shape, dtype), device)

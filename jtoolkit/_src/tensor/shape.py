@@ -21,6 +21,10 @@ __all__ = [
     "cat",
     "diag",
     "diag_embed",
+    "flatten",
+    "permute",
+    "repeat",
+    "reshape",
     "squeeze",
     "stack",
     "transpose",
@@ -239,7 +243,8 @@ def squeeze(a: Any, dim: int | Sequence[int] | None = None) -> jax.Array:
         The squeezed array.
 
     Raises:
-        IndexError: a dim out of range.
+        IndexError: a dim out of range. RuntimeError: a dim named twice ("dim 0
+            appears multiple times in the list of dims").
 
     Example:
         >>> from jtoolkit.tensor_ops import squeeze
@@ -252,6 +257,11 @@ def squeeze(a: Any, dim: int | Sequence[int] | None = None) -> jax.Array:
     else:
         dims = dim if isinstance(dim, Sequence) else (dim,)
         axes = [checks.wrap_dim(d, a.ndim) for d in dims]
+        for d in axes:
+            if axes.count(d) > 1:
+                raise RuntimeError(
+                    f"dim {d} appears multiple times in the list of dims"
+                )
         axes = [d for d in axes if a.ndim and a.shape[d] == 1]
     return jnp.squeeze(a, axis=tuple(sorted(set(axes))))
 
@@ -284,16 +294,20 @@ def transpose(a: Any, dim0: int, dim1: int) -> jax.Array:
     return jnp.swapaxes(a, checks.wrap_dim(dim0, a.ndim), checks.wrap_dim(dim1, a.ndim))
 
 
-def _view_shape(shape: tuple[Any, ...], numel: int) -> tuple[int, ...]:
+def _view_shape(
+    shape: tuple[Any, ...], numel: int, fname: str = "view"
+) -> tuple[int, ...]:
     """Resolve a torch view shape (one -1 allowed) against ``numel`` elements."""
     if not shape:
-        raise TypeError("view() needs a shape: write view(a, 2, 3) or view(a, (2, 3))")
+        raise TypeError(
+            f"{fname}() needs a shape: write {fname}(a, 2, 3) or {fname}(a, (2, 3))"
+        )
     if len(shape) == 1 and isinstance(shape[0], Sequence):
         shape = tuple(shape[0])
     for d in shape:
         if isinstance(d, bool) or not isinstance(d, int | np.integer):
             raise TypeError(
-                f"view(): shape must be ints, but got {type(d).__name__} in {shape}"
+                f"{fname}(): shape must be ints, but got {type(d).__name__} in {shape}"
             )
     shape = tuple(int(d) for d in shape)
     text = checks.shape_str(shape)
@@ -343,3 +357,143 @@ def view(a: Any, *shape: Any) -> jax.Array:
     """
     a = arrays.to_array(a)
     return jnp.reshape(a, _view_shape(shape, a.size))
+
+
+def reshape(input: Any, *shape: Any) -> jax.Array:
+    """Reshape (C order) with torch's shape rules; one size may be -1.
+
+    torch counterpart: ``torch.reshape(input, shape)`` (``reshape(a, 2, 3)`` also
+    works, as the tensor method).
+
+    Args:
+        input: array.
+        *shape: one tuple/list of ints, or ints.
+
+    Returns:
+        The reshaped array.
+
+    Raises:
+        RuntimeError: a shape that does not fit ("shape '[4]' is invalid for input of
+            size 6"), two -1s, or a size below -1.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import reshape
+        >>> reshape(jnp.arange(6), (3, -1)).shape
+        (3, 2)
+    """
+    a = arrays.to_array(input)
+    return jnp.reshape(a, _view_shape(shape, a.size, "reshape"))
+
+
+def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> jax.Array:
+    """Merge dims ``start_dim..end_dim`` into one, in row-major (C) order.
+
+    torch counterpart: ``torch.flatten(input, start_dim=0, end_dim=-1)``; a 0-d
+    input gives shape ``(1,)``. No layout conversion: the element order is the
+    order of the array given.
+
+    Args:
+        input: array.
+        start_dim, end_dim: the first and last dims to merge.
+
+    Returns:
+        The flattened array.
+
+    Raises:
+        IndexError: a dim out of range. RuntimeError: ``start_dim`` after
+            ``end_dim``.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import flatten
+        >>> flatten(jnp.zeros((2, 3, 4)), 1).shape
+        (2, 12)
+    """
+    a = arrays.to_array(input)
+    start = checks.wrap_dim(start_dim, a.ndim)
+    end = checks.wrap_dim(end_dim, a.ndim)
+    if start > end:
+        raise RuntimeError(
+            "flatten() has invalid args: start_dim cannot come after end_dim"
+        )
+    if a.ndim == 0:
+        return a.reshape(1)
+    merged = math.prod(a.shape[start : end + 1])
+    return a.reshape(*a.shape[:start], merged, *a.shape[end + 1 :])
+
+
+def _int_args(args: tuple[Any, ...], fname: str, name: str) -> tuple[int, ...]:
+    if len(args) == 1 and isinstance(args[0], Sequence):
+        args = tuple(args[0])
+    return tuple(checks.torch_int_arg(name, d, fname) for d in args)
+
+
+def permute(input: Any, *dims: Any) -> jax.Array:
+    """Reorder the dims: output dim ``i`` is input dim ``dims[i]``.
+
+    torch counterpart: ``torch.permute(input, dims)`` (``permute(a, 1, 0)`` also
+    works, as the tensor method).
+
+    Args:
+        input: array.
+        *dims: a permutation of the dims (one tuple/list, or ints; negative ok).
+
+    Returns:
+        The permuted array (a copy).
+
+    Raises:
+        RuntimeError: the wrong number of dims, or a repeated dim. IndexError: a
+            dim out of range.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import permute
+        >>> permute(jnp.zeros((2, 3, 4)), (2, 0, 1)).shape
+        (4, 2, 3)
+    """
+    a = arrays.to_array(input)
+    order = _int_args(dims, "permute", "dims")
+    if len(order) != a.ndim:
+        raise RuntimeError(
+            "permute(sparse_coo): number of dimensions in the tensor input does not "
+            "match the length of the desired ordering of dimensions i.e. input.dim()"
+            f" = {a.ndim} is not equal to len(dims) = {len(order)}"
+        )
+    axes = [checks.wrap_dim(d, a.ndim) for d in order]
+    if len(set(axes)) != len(axes):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return jnp.transpose(a, axes)
+
+
+def repeat(input: Any, *sizes: Any) -> jax.Array:
+    """Tile the array ``sizes[i]`` times along dim ``i`` (new leading dims allowed).
+
+    torch counterpart: ``Tensor.repeat(*sizes)`` (``x.repeat(2, 3)``; numpy's
+    ``tile``, not ``repeat_interleave``).
+
+    Args:
+        input: array.
+        *sizes: ints or one tuple/list, at least ``ndim`` of them.
+
+    Returns:
+        Array of shape ``[s * d for s, d in zip(sizes, padded_shape)]``.
+
+    Raises:
+        RuntimeError: fewer sizes than dims, or a negative size.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import repeat
+        >>> repeat([1, 2], 2).tolist(), repeat([1, 2], 2, 1).tolist()
+        ([1, 2, 1, 2], [[1, 2], [1, 2]])
+    """
+    a = arrays.to_array(input)
+    reps = _int_args(sizes, "repeat", "repeats")
+    if len(reps) < a.ndim:
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of "
+            "dimensions of tensor"
+        )
+    if any(r < 0 for r in reps):
+        raise RuntimeError(
+            f"Trying to create tensor with negative dimension {min(reps)}: "
+            f"{checks.shape_str(reps)}"
+        )
+    return jnp.tile(a, reps)

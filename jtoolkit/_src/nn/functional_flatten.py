@@ -1,0 +1,39 @@
+"""``F.flatten``: merge dims from ``start_dim=1`` in the array's row-major order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+
+from jtoolkit._src.tensor import shape
+
+__all__ = ["flatten"]
+
+
+def flatten(input: Any, start_dim: int = 1, end_dim: int = -1) -> jax.Array:
+    """Merge dims ``start_dim..end_dim`` (default: all but the batch dim).
+
+    torch counterpart: ``torch.flatten(input, start_dim, end_dim)`` with
+    ``nn.Flatten``'s default ``start_dim=1``. The element order is the row-major
+    order of the array given: there is NO layout conversion (an NHWC array is
+    flattened as (H, W, C); ``models.Flatten`` is the layer that reorders NHWC
+    to torch's (C, H, W)).
+
+    Args:
+        input: array.
+        start_dim, end_dim: the first and last dims to merge.
+
+    Returns:
+        The flattened array.
+
+    Raises:
+        IndexError: a dim out of range. RuntimeError: ``start_dim`` after
+            ``end_dim``.
+
+    Example:
+        >>> from jtoolkit.functional import flatten
+        >>> flatten(jnp.arange(8).reshape(2, 2, 2)).tolist()
+        [[0, 1, 2, 3], [4, 5, 6, 7]]
+    """
+    return shape.flatten(input, start_dim, end_dim)

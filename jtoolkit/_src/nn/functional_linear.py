@@ -1,0 +1,64 @@
+"""``linear(x, weight, bias)`` in torch's ``[out_features, in_features]`` layout."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jtoolkit._src.core import arrays, dtypes
+
+__all__ = ["linear"]
+
+
+def linear(input: Any, weight: Any, bias: Any = None) -> jax.Array:
+    """``input @ weight.T + bias``, at full float32 precision.
+
+    torch counterpart: ``torch.nn.functional.linear(input, weight, bias=None)``;
+    ``weight`` is torch's ``[out_features, in_features]`` (a torch state dict's
+    ``fc.weight`` as is; the transpose of a Flax kernel).
+
+    Args:
+        input: ``[..., in_features]`` array.
+        weight: ``[out_features, in_features]`` (or ``[in_features]``) array.
+        bias: None or ``[out_features]`` array.
+
+    Returns:
+        ``[..., out_features]`` array.
+
+    Raises:
+        RuntimeError: sizes that do not fit ("mat1 and mat2 shapes cannot be
+            multiplied (2x3 and 4x4)", mat2 being ``weight.T``) or dtypes that
+            differ.
+
+    Example:
+        >>> from jtoolkit.functional import linear
+        >>> weight = [[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]]
+        >>> linear([[1.0, 2.0]], weight, [0.0, 0.0, 1.0]).tolist()
+        [[1.0, 3.0, 5.0]]
+    """
+    x, w = arrays.to_array(input), arrays.to_array(weight)
+    if w.ndim not in (1, 2):
+        raise RuntimeError(f"linear(): weight must be 1-D or 2-D, got {w.ndim}-D")
+    if x.ndim == 0:
+        raise RuntimeError(
+            "both arguments to linear need to be at least 1D, but they are 0D and "
+            f"{w.ndim}D"
+        )
+    wt = w.T
+    if x.shape[-1] != wt.shape[0]:
+        rows = math.prod(x.shape[:-1])
+        cols = wt.shape[1] if wt.ndim == 2 else 1
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1]} and "
+            f"{wt.shape[0]}x{cols})"
+        )
+    if x.dtype != w.dtype:
+        raise RuntimeError(
+            "mat1 and mat2 must have the same dtype, but got "
+            f"{dtypes.scalar_name(x.dtype)} and {dtypes.scalar_name(w.dtype)}"
+        )
+    out = jnp.matmul(x, wt, precision=jax.lax.Precision.HIGHEST)
+    return out if bias is None else out + arrays.to_array(bias)

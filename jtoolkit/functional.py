@@ -1,0 +1,92 @@
+"""torch.nn.functional as pure JAX functions: ``import jtoolkit.functional as F``.
+
+Every torch loss of ``jtoolkit.losses`` (``F.cross_entropy``, ``F.mse_loss``, ...)
+plus activations, ``dropout``, ``linear``, ``one_hot``, ``flatten``, pooling,
+``pad``, ``normalize`` and ``cosine_similarity``, with torch's signatures,
+defaults, numbers and error types.
+
+Where JAX or jtoolkit's layouts force a difference:
+
+* ``dropout(x, p, training, key)`` takes a PRNG key (the fourth argument, where
+  torch has ``inplace``; ``inplace=`` is keyword-only and ignored everywhere).
+* Pooling takes torch's NCHW (or CHW) by default, so the same array gives torch's
+  answer; ``data_format="NHWC"`` serves jtoolkit's NHWC image layers. The layout
+  is never guessed from the shape.
+* ``flatten(x, start_dim=1)`` flattens the array it gets in row-major order (no
+  NHWC -> NCHW reordering; ``models.Flatten`` is the layer that does that).
+* ``linear`` takes torch's ``[out_features, in_features]`` weight.
+* ``one_hot`` returns the default int (int32 without ``jax_enable_x64``).
+
+Example:
+    >>> import jtoolkit.functional as F
+    >>> logits = F.linear(jnp.ones((2, 3)), jnp.ones((4, 3)))
+    >>> F.softmax(F.relu(logits), dim=1).tolist()
+    [[0.25, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 0.25]]
+"""
+
+from jtoolkit._src.losses.classification import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    nll_loss,
+)
+from jtoolkit._src.losses.regression import (
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    smooth_l1_loss,
+)
+from jtoolkit._src.losses.triplet import triplet_margin_loss
+from jtoolkit._src.nn.functional_activations import (
+    gelu,
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    tanh,
+)
+from jtoolkit._src.nn.functional_distance import cosine_similarity, normalize
+from jtoolkit._src.nn.functional_dropout import dropout
+from jtoolkit._src.nn.functional_flatten import flatten
+from jtoolkit._src.nn.functional_linear import linear
+from jtoolkit._src.nn.functional_one_hot import one_hot
+from jtoolkit._src.nn.functional_pad import pad
+from jtoolkit._src.nn.functional_pool import (
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    max_pool2d,
+)
+
+__all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cosine_similarity",
+    "cross_entropy",
+    "dropout",
+    "flatten",
+    "gelu",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "max_pool2d",
+    "mse_loss",
+    "nll_loss",
+    "normalize",
+    "one_hot",
+    "pad",
+    "relu",
+    "sigmoid",
+    "silu",
+    "smooth_l1_loss",
+    "softmax",
+    "tanh",
+    "triplet_margin_loss",
+]

@@ -12,8 +12,8 @@ Where JAX or jtoolkit's layouts force a difference:
 * Pooling takes torch's NCHW (or CHW) by default, so the same array gives torch's
   answer; ``data_format="NHWC"`` serves jtoolkit's NHWC image layers. The layout
   is never guessed from the shape.
-* ``flatten(x, start_dim=1)`` flattens the array it gets in row-major order (no
-  NHWC -> NCHW reordering; ``models.Flatten`` is the layer that does that).
+* ``flatten(x, start_dim=1)`` flattens the array it gets in row-major order, as
+  torch and ``models.Flatten`` do (no layout guess).
 * ``linear`` takes torch's ``[out_features, in_features]`` weight.
 * ``one_hot`` returns the default int (int32 without ``jax_enable_x64``).
 
@@ -30,6 +30,20 @@ from jtoolkit._src.losses.classification import (
     cross_entropy,
     nll_loss,
 )
+from jtoolkit._src.losses.ctc import ctc_loss
+from jtoolkit._src.losses.embedding import (
+    cosine_embedding_loss,
+    triplet_margin_with_distance_loss,
+)
+from jtoolkit._src.losses.margin import (
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
+    multilabel_soft_margin_loss,
+    soft_margin_loss,
+)
+from jtoolkit._src.losses.probabilistic import gaussian_nll_loss, poisson_nll_loss
 from jtoolkit._src.losses.regression import (
     huber_loss,
     kl_div,
@@ -65,28 +79,39 @@ __all__ = [
     "avg_pool2d",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "cosine_embedding_loss",
     "cosine_similarity",
     "cross_entropy",
+    "ctc_loss",
     "dropout",
     "flatten",
+    "gaussian_nll_loss",
     "gelu",
+    "hinge_embedding_loss",
     "huber_loss",
     "kl_div",
     "l1_loss",
     "leaky_relu",
     "linear",
     "log_softmax",
+    "margin_ranking_loss",
     "max_pool2d",
     "mse_loss",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+    "multilabel_soft_margin_loss",
     "nll_loss",
     "normalize",
     "one_hot",
     "pad",
+    "poisson_nll_loss",
     "relu",
     "sigmoid",
     "silu",
     "smooth_l1_loss",
+    "soft_margin_loss",
     "softmax",
     "tanh",
     "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
 ]

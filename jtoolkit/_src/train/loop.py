@@ -16,8 +16,10 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from jtoolkit._src.checkpoint.integrity import CheckpointCorruptError
 from jtoolkit._src.checkpoint.store import (
     latest_step,
+    prune_checkpoints,
     restore_checkpoint,
     save_checkpoint,
 )
@@ -70,9 +72,15 @@ def _raise_nonfinite(
     bad = np.flatnonzero(~np.asarray(jax.device_get(flags[checked:]), bool))
     if bad.size:
         i = checked + int(bad[0])
+        loss = float(losses[i])
+        what = (
+            f"non-finite gradient (loss {loss:g})"
+            if math.isfinite(loss)
+            else f"non-finite loss ({loss})"
+        )
         raise FloatingPointError(
-            f"non-finite loss ({float(losses[i])}) or gradient at step "
-            f"{first_step + i + 1} (epoch {epoch}, batch {i + 1}); that update was "
+            f"{what} at step {first_step + i + 1} (epoch {epoch}, batch {i + 1}); "
+            "that update was "
             "skipped. Lower the learning rate, clip gradients "
             "(jtoolkit.optim.clip_grad_norm), check the data, or pass "
             "nan_policy='skip' to make_train_step and fit to carry on"
@@ -149,11 +157,20 @@ def _first_batch(loader: Iterable) -> Any:
 
 
 def _resume(directory, state, plateau, early):
-    """Restore ``(state, start_epoch, history, plateau_state, early_state)``."""
+    """Restore ``(state, start_epoch, history, plateau_state, early_state)``.
+
+    The newest intact checkpoint is used (damaged ones are skipped with a warning);
+    if checkpoints exist but none is intact, CheckpointCorruptError: never a
+    silent fresh start. A checkpoint without fit's ``extra`` is damage too.
+    """
     if latest_step(directory) is None:
         return state, 0, [], None, None
     state, extra = restore_checkpoint(directory, state, with_extra=True)
-    extra = extra or {}
+    if not isinstance(extra, dict) or "epoch" not in extra:
+        raise CheckpointCorruptError(
+            f"the newest intact checkpoint in {directory!s} has no fit state "
+            "(extra/ with epoch, history, loader): it was not written by fit"
+        )
     pstate = plateau_from_json(extra.get("plateau")) if plateau is not None else None
     return (
         state,
@@ -220,7 +237,8 @@ def fit(
             and after the last one.
         checkpoint_every: epochs between checkpoints (positive int).
         max_to_keep: checkpoints kept (None: all).
-        resume: continue from the latest checkpoint in ``checkpoint_dir`` if any.
+        resume: continue from the newest intact checkpoint in ``checkpoint_dir``
+            if any (damaged newer ones are skipped with a warning naming them).
         nan_policy: ``"raise"`` stops with FloatingPointError naming the step of the
             first non-finite loss (checked every ``log_every`` steps); ``"skip"``
             carries on (those updates are skipped by the step when it was built with
@@ -238,7 +256,10 @@ def fit(
         ValueError: bad ``epochs``, ``checkpoint_every``, ``nan_policy``, or
             ``val_loader`` without ``eval_step``, or ``resume`` without
             ``checkpoint_dir``.
-        FloatingPointError: a non-finite loss with ``nan_policy="raise"``.
+        FloatingPointError: a non-finite loss or gradient with
+            ``nan_policy="raise"``.
+        CheckpointCorruptError: ``resume`` and no checkpoint in ``checkpoint_dir``
+            is intact.
 
     Example:
         >>> import optax
@@ -264,6 +285,8 @@ def fit(
         state, start, history, pstate, estate = _resume(
             checkpoint_dir, state, plateau, early_stopping
         )
+    if checkpoint_dir is not None:  # retention after a kill between save and prune
+        prune_checkpoints(checkpoint_dir, max_to_keep, protect=start or None)
     if plateau is not None and pstate is None:
         pstate = plateau.init(lr_of(state.opt_state))
     early = early_stopping.init(estate) if early_stopping is not None else None

@@ -276,8 +276,8 @@ def _order(manifest: dict, paths: list[str], shapes: list, where: str) -> list[i
             raise ValueError(
                 f"checkpoint {where} holds {len(saved_paths)} arrays but the target "
                 f"has {len(paths)}; "
-                + (f"not in the checkpoint: {missing[:3]}; " if missing else "")
-                + (f"not in the target: {unexpected[:3]}; " if unexpected else "")
+                + (f"not in the checkpoint: {missing[0]}; " if missing else "")
+                + (f"not in the target: {unexpected[0]}; " if unexpected else "")
                 + "restore into a state built from the same model and optimizer"
             )
         order = [index[p] for p in paths]

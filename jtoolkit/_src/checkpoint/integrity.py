@@ -2,8 +2,9 @@
 
 Each checkpoint carries a manifest (JSON): the tree path, shape, dtype and SHA-256
 of every array, and the SHA-256 of the ``extra`` JSON item, plus a checksum of the
-manifest itself. Restoring recomputes them, so a flipped bit, a truncated file or a
-missing part is reported instead of restored.
+manifest itself; and ``jtoolkit-files.json``: the size and SHA-256 of every file,
+checked before orbax reads any of them. Restoring recomputes both, so a flipped
+bit, a truncated file or a missing part is reported instead of restored.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "FILES",
     "CheckpointCorruptError",
     "array_digest",
     "json_digest",
     "make_manifest",
     "read_json_item",
     "read_manifest",
+    "verify_file_sums",
+    "write_file_sums",
 ]
 
 FORMAT = 2
@@ -99,3 +103,78 @@ def read_manifest(step_dir: str) -> dict:
             "checksum"
         )
     return manifest
+
+
+FILES = "jtoolkit-files.json"
+
+
+def _file_digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _walk(step_dir: str) -> list[str]:
+    out = []
+    for root, _, names in os.walk(step_dir):
+        out += [os.path.relpath(os.path.join(root, n), step_dir) for n in names]
+    return sorted(p for p in out if p != FILES)
+
+
+def write_file_sums(step_dir: str) -> None:
+    """Record the size and SHA-256 of every file of a finished checkpoint."""
+    files = {
+        rel: [
+            os.path.getsize(os.path.join(step_dir, rel)),
+            _file_digest(os.path.join(step_dir, rel)),
+        ]
+        for rel in _walk(step_dir)
+    }
+    body = {"files": files}
+    tmp = os.path.join(step_dir, FILES + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump({**body, "sha256": json_digest(body)}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, os.path.join(step_dir, FILES))
+
+
+def verify_file_sums(step_dir: str) -> bool:
+    """Check every file against ``jtoolkit-files.json`` before anything reads it.
+
+    Returns False when the checkpoint has no such file (written before it existed:
+    only its manifest can be checked). Damage raises CheckpointCorruptError naming
+    the file, so orbax never reads a truncated or flipped file.
+    """
+    path = os.path.join(step_dir, FILES)
+    if not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            record = json.loads(f.read().decode())
+        body = {"files": record["files"]}
+        ok = record["sha256"] == json_digest(body)
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise CheckpointCorruptError(
+            f"checkpoint {step_dir} is damaged: {path} fails its checksum"
+        )
+    for rel, (size, digest) in sorted(record["files"].items()):
+        full = os.path.join(step_dir, rel)
+        if not os.path.isfile(full):
+            raise CheckpointCorruptError(
+                f"checkpoint {step_dir} is incomplete: {full} is missing"
+            )
+        if os.path.getsize(full) != size:
+            raise CheckpointCorruptError(
+                f"checkpoint {step_dir} is damaged: {full} has "
+                f"{os.path.getsize(full)} bytes, {size} were written (truncated?)"
+            )
+        if _file_digest(full) != digest:
+            raise CheckpointCorruptError(
+                f"checkpoint {step_dir} is damaged: {full} fails its checksum"
+            )
+    return True

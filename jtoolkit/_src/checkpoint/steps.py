@@ -1,12 +1,13 @@
 """The step directories of a checkpoint directory: listing, safe rewrite, retention.
 
-A step lives in ``<dir>/<step>``. Rewriting an existing step writes the new copy to
+A step lives in ``<dir>/<step>``. Every save writes the new copy to
 ``<step>.jtoolkit-new`` first (orbax's own temporary-then-rename makes it appear
-only when complete), then swaps it in through ``<step>.jtoolkit-old``, which is
-deleted last. Whatever moment a process is killed at, one complete copy of the step
-is on disk; readers pick it (``step_paths``) and the next save tidies up
-(``recover``). Old steps are renamed to ``<step>.jtoolkit-trash`` before deletion
-so a half-deleted step never looks like a checkpoint.
+only when complete; it counts once its file checksums are written), then swaps it
+in through ``<step>.jtoolkit-old``, which is deleted last. Whatever moment a
+process is killed at, one complete copy of the step is on disk; readers pick it
+(``step_paths``) and the next save tidies up (``recover``). Old steps are renamed
+to ``<step>.jtoolkit-trash`` before deletion, so a half-deleted step never looks
+like a checkpoint.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+
+from jtoolkit._src.checkpoint.integrity import FILES
 
 __all__ = ["NEW", "OLD", "prune", "recover", "replace_step", "step_paths"]
 
@@ -25,7 +28,8 @@ def step_paths(directory: str) -> dict[int, str]:
     """``{step: path}`` of every step directory (complete or not), read-only.
 
     For a step caught mid-rewrite the complete copy is chosen: ``<step>``, else
-    ``<step>.jtoolkit-new``, else ``<step>.jtoolkit-old``.
+    ``<step>.jtoolkit-new`` (once its checksums are written), else
+    ``<step>.jtoolkit-old``.
     """
     if not os.path.isdir(directory):
         return {}
@@ -33,8 +37,11 @@ def step_paths(directory: str) -> dict[int, str]:
     for name in os.listdir(directory):
         m = _NAME.match(name)
         path = os.path.join(directory, name)
-        if m and os.path.isdir(path):
-            found.setdefault(int(m.group(1)), {})[m.group(2) or ""] = path
+        if not (m and os.path.isdir(path)):
+            continue
+        if m.group(2) == NEW and not os.path.isfile(os.path.join(path, FILES)):
+            continue  # a save that never finished: not a checkpoint
+        found.setdefault(int(m.group(1)), {})[m.group(2) or ""] = path
     return {
         step: next(kinds[k] for k in ("", NEW, OLD) if k in kinds)
         for step, kinds in found.items()
@@ -57,6 +64,10 @@ def recover(directory: str) -> None:
         for suffix in (NEW, OLD):
             if os.path.isdir(final + suffix):
                 _delete(final + suffix)
+    for name in os.listdir(directory):  # saves that never finished
+        m = _NAME.match(name)
+        if m and m.group(2) and os.path.isdir(os.path.join(directory, name)):
+            _delete(os.path.join(directory, name))
 
 
 def _delete(path: str) -> None:

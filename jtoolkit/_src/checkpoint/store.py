@@ -13,12 +13,15 @@ import numpy as np
 
 from jtoolkit._src.checkpoint import steps
 from jtoolkit._src.checkpoint.integrity import (
+    FILES,
     CheckpointCorruptError,
     array_digest,
     json_digest,
     make_manifest,
     read_json_item,
     read_manifest,
+    verify_file_sums,
+    write_file_sums,
 )
 
 __all__ = [
@@ -168,10 +171,13 @@ def save_checkpoint(
         items[_EXTRA] = ocp.args.JsonSave(extra)
     steps.recover(root)
     final = os.path.join(root, str(step))
-    target = final + steps.NEW if os.path.isdir(final) else final
-    _checkpointer().save(target, args=ocp.args.Composite(**items), force=True)
-    if target != final:
-        steps.replace_step(root, step)
+    # Written beside the step, checksummed, then swapped in: a kill at any moment
+    # leaves a complete copy (the old one, or the new one with its checksums).
+    _checkpointer().save(
+        final + steps.NEW, args=ocp.args.Composite(**items), force=True
+    )
+    write_file_sums(final + steps.NEW)
+    steps.replace_step(root, step)
     steps.prune(root, max_to_keep, protect=step)
     return final
 
@@ -293,7 +299,14 @@ def _order(manifest: dict, paths: list[str], shapes: list, where: str) -> list[i
 
 def _restore_step(where: str, target: Any, with_extra: bool) -> tuple[Any, Any]:
     """Restore and verify one step directory; damage raises CheckpointCorruptError."""
+    if not os.path.isdir(where) or not os.listdir(where):
+        raise CheckpointCorruptError(f"checkpoint {where} is empty")
+    has_sums = verify_file_sums(where)
     manifest = read_manifest(where)
+    if not has_sums and manifest["format"] >= 2:
+        raise CheckpointCorruptError(
+            f"checkpoint {where} is incomplete: {where}/{FILES} is missing"
+        )
     paths, _, treedef, target_leaves = _flat(target)
     abstract = [_abstract(leaf) for leaf in target_leaves]
     order = _order(manifest, paths, [a.shape for a in abstract], where)

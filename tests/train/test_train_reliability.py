@@ -108,3 +108,20 @@ def test_fit_enforces_retention_at_start_up(tmp_path):
         progress=False,
     )
     assert all_steps(tmp_path) == [4, 5]
+
+
+def test_fit_rejects_a_checkpoint_dir_that_is_a_file_before_training(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("")
+    seen = []
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        fit(
+            _state(),
+            _STEP,
+            _BATCHES,
+            1,
+            checkpoint_dir=str(path),
+            progress=False,
+            on_epoch_end=seen.append,
+        )
+    assert seen == []

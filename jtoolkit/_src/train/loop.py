@@ -9,6 +9,7 @@ saves checkpoints and resumes from them.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -260,6 +261,7 @@ def fit(
             ``nan_policy="raise"``.
         CheckpointCorruptError: ``resume`` and no checkpoint in ``checkpoint_dir``
             is intact.
+        NotADirectoryError: ``checkpoint_dir`` is a file (before any training).
 
     Example:
         >>> import optax
@@ -286,6 +288,8 @@ def fit(
             checkpoint_dir, state, plateau, early_stopping
         )
     if checkpoint_dir is not None:  # retention after a kill between save and prune
+        if os.path.exists(checkpoint_dir) and not os.path.isdir(checkpoint_dir):
+            raise NotADirectoryError(f"checkpoint_dir {checkpoint_dir} is a file")
         prune_checkpoints(checkpoint_dir, max_to_keep, protect=start or None)
     if plateau is not None and pstate is None:
         pstate = plateau.init(lr_of(state.opt_state))

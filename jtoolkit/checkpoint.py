@@ -9,19 +9,31 @@ metrics history) saved with the same step.
 Each save goes through orbax's ``CheckpointManager``: it is written to a temporary
 directory and renamed into place only when complete, so a crash during a save leaves
 the previous checkpoint as the latest one (the unfinished temporary directory is
-ignored). ``max_to_keep`` keeps the last N.
+ignored). Saving over an existing step writes the new copy completely before the
+old one goes. ``max_to_keep`` keeps the last N (enforced at every save;
+``prune_checkpoints`` enforces it at start-up).
+
+Every checkpoint carries a manifest with each array's tree path, shape, dtype and
+SHA-256 and the ``extra`` item's SHA-256. ``restore_checkpoint`` verifies them:
+an explicit damaged ``step`` raises ``CheckpointCorruptError`` naming the path;
+``step=None`` skips damaged or incomplete checkpoints with a warning naming them
+and restores the newest intact one. A missing part (``extra/``) is damage.
 """
 
+from jtoolkit._src.checkpoint.integrity import CheckpointCorruptError
 from jtoolkit._src.checkpoint.store import (
     all_steps,
     latest_step,
+    prune_checkpoints,
     restore_checkpoint,
     save_checkpoint,
 )
 
 __all__ = [
+    "CheckpointCorruptError",
     "all_steps",
     "latest_step",
+    "prune_checkpoints",
     "restore_checkpoint",
     "save_checkpoint",
 ]

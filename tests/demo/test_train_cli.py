@@ -79,7 +79,7 @@ def test_usage_errors_are_one_line_exit_2(tmp_path, capsys):
         assert err.startswith("python -m jtoolkit.train: error:") and "\n" not in err
     os.makedirs(missing)
     assert main(["--resume", "--checkpoint-dir", missing, "--no-progress"]) == 2
-    assert "no complete checkpoint" in capsys.readouterr().err
+    assert "no checkpoint in" in capsys.readouterr().err
 
 
 def test_gpu_request_without_gpu_exits_2(capsys):

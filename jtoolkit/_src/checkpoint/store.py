@@ -4,13 +4,33 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["all_steps", "latest_step", "restore_checkpoint", "save_checkpoint"]
+from jtoolkit._src.checkpoint import steps
+from jtoolkit._src.checkpoint.integrity import (
+    FILES,
+    CheckpointCorruptError,
+    array_digest,
+    json_digest,
+    make_manifest,
+    read_json_item,
+    read_manifest,
+    verify_file_sums,
+    write_file_sums,
+)
+
+__all__ = [
+    "all_steps",
+    "latest_step",
+    "prune_checkpoints",
+    "restore_checkpoint",
+    "save_checkpoint",
+]
 
 
 _STATE, _EXTRA, _LAYOUT = "state", "extra", "layout"
@@ -29,15 +49,17 @@ def _ocp():
     return orbax.checkpoint
 
 
-def _manager(directory: str | os.PathLike, max_to_keep: int | None, create: bool):
-    _quiet_orbax()
-    ocp = _ocp()
-    options = ocp.CheckpointManagerOptions(
-        max_to_keep=max_to_keep,
-        create=create,
-        enable_async_checkpointing=False,
-    )
-    return ocp.CheckpointManager(os.path.abspath(os.fspath(directory)), options=options)
+def _checkpointer():
+    """One orbax Checkpointer per process (a new one per save leaks memory)."""
+    global _CHECKPOINTER
+    if _CHECKPOINTER is None:
+        _quiet_orbax()
+        ocp = _ocp()
+        _CHECKPOINTER = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+    return _CHECKPOINTER
+
+
+_CHECKPOINTER = None
 
 
 def _is_key(x: Any) -> bool:
@@ -54,13 +76,17 @@ def _to_savable(leaf: Any) -> Any:
 
 
 def _abstract(leaf: Any) -> jax.ShapeDtypeStruct:
-    """Shape and dtype as saved, without touching the (possibly donated) data."""
+    """Shape, dtype and placement to restore into, without touching the (possibly
+    donated) data. The target's sharding decides where the arrays land, whatever
+    topology saved them (8 devices -> 1, 1 -> a mesh, 2 processes -> 1)."""
     if _is_key(leaf):
-        return jax.eval_shape(jax.random.key_data, leaf)
-    if isinstance(leaf, jax.Array | np.ndarray):
-        return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype)
+        data = jax.eval_shape(jax.random.key_data, leaf)
+        return jax.ShapeDtypeStruct(data.shape, data.dtype, sharding=leaf.sharding)
+    if isinstance(leaf, jax.Array):
+        return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=leaf.sharding)
     arr = np.asarray(leaf)
-    return jax.ShapeDtypeStruct(arr.shape, arr.dtype)
+    local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    return jax.ShapeDtypeStruct(arr.shape, arr.dtype, sharding=local)
 
 
 def _from_saved(saved: Any, target: Any) -> Any:
@@ -71,9 +97,12 @@ def _from_saved(saved: Any, target: Any) -> Any:
     return saved
 
 
-def _flat(tree: Any) -> tuple[dict[str, Any], Any, list[Any]]:
-    leaves, treedef = jax.tree.flatten(tree)
-    return {f"{i:05d}": _to_savable(x) for i, x in enumerate(leaves)}, treedef, leaves
+def _flat(tree: Any) -> tuple[list[str], list[Any], Any, list[Any]]:
+    """``(paths, savable leaves, treedef, leaves)`` of a pytree."""
+    with_paths, treedef = jax.tree_util.tree_flatten_with_path(tree)
+    paths = [jax.tree_util.keystr(k) for k, _ in with_paths]
+    leaves = [x for _, x in with_paths]
+    return paths, [_to_savable(x) for x in leaves], treedef, leaves
 
 
 def _check_step(step: Any) -> int:
@@ -81,6 +110,10 @@ def _check_step(step: Any) -> int:
     if step < 0:
         raise ValueError(f"checkpoint step must be a non-negative int, got step={step}")
     return step
+
+
+def _key(i: int) -> str:
+    return f"{i:05d}"
 
 
 def save_checkpoint(
@@ -93,8 +126,12 @@ def save_checkpoint(
 ) -> str:
     """Save ``state`` (any pytree of arrays) as checkpoint ``step`` in ``directory``.
 
-    The twin of ``torch.save(state_dict, f"{directory}/{step}")``, but atomic: the
-    checkpoint is written to a temporary directory and renamed when complete.
+    The twin of ``torch.save(state_dict, f"{directory}/{step}")``, but atomic and
+    checked: the checkpoint is written to a temporary directory and renamed when
+    complete, with a manifest holding every array's tree path, shape, dtype and
+    SHA-256 (and the ``extra`` item's), verified by ``restore_checkpoint``.
+    Saving over an existing step writes the new copy completely before the old
+    one is removed, so a kill at any moment leaves one complete copy.
 
     Args:
         directory: the run's checkpoint directory (created if missing).
@@ -102,13 +139,15 @@ def save_checkpoint(
         step: non-negative int naming the checkpoint (e.g. the epoch or the step).
         extra: JSON-serialisable dict of host-side state saved with the same step
             (epoch, ``loader.state_dict()``, plateau state, history).
-        max_to_keep: keep only the newest N checkpoints (None: keep all).
+        max_to_keep: keep only the newest N checkpoints (None: keep all); older
+            ones are deleted at every save.
 
     Returns:
         The path of the finished checkpoint.
 
     Raises:
         ValueError: negative ``step``.
+        NotADirectoryError: ``directory`` is a file.
 
     Example:
         >>> import tempfile
@@ -120,32 +159,35 @@ def save_checkpoint(
         [1.0, 1.0]
     """
     step = _check_step(step)
-    flat, _, _ = _flat(state)
-    layout = {"shapes": [list(np.shape(x)) for x in flat.values()]}
+    root = os.path.abspath(os.fspath(directory))
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise NotADirectoryError(f"checkpoint directory {root} is a file")
+    os.makedirs(root, exist_ok=True)
+    paths, savable, _, _ = _flat(state)
+    arrays = [np.asarray(jax.device_get(x)) for x in savable]
+    manifest = make_manifest(paths, arrays, extra)
     ocp = _ocp()
-    items = {_STATE: ocp.args.StandardSave(flat), _LAYOUT: ocp.args.JsonSave(layout)}
+    items = {
+        _STATE: ocp.args.StandardSave({_key(i): a for i, a in enumerate(arrays)}),
+        _LAYOUT: ocp.args.JsonSave(manifest),
+    }
     if extra is not None:
         items[_EXTRA] = ocp.args.JsonSave(extra)
-    with _manager(directory, max_to_keep, create=True) as mngr:
-        if step in mngr.all_steps():
-            mngr.delete(step)
-        mngr.save(step, args=ocp.args.Composite(**items), force=True)
-        mngr.wait_until_finished()
-    return os.path.join(os.path.abspath(os.fspath(directory)), str(step))
+    steps.recover(root)
+    final = os.path.join(root, str(step))
+    # Written beside the step, checksummed, then swapped in: a kill at any moment
+    # leaves a complete copy (the old one, or the new one with its checksums).
+    _checkpointer().save(
+        final + steps.NEW, args=ocp.args.Composite(**items), force=True
+    )
+    write_file_sums(final + steps.NEW)
+    steps.replace_step(root, step)
+    steps.prune(root, max_to_keep, protect=step)
+    return final
 
 
-def _resolve_step(mngr: Any, directory: Any, step: int | None) -> int:
-    steps = mngr.all_steps()
-    if not steps:
-        raise FileNotFoundError(f"no complete checkpoint found in {directory!s}")
-    if step is None:
-        return max(steps)
-    if int(step) not in steps:
-        raise FileNotFoundError(
-            f"checkpoint step {step} not found in {directory!s}; available steps: "
-            f"{sorted(steps)}"
-        )
-    return int(step)
+def _describe(directory: Any, paths: dict[int, str]) -> str:
+    return f"{directory!s}" + (f" (steps {sorted(paths)})" if paths else "")
 
 
 def restore_checkpoint(
@@ -155,25 +197,31 @@ def restore_checkpoint(
     *,
     with_extra: bool = False,
 ) -> Any:
-    """Restore checkpoint ``step`` (default: the latest complete one) into ``target``.
+    """Restore checkpoint ``step`` (default: the newest intact one) into ``target``.
 
     The twin of ``model.load_state_dict(torch.load(path)["model"])``: ``target`` gives
     the structure, shapes and dtypes (a freshly created ``TrainState`` for the same
-    model and optimizer); the result has ``target``'s structure with saved values.
+    model and optimizer); the result has ``target``'s structure with saved values,
+    matched by tree path. Every array and the ``extra`` item are checked against
+    the checksums saved with them. With ``step=None`` a damaged or incomplete
+    newest checkpoint is skipped with a ``UserWarning`` naming its path and the
+    newest intact one is restored.
 
     Args:
         directory: the checkpoint directory given to ``save_checkpoint``.
         target: a pytree with the same structure as the saved state.
-        step: which checkpoint; None for the latest complete one.
+        step: which checkpoint; None for the newest intact one.
         with_extra: also return the JSON ``extra`` dict (None if none was saved).
 
     Returns:
         The restored pytree, or ``(state, extra)`` with ``with_extra=True``.
 
     Raises:
-        FileNotFoundError: ``directory`` is missing, holds no complete checkpoint, or
-            lacks ``step``.
-        ValueError: the saved state does not match ``target`` (leaf count or shapes).
+        FileNotFoundError: ``directory`` is missing, holds no checkpoint, or lacks
+            ``step``.
+        CheckpointCorruptError: ``step`` (or, with ``step=None``, every checkpoint)
+            is damaged; the message names the path and what is wrong.
+        ValueError: the saved state does not match ``target`` (paths or shapes).
 
     Example:
         >>> import tempfile
@@ -183,74 +231,167 @@ def restore_checkpoint(
         >>> restore_checkpoint(d, {"w": jnp.zeros(2)}, step=1)["w"].tolist()
         [1.0, 1.0]
     """
-    if not os.path.isdir(os.fspath(directory)):
+    root = os.path.abspath(os.fspath(directory))
+    if not os.path.isdir(root):
         raise FileNotFoundError(f"checkpoint directory not found: {directory!s}")
-    _, treedef, target_leaves = _flat(target)
-    with _manager(directory, None, create=False) as mngr:
-        step = _resolve_step(mngr, directory, step)
-        saved = _restore_flat(mngr, step, target_leaves, directory)
-        extra = _restore_json(mngr, step, _EXTRA) if with_extra else None
-    restored = [_from_saved(s, t) for s, t in zip(saved, target_leaves, strict=True)]
-    state = jax.tree.unflatten(treedef, restored)
-    return (state, extra) if with_extra else state
-
-
-def _restore_flat(mngr: Any, step: int, target_leaves: list, directory: Any) -> list:
-    layout = _restore_json(mngr, step, _LAYOUT)
-    shapes = None if layout is None else [tuple(s) for s in layout["shapes"]]
-    if shapes is not None and len(shapes) != len(target_leaves):
-        raise ValueError(
-            f"checkpoint {step} in {directory!s} holds {len(shapes)} arrays but the "
-            f"target has {len(target_leaves)}: restore into a state built from the "
-            "same model and optimizer"
-        )
-    abstract = {}
-    for i, leaf in enumerate(target_leaves):
-        arr = _abstract(leaf)
-        if shapes is not None and shapes[i] != arr.shape:
-            raise ValueError(
-                f"checkpoint {step} leaf {i} has shape {shapes[i]} but the target's "
-                f"has shape {arr.shape}: restore into a state built from the same "
-                "model and optimizer"
+    found = steps.step_paths(root)
+    if not found:
+        raise FileNotFoundError(f"no complete checkpoint found in {directory!s}")
+    if step is not None:
+        step = _check_step(step)
+        if step not in found:
+            raise FileNotFoundError(
+                f"checkpoint step {step} not found in {directory!s}; available steps: "
+                f"{sorted(found)}"
             )
-        abstract[f"{i:05d}"] = arr
-    ocp = _ocp()
-    out = mngr.restore(
-        step, args=ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(abstract)})
+        state, extra = _restore_step(found[step], target, with_extra)
+        return (state, extra) if with_extra else state
+    skipped = []
+    for candidate in sorted(found, reverse=True):
+        try:
+            state, extra = _restore_step(found[candidate], target, with_extra)
+        except CheckpointCorruptError as err:
+            skipped.append(str(err))
+            continue
+        if skipped:
+            warnings.warn(
+                f"skipped {len(skipped)} damaged checkpoint(s), restored step "
+                f"{candidate} of {directory!s}: " + "; ".join(skipped),
+                UserWarning,
+                stacklevel=2,
+            )
+        return (state, extra) if with_extra else state
+    raise CheckpointCorruptError(
+        f"no intact checkpoint in {directory!s}: " + "; ".join(skipped)
     )
-    return [out[_STATE][f"{i:05d}"] for i in range(len(target_leaves))]
 
 
-def _restore_json(mngr: Any, step: int, name: str) -> Any:
-    """A JSON item of checkpoint ``step``, or None when it was not saved."""
-    if not os.path.isdir(os.path.join(str(mngr.directory), str(step), name)):
-        return None
+def _order(manifest: dict, paths: list[str], shapes: list, where: str) -> list[int]:
+    """Saved index of each target leaf, matched by tree path; mismatches raise."""
+    saved_shapes = [tuple(s) for s in manifest["shapes"]]
+    saved_paths = manifest.get("paths")
+    if saved_paths is None:  # format 1: positional
+        if len(saved_shapes) != len(paths):
+            raise ValueError(
+                f"checkpoint {where} holds {len(saved_shapes)} arrays but the target "
+                f"has {len(paths)}: restore into a state built from the same model "
+                "and optimizer"
+            )
+        order = list(range(len(paths)))
+    else:
+        index = {p: i for i, p in enumerate(saved_paths)}
+        missing = [p for p in paths if p not in index]
+        unexpected = [p for p in saved_paths if p not in set(paths)]
+        if missing or unexpected:
+            raise ValueError(
+                f"checkpoint {where} holds {len(saved_paths)} arrays but the target "
+                f"has {len(paths)}; "
+                + (f"not in the checkpoint: {missing[0]}; " if missing else "")
+                + (f"not in the target: {unexpected[0]}; " if unexpected else "")
+                + "restore into a state built from the same model and optimizer"
+            )
+        order = [index[p] for p in paths]
+    for p, i, shape in zip(paths, order, shapes, strict=True):
+        if saved_shapes[i] != shape:
+            raise ValueError(
+                f"checkpoint {where} leaf {p or i} has shape {saved_shapes[i]} but the "
+                f"target's has shape {shape}: restore into a state built from the "
+                "same model and optimizer"
+            )
+    return order
+
+
+def _restore_step(where: str, target: Any, with_extra: bool) -> tuple[Any, Any]:
+    """Restore and verify one step directory; damage raises CheckpointCorruptError."""
+    if not os.path.isdir(where) or not os.listdir(where):
+        raise CheckpointCorruptError(f"checkpoint {where} is empty")
+    has_sums = verify_file_sums(where)
+    manifest = read_manifest(where)
+    if not has_sums and manifest["format"] >= 2:
+        raise CheckpointCorruptError(
+            f"checkpoint {where} is incomplete: {where}/{FILES} is missing"
+        )
+    paths, _, treedef, target_leaves = _flat(target)
+    abstract = [_abstract(leaf) for leaf in target_leaves]
+    order = _order(manifest, paths, [a.shape for a in abstract], where)
+    verified = manifest["format"] >= 2
+    extra = None
+    if verified and manifest["extra_sha256"] is not None:
+        extra = read_json_item(where, _EXTRA)
+        if json_digest(extra) != manifest["extra_sha256"]:
+            raise CheckpointCorruptError(
+                f"checkpoint {where} is damaged: {where}/{_EXTRA}/metadata fails its "
+                "checksum"
+            )
+    elif with_extra and os.path.isdir(os.path.join(where, _EXTRA)):
+        extra = read_json_item(where, _EXTRA)
     ocp = _ocp()
-    out = mngr.restore(step, args=ocp.args.Composite(**{name: ocp.args.JsonRestore()}))
-    return out[name]
+    wanted = {_key(i): a for i, a in zip(order, abstract, strict=True)}
+    try:
+        out = _checkpointer().restore(
+            where,
+            args=ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(wanted)}),
+        )[_STATE]
+        saved = [out[_key(i)] for i in order]
+    except Exception as err:  # any failure to read is damage
+        first = (str(err).strip().splitlines() or [""])[0][:200]
+        raise CheckpointCorruptError(
+            f"checkpoint {where} is damaged: {where}/{_STATE} cannot be read "
+            f"({type(err).__name__}: {first})"
+        ) from None
+    if verified:
+        for p, i, value in zip(paths, order, saved, strict=True):
+            if array_digest(jax.device_get(value)) != manifest["sha256"][i]:
+                raise CheckpointCorruptError(
+                    f"checkpoint {where} is damaged: array {p} in {where}/{_STATE} "
+                    "fails its checksum"
+                )
+    restored = [_from_saved(s, t) for s, t in zip(saved, target_leaves, strict=True)]
+    return jax.tree.unflatten(treedef, restored), extra
 
 
 def all_steps(directory: str | os.PathLike) -> list[int]:
-    """Sorted steps of the complete checkpoints in ``directory`` ([] if none).
+    """Sorted steps of the checkpoints in ``directory`` ([] if none).
+
+    Only finished saves are listed (an interrupted save leaves none); whether a
+    listed step is intact is checked when it is restored.
 
     Example:
         >>> import tempfile
         >>> all_steps(tempfile.mkdtemp())
         []
     """
-    if not os.path.isdir(os.fspath(directory)):
-        return []
-    with _manager(directory, None, create=False) as mngr:
-        return sorted(mngr.all_steps())
+    return sorted(steps.step_paths(os.path.abspath(os.fspath(directory))))
 
 
 def latest_step(directory: str | os.PathLike) -> int | None:
-    """The newest complete checkpoint's step in ``directory``, or None.
+    """The newest checkpoint's step in ``directory``, or None.
 
     Example:
         >>> import tempfile
         >>> latest_step(tempfile.mkdtemp()) is None
         True
     """
-    steps = all_steps(directory)
-    return steps[-1] if steps else None
+    found = all_steps(directory)
+    return found[-1] if found else None
+
+
+def prune_checkpoints(
+    directory: str | os.PathLike, max_to_keep: int | None, protect: int | None = None
+) -> list[int]:
+    """Delete all but the newest ``max_to_keep`` checkpoints (and step ``protect``).
+
+    ``save_checkpoint`` does this at every save; call it at start-up to enforce the
+    limit after a kill. Returns the deleted steps.
+
+    Example:
+        >>> import tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> for s in range(4):
+        ...     _ = save_checkpoint(d, {"w": jnp.ones(1)}, s)
+        >>> prune_checkpoints(d, 2), all_steps(d)
+        ([1, 0], [2, 3])
+    """
+    root = os.path.abspath(os.fspath(directory))
+    steps.recover(root)
+    return steps.prune(root, max_to_keep, protect)

@@ -8,6 +8,7 @@ The parser only builds the config; ``run(config)`` does the work on the library
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -18,8 +19,8 @@ from jtoolkit._src.demo.config import _OPTIMIZERS, _SCHEDULERS, DemoConfig, Usag
 __all__ = ["build_parser", "main", "parse_config", "run"]
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``minimum``, else a one-line usage error."""
+def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [minimum, maximum], else a one-line error."""
 
     def parse(text: str) -> int:
         try:
@@ -28,10 +29,9 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(
                 f"expected an integer, got {text!r}"
             ) from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(
-                f"expected an integer >= {minimum}, got {value}"
-            )
+        if value < minimum or (maximum is not None and value > maximum):
+            want = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+            raise argparse.ArgumentTypeError(f"expected an integer {want}, got {value}")
         return value
 
     return parse
@@ -43,13 +43,16 @@ _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
 
 
+_seed = _int_at_least(0, 2**32 - 1)  # numpy's and torch's seed range
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value}")
     return value
 
 
@@ -58,6 +61,16 @@ def _fraction(text: str) -> float:
     if value >= 1:
         raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {value}")
     return value
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in --help, except for on/off flags (``--no-progress``'s default
+    ``True`` reads as if the bars were off by default)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.nargs == 0:
+            return action.help or ""
+        return super()._get_help_string(action)
 
 
 class _OneLineErrors(argparse.ArgumentParser):
@@ -76,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Train the PyTorch tutorial's network (SimpleNN 1024-224-10) or an "
             "MLP/CNN with jtoolkit's jitted train step; digits by default (offline)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
     )
     add = p.add_argument
     add(
@@ -99,7 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="simple: SimpleNN(1024, 224, 10); mlp: MLP([1024, 256, 128, 10]); "
         "cnn: CNN(1, 10) on 32x32x1 images",
     )
-    add("--epochs", type=_non_negative_int, default=d.epochs, help="total epochs")
+    add(
+        "--epochs",
+        type=_positive_int,
+        default=d.epochs,
+        help="total epochs (with --resume: including those already done)",
+    )
     add(
         "--batch-size",
         type=_positive_int,
@@ -123,7 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="lr schedule: step (x0.1 every epochs//3), cosine, onecycle (per "
         "step), plateau (ReduceLROnPlateau on val_loss, patience 2), warmup-cosine",
     )
-    add("--seed", type=int, default=d.seed, help="init, shuffle, split and dropout")
+    add(
+        "--seed",
+        type=_seed,
+        default=d.seed,
+        help="init, shuffle, split and dropout (0 to 2**32-1)",
+    )
     add(
         "--device",
         choices=("auto", "cpu", "gpu"),
@@ -150,8 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--resume",
         action="store_true",
-        help="continue from the latest checkpoint in --checkpoint-dir (same "
-        "arguments; --epochs may grow)",
+        help="continue from the newest intact checkpoint in --checkpoint-dir "
+        "(damaged ones are skipped with a warning). Same options as the first run; "
+        "--epochs may grow. A checkpoint already at --epochs: nothing to do, exit 0; "
+        "past --epochs: exit 2",
     )
     add(
         "--metrics-file",
@@ -165,7 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.val_split,
         help="fraction of the data held out for validation",
     )
-    add("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    add(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress bars (they are shown by default)",
+    )
     add(
         "--steps-per-execution",
         type=_positive_int,
@@ -309,6 +339,14 @@ def main(argv: list[str] | None = None) -> int:
         history = run(config, log)
     except UsageError as err:
         print(f"python -m jtoolkit.train: error: {err}", file=sys.stderr)
+        return 2
+    except FloatingPointError as err:  # the demo has no nan_policy: name its options
+        what = str(err).split("; that update")[0]
+        print(
+            f"python -m jtoolkit.train: error: training diverged: {what}; lower --lr "
+            "or pick another --optimizer or --scheduler",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("python -m jtoolkit.train: interrupted", file=sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.demo.config import DemoConfig, UsageError
+from jtoolkit._src.demo.preflight import check_outputs, check_resume, record_run
 
 __all__ = ["build_model", "build_optimizer", "loss_fn", "metric_fn", "train_demo"]
 
@@ -210,32 +212,45 @@ def _split_loaders(config: DemoConfig, split: Any):
 
 
 def _metrics_writer(config: DemoConfig) -> Callable[[dict], None] | None:
+    """Append one JSON line per epoch; the first write of a run first cuts the file
+    back to the epochs before it (a resumed run repeats none, and a line torn by a
+    kill is dropped)."""
     if config.metrics_file is None:
         return None
     path = config.metrics_file
-    if os.path.dirname(path) and not os.path.isdir(os.path.dirname(path)):
-        raise UsageError(f"--metrics-file: directory {os.path.dirname(path)} not found")
     if not config.resume:
         open(path, "w").close()
+    cut = [False]
 
     def write(record: dict) -> None:
+        if not cut[0]:
+            _cut_metrics(path, record["epoch"])
+            cut[0] = True
         with open(path, "a") as f:
             f.write(json.dumps(record) + "\n")
 
     return write
 
 
-def _check_resume(config: DemoConfig) -> None:
-    from jtoolkit._src.checkpoint.store import latest_step
-
-    if not config.resume:
+def _cut_metrics(path: str, epoch: int) -> None:
+    """Keep only the complete lines of ``path`` for epochs before ``epoch``."""
+    try:
+        with open(path) as f:
+            lines = f.read().split("\n")
+    except FileNotFoundError:
         return
-    if not os.path.isdir(config.checkpoint_dir):
-        raise UsageError(
-            f"--resume: checkpoint directory {config.checkpoint_dir} not found"
-        )
-    if latest_step(config.checkpoint_dir) is None:
-        raise UsageError(f"--resume: no complete checkpoint in {config.checkpoint_dir}")
+    kept = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("epoch", epoch) < epoch:
+            kept.append(line + "\n")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.writelines(kept)
+    os.replace(tmp, path)
 
 
 def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[dict]:
@@ -246,34 +261,46 @@ def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[d
     from jtoolkit._src.train.loop import fit
     from jtoolkit._src.train.state import TrainState
 
-    _check_resume(config)
+    check_outputs(config)
     train, val = _loaders(config)
     optimizer, lr, step, evaluate = _engine(_engine_key(config), len(train))
     model = build_model(config.model, config.seed)
+    state = TrainState.create(model, optimizer, seed=config.seed)
+    start, done = check_resume(config, state, lr, log)
     log(
         f"jtoolkit.train: {config.model} on {config.dataset} "
         f"({len(train.dataset)} train / {len(val.dataset)} val), {config.optimizer} "
         f"lr {lr:g}, scheduler {config.scheduler}, batch {config.batch_size}, "
         f"{config.epochs} epochs, {config.precision}"
     )
-    state = TrainState.create(model, optimizer, seed=config.seed)
+    if config.resume:
+        log(
+            f"jtoolkit.train: resumed from epoch {start} (of {config.epochs}) in "
+            f"{config.checkpoint_dir}"
+        )
+    if start == config.epochs and config.resume:
+        log(f"jtoolkit.train: already complete at epoch {start}: nothing to do")
+        return done
+    record_run(config, lr)
     plateau = ReduceLROnPlateau(patience=2) if config.scheduler == "plateau" else None
     primary = jax.process_index() == 0  # only process 0 writes files
     writer = _metrics_writer(config) if primary else None
-    _, history = fit(
-        state,
-        step,
-        train,
-        config.epochs,
-        eval_step=evaluate,
-        val_loader=val,
-        plateau=plateau,
-        checkpoint_dir=config.checkpoint_dir,
-        resume=config.resume,
-        progress=config.progress,
-        on_epoch_end=writer,
-        steps_per_execution=config.steps_per_execution,
-    )
+    with warnings.catch_warnings():  # check_resume already reported skipped ones
+        warnings.filterwarnings("ignore", "skipped .* damaged checkpoint")
+        _, history = fit(
+            state,
+            step,
+            train,
+            config.epochs,
+            eval_step=evaluate,
+            val_loader=val,
+            plateau=plateau,
+            checkpoint_dir=config.checkpoint_dir,
+            resume=config.resume,
+            progress=config.progress,
+            on_epoch_end=writer,
+            steps_per_execution=config.steps_per_execution,
+        )
     if config.plot is not None and primary:
         from jtoolkit._src.demo.plot import plot_history
 

@@ -79,11 +79,16 @@ def raise_nonfinite(log: EpochLog, first_step: int, epoch: int) -> None:
     if found is None:
         return
     i, loss = found
+    what = (
+        f"non-finite gradient (loss {loss:g})"
+        if math.isfinite(loss)
+        else f"non-finite loss ({loss})"
+    )
     raise FloatingPointError(
-        f"non-finite loss ({loss}) or gradient at step {first_step + i + 1} (epoch "
-        f"{epoch}, batch {i + 1}); that update was skipped. Lower the learning "
-        "rate, clip gradients (jtoolkit.optim.clip_grad_norm), check the data, or "
-        "pass nan_policy='skip' to make_train_step to carry on"
+        f"{what} at step {first_step + i + 1} (epoch {epoch}, batch {i + 1}); that "
+        "update was skipped. Lower the learning rate, clip gradients "
+        "(jtoolkit.optim.clip_grad_norm), check the data, or pass "
+        "nan_policy='skip' to make_train_step to carry on"
     )
 
 

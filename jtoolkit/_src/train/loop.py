@@ -8,13 +8,16 @@ saves checkpoints and resumes from them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import jax
 
+from jtoolkit._src.checkpoint.integrity import CheckpointCorruptError
 from jtoolkit._src.checkpoint.store import (
     latest_step,
+    prune_checkpoints,
     restore_checkpoint,
     save_checkpoint,
 )
@@ -78,11 +81,20 @@ class _Run(NamedTuple):
 
 
 def _resume(directory, state, plateau, early):
-    """Restore ``(state, start_epoch, history, plateau_state, early_state)``."""
+    """Restore ``(state, start_epoch, history, plateau_state, early_state)``.
+
+    The newest intact checkpoint is used (damaged ones are skipped with a warning);
+    if checkpoints exist but none is intact, CheckpointCorruptError: never a
+    silent fresh start. A checkpoint without fit's ``extra`` is damage too.
+    """
     if latest_step(directory) is None:
         return state, 0, [], None, None
     state, extra = restore_checkpoint(directory, state, with_extra=True)
-    extra = extra or {}
+    if not isinstance(extra, dict) or "epoch" not in extra:
+        raise CheckpointCorruptError(
+            f"the newest intact checkpoint in {directory!s} has no fit state "
+            "(extra/ with epoch, history, loader): it was not written by fit"
+        )
     pstate = None
     if plateau is not None:
         pstate = state_from_json(PlateauState, extra.get("plateau"))
@@ -155,7 +167,8 @@ def fit(
             and after the last one.
         checkpoint_every: epochs between checkpoints (positive int).
         max_to_keep: checkpoints kept (None: all).
-        resume: continue from the latest checkpoint in ``checkpoint_dir`` if any.
+        resume: continue from the newest intact checkpoint in ``checkpoint_dir``
+            if any (damaged newer ones are skipped with a warning naming them).
         progress: show a tqdm bar per epoch (loss, lr, samples/s).
         log_every: steps between host reads of the loss (progress, NaN check).
         on_epoch_end: called with each epoch's metrics dict (in every process).
@@ -189,7 +202,11 @@ def fit(
         ValueError: bad ``epochs`` or ``checkpoint_every``, or
             ``val_loader`` without ``eval_step``, or ``resume`` without
             ``checkpoint_dir``.
-        FloatingPointError: a non-finite loss with ``nan_policy="raise"``.
+        FloatingPointError: a non-finite loss or gradient with
+            ``nan_policy="raise"``.
+        CheckpointCorruptError: ``resume`` and no checkpoint in ``checkpoint_dir``
+            is intact.
+        NotADirectoryError: ``checkpoint_dir`` is a file (before any training).
 
     Example:
         >>> import optax
@@ -224,14 +241,20 @@ def fit(
         nan_policy,
     )
     start, history, pstate, estate = 0, [], None, None
+    if mesh is not None:  # placed first: a restore lands on the target's sharding
+        state = place_replicated(state, mesh)
     if resume:
         state, start, history, pstate, estate = _resume(
             checkpoint_dir, state, plateau, early_stopping
         )
     if mesh is not None:
-        state = place_replicated(state, mesh)
+        state = place_replicated(state, mesh)  # no-op for a restored state
         train_loader = _on_mesh(train_loader, mesh)
         val_loader = None if val_loader is None else _on_mesh(val_loader, mesh)
+    if checkpoint_dir is not None:  # retention after a kill between save and prune
+        if os.path.exists(checkpoint_dir) and not os.path.isdir(checkpoint_dir):
+            raise NotADirectoryError(f"checkpoint_dir {checkpoint_dir} is a file")
+        prune_checkpoints(checkpoint_dir, max_to_keep, protect=start or None)
     if plateau is not None and pstate is None:
         pstate = plateau.init(lr_of(state.opt_state))
     if early_stopping is not None and estate is None:

@@ -29,7 +29,7 @@ from jtoolkit._src.nn.linear import Linear
 from jtoolkit._src.nn.networks import CNN, MLP, LSTMClassifier, SimpleNN
 from jtoolkit._src.nn.normalization import BatchNorm1d, BatchNorm2d
 from jtoolkit._src.nn.pooling import AdaptiveAvgPool2d, MaxPool2d
-from jtoolkit._src.nn.recurrent import LSTM
+from jtoolkit._src.nn.recurrent import GRU, LSTM, RNN
 from jtoolkit._src.nn.reshape import Flatten
 from jtoolkit._src.nn.state_dict import (
     load_safetensors,
@@ -42,8 +42,10 @@ from jtoolkit._src.nn.summary import count_parameters, summary
 __all__ = [
     "CNN",
     "GELU",
+    "GRU",
     "LSTM",
     "MLP",
+    "RNN",
     "AdaptiveAvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",

@@ -21,6 +21,7 @@ Example:
 """
 
 from jtoolkit._src.nn.activations import GELU, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh
+from jtoolkit._src.nn.attention import MultiheadAttention
 from jtoolkit._src.nn.containers import Sequential
 from jtoolkit._src.nn.conv import Conv2d
 from jtoolkit._src.nn.dropout import Dropout
@@ -38,6 +39,7 @@ from jtoolkit._src.nn.state_dict import (
     torch_state_dict,
 )
 from jtoolkit._src.nn.summary import count_parameters, summary
+from jtoolkit._src.nn.transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
     "CNN",
@@ -57,12 +59,15 @@ __all__ = [
     "LeakyReLU",
     "Linear",
     "MaxPool2d",
+    "MultiheadAttention",
     "ReLU",
     "Sequential",
     "SiLU",
     "Sigmoid",
     "SimpleNN",
     "Tanh",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "count_parameters",
     "load_safetensors",
     "load_torch_state_dict",

@@ -129,6 +129,23 @@ class TransformerEncoderLayer(nnx.Module):
         self.dropout1 = Dropout(dropout, rngs=rngs)
         self.dropout2 = Dropout(dropout, rngs=rngs)
 
+    def _copy(self) -> TransformerEncoderLayer:
+        """A deep copy that keeps torch's child order (``nnx.clone`` sorts names)."""
+        twin = TransformerEncoderLayer(
+            self.self_attn.embed_dim,
+            self.self_attn.num_heads,
+            self.linear1.out_features,
+            self.dropout.rate,
+            self.activation_name or self._activation,
+            self.norm1.eps,
+            self.self_attn.batch_first,
+            self.norm_first,
+            self.linear1.bias is not None,
+            rngs=nnx.Rngs(0),
+        )
+        nnx.update(twin, nnx.clone(nnx.state(self)))
+        return twin
+
     def _act(self, x: jax.Array) -> jax.Array:
         if self.activation_name is not None:
             return _ACTIVATIONS[self.activation_name](x)
@@ -226,7 +243,8 @@ class TransformerEncoder(nnx.Module):
         if isinstance(encoder_layer, nnx.Module):
             layers = []
             for index in range(num_layers):
-                clone = nnx.clone(encoder_layer)
+                copy = getattr(encoder_layer, "_copy", None)
+                clone = copy() if copy else nnx.clone(encoder_layer)
                 _rekey_streams(clone, index)
                 layers.append(clone)
         elif callable(encoder_layer):

@@ -131,7 +131,7 @@ def test_mha_unbatched_and_is_causal(torch, rng):
     tx = torch.from_numpy(x)
     _close(mha(x, x, x)[0], ref(tx, tx, tx)[0])
     _close(mha(x, x, x)[1], ref(tx, tx, tx)[1])
-    # is_causal with need_weights=False: torch applies the causal mask, not the one given
+    # is_causal, need_weights=False: torch applies the causal mask, not the given one
     not_causal = np.zeros((L, L), np.float32)
     xb = rng.standard_normal((L, N, E)).astype(np.float32)
     txb = torch.from_numpy(xb)

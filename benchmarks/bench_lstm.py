@@ -49,7 +49,9 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--bptt", type=int, default=35)
     parser.add_argument("--reps", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (1: XLA 1 thread too)"
+    )
     parser.add_argument(
         "--unrolls", default=f"1,{recurrent._UNROLL}", help="comma-separated"
     )
@@ -237,6 +239,11 @@ def header(torch, args) -> str:
 
 def main() -> None:
     args = _parse()
+    if args.threads == 1:  # before the first jax op creates the CPU backend
+        os.environ["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "")
+            + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        )
     import torch
 
     torch.set_num_threads(args.threads)

@@ -221,11 +221,11 @@ class _RNNBase(nnx.Module):
             )
         return x.ndim == 2
 
-    def _state(self, value, batch: int, unbatched: bool, what: str) -> jax.Array:
+    def _state(self, value, batch: int, unbatched: bool, what: str, dtype) -> jax.Array:
         """An initial state as [L*D, N, H] (zeros when ``value`` is None)."""
         shape = (self.num_layers * self._dirs, batch, self.hidden_size)
-        if value is None:
-            return jnp.zeros(shape, jnp.float32)
+        if value is None:  # the dtype the recurrence computes in (bf16 steps too)
+            return jnp.zeros(shape, jnp.result_type(dtype, self.weight_hh_l0[...]))
         value = jnp.asarray(value)
         if unbatched:
             if value.ndim != 2:
@@ -279,7 +279,7 @@ def _single_state_call(module: _RNNBase, x, hx):
     unbatched = module._check_input(x)
     if unbatched:
         x = jnp.expand_dims(x, module._batch_axis())
-    h0 = module._state(hx, x.shape[module._batch_axis()], unbatched, "hx")
+    h0 = module._state(hx, x.shape[module._batch_axis()], unbatched, "hx", x.dtype)
     out, (h_n,) = module._run(x, [h0])
     if unbatched:
         out = jnp.squeeze(out, module._batch_axis())
@@ -505,7 +505,7 @@ class LSTM(_RNNBase):
             x = jnp.expand_dims(x, axis)
         batch = x.shape[axis]
         if hx is None:
-            h0 = c0 = self._state(None, batch, False, "0")
+            h0 = c0 = self._state(None, batch, False, "0", x.dtype)
         else:
             h0_in, c0_in = hx
             if unbatched and (jnp.ndim(h0_in) != 2 or jnp.ndim(c0_in) != 2):
@@ -513,8 +513,8 @@ class LSTM(_RNNBase):
                     "For unbatched 2-D input, hx and cx should also be 2-D but got "
                     f"({jnp.ndim(h0_in)}-D, {jnp.ndim(c0_in)}-D) tensors"
                 )
-            h0 = self._state(h0_in, batch, unbatched, "0")
-            c0 = self._state(c0_in, batch, unbatched, "1")
+            h0 = self._state(h0_in, batch, unbatched, "0", x.dtype)
+            c0 = self._state(c0_in, batch, unbatched, "1", x.dtype)
         out, (h_n, c_n) = self._run(x, [h0, c0])
         if unbatched:
             out = jnp.squeeze(out, axis)

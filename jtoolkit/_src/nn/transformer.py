@@ -109,7 +109,8 @@ class TransformerEncoderLayer(nnx.Module):
             raise RuntimeError(f"activation should be relu/gelu, not {activation}")
         else:
             self.activation_name = None
-        self._activation = activation
+        if not isinstance(activation, nnx.Module):  # a module is set last, as torch
+            self._activation = activation
         self.self_attn = MultiheadAttention(
             d_model,
             nhead,
@@ -128,6 +129,8 @@ class TransformerEncoderLayer(nnx.Module):
         self.norm2 = LayerNorm(d_model, layer_norm_eps, bias)
         self.dropout1 = Dropout(dropout, rngs=rngs)
         self.dropout2 = Dropout(dropout, rngs=rngs)
+        if isinstance(activation, nnx.Module):  # torch prints a module activation
+            self.activation = activation
 
     def _copy(self) -> TransformerEncoderLayer:
         """A deep copy that keeps torch's child order (``nnx.clone`` sorts names)."""
@@ -136,7 +139,7 @@ class TransformerEncoderLayer(nnx.Module):
             self.self_attn.num_heads,
             self.linear1.out_features,
             self.dropout.rate,
-            self.activation_name or self._activation,
+            self.activation_name or self._activation_fn(),
             self.norm1.eps,
             self.self_attn.batch_first,
             self.norm_first,
@@ -146,10 +149,13 @@ class TransformerEncoderLayer(nnx.Module):
         nnx.update(twin, nnx.clone(nnx.state(self)))
         return twin
 
-    def _act(self, x: jax.Array) -> jax.Array:
+    def _activation_fn(self) -> Callable:
         if self.activation_name is not None:
-            return _ACTIVATIONS[self.activation_name](x)
-        return self._activation(x)
+            return _ACTIVATIONS[self.activation_name]
+        return getattr(self, "activation", None) or self._activation
+
+    def _act(self, x: jax.Array) -> jax.Array:
+        return self._activation_fn()(x)
 
     def __call__(
         self,

@@ -73,24 +73,27 @@ def test_values_and_grads_match_torch_with_initial_state(torch, rng, kind, confi
 
     def torch_run(module, dtype):
         tx = torch.tensor(x, dtype=dtype, requires_grad=True)
-        ths = [torch.tensor(s, dtype=dtype) for s in states]
+        ths = [torch.tensor(s, dtype=dtype, requires_grad=True) for s in states]
         out = module(tx, tuple(ths) if kind == "lstm" else ths[0])
         loss = sum((o**2).sum() for o in _flat(out))
         loss.backward()
         grads = {n: p.grad.numpy() for n, p in module.named_parameters()}
+        grads.update({f"state{i}": t.grad.numpy() for i, t in enumerate(ths)})
         return [o.detach().numpy() for o in _flat(out)], tx.grad.numpy(), grads
 
     t32 = torch_run(ref, torch.float32)
     t64 = torch_run(copy.deepcopy(ref).double(), torch.float64)
 
-    def loss(m, x):
+    def loss(m, x, hx):
         return sum(jnp.sum(o**2) for o in _flat(m(x, hx)))
 
     for outs in (_flat(model(x, hx)), _flat(jax.jit(lambda m, x: m(x, hx))(model, x))):
         for ours, a, b in zip(outs, t32[0], t64[0], strict=True):
             _near_truth(ours, a, b)
-    g_model, g_x = jax.jit(jax.grad(loss, (0, 1)))(model, x)
+    g_model, g_x, g_hx = jax.jit(jax.grad(loss, (0, 1, 2)))(model, x, hx)
     _near_truth(g_x, t32[1], t64[1])
+    for i, grad in enumerate(g_hx if kind == "lstm" else [g_hx]):
+        _near_truth(grad, t32[2].pop(f"state{i}"), t64[2][f"state{i}"])
     assert set(t32[2]) == set(models.torch_state_dict(model))
     for name, grad in t32[2].items():
         _near_truth(getattr(g_model, name)[...], grad, t64[2][name])

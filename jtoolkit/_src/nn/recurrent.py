@@ -30,17 +30,6 @@ _UNROLL = 2
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
 
-def _lstm_step(carry, gates_x, w_hh_t, b_hh):
-    """One LSTM step; ``gates_x`` already holds both biases."""
-    del b_hh
-    h, c = carry
-    gates = gates_x + h @ w_hh_t
-    i, f, g, o = jnp.split(gates, 4, axis=-1)
-    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-    h = jax.nn.sigmoid(o) * jnp.tanh(c)
-    return (h, c), h
-
-
 def _gru_step(carry, gates_x, w_hh_t, b_hh):
     """One GRU step, torch's n = tanh(W_in x + b_in + r * (W_hn h + b_hn))."""
     (h,) = carry
@@ -65,15 +54,90 @@ def _rnn_step(activation: Callable) -> Callable:
 
 
 _STEPS = {
-    "LSTM": _lstm_step,
     "GRU": _gru_step,
     "RNN_TANH": _rnn_step(jnp.tanh),
     "RNN_RELU": _rnn_step(jax.nn.relu),
 }
 
 
+def _lstm_forward(gates_x, w_hh_t, h0, c0):
+    """The LSTM scan, also returning every c and the gate activations [T, N, 4H]."""
+
+    def body(carry, gx):
+        h, c = carry
+        i, f, g, o = jnp.split(gx + h @ w_hh_t, 4, axis=-1)
+        i, f, o = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jax.nn.sigmoid(o)
+        g = jnp.tanh(g)
+        c = f * c + i * g
+        h = o * jnp.tanh(c)
+        return (h, c), (h, c, jnp.concatenate([i, f, g, o], axis=-1))
+
+    unroll = max(1, min(_UNROLL, gates_x.shape[0]))
+    (h_n, c_n), (hs, cs, acts) = jax.lax.scan(body, (h0, c0), gates_x, unroll=unroll)
+    return hs, h_n, c_n, cs, acts
+
+
+@jax.custom_vjp
+def _lstm_fused(gates_x, w_hh_t, h0, c0):
+    """LSTM over [T, N, 4H] input gates -> (h for every step, h_n, c_n).
+
+    A hand-written backward: the reverse scan carries only (dh, dc) and emits the
+    gate gradients; the recurrent weight's gradient is then one [H, T*N] @ [T*N, 4H]
+    matmul instead of T small ones accumulated inside the loop (1.5x faster
+    forward+backward for the word-LM layer on CPU, bench_lstm.py).
+    """
+    hs, h_n, c_n, _, _ = _lstm_forward(gates_x, w_hh_t, h0, c0)
+    return hs, h_n, c_n
+
+
+def _lstm_fused_fwd(gates_x, w_hh_t, h0, c0):
+    hs, h_n, c_n, cs, acts = _lstm_forward(gates_x, w_hh_t, h0, c0)
+    return (hs, h_n, c_n), (w_hh_t, h0, c0, hs, cs, acts)
+
+
+def _lstm_fused_bwd(residuals, cotangents):
+    w_hh_t, h0, c0, hs, cs, acts = residuals
+    d_hs, d_hn, d_cn = cotangents
+    c_prev = jnp.concatenate([c0[None], cs[:-1]])
+    h_prev = jnp.concatenate([h0[None], hs[:-1]])
+    w_hh = w_hh_t.T
+
+    def body(carry, xs):
+        dh, dc = carry
+        d_out, c, c_p, act = xs
+        i, f, g, o = jnp.split(act, 4, axis=-1)
+        dh = dh + d_out
+        tanh_c = jnp.tanh(c)
+        dc = dc + dh * o * (1 - tanh_c * tanh_c)
+        d_gates = jnp.concatenate(
+            [
+                dc * g * i * (1 - i),
+                dc * c_p * f * (1 - f),
+                dc * i * (1 - g * g),
+                dh * tanh_c * o * (1 - o),
+            ],
+            axis=-1,
+        )
+        return (d_gates @ w_hh, dc * f), d_gates
+
+    unroll = max(1, min(_UNROLL, hs.shape[0]))
+    (d_h0, d_c0), d_gates = jax.lax.scan(
+        body, (d_hn, d_cn), (d_hs, cs, c_prev, acts), reverse=True, unroll=unroll
+    )
+    t, n, h = hs.shape
+    d_w = h_prev.reshape(t * n, h).T @ d_gates.reshape(t * n, -1)
+    return d_gates, d_w, d_h0, d_c0
+
+
+_lstm_fused.defvjp(_lstm_fused_fwd, _lstm_fused_bwd)
+
+
 def _scan_direction(mode, gates_x, w_hh, b_hh, carry0, reverse):
     """Run one direction of one layer over [T, N, G] input gates."""
+    if mode == "LSTM":
+        xs = jnp.flip(gates_x, 0) if reverse else gates_x
+        out, h_n, c_n = _lstm_fused(xs, w_hh.T, *carry0)
+        return (h_n, c_n), (jnp.flip(out, 0) if reverse else out)
     step = _STEPS[mode]
     w_hh_t = w_hh.T
 
@@ -438,7 +502,9 @@ class LSTM(_RNNBase):
     batch_first=False, dropout=0.0, bidirectional=False)``; jtoolkit's
     ``batch_first`` defaults to True. Gates (i, f, g, o), c' = f*c + i*g,
     h' = o*tanh(c'); two biases; every parameter U(+-1/sqrt(H)); ``dropout`` as in
-    ``RNN``. ``proj_size`` is not supported.
+    ``RNN``. ``proj_size`` is not supported. The recurrence has a hand-written
+    backward pass (``jax.custom_vjp``, for speed): reverse-mode (``jax.grad``,
+    ``vjp``) works, forward-mode (``jax.jvp``, ``jacfwd``, ``hessian``) does not.
 
     Args:
       input_size: I, last dimension of the input.

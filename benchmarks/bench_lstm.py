@@ -8,7 +8,8 @@ Contenders (interleaved repetitions, medians, ratios to torch eager):
 
 * ``jtk-unroll<k>``: ``jtoolkit.models`` trained through ``jtoolkit.train``'s compiled
   ``make_train_step`` with ``jtoolkit.optim.adam``, the LSTM's scan unrolled ``k``
-  steps per iteration (the library's default is ``recurrent._UNROLL``);
+  steps per iteration (the library's default is ``recurrent._UNROLL``, 1); its
+  backward pass is the hand-written one of ``recurrent._lstm_fused``;
 * ``torch``: torch eager ``nn.LSTM`` (its fused CPU kernel), ``torch.optim.Adam``,
   ``torch.set_num_threads(threads)``.
 
@@ -52,9 +53,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument(
         "--threads", type=int, default=2, help="torch threads (1: XLA 1 thread too)"
     )
-    parser.add_argument(
-        "--unrolls", default=f"1,{recurrent._UNROLL}", help="comma-separated"
-    )
+    parser.add_argument("--unrolls", default="1,2", help="comma-separated scan unrolls")
     parser.add_argument("--quick", action="store_true", help="5 reps")
     args = parser.parse_args()
     if args.quick:

@@ -22,10 +22,10 @@ from jtoolkit._src.core.checks import check_bool
 
 __all__ = ["GRU", "LSTM", "RNN"]
 
-# Steps per scan iteration (bench_lstm.py: 2 and 4 beat 1 under load, 8 is slower and
-# compiles 3x longer). Unrolling lets XLA fuse neighbouring steps' elementwise
-# work and removes loop overhead that dominates small [N, H] steps on CPU.
-_UNROLL = 2
+# Steps per scan iteration. bench_lstm.py on the 2-core box: 1 and 2 are equal
+# within noise (2 looked better only under heavy load), 8 is slower and compiles 3x
+# longer; 1 compiles fastest.
+_UNROLL = 1
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 

@@ -30,19 +30,6 @@ _UNROLL = 1
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
 
-def _gru_step(carry, gates_x, w_hh_t, b_hh):
-    """One GRU step, torch's n = tanh(W_in x + b_in + r * (W_hn h + b_hn))."""
-    (h,) = carry
-    gates_h = h @ w_hh_t + b_hh
-    xr, xz, xn = jnp.split(gates_x, 3, axis=-1)
-    hr, hz, hn = jnp.split(gates_h, 3, axis=-1)
-    r = jax.nn.sigmoid(xr + hr)
-    z = jax.nn.sigmoid(xz + hz)
-    n = jnp.tanh(xn + r * hn)
-    h = n + z * (h - n)  # (1 - z) * n + z * h
-    return (h,), h
-
-
 def _rnn_step(activation: Callable) -> Callable:
     def step(carry, gates_x, w_hh_t, b_hh):
         del b_hh
@@ -54,7 +41,6 @@ def _rnn_step(activation: Callable) -> Callable:
 
 
 _STEPS = {
-    "GRU": _gru_step,
     "RNN_TANH": _rnn_step(jnp.tanh),
     "RNN_RELU": _rnn_step(jax.nn.relu),
 }
@@ -132,12 +118,75 @@ def _lstm_fused_bwd(residuals, cotangents):
 _lstm_fused.defvjp(_lstm_fused_fwd, _lstm_fused_bwd)
 
 
+def _gru_forward(gates_x, w_hh_t, b_hh, h0):
+    """The GRU scan, also returning r, z, n and W_hn h + b_hn of every step."""
+
+    def body(h, gx):
+        xr, xz, xn = jnp.split(gx, 3, axis=-1)
+        hr, hz, hn = jnp.split(h @ w_hh_t + b_hh, 3, axis=-1)
+        r = jax.nn.sigmoid(xr + hr)
+        z = jax.nn.sigmoid(xz + hz)
+        n = jnp.tanh(xn + r * hn)
+        h = n + z * (h - n)  # torch's (1 - z) * n + z * h
+        return h, (h, jnp.concatenate([r, z, n, hn], axis=-1))
+
+    unroll = max(1, min(_UNROLL, gates_x.shape[0]))
+    h_n, (hs, saved) = jax.lax.scan(body, h0, gates_x, unroll=unroll)
+    return hs, h_n, saved
+
+
+@jax.custom_vjp
+def _gru_fused(gates_x, w_hh_t, b_hh, h0):
+    """GRU over [T, N, 3H] input gates -> (h for every step, h_n); backward as
+    ``_lstm_fused``'s (W_hh's and b_hh's gradients after the reverse scan)."""
+    hs, h_n, _ = _gru_forward(gates_x, w_hh_t, b_hh, h0)
+    return hs, h_n
+
+
+def _gru_fused_fwd(gates_x, w_hh_t, b_hh, h0):
+    hs, h_n, saved = _gru_forward(gates_x, w_hh_t, b_hh, h0)
+    return (hs, h_n), (w_hh_t, h0, hs, saved)
+
+
+def _gru_fused_bwd(residuals, cotangents):
+    w_hh_t, h0, hs, saved = residuals
+    d_hs, d_hn = cotangents
+    h_prev = jnp.concatenate([h0[None], hs[:-1]])
+    w_hh = w_hh_t.T
+
+    def body(dh, xs):
+        d_out, h_p, s = xs
+        r, z, n, hn = jnp.split(s, 4, axis=-1)
+        dh = dh + d_out
+        dn = dh * (1 - z) * (1 - n * n)
+        dr = dn * hn * r * (1 - r)
+        dz = dh * (h_p - n) * z * (1 - z)
+        d_gh = jnp.concatenate([dr, dz, dn * r], axis=-1)
+        d_gx = jnp.concatenate([dr, dz, dn], axis=-1)
+        return dh * z + d_gh @ w_hh, (d_gx, d_gh)
+
+    unroll = max(1, min(_UNROLL, hs.shape[0]))
+    d_h0, (d_gx, d_gh) = jax.lax.scan(
+        body, d_hn, (d_hs, h_prev, saved), reverse=True, unroll=unroll
+    )
+    t, n, h = hs.shape
+    d_gh = d_gh.reshape(t * n, -1)
+    d_w = h_prev.reshape(t * n, h).T @ d_gh
+    return d_gx, d_w, d_gh.sum(0), d_h0
+
+
+_gru_fused.defvjp(_gru_fused_fwd, _gru_fused_bwd)
+
+
 def _scan_direction(mode, gates_x, w_hh, b_hh, carry0, reverse):
     """Run one direction of one layer over [T, N, G] input gates."""
-    if mode == "LSTM":
+    if mode in ("LSTM", "GRU"):
         xs = jnp.flip(gates_x, 0) if reverse else gates_x
-        out, h_n, c_n = _lstm_fused(xs, w_hh.T, *carry0)
-        return (h_n, c_n), (jnp.flip(out, 0) if reverse else out)
+        if mode == "LSTM":
+            out, *final = _lstm_fused(xs, w_hh.T, *carry0)
+        else:
+            out, *final = _gru_fused(xs, w_hh.T, b_hh, *carry0)
+        return tuple(final), (jnp.flip(out, 0) if reverse else out)
     step = _STEPS[mode]
     w_hh_t = w_hh.T
 
@@ -439,7 +488,8 @@ class GRU(_RNNBase):
     ``batch_first`` defaults to True, as its ``LSTM``. r = sigmoid(W_ir x + b_ir +
     W_hr h + b_hr), z likewise, n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),
     h' = (1 - z) * n + z * h. Init U(-1/sqrt(H), 1/sqrt(H)); ``dropout`` as in
-    ``RNN``.
+    ``RNN``. Like ``LSTM``, the recurrence has a hand-written backward pass
+    (``jax.custom_vjp``): reverse-mode only, no ``jax.jvp``/``jacfwd``/``hessian``.
 
     Args:
       input_size: I. hidden_size: H. num_layers: stacked layers.

@@ -30,6 +30,7 @@ from jtoolkit._src.nn.activations import (
     Softmax,
     Tanh,
 )
+from jtoolkit._src.nn.attention import MultiheadAttention
 from jtoolkit._src.nn.containers import Identity, ModuleDict, ModuleList, Sequential
 from jtoolkit._src.nn.conv import Conv1d, Conv2d
 from jtoolkit._src.nn.conv_transpose import ConvTranspose2d
@@ -44,7 +45,7 @@ from jtoolkit._src.nn.normalization import (
     LayerNorm,
 )
 from jtoolkit._src.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d
-from jtoolkit._src.nn.recurrent import LSTM
+from jtoolkit._src.nn.recurrent import GRU, LSTM, RNN
 from jtoolkit._src.nn.reshape import Flatten, Unflatten
 from jtoolkit._src.nn.state_dict import (
     IncompatibleKeys,
@@ -54,12 +55,15 @@ from jtoolkit._src.nn.state_dict import (
     torch_state_dict,
 )
 from jtoolkit._src.nn.summary import count_parameters, summary
+from jtoolkit._src.nn.transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
     "CNN",
     "GELU",
+    "GRU",
     "LSTM",
     "MLP",
+    "RNN",
     "AdaptiveAvgPool2d",
     "AvgPool2d",
     "BatchNorm1d",
@@ -83,6 +87,7 @@ __all__ = [
     "MaxPool2d",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
     "ReLU",
     "Sequential",
     "SiLU",
@@ -90,6 +95,8 @@ __all__ = [
     "SimpleNN",
     "Softmax",
     "Tanh",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "Unflatten",
     "count_parameters",
     "load_safetensors",

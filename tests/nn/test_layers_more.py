@@ -222,7 +222,14 @@ def test_softmax_implicit_dim_is_torchs_with_its_warning(torch, rng, cls, shape)
         (Unflatten(1, (2, 3)), lambda nn: nn.Unflatten(1, (2, 3)), (4, 6, 5)),
         (Unflatten(-1, [-1, 2]), lambda nn: nn.Unflatten(-1, [-1, 2]), (4, 6)),
     ],
-    ids=str,
+    ids=[
+        "flatten",
+        "flatten-0-1",
+        "flatten-1-2",
+        "flatten-neg",
+        "unflatten",
+        "unflatten-neg",
+    ],
 )
 def test_flatten_unflatten_match_torch(torch, rng, ours, theirs, shape):
     ref = theirs(torch.nn)

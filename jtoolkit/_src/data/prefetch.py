@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from jtoolkit._src.core.checks import check_int
+
 __all__ = ["prefetch_to_device"]
 
 
@@ -60,8 +62,7 @@ def prefetch_to_device(
         >>> [type(b).__name__ for b in prefetch_to_device(batches)]
         ['ArrayImpl', 'ArrayImpl']
     """
-    if not isinstance(size, int) or size < 1:
-        raise ValueError(f"size should be a positive integer, got size={size}")
+    size = check_int("size", size, fn="prefetch_to_device", minimum=1)
     return _prefetch(iter(iterable), size, device)
 
 

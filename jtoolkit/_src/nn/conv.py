@@ -9,8 +9,9 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.nn import conv_lowering
-from jtoolkit._src.nn.init import _check_positive, _uniform
+from jtoolkit._src.nn.init import _uniform
 
 __all__ = ["Conv2d"]
 
@@ -70,8 +71,8 @@ class Conv2d(nnx.Module):
         rngs: nnx.Rngs,
         impl: str = "auto",
     ) -> None:
-        _check_positive("in_channels", in_channels)
-        _check_positive("out_channels", out_channels)
+        in_channels = check_int("in_channels", in_channels, fn="Conv2d", minimum=1)
+        out_channels = check_int("out_channels", out_channels, fn="Conv2d", minimum=1)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = conv_lowering.pair(kernel_size, "kernel_size")

@@ -7,12 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.checks import check_int, check_positive
 from jtoolkit._src.schedules.numerics import (
     Schedule,
     as_count,
-    check_int,
-    check_lr,
-    check_positive,
     cos_mix,
     linear_mix,
 )
@@ -26,13 +24,15 @@ def _one_cycle_ends(
     steps_per_epoch: int | None,
     pct_start: float,
     three_phase: bool,
+    *,
+    fn: str,
 ) -> tuple[int, list[float]]:
     """Validate torch's OneCycleLR arguments; return total steps and phase end steps."""
     if total_steps is not None:
-        total = check_int("total_steps", total_steps, 1)
+        total = check_int("total_steps", total_steps, fn=fn, minimum=1)
     elif epochs is not None and steps_per_epoch is not None:
-        total = check_int("epochs", epochs, 1)
-        total *= check_int("steps_per_epoch", steps_per_epoch, 1)
+        total = check_int("epochs", epochs, fn=fn, minimum=1)
+        total *= check_int("steps_per_epoch", steps_per_epoch, fn=fn, minimum=1)
     else:
         raise ValueError(
             "You must define either total_steps OR (epochs AND steps_per_epoch), but "
@@ -138,11 +138,13 @@ def one_cycle_lr(
         >>> [round(v, 4) for v in schedule(jnp.arange(4)).tolist()]
         [0.25, 1.0, 0.5, 0.0]
     """
-    max_lr = check_lr("max_lr", max_lr)
-    initial = max_lr / check_positive("div_factor", div_factor)
-    final = initial / check_positive("final_div_factor", final_div_factor)
+    max_lr = check_positive("max_lr", max_lr, fn="one_cycle_lr", allow_zero=True)
+    initial = max_lr / check_positive("div_factor", div_factor, fn="one_cycle_lr")
+    final = initial / check_positive(
+        "final_div_factor", final_div_factor, fn="one_cycle_lr"
+    )
     total, ends = _one_cycle_ends(
-        total_steps, epochs, steps_per_epoch, pct_start, three_phase
+        total_steps, epochs, steps_per_epoch, pct_start, three_phase, fn="one_cycle_lr"
     )
     points = [(initial, max_lr), (max_lr, final)]
     if three_phase:
@@ -187,7 +189,12 @@ def one_cycle_momentum(
         [0.95, 0.85, 0.9, 0.95]
     """
     total, ends = _one_cycle_ends(
-        total_steps, epochs, steps_per_epoch, pct_start, three_phase
+        total_steps,
+        epochs,
+        steps_per_epoch,
+        pct_start,
+        three_phase,
+        fn="one_cycle_momentum",
     )
     top, bottom = float(max_momentum), float(base_momentum)
     points = [(top, bottom), (bottom, top)]

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jtoolkit._src.core.checks import check_int
+
 __all__ = ["all_steps", "latest_step", "restore_checkpoint", "save_checkpoint"]
 
 
@@ -76,13 +78,6 @@ def _flat(tree: Any) -> tuple[dict[str, Any], Any, list[Any]]:
     return {f"{i:05d}": _to_savable(x) for i, x in enumerate(leaves)}, treedef, leaves
 
 
-def _check_step(step: Any) -> int:
-    step = int(step)
-    if step < 0:
-        raise ValueError(f"checkpoint step must be a non-negative int, got step={step}")
-    return step
-
-
 def save_checkpoint(
     directory: str | os.PathLike,
     state: Any,
@@ -119,7 +114,7 @@ def save_checkpoint(
         >>> restore_checkpoint(d, {"w": jnp.zeros(2)})["w"].tolist()
         [1.0, 1.0]
     """
-    step = _check_step(step)
+    step = check_int("step", step, fn="save_checkpoint", minimum=0)
     flat, _, _ = _flat(state)
     layout = {"shapes": [list(np.shape(x)) for x in flat.values()]}
     ocp = _ocp()

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from jtoolkit._src.core.checks import check_choice, check_int
+
 __all__ = ["EarlyStopping", "plateau_from_json", "plateau_to_json"]
 
 
@@ -58,12 +60,8 @@ class EarlyStopping:
     min_delta: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got mode={self.mode!r}")
-        if isinstance(self.patience, bool) or not isinstance(self.patience, int):
-            raise ValueError(f"patience must be an int >= 1, got {self.patience!r}")
-        if self.patience < 1:
-            raise ValueError(f"patience must be an int >= 1, got {self.patience!r}")
+        check_choice("mode", self.mode, ("min", "max"), fn="EarlyStopping")
+        check_int("patience", self.patience, fn="EarlyStopping", minimum=1)
 
     def init(self, state: dict | None = None) -> _EarlyTracker:
         """A tracker, fresh or from ``to_json()`` of a checkpoint."""

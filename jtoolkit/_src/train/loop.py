@@ -21,6 +21,7 @@ from jtoolkit._src.checkpoint.store import (
     restore_checkpoint,
     save_checkpoint,
 )
+from jtoolkit._src.core.checks import check_choice, check_int
 from jtoolkit._src.train.batching import batch_rows, pad_batch, supports_mask
 from jtoolkit._src.train.callbacks import (
     EarlyStopping,
@@ -330,14 +331,9 @@ def _step_plateau(run: _Run, state: TrainState, pstate: Any, record: dict):
 
 
 def _check_fit_args(epochs, checkpoint_every, nan_policy, eval_step, val_loader):
-    for name, value, low in (
-        ("epochs", epochs, 0),
-        ("checkpoint_every", checkpoint_every, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {name}={value!r}")
-    if nan_policy not in ("raise", "skip"):
-        raise ValueError(f"nan_policy must be 'raise' or 'skip', got {nan_policy=}")
+    check_int("epochs", epochs, fn="fit", minimum=0)
+    check_int("checkpoint_every", checkpoint_every, fn="fit", minimum=1)
+    check_choice("nan_policy", nan_policy, ("raise", "skip"), fn="fit")
     if val_loader is not None and eval_step is None:
         raise ValueError("val_loader needs eval_step=make_eval_step(metric_fn)")
 

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from parity import assert_close_to_truth, torch_references
 
 from jtoolkit import optim
 
@@ -67,9 +68,9 @@ def torch_loss(torch, params: dict, x, y):
     return torch.mean((out - y) ** 2)
 
 
-def torch_params(torch, params: dict) -> dict:
+def torch_params(torch, params: dict, dtype=None) -> dict:
     return {
-        k: {kk: torch.tensor(v, requires_grad=True) for kk, v in d.items()}
+        k: {kk: torch.tensor(v, dtype=dtype, requires_grad=True) for kk, v in d.items()}
         for k, d in params.items()
     }
 
@@ -113,10 +114,15 @@ def write_group(group: dict, t: int, lr_s=None, mom_s=None) -> None:
             group["momentum"] = m
 
 
-def run_torch(torch, name, kwargs, params, data, steps=STEPS, lr_s=None, mom_s=None):
-    tp = torch_params(torch, params)
+def run_torch(
+    torch, name, kwargs, params, data, steps=STEPS, lr_s=None, mom_s=None, dtype=None
+):
+    """torch's parameters after ``steps`` steps, in ``dtype`` (default float32)."""
+    tp = torch_params(torch, params, dtype)
     opt = getattr(torch.optim, TORCH_NAMES[name])(flat(tp), **kwargs)
-    tdata = [(torch.tensor(x), torch.tensor(y)) for x, y in data]
+    tdata = [
+        (torch.tensor(x, dtype=dtype), torch.tensor(y, dtype=dtype)) for x, y in data
+    ]
     for t in range(steps):
         for group in opt.param_groups:
             write_group(group, t, lr_s, mom_s)
@@ -222,9 +228,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "kwargs", "lr_s", "mom_s"), CASES)
-def test_parity_with_torch(torch, name, kwargs, lr_s, mom_s):
-    params, data = make_problem()
+def parity_kwargs(name, kwargs, lr_s, mom_s) -> tuple[dict, dict]:
+    """jtoolkit's kwargs (schedules as callables) and torch's (their values at 0)."""
     jkw, tkw = dict(kwargs), dict(kwargs)
     if lr_s is not None:
         jkw["lr"], tkw["lr"] = lr_s, float(lr_s(jnp.int32(0)))
@@ -235,13 +240,44 @@ def test_parity_with_torch(torch, name, kwargs, lr_s, mom_s):
         else:
             beta2 = kwargs.get("betas", (0.9, 0.999))[1]
             jkw["betas"], tkw["betas"] = (mom_s, beta2), (m0, beta2)
+    return jkw, tkw
+
+
+def torch_truth(torch, name, tkw, params, data, lr_s=None, mom_s=None):
+    """torch float64's result and the float32 references (tests/parity.py)."""
+
+    def run(start, dtype):
+        return run_torch(
+            torch, name, tkw, start, data, lr_s=lr_s, mom_s=mom_s, dtype=dtype
+        )
+
+    return torch_references(run, params, torch)
+
+
+@pytest.mark.parametrize(("name", "kwargs", "lr_s", "mom_s"), CASES)
+def test_parity_with_torch(torch, name, kwargs, lr_s, mom_s):
+    params, data = make_problem()
+    jkw, tkw = parity_kwargs(name, kwargs, lr_s, mom_s)
     got, _ = run_jax(getattr(optim, name)(**jkw), params, data)
-    want = run_torch(torch, name, tkw, params, data, lr_s=lr_s, mom_s=mom_s)
+    truth, references = torch_truth(torch, name, tkw, params, data, lr_s, mom_s)
     moved = max(
-        np.abs(want[k][kk] - params[k][kk]).max() for k in want for kk in want[k]
+        np.abs(truth[k][kk] - params[k][kk]).max() for k in truth for kk in truth[k]
     )
     assert moved > 1e-2, "the trajectory barely moved: the test could not fail"
-    assert_params_close(got, want)
+    assert_close_to_truth(got, truth, references)
+
+
+@pytest.mark.parametrize("case_id", ["adam", "rmsprop-centered", "sgd-momentum"])
+def test_derived_tolerance_catches_a_wrong_update(torch, case_id):
+    """An lr off by 1e-4 relative fails the parity check (the check can fail)."""
+    name, kwargs, lr_s, mom_s = next(c.values for c in CASES if c.id == case_id)
+    params, data = make_problem()
+    jkw, tkw = parity_kwargs(name, kwargs, lr_s, mom_s)
+    jkw["lr"] = tkw.get("lr", 1e-2) * (1 + 1e-4)
+    got, _ = run_jax(getattr(optim, name)(**jkw), params, data)
+    truth, references = torch_truth(torch, name, tkw, params, data, lr_s, mom_s)
+    with pytest.raises(AssertionError, match="exceeds"):
+        assert_close_to_truth(got, truth, references)
 
 
 def test_defaults_match_torch(torch):

@@ -19,10 +19,14 @@ on the truth. A derived bound looser than ``MAX_REL`` of the array's magnitude f
 the test instead of passing it: such a chaotic run could not catch a wrong update
 and must be shortened. ``tests/optim/test_optim.py`` checks that an update off by
 1e-4 relative still fails.
+
+``JTOOLKIT_PARITY_REPORT=<file>`` appends one line per compared array (test, array,
+error, bound, error/bound) to ``<file>``, to see the margins on a new machine.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -129,8 +133,14 @@ def assert_close_to_truth(
         AssertionError: an array is farther from the truth than the derived bound,
             or the bound is looser than ``MAX_REL`` of the array's magnitude.
     """
+    report = os.environ.get("JTOOLKIT_PARITY_REPORT")
     for path, err, allowed, scale in _rows(got, truth, references):
         where = f"{err_msg} {path}".strip()
+        if report:
+            test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+            with open(report, "a") as f:
+                ratio = err / allowed if allowed else 0.0
+                f.write(f"{test} {where} {err:.3e} {allowed:.3e} {ratio:.3f}\n")
         assert allowed <= MAX_REL * scale + 1e-30, (
             f"{where}: float32 torch runs spread {allowed / FACTOR:.2e} around float64 "
             f"on a magnitude of {scale:.2e}; such a run could not catch a wrong "

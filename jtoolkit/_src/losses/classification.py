@@ -72,17 +72,15 @@ def _check_index_target(x: jax.Array, target: jax.Array, ignore_index: int) -> N
         )
         raise LossInputError(
             f"{batch}Expected target size {shape_str(expected)}, got "
-            f"{shape_str(target.shape)}: "
-            f"input {shape_str(x.shape)} has its classes at dim 1 (or dim 0 when "
-            "1-d), and "
-            "class-index targets have the input's shape without that dim."
+            f"{shape_str(target.shape)}: input {shape_str(x.shape)} has its classes "
+            "at dim 1 (or dim 0 when 1-d), and class-index targets have the input's "
+            "shape without that dim."
         )
     if not jnp.issubdtype(target.dtype, jnp.integer):
         raise LossInputError(
             f"expected target dtype to be an integer type (class indices), but got "
             f"{target.dtype} for target of shape {shape_str(target.shape)}; "
-            "probability "
-            f"targets must have the input's shape {shape_str(x.shape)}."
+            f"probability targets must have the input's shape {shape_str(x.shape)}."
         )
     t = concrete_values(target)
     if t is not None:
@@ -190,8 +188,8 @@ def cross_entropy(
             raise LossInputError(
                 f"Expected floating point type for target with class probabilities, "
                 f"got {t.dtype}: a target of the input's shape {shape_str(x.shape)} "
-                "holds "
-                "probabilities; class indices have the input's shape without dim 1."
+                "holds probabilities; class indices have the input's shape without "
+                "dim 1."
             )
         if ignore_index >= 0:
             raise LossInputError(

@@ -79,9 +79,8 @@ def triplet_margin_loss(
         raise LossInputError(
             "The anchor, positive, and negative tensors are expected to have the same "
             f"number of dimensions, but got: anchor {a.ndim}D {shape_str(a.shape)}, "
-            "positive "
-            f"{pos.ndim}D {shape_str(pos.shape)}, and negative {neg.ndim}D "
-            f"{shape_str(neg.shape)}."
+            f"positive {pos.ndim}D {shape_str(pos.shape)}, and negative "
+            f"{neg.ndim}D {shape_str(neg.shape)}."
         )
     pair = check_broadcast(a.shape, pos.shape, "anchor and positive shapes")
     check_broadcast(pair, neg.shape, "anchor/positive and negative shapes")

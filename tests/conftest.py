@@ -2,14 +2,36 @@
 
 Parity tests take the ``torch`` fixture (or call ``pytest.importorskip("torch")``) so
 the suite still runs, minus those tests, where torch is not installed.
+
+``JTOOLKIT_TORCH_THREADS=n`` pins torch's intra-op threads to ``n`` for the whole
+run (``torch.set_num_threads``), e.g. to check that parity tolerances do not depend
+on torch's threading, or to stop torch's threads from contending on a loaded CI
+machine. This folder is on ``sys.path`` so tests in ``tests/<area>/`` can
+``import parity`` (the accumulated-rounding tolerance rule, tests/parity.py).
 """
 
+import os
 import random
+import sys
 
 import numpy as np
 import pytest
 
 SEED = 0
+TORCH_THREADS = os.environ.get("JTOOLKIT_TORCH_THREADS")
+
+if os.path.dirname(__file__) not in sys.path:  # also under --import-mode=importlib
+    sys.path.insert(0, os.path.dirname(__file__))
+
+
+def pytest_configure(config):
+    """Apply ``JTOOLKIT_TORCH_THREADS`` once, before any test runs torch."""
+    if TORCH_THREADS:
+        try:
+            import torch
+        except ImportError:
+            return
+        torch.set_num_threads(int(TORCH_THREADS))
 
 
 @pytest.fixture(autouse=True)
@@ -30,5 +52,7 @@ def rng() -> np.random.Generator:
 def torch():
     """The real torch (the parity oracle), seeded; the test is skipped without it."""
     torch = pytest.importorskip("torch")
+    if TORCH_THREADS:
+        assert torch.get_num_threads() == int(TORCH_THREADS), "set by pytest_configure"
     torch.manual_seed(SEED)
     return torch

@@ -259,7 +259,9 @@ def test_prefetch_to_device_keeps_strings_and_validates_size():
     (out,) = data.prefetch_to_device(batches, size=1)
     assert out["name"] == ["a", "b"] and isinstance(out["x"], jax.Array)
     assert out["x"].dtype == np.float32  # float64 host batches become float32 (no x64)
-    with pytest.raises(ValueError, match="size should be a positive integer"):
+    with pytest.raises(
+        ValueError, match="prefetch_to_device: size must be an integer >= 1, got 0"
+    ):
         data.prefetch_to_device(batches, size=0)
 
 

@@ -68,6 +68,29 @@ def test_linear_matches_torch_values_and_grads_eager_and_jit(torch, rng):
     _close(jax.jit(lambda m, x: m(x))(layer, x), ty.detach().numpy())
 
 
+@pytest.mark.parametrize(
+    "build,match",
+    [
+        (
+            lambda r: Linear(0, 2, rngs=r),
+            "Linear: in_features must be an integer >= 1, got 0",
+        ),
+        (
+            lambda r: Linear(3, 2.0, rngs=r),
+            "Linear: out_features must be an integer >= 1",
+        ),
+        (
+            lambda r: Conv2d(1, -1, 3, rngs=r),
+            "Conv2d: out_channels must be an integer >= 1",
+        ),
+        (lambda r: Embedding(True, 3, rngs=r), "Embedding: num_embeddings must be an"),
+    ],
+)
+def test_layer_sizes_are_checked(build, match):
+    with pytest.raises(ValueError, match=match):
+        build(nnx.Rngs(0))
+
+
 def test_linear_shape_mismatch_is_torch_runtime_error():
     layer = Linear(4, 2, rngs=nnx.Rngs(0))
     with pytest.raises(RuntimeError, match=r"\(3x5 and 4x2\)"):

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from parity import assert_close_to_truth, torch_references
 from test_optim import (
-    assert_params_close,
     flat,
     jit_step,
     make_problem,
@@ -39,8 +39,8 @@ def run_warmup_jax(tx, params, data, epochs, lrs_for_epoch):
     return p, seen
 
 
-def run_warmup_torch(torch, opt, tp, data, epochs, lrs_for_epoch):
-    tdata = [(torch.tensor(x), torch.tensor(y)) for x, y in data]
+def run_warmup_torch(torch, opt, tp, data, epochs, lrs_for_epoch, dtype=None):
+    tdata = [tuple(torch.tensor(a, dtype=dtype) for a in pair) for pair in data]
     for epoch in range(epochs):
         lrs = lrs_for_epoch(epoch)
         for i, group in enumerate(opt.param_groups):
@@ -66,11 +66,15 @@ def test_set_lr_warmup_loop_matches_torch(torch):
     np.testing.assert_allclose(
         [float(v) for v in seen], [lrs(e) for e in range(epochs)], rtol=1e-7
     )
-    tp = torch_params(torch, params)
-    opt = torch.optim.SGD(flat(tp), lr=base_lr, momentum=0.9)
-    want = run_warmup_torch(torch, opt, tp, data, epochs, lrs)
+
+    def run(start, dtype):
+        tp = torch_params(torch, start, dtype)
+        opt = torch.optim.SGD(flat(tp), lr=base_lr, momentum=0.9)
+        return run_warmup_torch(torch, opt, tp, data, epochs, lrs, dtype)
+
+    want, references = torch_references(run, params, torch)
     assert max_diff(want, params) > 0.1
-    assert_params_close(got, want)
+    assert_close_to_truth(got, want, references)
 
 
 def test_set_lr_per_group_matches_torch(torch):
@@ -88,17 +92,22 @@ def test_set_lr_per_group_matches_torch(torch):
 
     got, seen = run_warmup_jax(tx, params, data, 6, lrs)
     assert [float(v) for v in seen[4]] == pytest.approx(lrs(4))
-    tp = torch_params(torch, params)
-    groups = [{"params": list(tp[k].values())} for k in ("base", "classifier")]
-    opt = torch.optim.Adam(groups, lr=1e-3)
 
-    def torch_clip_then_step(closure=None):  # clip_grad_norm_ before each step
-        torch.nn.utils.clip_grad_norm_(flat(tp), 1.0)
-        return adam_step(closure)
+    def run(start, dtype):
+        tp = torch_params(torch, start, dtype)
+        groups = [{"params": list(tp[k].values())} for k in ("base", "classifier")]
+        opt = torch.optim.Adam(groups, lr=1e-3)
+        adam_step = opt.step
 
-    adam_step, opt.step = opt.step, torch_clip_then_step
-    want = run_warmup_torch(torch, opt, tp, data, 6, lrs)
-    assert_params_close(got, want)
+        def torch_clip_then_step(closure=None):  # clip_grad_norm_ before each step
+            torch.nn.utils.clip_grad_norm_(flat(tp), 1.0)
+            return adam_step(closure)
+
+        opt.step = torch_clip_then_step
+        return run_warmup_torch(torch, opt, tp, data, 6, lrs, dtype)
+
+    want, references = torch_references(run, params, torch)
+    assert_close_to_truth(got, want, references)
 
 
 def test_current_lr_of_a_schedule_is_the_last_lr_used():

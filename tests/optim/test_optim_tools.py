@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from parity import assert_close_to_truth, torch_references
 from test_optim import (
-    assert_params_close,
     flat,
     jit_step,
     make_problem,
@@ -40,22 +40,26 @@ def test_param_groups_base_and_classifier_lr(torch):
         momentum=0.9,
     )
     got, state = run_jax(tx, params, data)
-    tp = torch_params(torch, params)
-    opt = torch.optim.SGD(
-        [
-            {"params": list(tp["base"].values()), "lr": 0.01},
-            {"params": list(tp["classifier"].values()), "lr": 0.1},
-        ],
-        momentum=0.9,
-    )
-    x, y = (torch.tensor(a) for a in data[0])
-    for _ in range(50):
-        opt.zero_grad()
-        torch_loss(torch, tp, x, y).backward()
-        opt.step()
-    want = numpy_params(tp)
-    assert max_diff(want, params) > 0.1
-    assert_params_close(got, want)
+
+    def run(start, dtype):
+        tp = torch_params(torch, start, dtype)
+        opt = torch.optim.SGD(
+            [
+                {"params": list(tp["base"].values()), "lr": 0.01},
+                {"params": list(tp["classifier"].values()), "lr": 0.1},
+            ],
+            momentum=0.9,
+        )
+        x, y = (torch.tensor(a, dtype=dtype) for a in data[0])
+        for _ in range(50):
+            opt.zero_grad()
+            torch_loss(torch, tp, x, y).backward()
+            opt.step()
+        return numpy_params(tp)
+
+    truth, references = torch_references(run, params, torch)
+    assert max_diff(truth, params) > 0.1
+    assert_close_to_truth(got, truth, references)
     assert [float(lr) for lr in optim.current_lr(state)] == pytest.approx([0.01, 0.1])
 
 
@@ -95,25 +99,27 @@ def test_param_groups_weight_decay_off_for_batchnorm(torch):
     ]
     got = _train(optim.param_groups(optim.adam, groups, lr=1e-2), params, x, y)
 
-    tp = torch_params(torch, params)
-    opt = torch.optim.Adam(
-        [
-            {"params": list(tp["features"].values()), "weight_decay": 0.1},
-            {"params": list(tp["bn"].values()), "weight_decay": 0},
-        ],
-        lr=1e-2,
-    )
-    tx_, ty = torch.tensor(x), torch.tensor(y)
-
     def normalize(h):
         return torch.nn.functional.batch_norm(h, None, None, training=True, eps=1e-5)
 
-    for _ in range(50):
-        opt.zero_grad()
-        torch.mean((bn_forward(torch, tp, tx_, normalize) - ty) ** 2).backward()
-        opt.step()
-    want = numpy_params(tp)
-    assert_params_close(got, want)
+    def run(start, dtype):
+        tp = torch_params(torch, start, dtype)
+        opt = torch.optim.Adam(
+            [
+                {"params": list(tp["features"].values()), "weight_decay": 0.1},
+                {"params": list(tp["bn"].values()), "weight_decay": 0},
+            ],
+            lr=1e-2,
+        )
+        tx_, ty = torch.tensor(x, dtype=dtype), torch.tensor(y, dtype=dtype)
+        for _ in range(50):
+            opt.zero_grad()
+            torch.mean((bn_forward(torch, tp, tx_, normalize) - ty) ** 2).backward()
+            opt.step()
+        return numpy_params(tp)
+
+    want, references = torch_references(run, params, torch)
+    assert_close_to_truth(got, want, references)
     # unlisted parameters are frozen, bit for bit
     for k in ("weight", "bias"):
         np.testing.assert_array_equal(got["classifier"][k], params["classifier"][k])
@@ -236,7 +242,7 @@ def test_clip_grad_norm_zero_gradient_is_safe():
         clipped, state = jax.jit(tx.update)(grads, tx.init(grads))
         assert float(state.total_norm) == 0.0
         assert all(np.all(np.asarray(g) == 0.0) for g in jax.tree.leaves(clipped))
-    with pytest.raises(ValueError, match="norm_type must be a number"):
+    with pytest.raises(ValueError, match="clip_grad_norm: norm_type must be a number"):
         optim.clip_grad_norm(1.0, "fro")
 
 
@@ -245,16 +251,20 @@ def test_clip_then_adam_matches_torch(torch):
     params, data = make_problem()
     tx = optax.chain(optim.clip_grad_norm(0.05), optim.adam(lr=1e-2))
     got, _ = run_jax(tx, params, data)
-    tp = torch_params(torch, params)
-    opt = torch.optim.Adam(flat(tp), lr=1e-2)
-    x, y = (torch.tensor(a) for a in data[0])
-    for _ in range(50):
-        opt.zero_grad()
-        torch_loss(torch, tp, x, y).backward()
-        torch.nn.utils.clip_grad_norm_(flat(tp), 0.05)
-        opt.step()
-    want = numpy_params(tp)
-    assert_params_close(got, want)
+
+    def run(start, dtype):
+        tp = torch_params(torch, start, dtype)
+        opt = torch.optim.Adam(flat(tp), lr=1e-2)
+        x, y = (torch.tensor(a, dtype=dtype) for a in data[0])
+        for _ in range(50):
+            opt.zero_grad()
+            torch_loss(torch, tp, x, y).backward()
+            torch.nn.utils.clip_grad_norm_(flat(tp), 0.05)
+            opt.step()
+        return numpy_params(tp)
+
+    want, references = torch_references(run, params, torch)
+    assert_close_to_truth(got, want, references)
     unclipped, _ = run_jax(optim.adam(lr=1e-2), params, data)
     assert max_diff(unclipped, want) > 1e-3  # clipping changed the trajectory
 
@@ -302,26 +312,29 @@ def test_accumulate_matches_torch_loss_over_k(torch, make_tx, make_torch, lr_s, 
             assert max_diff(got, before) == 0.0
     assert step._cache_size() == 1
 
-    tp = torch_params(torch, params)
-    opt = make_torch(torch, flat(tp))
-    tdata = [(torch.tensor(x), torch.tensor(y)) for x, y in data]
-    for s in range(real_steps):
-        if lr_s is not None:
-            opt.param_groups[0]["lr"] = lr_s(s)
-        for x, y in tdata:
-            (torch_loss(torch, tp, x, y) / k).backward()
-        if clip is not None:
-            torch.nn.utils.clip_grad_norm_(flat(tp), clip)
-        opt.step()
-        opt.zero_grad()
-    want = numpy_params(tp)
+    def run(start, dtype):
+        tp = torch_params(torch, start, dtype)
+        opt = make_torch(torch, flat(tp))
+        tdata = [tuple(torch.tensor(a, dtype=dtype) for a in pair) for pair in data]
+        for s in range(real_steps):
+            if lr_s is not None:
+                opt.param_groups[0]["lr"] = lr_s(s)
+            for x, y in tdata:
+                (torch_loss(torch, tp, x, y) / k).backward()
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(flat(tp), clip)
+            opt.step()
+            opt.zero_grad()
+        return numpy_params(tp)
+
+    want, references = torch_references(run, params, torch)
     assert max_diff(want, params) > 1e-2
-    assert_params_close(got, want)
+    assert_close_to_truth(got, want, references)
     if lr_s is not None:
         assert float(optim.current_lr(state)) == pytest.approx(lr_s(real_steps - 1))
 
 
 def test_accumulate_rejects_bad_every_k():
     for bad in (0, -1, 2.0, True):
-        with pytest.raises(ValueError, match="every_k must be a positive integer"):
+        with pytest.raises(ValueError, match="accumulate: every_k must be an integer"):
             optim.accumulate(optim.sgd(), bad)

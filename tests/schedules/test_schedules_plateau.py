@@ -156,12 +156,12 @@ def test_eager_step_matches_scan_and_jit_compiles_once():
     [
         (dict(factor=1.0), "Factor should be < 1.0"),
         (dict(factor=1.5), "factor=1.5"),
-        (dict(factor=-0.1), "factor=-0.1"),
+        (dict(factor=-0.1), "ReduceLROnPlateau: factor must be >= 0, got -0.1"),
         (dict(mode="avg"), "'avg'"),
         (dict(threshold_mode="relative"), "'relative'"),
-        (dict(patience=-1), "patience=-1"),
-        (dict(cooldown=-2), "cooldown=-2"),
-        (dict(min_lr=-1.0), "min_lr=-1.0"),
+        (dict(patience=-1), "patience must be an integer >= 0, got -1"),
+        (dict(cooldown=-2), "cooldown must be an integer >= 0, got -2"),
+        (dict(min_lr=-1.0), "min_lr must be >= 0, got -1.0"),
     ],
 )
 def test_bad_arguments(kwargs, match):

@@ -159,13 +159,13 @@ def test_early_stopping_and_bad_arguments(tmp_path):
     )
     assert len(history) == 3
     assert all_steps(ckpt) == [3]  # the stopping epoch is saved
-    with pytest.raises(ValueError, match="epochs must be an int"):
+    with pytest.raises(ValueError, match="fit: epochs must be an integer >= 0, got -1"):
         fit(setup.state(), setup.step, train, -1)
     with pytest.raises(ValueError, match="needs eval_step"):
         fit(setup.state(), setup.step, train, 1, val_loader=val)
     with pytest.raises(ValueError, match="checkpoint_dir"):
         fit(setup.state(), setup.step, train, 1, resume=True)
-    with pytest.raises(ValueError, match="patience"):
+    with pytest.raises(ValueError, match="EarlyStopping: patience must be an integer"):
         EarlyStopping(patience=0)
 
 

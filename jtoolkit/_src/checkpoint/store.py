@@ -23,6 +23,7 @@ from jtoolkit._src.checkpoint.integrity import (
     verify_file_sums,
     write_file_sums,
 )
+from jtoolkit._src.core.checks import check_int
 
 __all__ = [
     "all_steps",
@@ -105,13 +106,6 @@ def _flat(tree: Any) -> tuple[list[str], list[Any], Any, list[Any]]:
     return paths, [_to_savable(x) for x in leaves], treedef, leaves
 
 
-def _check_step(step: Any) -> int:
-    step = int(step)
-    if step < 0:
-        raise ValueError(f"checkpoint step must be a non-negative int, got step={step}")
-    return step
-
-
 def _key(i: int) -> str:
     return f"{i:05d}"
 
@@ -158,7 +152,7 @@ def save_checkpoint(
         >>> restore_checkpoint(d, {"w": jnp.zeros(2)})["w"].tolist()
         [1.0, 1.0]
     """
-    step = _check_step(step)
+    step = check_int("step", step, fn="save_checkpoint", minimum=0)
     root = os.path.abspath(os.fspath(directory))
     if os.path.exists(root) and not os.path.isdir(root):
         raise NotADirectoryError(f"checkpoint directory {root} is a file")
@@ -238,7 +232,7 @@ def restore_checkpoint(
     if not found:
         raise FileNotFoundError(f"no complete checkpoint found in {directory!s}")
     if step is not None:
-        step = _check_step(step)
+        step = check_int("step", step, fn="restore_checkpoint", minimum=0)
         if step not in found:
             raise FileNotFoundError(
                 f"checkpoint step {step} not found in {directory!s}; available steps: "

@@ -25,8 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from jtoolkit._src.core.dtypes import is_tracer
-
 __all__ = [
     "check_bool",
     "check_broadcast",
@@ -36,7 +34,9 @@ __all__ = [
     "ensure_concrete",
     "fail",
     "shape_str",
+    "torch_bool",
     "torch_int_arg",
+    "torch_positive_int",
     "wrap_dim",
 ]
 
@@ -132,6 +132,30 @@ def torch_int_arg(name: str, value: Any, fname: str) -> int:
     return int(value)
 
 
+def torch_positive_int(name: str, value: Any) -> int:
+    """``value`` as an ``int`` ``>= 1`` (bool refused), else torch's data-API text.
+
+    torch's samplers and DataLoader say ``"batch_size should be a positive integer
+    value, but got batch_size=0"``; users search for that, so it is kept verbatim.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(
+            f"{name} should be a positive integer value, but got {name}={value}"
+        )
+    return int(value)
+
+
+def torch_bool(name: str, value: Any, *, exc: type[Exception] = TypeError) -> bool:
+    """``value`` as a ``bool``, else torch's ``"<name> should be a boolean value"``.
+
+    torch raises TypeError for ``replacement`` and ValueError for ``drop_last``;
+    ``exc`` picks the type.
+    """
+    if not isinstance(value, bool | np.bool_):
+        raise exc(f"{name} should be a boolean value, but got {name}={value}")
+    return bool(value)
+
+
 def check_broadcast(a_shape: Sequence[int], b_shape: Sequence[int]) -> None:
     """Raise torch's RuntimeError when two shapes do not broadcast."""
     for i in range(1, min(len(a_shape), len(b_shape)) + 1):
@@ -146,6 +170,9 @@ def check_broadcast(a_shape: Sequence[int], b_shape: Sequence[int]) -> None:
 
 def ensure_concrete(x: Any, what: str) -> None:
     """Raise a clear error when a host value is asked of a traced array."""
+    # Imported here: the host-only data area uses these checks without jax.
+    from jtoolkit._src.core.dtypes import is_tracer
+
     if is_tracer(x):
         raise RuntimeError(
             f"{what} needs a concrete value, but it was called on a traced array "

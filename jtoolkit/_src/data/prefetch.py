@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from jtoolkit._src.core.checks import check_int
+
 __all__ = ["DevicePrefetcher", "prefetch_to_device"]
 
 
@@ -191,8 +193,7 @@ def prefetch_to_device(
         >>> [type(b).__name__ for b in prefetch_to_device(batches)]
         ['ArrayImpl', 'ArrayImpl']
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size should be a positive integer, got size={size}")
+    size = check_int("size", size, fn="prefetch_to_device", minimum=1)
     return DevicePrefetcher(iterable, size, device)
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from jtoolkit._src.core.checks import torch_bool, torch_positive_int
+
 __all__ = [
     "BatchSampler",
     "DistributedSampler",
@@ -40,18 +42,6 @@ def _rng(seed: int, epoch: int) -> np.random.Generator:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_positive_int(name: str, value: Any) -> None:
-    if not _is_int(value) or value <= 0:
-        raise ValueError(
-            f"{name} should be a positive integer value, but got {name}={value}"
-        )
-
-
-def _check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} should be a boolean value, but got {name}={value}")
 
 
 class Sampler:
@@ -134,12 +124,12 @@ class RandomSampler(Sampler):
         num_samples: int | None = None,
         seed: int = 0,
     ) -> None:
-        _check_bool("replacement", replacement)
+        torch_bool("replacement", replacement)
         self.data_source = data_source
         self.replacement = bool(replacement)
         self._num_samples = num_samples
         self.seed = int(seed)
-        _check_positive_int("num_samples", self.num_samples)
+        torch_positive_int("num_samples", self.num_samples)
 
     @property
     def num_samples(self) -> int:
@@ -237,7 +227,7 @@ class WeightedRandomSampler(Sampler):
         replacement: bool = True,
         seed: int = 0,
     ) -> None:
-        _check_positive_int("num_samples", num_samples)
+        torch_positive_int("num_samples", num_samples)
         if not isinstance(replacement, bool | np.bool_):  # torch: ValueError here
             raise ValueError(
                 f"replacement should be a boolean value, but got "
@@ -294,11 +284,8 @@ class BatchSampler(Sampler):
     """
 
     def __init__(self, sampler: Any, batch_size: int, drop_last: bool) -> None:
-        _check_positive_int("batch_size", batch_size)
-        if not isinstance(drop_last, bool | np.bool_):
-            raise ValueError(
-                f"drop_last should be a boolean value, but got drop_last={drop_last}"
-            )
+        torch_positive_int("batch_size", batch_size)
+        torch_bool("drop_last", drop_last, exc=ValueError)
         self.sampler = sampler
         self.batch_size = int(batch_size)
         self.drop_last = bool(drop_last)

@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jtoolkit._src.core.checks import shape_str
+
 __all__ = [
     "LossInputError",
     "TargetOutOfBoundsError",
@@ -30,7 +32,6 @@ __all__ = [
     "check_unit_interval",
     "check_weight_broadcasts",
     "concrete_values",
-    "fmt",
     "warn_if_broadcasting",
 ]
 
@@ -49,11 +50,6 @@ class LossInputError(ValueError, RuntimeError):
 
 class TargetOutOfBoundsError(IndexError, LossInputError):
     """A class index outside ``[0, C-1]``; torch raises ``IndexError`` for it."""
-
-
-def fmt(shape: Sequence[int]) -> str:
-    """Format a shape as torch prints its sizes: ``[3, 5]``."""
-    return "[" + ", ".join(str(int(d)) for d in shape) + "]"
 
 
 def concrete_values(x) -> np.ndarray | None:
@@ -91,15 +87,19 @@ def as_float(x, dtype=None) -> jax.Array:
     return arr
 
 
-def check_positive(value, name: str, loss: str, allow_zero: bool = False) -> None:
-    """Raise like torch when a Python-number option is negative (or zero)."""
+def check_positive(name: str, value, *, fn: str, allow_zero: bool = False) -> None:
+    """Raise like torch when a Python-number option is negative (or zero).
+
+    torch's wording (``"huber_loss does not support non-positive values for
+    delta"``) rather than core's grammar, so a user can search for it.
+    """
     if not isinstance(value, numbers.Real):
         return  # a traced option cannot be checked
     bad = value < 0 if allow_zero else value <= 0
     if bad or math.isnan(value):
         kind = "negative" if allow_zero else "non-positive"
         raise LossInputError(
-            f"{loss} does not support {kind} values for {name}; got {name}={value}."
+            f"{fn} does not support {kind} values for {name}; got {name}={value}."
         )
 
 
@@ -123,7 +123,8 @@ def _broadcast_shape(a: Sequence[int], b: Sequence[int], what: str) -> tuple[int
     raise LossInputError(
         f"The size of tensor a ({a[dim]}) must match the size of tensor b ({b[dim]}) "
         f"at non-singleton dimension {max(len(a), len(b)) + dim}: {what} "
-        f"{fmt(a)} and {fmt(b)} do not broadcast; pass arrays of the same shape."
+        f"{shape_str(a)} and {shape_str(b)} do not broadcast; pass arrays of the "
+        "same shape."
     )
 
 
@@ -141,8 +142,9 @@ def warn_if_broadcasting(
     out = check_broadcast(input_shape, target_shape)
     if tuple(input_shape) != tuple(target_shape):
         warnings.warn(
-            f"Using a target size ({fmt(target_shape)}) that is different to the "
-            f"input size ({fmt(input_shape)}). This will likely lead to incorrect "
+            f"Using a target size ({shape_str(target_shape)}) that is different to the "
+            f"input size ({shape_str(input_shape)}). This will likely lead to "
+            "incorrect "
             "results due to broadcasting. Please ensure they have the same size.",
             UserWarning,
             stacklevel=stacklevel,
@@ -154,7 +156,7 @@ def check_same_shape(input_shape, target_shape, message: str) -> None:
     """LossInputError with ``message`` (formatted with both shapes) unless equal."""
     if tuple(input_shape) != tuple(target_shape):
         raise LossInputError(
-            message.format(target=fmt(target_shape), input=fmt(input_shape))
+            message.format(target=shape_str(target_shape), input=shape_str(input_shape))
         )
 
 
@@ -163,8 +165,9 @@ def check_weight_broadcasts(weight_shape, input_shape, name: str = "weight") -> 
     out = _broadcast_shape(weight_shape, input_shape, f"{name} and input shapes")
     if out != tuple(input_shape):
         raise LossInputError(
-            f"{name} of shape {fmt(weight_shape)} must broadcast to the input shape "
-            f"{fmt(input_shape)}, but broadcasting gives {fmt(out)}."
+            f"{name} of shape {shape_str(weight_shape)} must broadcast to the input "
+            "shape "
+            f"{shape_str(input_shape)}, but broadcasting gives {shape_str(out)}."
         )
 
 

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.checks import shape_str
 from jtoolkit._src.losses.checks import (
     LossInputError,
     TargetOutOfBoundsError,
@@ -21,7 +22,6 @@ from jtoolkit._src.losses.checks import (
     check_unit_interval,
     check_weight_broadcasts,
     concrete_values,
-    fmt,
 )
 from jtoolkit._src.losses.elementwise import (
     bce_elementwise,
@@ -43,7 +43,7 @@ def _class_input(input: ArrayLike, loss: str) -> jax.Array:
     if x.ndim == 0:
         raise LossInputError(
             f"{loss} expects input of shape [C], [N, C] or [N, C, d1, ...] with the "
-            f"classes at dim 1, but got a 0-d input of shape {fmt(x.shape)}."
+            f"classes at dim 1, but got a 0-d input of shape {shape_str(x.shape)}."
         )
     return x
 
@@ -55,7 +55,7 @@ def _class_weight(weight, num_classes: int, dtype) -> jax.Array | None:
     if w.shape != (num_classes,):
         raise LossInputError(
             f"weight tensor should be defined either for all {num_classes} classes or "
-            f"no classes but got weight tensor of shape: {fmt(w.shape)}."
+            f"no classes but got weight tensor of shape: {shape_str(w.shape)}."
         )
     return w
 
@@ -71,15 +71,16 @@ def _check_index_target(x: jax.Array, target: jax.Array, ignore_index: int) -> N
             else ""
         )
         raise LossInputError(
-            f"{batch}Expected target size {fmt(expected)}, got {fmt(target.shape)}: "
-            f"input {fmt(x.shape)} has its classes at dim 1 (or dim 0 when 1-d), and "
-            "class-index targets have the input's shape without that dim."
+            f"{batch}Expected target size {shape_str(expected)}, got "
+            f"{shape_str(target.shape)}: input {shape_str(x.shape)} has its classes "
+            "at dim 1 (or dim 0 when 1-d), and class-index targets have the input's "
+            "shape without that dim."
         )
     if not jnp.issubdtype(target.dtype, jnp.integer):
         raise LossInputError(
             f"expected target dtype to be an integer type (class indices), but got "
-            f"{target.dtype} for target of shape {fmt(target.shape)}; probability "
-            f"targets must have the input's shape {fmt(x.shape)}."
+            f"{target.dtype} for target of shape {shape_str(target.shape)}; "
+            f"probability targets must have the input's shape {shape_str(x.shape)}."
         )
     t = concrete_values(target)
     if t is not None:
@@ -186,8 +187,9 @@ def cross_entropy(
         if not jnp.issubdtype(t.dtype, jnp.floating):
             raise LossInputError(
                 f"Expected floating point type for target with class probabilities, "
-                f"got {t.dtype}: a target of the input's shape {fmt(x.shape)} holds "
-                "probabilities; class indices have the input's shape without dim 1."
+                f"got {t.dtype}: a target of the input's shape {shape_str(x.shape)} "
+                "holds probabilities; class indices have the input's shape without "
+                "dim 1."
             )
         if ignore_index >= 0:
             raise LossInputError(

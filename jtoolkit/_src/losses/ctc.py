@@ -19,12 +19,12 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.checks import shape_str
 from jtoolkit._src.losses.checks import (
     LossInputError,
     as_float,
     check_reduction,
     concrete_values,
-    fmt,
 )
 
 __all__ = ["ctc_loss"]
@@ -104,7 +104,7 @@ def _lengths(x, batch: int, name: str) -> jax.Array:
     if arr.shape != (batch,):
         raise LossInputError(
             f"{name} must be of size batch_size: expected [{batch}], got "
-            f"{fmt(arr.shape)}."
+            f"{shape_str(arr.shape)}."
         )
     return arr
 
@@ -128,7 +128,7 @@ def _padded_targets(targets, target_lengths, batch: int) -> jax.Array:
     if y.ndim == 2:
         if y.shape[0] != batch:
             raise LossInputError(
-                f"ctc_loss: padded targets {fmt(y.shape)} must have batch size "
+                f"ctc_loss: padded targets {shape_str(y.shape)} must have batch size "
                 f"{batch} (the log_probs' dim 1)."
             )
         _check_max(target_lengths, y.shape[1], "target_lengths")
@@ -136,7 +136,7 @@ def _padded_targets(targets, target_lengths, batch: int) -> jax.Array:
     if y.ndim != 1:
         raise LossInputError(
             f"ctc_loss: targets must be [N, S] (padded) or 1-D (concatenated), got "
-            f"{fmt(y.shape)}."
+            f"{shape_str(y.shape)}."
         )
     lengths = concrete_values(target_lengths)
     if lengths is not None and int(lengths.sum()) > y.shape[0]:
@@ -205,7 +205,8 @@ def ctc_loss(
     lp = as_float(log_probs)
     if lp.ndim not in (2, 3):
         raise LossInputError(
-            f"ctc_loss: log_probs must be [T, N, C] or [T, C], got {fmt(lp.shape)}."
+            "ctc_loss: log_probs must be [T, N, C] or [T, C], got "
+            f"{shape_str(lp.shape)}."
         )
     unbatched = lp.ndim == 2
     if unbatched:

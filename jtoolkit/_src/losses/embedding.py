@@ -13,12 +13,12 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.checks import shape_str
 from jtoolkit._src.losses.checks import (
     LossInputError,
     as_float,
     check_broadcast,
     check_reduction,
-    fmt,
 )
 from jtoolkit._src.losses.elementwise import clamp_min0, reduce, vector_norm
 
@@ -37,13 +37,13 @@ def _check_cosine_shapes(x1: jax.Array, x2: jax.Array, y: jax.Array) -> None:
     if y.ndim not in (0, 1):
         raise LossInputError(
             "0D or 1D target tensor expected, multi-target not supported; got target "
-            f"{fmt(y.shape)}."
+            f"{shape_str(y.shape)}."
         )
     want = y.ndim + 1
     if not x1.ndim == x2.ndim == want:
         raise LossInputError(
             f"{y.ndim}D target tensor expects {want}D input tensors, but found inputs "
-            f"with sizes {fmt(x1.shape)} and {fmt(x2.shape)}."
+            f"with sizes {shape_str(x1.shape)} and {shape_str(x2.shape)}."
         )
     pair = check_broadcast(x1.shape, x2.shape, "input1 and input2 shapes")
     check_broadcast(pair[:-1], y.shape, "inputs' batch and target shapes")

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.checks import shape_str
 from jtoolkit._src.losses.checks import (
     LossInputError,
     TargetOutOfBoundsError,
@@ -20,7 +21,6 @@ from jtoolkit._src.losses.checks import (
     check_reduction,
     check_weight_broadcasts,
     concrete_values,
-    fmt,
 )
 from jtoolkit._src.losses.elementwise import clamp_min0, reduce
 
@@ -78,8 +78,8 @@ def margin_ranking_loss(
     if not x1.ndim == x2.ndim == y.ndim:
         raise LossInputError(
             "margin_ranking_loss : All input tensors should have same dimension but "
-            f"got sizes: input1: {fmt(x1.shape)}, input2: {fmt(x2.shape)}, "
-            f"target: {fmt(y.shape)}"
+            f"got sizes: input1: {shape_str(x1.shape)}, input2: {shape_str(x2.shape)}, "
+            f"target: {shape_str(y.shape)}"
         )
     check_broadcast(check_broadcast(x1.shape, x2.shape), y.shape)
     return reduce(clamp_min0(-y * (x1 - x2) + margin), reduction)
@@ -206,14 +206,15 @@ def check_multi_margin_options(p, weight) -> None:
     if weight is not None and np.ndim(weight) != 1:
         raise ValueError(
             f"weight must be one-dimensional (per-class weights [C]), got shape "
-            f"{fmt(np.shape(weight))}"
+            f"{shape_str(np.shape(weight))}"
         )
 
 
 def _check_class_input(x: jax.Array, loss: str) -> None:
     if x.ndim not in (1, 2) or x.shape[-1] == 0:
         raise LossInputError(
-            f"{loss}: expected a non-empty [C] or [N, C] input, got {fmt(x.shape)}"
+            f"{loss}: expected a non-empty [C] or [N, C] input, got "
+            f"{shape_str(x.shape)}"
         )
 
 
@@ -274,14 +275,14 @@ def multi_margin_loss(
     y = jnp.asarray(target)
     if y.shape != x.shape[:-1]:
         raise LossInputError(
-            f"inconsistent target size: got {fmt(y.shape)} for input of size "
-            f"{fmt(x.shape)}; expected {fmt(x.shape[:-1])}."
+            f"inconsistent target size: got {shape_str(y.shape)} for input of size "
+            f"{shape_str(x.shape)}; expected {shape_str(x.shape[:-1])}."
         )
     num_classes = x.shape[-1]
     if weight is not None and np.shape(weight) != (num_classes,):
         raise LossInputError(
             f"weight must have {num_classes} elements (one per class), got "
-            f"{fmt(np.shape(weight))}."
+            f"{shape_str(np.shape(weight))}."
         )
     _check_index_range(y, 0, num_classes, "multi_margin_loss", "target")
     in_range = (y >= 0) & (y < num_classes)
@@ -330,8 +331,8 @@ def multilabel_margin_loss(
     y = jnp.asarray(target)
     if y.shape != x.shape:
         raise LossInputError(
-            f"inconsistent target size: {fmt(y.shape)} for input of size: "
-            f"{fmt(x.shape)}"
+            f"inconsistent target size: {shape_str(y.shape)} for input of size: "
+            f"{shape_str(x.shape)}"
         )
     num_classes = x.shape[-1]
     _check_index_range(y, -1, num_classes, "multilabel_margin_loss", "target")

@@ -20,11 +20,11 @@ import jax
 import numpy as np
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.checks import shape_str
 from jtoolkit._src.losses.checks import (
     LossInputError,
     check_label_smoothing,
     check_reduction,
-    fmt,
 )
 from jtoolkit._src.losses.classification import (
     binary_cross_entropy,
@@ -48,7 +48,7 @@ frozen_loss = dataclasses.dataclass(frozen=True, eq=False, repr=False)
 
 def _show(value) -> str:
     if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return f"array(shape={fmt(value.shape)}, dtype={value.dtype})"
+        return f"array(shape={shape_str(value.shape)}, dtype={value.dtype})"
     return repr(value)
 
 
@@ -65,7 +65,7 @@ def _class_weight_1d(weight) -> None:
     if weight is not None and np.ndim(weight) != 1:
         raise LossInputError(
             f"weight must be a 1-d array of per-class weights [C], got shape "
-            f"{fmt(np.shape(weight))}."
+            f"{shape_str(np.shape(weight))}."
         )
 
 

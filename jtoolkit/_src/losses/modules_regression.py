@@ -114,7 +114,7 @@ class HuberLoss(LossBase):
 
     def __post_init__(self) -> None:
         check_reduction(self.reduction)
-        check_positive(self.delta, "delta", "huber_loss")
+        check_positive("delta", self.delta, fn="huber_loss")
 
     def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
         return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
@@ -146,7 +146,7 @@ class SmoothL1Loss(LossBase):
 
     def __post_init__(self) -> None:
         check_reduction(self.reduction)
-        check_positive(self.beta, "beta", "smooth_l1_loss", allow_zero=True)
+        check_positive("beta", self.beta, fn="smooth_l1_loss", allow_zero=True)
 
     def __call__(self, input: ArrayLike, target: ArrayLike) -> jax.Array:
         return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)

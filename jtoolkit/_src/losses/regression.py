@@ -12,13 +12,13 @@ import jax.numpy as jnp
 from jax.scipy.special import xlogy
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.checks import shape_str
 from jtoolkit._src.losses.checks import (
     LossInputError,
     as_float,
     check_broadcast,
     check_positive,
     check_reduction,
-    fmt,
     warn_if_broadcasting,
 )
 from jtoolkit._src.losses.elementwise import reduce, torch_abs
@@ -40,8 +40,8 @@ def _weight(weight, x: jax.Array) -> jax.Array | None:
     w = as_float(weight, x.dtype)
     if w.shape != x.shape:
         raise LossInputError(
-            f"Weights and input must have the same size: weight {fmt(w.shape)}, "
-            f"input {fmt(x.shape)}."
+            f"Weights and input must have the same size: weight {shape_str(w.shape)}, "
+            f"input {shape_str(x.shape)}."
         )
     return w
 
@@ -159,7 +159,7 @@ def huber_loss(
         [0.125, 2.5]
     """
     check_reduction(reduction)
-    check_positive(delta, "delta", "huber_loss")
+    check_positive("delta", delta, fn="huber_loss")
     x, y = _pair(input, target)
     d = x - y
     a = torch_abs(d)
@@ -198,7 +198,7 @@ def smooth_l1_loss(
         [0.0625, 2.0]
     """
     check_reduction(reduction)
-    check_positive(beta, "beta", "smooth_l1_loss", allow_zero=True)
+    check_positive("beta", beta, fn="smooth_l1_loss", allow_zero=True)
     x, y = _pair(input, target)
     d = x - y
     a = torch_abs(d)

@@ -9,12 +9,12 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.checks import shape_str
 from jtoolkit._src.losses.checks import (
     LossInputError,
     as_float,
     check_broadcast,
     check_reduction,
-    fmt,
 )
 from jtoolkit._src.losses.elementwise import clamp_min0, reduce, vector_norm
 
@@ -78,8 +78,9 @@ def triplet_margin_loss(
     if not a.ndim == pos.ndim == neg.ndim:
         raise LossInputError(
             "The anchor, positive, and negative tensors are expected to have the same "
-            f"number of dimensions, but got: anchor {a.ndim}D {fmt(a.shape)}, positive "
-            f"{pos.ndim}D {fmt(pos.shape)}, and negative {neg.ndim}D {fmt(neg.shape)}."
+            f"number of dimensions, but got: anchor {a.ndim}D {shape_str(a.shape)}, "
+            f"positive {pos.ndim}D {shape_str(pos.shape)}, and negative "
+            f"{neg.ndim}D {shape_str(neg.shape)}."
         )
     pair = check_broadcast(a.shape, pos.shape, "anchor and positive shapes")
     check_broadcast(pair, neg.shape, "anchor/positive and negative shapes")

@@ -9,8 +9,9 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.nn import conv_lowering
-from jtoolkit._src.nn.init import _check_positive, _uniform
+from jtoolkit._src.nn.init import _uniform
 
 __all__ = ["Conv1d", "Conv2d"]
 
@@ -70,8 +71,8 @@ class Conv2d(nnx.Module):
         rngs: nnx.Rngs,
         impl: str = "auto",
     ) -> None:
-        _check_positive("in_channels", in_channels)
-        _check_positive("out_channels", out_channels)
+        in_channels = check_int("in_channels", in_channels, fn="Conv2d", minimum=1)
+        out_channels = check_int("out_channels", out_channels, fn="Conv2d", minimum=1)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = conv_lowering.pair(kernel_size, "kernel_size")
@@ -166,8 +167,10 @@ def _conv_repr(layer, zeros: tuple[int, ...]) -> str:
     return text
 
 
-def _check_groups(in_channels: int, out_channels: int, groups: int) -> None:
-    _check_positive("groups", groups)
+def _check_groups(
+    in_channels: int, out_channels: int, groups: int, fn: str = "Conv1d"
+) -> None:
+    check_int("groups", groups, fn=fn, minimum=1)
     if in_channels % groups:
         raise ValueError("in_channels must be divisible by groups")
     if out_channels % groups:
@@ -230,8 +233,8 @@ class Conv1d(nnx.Module):
         *,
         rngs: nnx.Rngs,
     ) -> None:
-        _check_positive("in_channels", in_channels)
-        _check_positive("out_channels", out_channels)
+        check_int("in_channels", in_channels, fn="Conv1d", minimum=1)
+        check_int("out_channels", out_channels, fn="Conv1d", minimum=1)
         _check_groups(in_channels, out_channels, groups)
         if padding_mode not in _PAD_MODES:
             raise ValueError(

@@ -16,9 +16,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.nn.conv import _check_groups, _conv_repr
 from jtoolkit._src.nn.conv_lowering import pair
-from jtoolkit._src.nn.init import _check_positive, _uniform
+from jtoolkit._src.nn.init import _uniform
 
 __all__ = ["ConvTranspose2d"]
 
@@ -81,9 +82,9 @@ class ConvTranspose2d(nnx.Module):
         *,
         rngs: nnx.Rngs,
     ) -> None:
-        _check_positive("in_channels", in_channels)
-        _check_positive("out_channels", out_channels)
-        _check_groups(in_channels, out_channels, groups)
+        check_int("in_channels", in_channels, fn="ConvTranspose2d", minimum=1)
+        check_int("out_channels", out_channels, fn="ConvTranspose2d", minimum=1)
+        _check_groups(in_channels, out_channels, groups, "ConvTranspose2d")
         if isinstance(padding, str):
             raise ValueError(
                 f'padding="{padding}" is not supported for ConvTranspose2d; give ints'

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jtoolkit._src.nn.init import _check_positive
+from jtoolkit._src.core.checks import check_int
 
 __all__ = ["Embedding"]
 
@@ -34,8 +34,12 @@ class Embedding(nnx.Module):
     def __init__(
         self, num_embeddings: int, embedding_dim: int, *, rngs: nnx.Rngs
     ) -> None:
-        _check_positive("num_embeddings", num_embeddings)
-        _check_positive("embedding_dim", embedding_dim)
+        num_embeddings = check_int(
+            "num_embeddings", num_embeddings, fn="Embedding", minimum=1
+        )
+        embedding_dim = check_int(
+            "embedding_dim", embedding_dim, fn="Embedding", minimum=1
+        )
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         shape = (num_embeddings, embedding_dim)

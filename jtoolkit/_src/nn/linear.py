@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jtoolkit._src.nn.init import _check_positive, _uniform
+from jtoolkit._src.core.checks import check_int
+from jtoolkit._src.nn.init import _uniform
 
 __all__ = ["Linear"]
 
@@ -53,8 +54,8 @@ class Linear(nnx.Module):
     def __init__(
         self, in_features: int, out_features: int, bias: bool = True, *, rngs: nnx.Rngs
     ) -> None:
-        _check_positive("in_features", in_features)
-        _check_positive("out_features", out_features)
+        in_features = check_int("in_features", in_features, fn="Linear", minimum=1)
+        out_features = check_int("out_features", out_features, fn="Linear", minimum=1)
         self.in_features = in_features
         self.out_features = out_features
         bound = 1.0 / math.sqrt(in_features)

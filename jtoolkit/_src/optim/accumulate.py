@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import optax
 
+from jtoolkit._src.core.checks import check_int
+
 __all__ = ["accumulate"]
 
 
@@ -38,11 +40,7 @@ def accumulate(
         >>> u1["w"].tolist() == [0.0], u2["w"].tolist()
         (True, [-2.0])
     """
-    if isinstance(every_k, bool) or not isinstance(every_k, int) or every_k < 1:
-        raise ValueError(
-            f"every_k must be a positive integer (batches per optimizer step), "
-            f"got every_k={every_k!r}"
-        )
+    every_k = check_int("every_k", every_k, fn="accumulate", minimum=1)
     return optax.MultiSteps(
         optimizer, every_k, use_grad_mean=True
     ).gradient_transformation()

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from jtoolkit._src.optim.inner_lr import lr_state_init, lr_state_read
-from jtoolkit._src.optim.schedulable import Schedulable, _count0, lerp
+from jtoolkit._src.optim.schedulable import Schedulable, lerp, zero_count
 
 __all__ = ["TorchAdafactorState", "adafactor", "scale_by_torch_adafactor"]
 
@@ -51,7 +51,7 @@ def scale_by_torch_adafactor(
 
     def init_fn(params: optax.Params) -> TorchAdafactorState:
         factors = jax.tree.map(_init_factor, params)
-        return TorchAdafactorState(lr_state_init(lr), _count0(), factors)
+        return TorchAdafactorState(lr_state_init(lr), zero_count(), factors)
 
     def update_fn(updates, state, params=None):
         if params is None:

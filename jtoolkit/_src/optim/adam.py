@@ -17,7 +17,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jtoolkit._src.optim.schedulable import Schedulable, lerp, value_at
+from jtoolkit._src.optim.schedulable import (
+    Schedulable,
+    lerp,
+    value_at,
+    zero_count,
+    zeros_like_tree,
+)
 
 __all__ = [
     "TorchAdamState",
@@ -31,20 +37,11 @@ __all__ = [
 ]
 
 
-def _zeros(params: optax.Params) -> optax.Params:
-    return jax.tree.map(jnp.zeros_like, params)
-
-
 def _log_beta(beta: Schedulable, count: jax.Array) -> jax.Array | float:
     """``log(beta)``: float64 on the host for a constant, float32 for a schedule."""
     if callable(beta):
         return jnp.log(jnp.asarray(beta(count), jnp.float32))
     return math.log(beta) if beta > 0 else -math.inf
-
-
-def _power(beta: Schedulable, count: jax.Array, t: jax.Array) -> jax.Array:
-    """``beta**t`` accurately in float32 (``exp(t * log(beta))``)."""
-    return jnp.exp(t * _log_beta(beta, count))
 
 
 def _bias_correction(beta: Schedulable, count: jax.Array, t: jax.Array) -> jax.Array:
@@ -83,12 +80,15 @@ def scale_by_torch_adam(
     """``(m / bc1) / (sqrt(v) / sqrt(bc2) + eps)``; amsgrad uses ``max`` of raw v."""
 
     def init_fn(params: optax.Params):
-        count = jnp.zeros([], jnp.int32)
+        count = zero_count()
         if amsgrad:
             return TorchAmsgradState(
-                count, _zeros(params), _zeros(params), _zeros(params)
+                count,
+                zeros_like_tree(params),
+                zeros_like_tree(params),
+                zeros_like_tree(params),
             )
-        return TorchAdamState(count, _zeros(params), _zeros(params))
+        return TorchAdamState(count, zeros_like_tree(params), zeros_like_tree(params))
 
     def update_fn(updates, state, params=None):
         del params
@@ -128,7 +128,7 @@ def scale_by_torch_adamax(
 
     def init_fn(params: optax.Params) -> TorchAdamaxState:
         return TorchAdamaxState(
-            jnp.zeros([], jnp.int32), _zeros(params), _zeros(params)
+            zero_count(), zeros_like_tree(params), zeros_like_tree(params)
         )
 
     def update_fn(updates, state, params=None):
@@ -163,7 +163,7 @@ def scale_by_torch_nadam(
     def init_fn(params: optax.Params) -> TorchNAdamState:
         one = jnp.ones([], jnp.float32)
         return TorchNAdamState(
-            jnp.zeros([], jnp.int32), one, _zeros(params), _zeros(params)
+            zero_count(), one, zeros_like_tree(params), zeros_like_tree(params)
         )
 
     def update_fn(updates, state, params=None):
@@ -217,7 +217,9 @@ def scale_by_torch_radam(
     rho_inf = 2.0 / (1.0 - b2) - 1.0
 
     def init_fn(params: optax.Params) -> TorchAdamState:
-        return TorchAdamState(jnp.zeros([], jnp.int32), _zeros(params), _zeros(params))
+        return TorchAdamState(
+            zero_count(), zeros_like_tree(params), zeros_like_tree(params)
+        )
 
     def update_fn(updates, state, params=None):
         del params

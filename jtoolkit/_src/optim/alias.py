@@ -39,6 +39,28 @@ __all__ = [
 ]
 
 
+def _torch_chain(
+    lr: Schedulable,
+    weight_decay: float,
+    maximize: bool,
+    *scaling: optax.GradientTransformation,
+    decoupled: bool = False,
+) -> optax.GradientTransformation:
+    """torch's order: maximize -> L2 | ``scaling`` -> decoupled decay -> ``-lr``.
+
+    Every optimizer here is this chain; only ``scaling`` (and for NAdam/Adam(W)
+    whether weight decay is coupled) differs.
+    """
+    decay = coupled_decay(weight_decay)
+    return optax.chain(
+        maximize_sign(maximize),
+        optax.identity() if decoupled else decay,
+        *scaling,
+        decay if decoupled else optax.identity(),
+        scale_by_torch_lr(lr),
+    )
+
+
 def adamax(
     lr: Schedulable = 2e-3,
     betas: Sequence[Schedulable] = (0.9, 0.999),
@@ -71,30 +93,7 @@ def adamax(
         [-0.1]
     """
     b1, b2 = check_adam_args(lr, betas, eps, weight_decay)
-    return optax.chain(
-        maximize_sign(maximize),
-        coupled_decay(weight_decay),
-        scale_by_torch_adamax(b1, b2, eps),
-        scale_by_torch_lr(lr),
-    )
-
-
-def _decay_chain(
-    scaling: optax.GradientTransformation,
-    lr: Schedulable,
-    weight_decay: float,
-    maximize: bool,
-    decoupled: bool,
-) -> optax.GradientTransformation:
-    """maximize -> coupled L2 | scaling -> decoupled decay -> ``-lr``."""
-    decay = coupled_decay(weight_decay)
-    return optax.chain(
-        maximize_sign(maximize),
-        optax.identity() if decoupled else decay,
-        scaling,
-        decay if decoupled else optax.identity(),
-        scale_by_torch_lr(lr),
-    )
+    return _torch_chain(lr, weight_decay, maximize, scale_by_torch_adamax(b1, b2, eps))
 
 
 def nadam(
@@ -134,9 +133,11 @@ def nadam(
         [-0.1056]
     """
     b1, b2 = check_adam_args(lr, betas, eps, weight_decay)
-    check_nonneg(momentum_decay, "Invalid momentum_decay value")
+    check_nonneg("momentum_decay value", momentum_decay)
     scaling = scale_by_torch_nadam(b1, b2, eps, momentum_decay)
-    return _decay_chain(scaling, lr, weight_decay, maximize, decoupled_weight_decay)
+    return _torch_chain(
+        lr, weight_decay, maximize, scaling, decoupled=decoupled_weight_decay
+    )
 
 
 def radam(
@@ -173,7 +174,9 @@ def radam(
     """
     b1, b2 = check_adam_args(lr, betas, eps, weight_decay)
     scaling = scale_by_torch_radam(b1, b2, eps)
-    return _decay_chain(scaling, lr, weight_decay, maximize, decoupled_weight_decay)
+    return _torch_chain(
+        lr, weight_decay, maximize, scaling, decoupled=decoupled_weight_decay
+    )
 
 
 def sgd(
@@ -211,35 +214,21 @@ def sgd(
         >>> u["w"].tolist()
         [-0.10000000149011612, -0.10000000149011612]
     """
-    check_nonneg(lr, "Invalid learning rate")
-    check_nonneg(momentum, "Invalid momentum value")
-    check_nonneg(weight_decay, "Invalid weight_decay value")
+    check_nonneg("learning rate", lr)
+    check_nonneg("momentum value", momentum)
+    check_nonneg("weight_decay value", weight_decay)
     has_momentum = callable(momentum) or momentum > 0
     check(
         not nesterov or (has_momentum and dampening == 0),
         "Nesterov momentum requires a momentum and zero dampening",
     )
-    return optax.chain(
-        maximize_sign(maximize),
-        coupled_decay(weight_decay),
+    return _torch_chain(
+        lr,
+        weight_decay,
+        maximize,
         torch_momentum(momentum, dampening, nesterov)
         if has_momentum
         else optax.identity(),
-        scale_by_torch_lr(lr),
-    )
-
-
-def _adam_chain(
-    lr, betas, eps, weight_decay, amsgrad, maximize, decoupled
-) -> optax.GradientTransformation:
-    b1, b2 = check_adam_args(lr, betas, eps, weight_decay)
-    decay = coupled_decay(weight_decay)
-    return optax.chain(
-        maximize_sign(maximize),
-        optax.identity() if decoupled else decay,
-        scale_by_torch_adam(b1, b2, eps, amsgrad),
-        decay if decoupled else optax.identity(),
-        scale_by_torch_lr(lr),
     )
 
 
@@ -280,8 +269,10 @@ def adam(
         >>> [round(x, 6) for x in u["w"].tolist()]
         [-0.1, -0.1]
     """
-    return _adam_chain(
-        lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay
+    b1, b2 = check_adam_args(lr, betas, eps, weight_decay)
+    scaling = scale_by_torch_adam(b1, b2, eps, amsgrad)
+    return _torch_chain(
+        lr, weight_decay, maximize, scaling, decoupled=decoupled_weight_decay
     )
 
 
@@ -318,7 +309,9 @@ def adamw(
         >>> [round(x, 6) for x in u["w"].tolist()]
         [-0.05]
     """
-    return _adam_chain(lr, betas, eps, weight_decay, amsgrad, maximize, True)
+    b1, b2 = check_adam_args(lr, betas, eps, weight_decay)
+    scaling = scale_by_torch_adam(b1, b2, eps, amsgrad)
+    return _torch_chain(lr, weight_decay, maximize, scaling, decoupled=True)
 
 
 def rmsprop(
@@ -356,18 +349,18 @@ def rmsprop(
         >>> [round(x, 5) for x in u["w"].tolist()]
         [-0.1]
     """
-    check_nonneg(lr, "Invalid learning rate")
-    check_nonneg(eps, "Invalid epsilon value")
-    check_nonneg(momentum, "Invalid momentum value")
-    check_nonneg(weight_decay, "Invalid weight_decay value")
-    check_nonneg(alpha, "Invalid alpha value")
+    check_nonneg("learning rate", lr)
+    check_nonneg("epsilon value", eps)
+    check_nonneg("momentum value", momentum)
+    check_nonneg("weight_decay value", weight_decay)
+    check_nonneg("alpha value", alpha)
     has_momentum = callable(momentum) or momentum > 0
-    return optax.chain(
-        maximize_sign(maximize),
-        coupled_decay(weight_decay),
+    return _torch_chain(
+        lr,
+        weight_decay,
+        maximize,
         scale_by_torch_rms(alpha, eps, centered),
         torch_momentum(momentum) if has_momentum else optax.identity(),
-        scale_by_torch_lr(lr),
     )
 
 
@@ -404,17 +397,17 @@ def adagrad(
         >>> [round(x, 6) for x in u["w"].tolist()]
         [-0.1]
     """
-    check_nonneg(lr, "Invalid learning rate")
-    check_nonneg(lr_decay, "Invalid lr_decay value")
-    check_nonneg(weight_decay, "Invalid weight_decay value")
-    check_nonneg(initial_accumulator_value, "Invalid initial_accumulator_value value")
-    check_nonneg(eps, "Invalid epsilon value")
-    return optax.chain(
-        maximize_sign(maximize),
-        coupled_decay(weight_decay),
+    check_nonneg("learning rate", lr)
+    check_nonneg("lr_decay value", lr_decay)
+    check_nonneg("weight_decay value", weight_decay)
+    check_nonneg("initial_accumulator_value value", initial_accumulator_value)
+    check_nonneg("epsilon value", eps)
+    return _torch_chain(
+        lr,
+        weight_decay,
+        maximize,
         scale_by_torch_rss(initial_accumulator_value, eps),
         scale_by_lr_decay(lr_decay),
-        scale_by_torch_lr(lr),
     )
 
 
@@ -448,13 +441,8 @@ def adadelta(
         >>> [round(x, 6) for x in u["w"].tolist()]
         [-0.003162]
     """
-    check_nonneg(lr, "Invalid learning rate")
+    check_nonneg("learning rate", lr)
     check(0.0 <= rho <= 1.0, f"Invalid rho value: {rho}")
-    check_nonneg(eps, "Invalid epsilon value")
-    check_nonneg(weight_decay, "Invalid weight_decay value")
-    return optax.chain(
-        maximize_sign(maximize),
-        coupled_decay(weight_decay),
-        scale_by_torch_adadelta(rho, eps),
-        scale_by_torch_lr(lr),
-    )
+    check_nonneg("epsilon value", eps)
+    check_nonneg("weight_decay value", weight_decay)
+    return _torch_chain(lr, weight_decay, maximize, scale_by_torch_adadelta(rho, eps))

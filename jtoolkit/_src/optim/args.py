@@ -17,10 +17,14 @@ def check(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
-def check_nonneg(value: Schedulable, message: str) -> None:
-    """torch's ``if not 0.0 <= value`` check; a schedule is not checked."""
+def check_nonneg(name: str, value: Schedulable) -> None:
+    """torch's ``if not 0.0 <= value`` check, ``"Invalid <name>: <value>"``.
+
+    ``name`` is torch's phrase: ``"learning rate"``, ``"epsilon value"``,
+    ``"weight_decay value"``. A schedule is not checked.
+    """
     if not callable(value):
-        check(0.0 <= value, f"{message}: {value}")
+        check(0.0 <= value, f"Invalid {name}: {value}")
 
 
 def check_betas(betas: Sequence[Schedulable]) -> tuple[Schedulable, float]:
@@ -45,10 +49,10 @@ def check_adam_args(
     lr: Schedulable, betas: Sequence[Schedulable], eps: float, weight_decay: float
 ) -> tuple[Schedulable, float]:
     """torch's checks shared by the Adam family, in torch's order; returns the betas."""
-    check_nonneg(lr, "Invalid learning rate")
-    check_nonneg(eps, "Invalid epsilon value")
+    check_nonneg("learning rate", lr)
+    check_nonneg("epsilon value", eps)
     b1, b2 = check_betas(betas)
-    check_nonneg(weight_decay, "Invalid weight_decay value")
+    check_nonneg("weight_decay value", weight_decay)
     return b1, b2
 
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from jtoolkit._src.optim.inner_lr import lr_state_init, lr_state_read
-from jtoolkit._src.optim.schedulable import Schedulable, _count0
+from jtoolkit._src.optim.schedulable import Schedulable, zero_count
 
 __all__ = ["TorchAsgdState", "asgd", "scale_by_torch_asgd"]
 
@@ -38,7 +38,7 @@ def scale_by_torch_asgd(
     def init_fn(params: optax.Params) -> TorchAsgdState:
         one = jnp.ones([], jnp.float32)
         ax = jax.tree.map(jnp.zeros_like, params)
-        return TorchAsgdState(lr_state_init(lr), _count0(), one, one, ax)
+        return TorchAsgdState(lr_state_init(lr), zero_count(), one, one, ax)
 
     def update_fn(updates, state, params=None):
         if params is None:

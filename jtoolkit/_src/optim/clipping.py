@@ -8,16 +8,16 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jtoolkit._src.core.checks import fail
+
 __all__ = ["ClipGradNormState", "clip_grad_norm", "global_norm"]
 
 
-def _norm_type(norm_type: float | str) -> float:
+def _norm_type(norm_type: float | str, fn: str) -> float:
     try:
         return float(norm_type)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"norm_type must be a number or 'inf', got norm_type={norm_type!r}"
-        ) from None
+        raise fail("norm_type", norm_type, "a number or 'inf'", fn=fn) from None
 
 
 def global_norm(grads: Any, norm_type: float | str = 2.0) -> jax.Array:
@@ -42,7 +42,7 @@ def global_norm(grads: Any, norm_type: float | str = 2.0) -> jax.Array:
         >>> global_norm({"a": jnp.array([3.0]), "b": jnp.array([-4.0])}, "inf").tolist()
         4.0
     """
-    p = _norm_type(norm_type)
+    p = _norm_type(norm_type, "global_norm")
     leaves = [jnp.ravel(g) for g in jax.tree.leaves(grads) if jnp.size(g)]
     if not leaves:
         return jnp.zeros([], jnp.float32)
@@ -88,8 +88,8 @@ def clip_grad_norm(
     try:
         max_norm = float(max_norm)
     except (TypeError, ValueError):
-        raise ValueError(f"max_norm must be a number, got {max_norm=}") from None
-    p = _norm_type(norm_type)
+        raise fail("max_norm", max_norm, "a number", fn="clip_grad_norm") from None
+    p = _norm_type(norm_type, "clip_grad_norm")
 
     def init_fn(params: optax.Params) -> ClipGradNormState:
         del params

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from jtoolkit._src.optim.lr import LearningRateState, ScheduledLearningRateState
-from jtoolkit._src.optim.schedulable import Schedulable, _count0
+from jtoolkit._src.optim.schedulable import Schedulable, zero_count
 
 __all__ = ["lr_state_init", "lr_state_read"]
 
@@ -20,7 +20,7 @@ __all__ = ["lr_state_init", "lr_state_read"]
 def lr_state_init(lr: Schedulable) -> LearningRateState | ScheduledLearningRateState:
     """The lr state before any update (a schedule is evaluated at count 0)."""
     if callable(lr):
-        count = _count0()
+        count = zero_count()
         return ScheduledLearningRateState(count, jnp.asarray(lr(count), jnp.float32))
     return LearningRateState(jnp.asarray(lr, jnp.float32))
 

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 
 from jtoolkit._src.optim.groups import ParamGroupsState
-from jtoolkit._src.optim.schedulable import Schedulable, _count0
+from jtoolkit._src.optim.schedulable import Schedulable, zero_count
 
 __all__ = [
     "LearningRateState",
@@ -49,7 +49,7 @@ def scale_by_torch_lr(lr: Schedulable) -> optax.GradientTransformation:
 
         def init_sched(params: optax.Params) -> ScheduledLearningRateState:
             del params
-            count = _count0()
+            count = zero_count()
             return ScheduledLearningRateState(
                 count, jnp.asarray(lr(count), jnp.float32)
             )

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["Schedulable", "lerp", "value_at"]
+__all__ = ["Schedulable", "lerp", "value_at", "zero_count", "zeros_like_tree"]
 
 
 Schedulable = float | Callable[[jax.Array], Any]
@@ -29,9 +29,11 @@ def lerp(start: jax.Array, end: jax.Array, weight: Any) -> jax.Array:
     return jnp.where(weight < 0.5, forward, backward)
 
 
-def _zeros(params: optax.Params) -> optax.Params:
+def zeros_like_tree(params: optax.Params) -> optax.Params:
+    """Zeros shaped like every leaf of ``params`` (torch's lazily created buffers)."""
     return jax.tree.map(jnp.zeros_like, params)
 
 
-def _count0() -> jax.Array:
+def zero_count() -> jax.Array:
+    """A transform's step count before the first step (int32, as optax keeps it)."""
     return jnp.zeros([], jnp.int32)

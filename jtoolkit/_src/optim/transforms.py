@@ -20,7 +20,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jtoolkit._src.optim.schedulable import Schedulable, _count0, _zeros, lerp, value_at
+from jtoolkit._src.optim.schedulable import (
+    Schedulable,
+    lerp,
+    value_at,
+    zero_count,
+    zeros_like_tree,
+)
 
 __all__ = [
     "TorchMomentumState",
@@ -55,7 +61,7 @@ def torch_momentum(
     """
 
     def init_fn(params: optax.Params) -> TorchMomentumState:
-        return TorchMomentumState(_count0(), _zeros(params))
+        return TorchMomentumState(zero_count(), zeros_like_tree(params))
 
     def update_fn(updates, state, params=None):
         del params
@@ -88,8 +94,8 @@ def scale_by_torch_rms(
     """``g / (sqrt(v) + eps)``, or ``g / (sqrt(v - mean(g)^2) + eps)`` when centered."""
 
     def init_fn(params: optax.Params) -> TorchRmsState:
-        grad_avg = _zeros(params) if centered else ()
-        return TorchRmsState(_zeros(params), grad_avg)
+        grad_avg = zeros_like_tree(params) if centered else ()
+        return TorchRmsState(zeros_like_tree(params), grad_avg)
 
     def update_fn(updates, state, params=None):
         del params
@@ -148,7 +154,7 @@ def scale_by_lr_decay(lr_decay: float) -> optax.GradientTransformation:
 
     def init_fn(params: optax.Params) -> LrDecayState:
         del params
-        return LrDecayState(_count0())
+        return LrDecayState(zero_count())
 
     def update_fn(updates, state, params=None):
         del params
@@ -170,7 +176,7 @@ def scale_by_torch_adadelta(rho: float, eps: float) -> optax.GradientTransformat
     """Adadelta's ``sqrt(u + eps) / sqrt(v + eps) * g`` in torch's order."""
 
     def init_fn(params: optax.Params) -> TorchAdadeltaState:
-        return TorchAdadeltaState(_zeros(params), _zeros(params))
+        return TorchAdadeltaState(zeros_like_tree(params), zeros_like_tree(params))
 
     def update_fn(updates, state, params=None):
         del params

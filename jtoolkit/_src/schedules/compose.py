@@ -7,10 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.checks import check_int, check_positive, fail
 from jtoolkit._src.schedules.numerics import (
     Schedule,
-    check_int,
-    check_lr,
 )
 
 __all__ = ["lambda_lr", "per_epoch", "sequential_lr"]
@@ -38,7 +37,7 @@ def lambda_lr(lr: float, lr_lambda: Callable[[jax.Array], ArrayLike]) -> Schedul
         >>> [round(v, 4) for v in schedule(jnp.arange(3)).tolist()]
         [0.1, 0.05, 0.025]
     """
-    lr = check_lr("lr", lr)
+    lr = check_positive("lr", lr, fn="lambda_lr", allow_zero=True)
     if not callable(lr_lambda):
         raise ValueError(f"lr_lambda must be callable, but got {lr_lambda!r}")
 
@@ -74,7 +73,7 @@ def sequential_lr(schedules: Sequence[Schedule], milestones: Sequence[int]) -> S
         [0.05, 0.075, 0.1, 0.05, 0.025]
     """
     schedules = list(schedules)
-    milestones = [check_int("milestone", m) for m in milestones]
+    milestones = [check_int("milestone", m, fn="sequential_lr") for m in milestones]
     if not schedules:
         raise ValueError("SequentialLR expects at least one scheduler, but got none.")
     if len(milestones) != len(schedules) - 1:
@@ -85,7 +84,7 @@ def sequential_lr(schedules: Sequence[Schedule], milestones: Sequence[int]) -> S
             f"{len(milestones)}"
         )
     if milestones != sorted(milestones):
-        raise ValueError(f"milestones must be non-decreasing, but got {milestones}")
+        raise fail("milestones", milestones, "non-decreasing", fn="sequential_lr")
 
     def schedule(count: ArrayLike) -> jax.Array:
         t = jnp.asarray(count)
@@ -119,7 +118,9 @@ def per_epoch(schedule: Schedule, steps_per_epoch: int) -> Schedule:
         >>> [round(v, 4) for v in schedule(jnp.arange(5)).tolist()]
         [1.0, 1.0, 0.5, 0.5, 0.25]
     """
-    steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, 1)
+    steps_per_epoch = check_int(
+        "steps_per_epoch", steps_per_epoch, fn="per_epoch", minimum=1
+    )
 
     def stepped(count: ArrayLike) -> jax.Array:
         t = jnp.asarray(count)

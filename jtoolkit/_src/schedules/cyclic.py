@@ -13,11 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.checks import check_choice, check_positive
 from jtoolkit._src.schedules.numerics import (
     Schedule,
     as_count,
-    check_lr,
-    check_positive,
     power,
 )
 
@@ -34,12 +33,14 @@ def _cyclic_height(
     gamma: float,
     scale_fn: Callable[[jax.Array], ArrayLike] | None,
     scale_mode: str,
+    *,
+    fn: str,
 ) -> Schedule:
     """The fraction of the way from base to max at each count (triangle x scale)."""
-    up = check_positive("step_size_up", step_size_up)
-    down = up if step_size_down is None else float(step_size_down)
-    if not down >= 0:
-        raise ValueError(f"step_size_down must be >= 0, but got {step_size_down=}")
+    up = check_positive("step_size_up", step_size_up, fn=fn)
+    down = up
+    if step_size_down is not None:
+        down = check_positive("step_size_down", step_size_down, fn=fn, allow_zero=True)
     if scale_fn is None and mode not in _CYCLIC_MODES:
         raise ValueError(
             f"mode is invalid and scale_fn is None: got mode={mode!r}, expected one "
@@ -47,12 +48,10 @@ def _cyclic_height(
         )
     if scale_fn is None:
         scale_mode = "iterations" if mode == "exp_range" else "cycle"
-    elif scale_mode not in ("cycle", "iterations"):
-        raise ValueError(
-            f"scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}"
-        )
+    else:
+        check_choice("scale_mode", scale_mode, ("cycle", "iterations"), fn=fn)
     if scale_fn is None and mode == "exp_range":
-        gamma = check_positive("gamma", gamma)
+        gamma = check_positive("gamma", gamma, fn=fn)
     total = up + down
 
     def scale(t: jax.Array, cycle: jax.Array) -> jax.Array:
@@ -117,10 +116,10 @@ def cyclic_lr(
         >>> [round(v, 4) for v in schedule(jnp.arange(9)).tolist()]
         [0.0, 0.5, 1.0, 0.5, 0.0, 0.25, 0.5, 0.25, 0.0]
     """
-    base_lr = check_lr("base_lr", base_lr)
-    max_lr = check_lr("max_lr", max_lr)
+    base_lr = check_positive("base_lr", base_lr, fn="cyclic_lr", allow_zero=True)
+    max_lr = check_positive("max_lr", max_lr, fn="cyclic_lr", allow_zero=True)
     height = _cyclic_height(
-        step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode
+        step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode, fn="cyclic_lr"
     )
 
     def schedule(count: ArrayLike) -> jax.Array:
@@ -164,7 +163,13 @@ def cyclic_momentum(
         [0.9, 0.85, 0.8, 0.85, 0.9]
     """
     height = _cyclic_height(
-        step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode
+        step_size_up,
+        step_size_down,
+        mode,
+        gamma,
+        scale_fn,
+        scale_mode,
+        fn="cyclic_momentum",
     )
     top, bottom = float(max_momentum), float(base_momentum)
 

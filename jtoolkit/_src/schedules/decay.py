@@ -7,12 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.checks import check_int, check_positive
 from jtoolkit._src.schedules.numerics import (
     Schedule,
     as_count,
-    check_int,
-    check_lr,
-    check_positive,
     cos_mix,
     linear_mix,
     power,
@@ -48,9 +46,9 @@ def step_lr(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
         >>> [round(v, 4) for v in schedule(jnp.arange(5)).tolist()]
         [0.1, 0.1, 0.05, 0.05, 0.025]
     """
-    lr = check_lr("lr", lr)
-    step_size = check_int("step_size", step_size, 1)
-    gamma = check_positive("gamma", gamma)
+    lr = check_positive("lr", lr, fn="step_lr", allow_zero=True)
+    step_size = check_int("step_size", step_size, fn="step_lr", minimum=1)
+    gamma = check_positive("gamma", gamma, fn="step_lr")
 
     def schedule(count: ArrayLike) -> jax.Array:
         decays = jnp.floor_divide(as_count(count), np.float32(step_size))
@@ -81,10 +79,11 @@ def multistep_lr(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Sc
         >>> [round(v, 4) for v in schedule(jnp.arange(5)).tolist()]
         [1.0, 0.1, 0.1, 0.01, 0.01]
     """
-    lr = check_lr("lr", lr)
-    gamma = check_positive("gamma", gamma)
+    lr = check_positive("lr", lr, fn="multistep_lr", allow_zero=True)
+    gamma = check_positive("gamma", gamma, fn="multistep_lr")
     points = np.asarray(
-        sorted(check_int("milestone", m) for m in milestones), np.float32
+        sorted(check_int("milestone", m, fn="multistep_lr") for m in milestones),
+        np.float32,
     )
 
     def schedule(count: ArrayLike) -> jax.Array:
@@ -115,8 +114,8 @@ def exponential_lr(lr: float, gamma: float) -> Schedule:
         >>> [round(v, 4) for v in schedule(jnp.arange(4)).tolist()]
         [0.1, 0.05, 0.025, 0.0125]
     """
-    lr = check_lr("lr", lr)
-    gamma = check_positive("gamma", gamma)
+    lr = check_positive("lr", lr, fn="exponential_lr", allow_zero=True)
+    gamma = check_positive("gamma", gamma, fn="exponential_lr")
 
     def schedule(count: ArrayLike) -> jax.Array:
         return np.float32(lr) * power(gamma, as_count(count))
@@ -149,9 +148,11 @@ def cosine_annealing_lr(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule
         >>> [round(v, 4) for v in schedule(jnp.arange(5)).tolist()]
         [1.0, 0.5, 0.0, 0.5, 1.0]
     """
-    lr = check_lr("lr", lr)
-    eta_min = check_lr("eta_min", eta_min)
-    period = check_positive("T_max", T_max)
+    lr = check_positive("lr", lr, fn="cosine_annealing_lr", allow_zero=True)
+    eta_min = check_positive(
+        "eta_min", eta_min, fn="cosine_annealing_lr", allow_zero=True
+    )
+    period = check_positive("T_max", T_max, fn="cosine_annealing_lr")
 
     def schedule(count: ArrayLike) -> jax.Array:
         phase = jnp.mod(as_count(count), np.float32(2 * period))
@@ -195,7 +196,7 @@ def linear_lr(
         >>> [round(v, 4) for v in schedule(jnp.arange(4)).tolist()]
         [0.5, 0.75, 1.0, 1.0]
     """
-    lr = check_lr("lr", lr)
+    lr = check_positive("lr", lr, fn="linear_lr", allow_zero=True)
     if start_factor > 1.0 or start_factor <= 0:
         raise ValueError(
             "Starting multiplicative factor expected to be greater than 0 and less "
@@ -206,7 +207,7 @@ def linear_lr(
             "Ending multiplicative factor expected to be between 0 and 1, but got "
             f"end_factor={end_factor!r}."
         )
-    total_iters = check_int("total_iters", total_iters, 0)
+    total_iters = check_int("total_iters", total_iters, fn="linear_lr", minimum=0)
     if total_iters == 0:
         return lambda count: jnp.full(jnp.shape(count), lr * start_factor, jnp.float32)
     total = np.float32(total_iters)

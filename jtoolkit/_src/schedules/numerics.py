@@ -9,7 +9,6 @@ representable arguments. The parity tests hold them to ``rtol=1e-6``.
 """
 
 import math
-import operator
 from collections.abc import Callable
 
 import jax
@@ -20,9 +19,6 @@ from jax.typing import ArrayLike
 __all__ = [
     "Schedule",
     "as_count",
-    "check_int",
-    "check_lr",
-    "check_positive",
     "cos_mix",
     "linear_mix",
     "power",
@@ -82,32 +78,3 @@ def cos_mix(start: float, end: float, done: jax.Array, left: jax.Array) -> jax.A
 def linear_mix(start: float, end: float, done: jax.Array, left: jax.Array) -> jax.Array:
     """Linear interpolation ``start + (end - start) * done``, as two positive terms."""
     return np.float32(start) * left + np.float32(end) * done
-
-
-def check_int(name: str, value: object, minimum: int | None = None) -> int:
-    """Return ``value`` as an int; ValueError naming it unless it is ``>= minimum``."""
-    bound = "" if minimum is None else f" >= {minimum}"
-    message = f"{name} must be an integer{bound}, but got {name}={value!r}"
-    try:
-        as_int = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise ValueError(message) from None
-    if isinstance(value, bool) or (minimum is not None and as_int < minimum):
-        raise ValueError(message)
-    return as_int
-
-
-def check_positive(name: str, value: object) -> float:
-    """Return ``value`` as a float, or raise ValueError naming it if not ``> 0``."""
-    as_float = float(value)  # type: ignore[arg-type]
-    if not as_float > 0:
-        raise ValueError(f"{name} must be > 0, but got {name}={value!r}")
-    return as_float
-
-
-def check_lr(name: str, value: object) -> float:
-    """Return a learning rate as a float; "Invalid learning rate" if negative."""
-    as_float = float(value)  # type: ignore[arg-type]
-    if not as_float >= 0:
-        raise ValueError(f"Invalid learning rate: {name}={value!r} (expected >= 0)")
-    return as_float

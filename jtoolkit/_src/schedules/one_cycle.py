@@ -7,12 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.checks import check_int, check_positive
 from jtoolkit._src.schedules.numerics import (
     Schedule,
     as_count,
-    check_int,
-    check_lr,
-    check_positive,
     cos_mix,
     linear_mix,
 )
@@ -26,13 +24,13 @@ class ZeroDivisionArgumentError(ZeroDivisionError, ValueError):
     ZeroDivisionError, and also a ValueError, as a bad argument."""
 
 
-def _divisor(name: str, value: float) -> float:
+def _divisor(name: str, value: float, fn: str = "one_cycle_lr") -> float:
     """A divisor: 0 raises torch's ZeroDivisionError, a negative one ValueError."""
     if value == 0:
         raise ZeroDivisionArgumentError(
-            f"{name} must be > 0, but got {name}={value!r} (torch divides by it)"
+            f"{fn}: {name} must be > 0, got {value!r} (torch divides by it)"
         )
-    return check_positive(name, value)
+    return check_positive(name, value, fn=fn)
 
 
 def _one_cycle_ends(
@@ -41,13 +39,15 @@ def _one_cycle_ends(
     steps_per_epoch: int | None,
     pct_start: float,
     three_phase: bool,
+    *,
+    fn: str,
 ) -> tuple[int, list[float]]:
     """Validate torch's OneCycleLR arguments; return total steps and phase end steps."""
     if total_steps is not None:
-        total = check_int("total_steps", total_steps, 1)
+        total = check_int("total_steps", total_steps, fn=fn, minimum=1)
     elif epochs is not None and steps_per_epoch is not None:
-        total = check_int("epochs", epochs, 1)
-        total *= check_int("steps_per_epoch", steps_per_epoch, 1)
+        total = check_int("epochs", epochs, fn=fn, minimum=1)
+        total *= check_int("steps_per_epoch", steps_per_epoch, fn=fn, minimum=1)
     else:
         raise ValueError(
             "You must define either total_steps OR (epochs AND steps_per_epoch), but "
@@ -162,11 +162,11 @@ def one_cycle_lr(
         >>> [round(v, 4) for v in schedule(jnp.arange(4)).tolist()]
         [0.25, 1.0, 0.5, 0.0]
     """
-    max_lr = check_lr("max_lr", max_lr)
+    max_lr = check_positive("max_lr", max_lr, fn="one_cycle_lr", allow_zero=True)
     initial = max_lr / _divisor("div_factor", div_factor)
     final = initial / _divisor("final_div_factor", final_div_factor)
     total, ends = _one_cycle_ends(
-        total_steps, epochs, steps_per_epoch, pct_start, three_phase
+        total_steps, epochs, steps_per_epoch, pct_start, three_phase, fn="one_cycle_lr"
     )
     points = [(initial, max_lr), (max_lr, final)]
     if three_phase:
@@ -211,7 +211,12 @@ def one_cycle_momentum(
         [0.95, 0.85, 0.9, 0.95]
     """
     total, ends = _one_cycle_ends(
-        total_steps, epochs, steps_per_epoch, pct_start, three_phase
+        total_steps,
+        epochs,
+        steps_per_epoch,
+        pct_start,
+        three_phase,
+        fn="one_cycle_momentum",
     )
     top, bottom = float(max_momentum), float(base_momentum)
     points = [(top, bottom), (bottom, top)]

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jtoolkit._src.schedules.numerics import check_int, check_lr
+from jtoolkit._src.core.checks import check_int, check_positive
 
 __all__ = ["PlateauState", "ReduceLROnPlateau"]
 
@@ -95,8 +95,7 @@ class ReduceLROnPlateau:
     def __post_init__(self) -> None:
         if self.factor >= 1.0:
             raise ValueError(f"Factor should be < 1.0, but got factor={self.factor!r}.")
-        if self.factor < 0:
-            raise ValueError(f"factor must be >= 0, but got factor={self.factor!r}.")
+        check_positive("factor", self.factor, fn="ReduceLROnPlateau", allow_zero=True)
         if self.mode not in ("min", "max"):
             raise ValueError(f"mode {self.mode!r} is unknown! Expected 'min' or 'max'.")
         if self.threshold_mode not in ("rel", "abs"):
@@ -104,9 +103,9 @@ class ReduceLROnPlateau:
                 f"threshold mode {self.threshold_mode!r} is unknown! Expected 'rel' "
                 "or 'abs'."
             )
-        check_int("patience", self.patience, 0)
-        check_int("cooldown", self.cooldown, 0)
-        check_lr("min_lr", self.min_lr)
+        check_int("patience", self.patience, fn="ReduceLROnPlateau", minimum=0)
+        check_int("cooldown", self.cooldown, fn="ReduceLROnPlateau", minimum=0)
+        check_positive("min_lr", self.min_lr, fn="ReduceLROnPlateau", allow_zero=True)
 
     def init(self, lr: ArrayLike) -> PlateauState:
         """Return the state before the first ``step``: torch's state at construction.

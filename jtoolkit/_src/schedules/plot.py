@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.schedules.cyclic import cyclic_lr, cyclic_momentum
 from jtoolkit._src.schedules.decay import (
     cosine_annealing_lr,
@@ -75,8 +76,7 @@ def plot_schedule(
         ...     pathlib.Path(path).read_bytes()[:4]
         b'\x89PNG'
     """
-    if steps < 1:
-        raise ValueError(f"steps must be a positive integer, but got {steps=}")
+    steps = check_int("steps", steps, fn="plot_schedule", minimum=1)
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure

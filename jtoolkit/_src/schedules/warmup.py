@@ -5,11 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.checks import check_int, check_positive
 from jtoolkit._src.schedules.numerics import (
     Schedule,
     as_count,
-    check_int,
-    check_lr,
     cos_mix,
     linear_mix,
 )
@@ -51,11 +50,25 @@ def linear_warmup_cosine_annealing(
         >>> [round(v, 4) for v in schedule(jnp.arange(6)).tolist()]
         [0.5, 0.75, 1.0, 1.0, 0.5, 0.0]
     """
-    lr = check_lr("lr", lr)
-    start = check_lr("warmup_start_lr", warmup_start_lr)
-    eta_min = check_lr("eta_min", eta_min)
-    warmup = check_int("warmup_epochs", warmup_epochs, 0)
-    last = check_int("max_epochs", max_epochs, warmup + 1)
+    lr = check_positive("lr", lr, fn="linear_warmup_cosine_annealing", allow_zero=True)
+    start = check_positive(
+        "warmup_start_lr",
+        warmup_start_lr,
+        fn="linear_warmup_cosine_annealing",
+        allow_zero=True,
+    )
+    eta_min = check_positive(
+        "eta_min", eta_min, fn="linear_warmup_cosine_annealing", allow_zero=True
+    )
+    warmup = check_int(
+        "warmup_epochs", warmup_epochs, fn="linear_warmup_cosine_annealing", minimum=0
+    )
+    last = check_int(
+        "max_epochs",
+        max_epochs,
+        fn="linear_warmup_cosine_annealing",
+        minimum=warmup + 1,
+    )
     period = np.float32(last - warmup)
     ramp = np.float32(max(warmup - 1, 1))
 

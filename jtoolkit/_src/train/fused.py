@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jtoolkit._src.core.checks import torch_positive_int
 from jtoolkit._src.train.state import TrainState
 from jtoolkit._src.train.step import build_update
 
@@ -76,14 +77,7 @@ def make_fused_epoch(
         >>> metrics["loss"].shape, int(state.step)
         ((3,), 3)
     """
-    if (
-        not isinstance(batch_size, int)
-        or isinstance(batch_size, bool)
-        or batch_size <= 0
-    ):
-        raise ValueError(
-            f"batch_size should be a positive integer value, but got {batch_size=}"
-        )
+    batch_size = torch_positive_int("batch_size", batch_size)
     update = build_update(
         loss_fn, optimizer, has_aux, precision=precision, nan_policy=nan_policy
     )

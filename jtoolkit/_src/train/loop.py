@@ -350,12 +350,8 @@ def _step_early(early: EarlyStopping | None, estate: Any, record: dict) -> Any:
 
 
 def _check_fit_args(epochs, checkpoint_every, eval_step, val_loader):
-    for name, value, low in (
-        ("epochs", epochs, 0),
-        ("checkpoint_every", checkpoint_every, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {name}={value!r}")
+    check_int("epochs", epochs, fn="fit", minimum=0)
+    check_int("checkpoint_every", checkpoint_every, fn="fit", minimum=1)
     if val_loader is not None and eval_step is None:
         raise ValueError("val_loader needs eval_step=make_eval_step(metric_fn)")
 

@@ -18,7 +18,11 @@ import numpy as np
 import pytest
 
 SEED = 0
-TORCH_THREADS = os.environ.get("JTOOLKIT_TORCH_THREADS")
+# One intra-op thread by default: the oracle needs no speed, and with `pytest -n 2`
+# two workers' OpenMP pools on 2 cores stall each other (0.3-1.1 s per 50-step
+# torch run against 0.02-0.04 s at 1 thread). JTOOLKIT_TORCH_THREADS=2 runs the
+# suite with torch at 2 threads (the tolerances hold at both).
+TORCH_THREADS = os.environ.get("JTOOLKIT_TORCH_THREADS", "1")
 
 if os.path.dirname(__file__) not in sys.path:  # also under --import-mode=importlib
     sys.path.insert(0, os.path.dirname(__file__))

@@ -18,8 +18,16 @@ SHA-256 and the ``extra`` item's SHA-256. ``restore_checkpoint`` verifies them:
 an explicit damaged ``step`` raises ``CheckpointCorruptError`` naming the path;
 ``step=None`` skips damaged or incomplete checkpoints with a warning naming them
 and restores the newest intact one. A missing part (``extra/``) is damage.
+
+Several processes (``jax.distributed``): EVERY process calls ``save_checkpoint``,
+``restore_checkpoint`` and ``prune_checkpoints`` (orbax writes the shards, process
+0 writes jtoolkit's files between barriers). A call from some processes only
+(torch's ``if rank == 0: torch.save(...)``) raises ``CollectiveCallError`` after
+``$JTOOLKIT_BARRIER_TIMEOUT_S`` seconds (60) instead of hanging. A restore lands on
+the target's sharding, whatever topology saved the checkpoint.
 """
 
+from jtoolkit._src.checkpoint.collective import CollectiveCallError
 from jtoolkit._src.checkpoint.integrity import CheckpointCorruptError
 from jtoolkit._src.checkpoint.store import (
     all_steps,
@@ -31,6 +39,7 @@ from jtoolkit._src.checkpoint.store import (
 
 __all__ = [
     "CheckpointCorruptError",
+    "CollectiveCallError",
     "all_steps",
     "latest_step",
     "prune_checkpoints",

@@ -92,3 +92,63 @@ def test_worker_env_and_bad_arguments():
         timeout=60,
     )
     assert bad.returncode == 2 and "--nproc" in bad.stderr
+
+
+def _cli(metrics, ckpt, epochs, *extra, nproc=1, devices=1):
+    args = ["--epochs", str(epochs), "--no-progress", "--metrics-file", str(metrics)]
+    args += ["--checkpoint-dir", str(ckpt), *extra]
+    if nproc == 1:
+        cmd = [sys.executable, "-m", "jtoolkit.train", *args]
+    else:
+        cmd = [sys.executable, "-m", "jtoolkit.launch", "--nproc", str(nproc)]
+        cmd += ["-m", "jtoolkit.train", *args, "--data-parallel"]
+    return _run(cmd, devices)
+
+
+@pytest.mark.parametrize(("first", "second"), [(2, 1), (1, 2)])
+def test_checkpoints_move_between_process_counts(tmp_path, first, second):
+    """Saved by N processes (2 devices each), resumed by M: the end is the same."""
+    moved, straight = tmp_path / "moved.jsonl", tmp_path / "straight.jsonl"
+    ckpt = tmp_path / "ckpt"
+    _cli(moved, ckpt, 2, nproc=first, devices=2 if first > 1 else 1)
+    _cli(moved, ckpt, 3, "--resume", nproc=second, devices=2 if second > 1 else 1)
+    plain = [sys.executable, "-m", "jtoolkit.train", *_train_args(straight)[2:]]
+    _run([*plain, "--epochs", "3"], 1)
+    a, b = _metrics(moved), _metrics(straight)
+    assert [r["epoch"] for r in a] == [1, 2, 3]
+    for ra, rb in zip(a, b, strict=True):
+        assert ra["train_loss"] == pytest.approx(rb["train_loss"], rel=1e-4)
+        assert ra["val_accuracy"] == pytest.approx(rb["val_accuracy"], rel=1e-4)
+
+
+def test_saving_from_one_process_only_fails_fast_with_a_clear_error(tmp_path):
+    script = tmp_path / "rank0_save.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "import jax.numpy as jnp\n"
+        "from jtoolkit.train import initialize_distributed, save_checkpoint\n"
+        "from jtoolkit.checkpoint import CollectiveCallError\n"
+        "initialize_distributed()\n"
+        "state = {'w': jnp.ones(2)}  # every process starts its backend (collective)\n"
+        "if os.environ['JAX_PROCESS_ID'] == '0':\n"
+        "    try:\n"
+        f"        save_checkpoint({str(tmp_path / 'c')!r}, state, 1)\n"
+        "    except CollectiveCallError as err:\n"
+        "        print('caught:', err, flush=True)\n"
+        "        sys.exit(0)\n"
+        "    sys.exit(5)\n"
+        "time.sleep(12)\n"
+    )
+    env = {**_env(1), "JTOOLKIT_BARRIER_TIMEOUT_S": "4"}
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "jtoolkit.launch", "--nproc", "2", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "caught: save_checkpoint" in result.stdout
+    assert "every process must call save_checkpoint" in result.stdout
+    assert time.monotonic() - start < 60

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jtoolkit._src.checkpoint import steps
+from jtoolkit._src.checkpoint.collective import barrier, is_primary
 from jtoolkit._src.checkpoint.integrity import (
     FILES,
     CheckpointCorruptError,
@@ -167,16 +168,21 @@ def save_checkpoint(
     }
     if extra is not None:
         items[_EXTRA] = ocp.args.JsonSave(extra)
-    steps.recover(root)
     final = os.path.join(root, str(step))
+    barrier("save_checkpoint", final)  # every process is here: the others too
+    if is_primary():
+        steps.recover(root)
+    barrier("save_checkpoint", final)
     # Written beside the step, checksummed, then swapped in: a kill at any moment
     # leaves a complete copy (the old one, or the new one with its checksums).
     _checkpointer().save(
         final + steps.NEW, args=ocp.args.Composite(**items), force=True
     )
-    write_file_sums(final + steps.NEW)
-    steps.replace_step(root, step)
-    steps.prune(root, max_to_keep, protect=step)
+    if is_primary():  # jtoolkit's own file steps: one process, between barriers
+        write_file_sums(final + steps.NEW)
+        steps.replace_step(root, step)
+        steps.prune(root, max_to_keep, protect=step)
+    barrier("save_checkpoint", final)
     return final
 
 
@@ -387,5 +393,10 @@ def prune_checkpoints(
         ([1, 0], [2, 3])
     """
     root = os.path.abspath(os.fspath(directory))
-    steps.recover(root)
-    return steps.prune(root, max_to_keep, protect)
+    barrier("prune_checkpoints", root)
+    removed: list[int] = []
+    if is_primary():
+        steps.recover(root)
+        removed = steps.prune(root, max_to_keep, protect)
+    barrier("prune_checkpoints", root)
+    return removed

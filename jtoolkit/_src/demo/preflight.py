@@ -91,8 +91,13 @@ def run_options(config: DemoConfig, lr: float) -> dict[str, Any]:
 
 
 def record_run(config: DemoConfig, lr: float) -> None:
-    """Write the run's options next to its checkpoints (for ``--resume`` checks)."""
-    if config.checkpoint_dir is None:
+    """Write the run's options next to its checkpoints (for ``--resume`` checks).
+
+    Process 0 writes it (the processes of a run share the directory).
+    """
+    import jax
+
+    if config.checkpoint_dir is None or jax.process_index() != 0:
         return
     path = os.path.join(config.checkpoint_dir, RUN_FILE)
     tmp = path + ".tmp"

@@ -6,15 +6,18 @@ The twin of ``torch.save({"model": ..., "optimizer": ..., "epoch": ...}, path)``
 JSON item of host-side state (epoch, DataLoader position, ReduceLROnPlateau state,
 metrics history) saved with the same step.
 
-Each save goes through orbax's ``CheckpointManager``: it is written to a temporary
-directory and renamed into place only when complete, so a crash during a save leaves
-the previous checkpoint as the latest one (the unfinished temporary directory is
-ignored). Saving over an existing step writes the new copy completely before the
-old one goes. ``max_to_keep`` keeps the last N (enforced at every save;
-``prune_checkpoints`` enforces it at start-up).
+Each step is a directory ``<dir>/<step>`` written by an orbax ``Checkpointer``
+into a temporary directory and renamed into place only when complete, so a crash
+during a save leaves the previous checkpoint as the latest one (the unfinished
+temporary directory is ignored). Saving over an existing step writes the new copy
+completely before the old one goes: whenever a process is killed, one complete copy
+is on disk. ``max_to_keep`` keeps the last N (enforced at every save;
+``prune_checkpoints`` enforces it at start-up); ``all_steps`` and ``latest_step``
+list what is there.
 
 Every checkpoint carries a manifest with each array's tree path, shape, dtype and
-SHA-256 and the ``extra`` item's SHA-256. ``restore_checkpoint`` verifies them:
+SHA-256 and the ``extra`` item's SHA-256, and the size and SHA-256 of every file,
+checked before orbax reads any of them. ``restore_checkpoint`` verifies them:
 an explicit damaged ``step`` raises ``CheckpointCorruptError`` naming the path;
 ``step=None`` skips damaged or incomplete checkpoints with a warning naming them
 and restores the newest intact one. A missing part (``extra/``) is damage.

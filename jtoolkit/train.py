@@ -5,13 +5,22 @@ The twin of a PyTorch training loop (``model.train()``, forward, loss, ``backwar
 
 - ``TrainState.create(model, optimizer, seed=0)``: model state, optimizer state, step
   and PRNG key as one pytree;
-- ``make_train_step(loss_fn, optimizer, has_aux=False)``: one ``jax.jit``-compiled pure
-  ``step(state, batch) -> (state, metrics)`` with the state donated;
+- ``make_train_step(loss_fn, optimizer, has_aux=False, *, precision, nan_policy,
+  mesh, steps)``: one ``jax.jit``-compiled pure ``step(state, batch) -> (state,
+  metrics)`` with the state donated; ``mesh=`` for data parallelism, ``steps=k`` for
+  ``k`` optimizer steps per dispatch; a padding mask given to a step whose loss is a
+  scalar raises ``MaskUnsupportedError``;
 - ``make_eval_step(metric_fn)``: the same for evaluation (model in eval mode);
 - ``make_fused_epoch``: a whole epoch as one ``lax.scan`` for data held on the device;
 - ``fit(...)``: epochs over DataLoaders with validation, schedules, ReduceLROnPlateau,
-  progress bar, history, early stopping, checkpoints and exact resume;
-- ``save_checkpoint`` / ``restore_checkpoint``: atomic orbax checkpoints;
+  progress bar, history, early stopping, checkpoints and exact resume (``mesh=``,
+  ``steps_per_execution=``); returns a ``FitResult(state, history)``;
+- ``EarlyStopping``: a pure ``init``/``step`` state machine over an
+  ``EarlyStoppingState``, like ``ReduceLROnPlateau``;
+- ``initialize_distributed()``: join a multi-process run (``python -m
+  jtoolkit.launch``, SLURM, Open MPI) before anything touches a device;
+- ``save_checkpoint`` / ``restore_checkpoint``: atomic orbax checkpoints (the rest
+  of the checkpoint API is in ``jtoolkit.checkpoint``);
 - ``python -m jtoolkit.train``: the demo (``--help`` lists its options).
 
 The names are loaded on first use, so ``python -m jtoolkit.train --help`` answers

@@ -1,8 +1,10 @@
-"""Shared helpers of ``jtoolkit.tensor_ops``: dtypes, input conversion, torch errors.
+"""Input conversion shared by every area: user data to ``jax.Array`` as torch types it.
 
-Nothing here is public. The helpers turn user input (Python scalars, nested lists,
-numpy arrays, ``jax.Array``s, torch dtypes) into ``jax.Array``s with torch's dtype
-categories, and format shapes, dims and dtypes the way torch's error messages do.
+Nothing here is public. ``to_array`` and ``as_operand`` turn user input (Python
+scalars, nested lists, numpy arrays, ``jax.Array``s) into ``jax.Array``s with torch's
+dtype categories, refusing integers that do not fit and ragged lists with torch's
+messages. The dtype rules themselves are in ``dtypes.py``; argument checks and
+torch's shape and dim errors in ``checks.py``.
 """
 
 from __future__ import annotations

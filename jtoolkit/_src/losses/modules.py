@@ -6,9 +6,10 @@ loss can be called (eager, ``jax.jit``, ``jax.grad``). Its repr, like torch's, l
 only the options that differ from their defaults. They hold no state and no
 parameters; ``weight``/``pos_weight`` arrays are captured as constants.
 
-This file holds the shared base and the classification losses; the regression and
-distance ones are in ``_losses_modules_pointwise.py``. Public through
-``jtoolkit.losses``.
+This file holds the shared base and the classification losses; the others are in
+``modules_regression.py`` (regression and distance), ``modules_margin.py`` (margin,
+hinge and embedding) and ``modules_likelihood.py`` (Poisson, Gaussian, CTC). Public
+through ``jtoolkit.losses``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Module-style constructors of the regression and distance losses.
 
-See ``jtoolkit._losses_modules`` for the shared base; public through
-``jtoolkit.losses``.
+Same frozen-dataclass base as ``modules.py``; public through ``jtoolkit.losses``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Regression and distance losses: mse, l1, huber, smooth_l1, kl_div, triplet margin.
+"""Regression losses: mse, l1, huber, smooth_l1 and kl_div (torch.nn.functional).
 
 Public through ``jtoolkit.losses``; see that module for the overview.
 """

@@ -1,4 +1,4 @@
-"""Pure convolution and pooling kernels behind ``jtoolkit.models`` (NHWC, HWIO).
+"""Pure 2-D convolution kernels behind ``jtoolkit.models`` (NHWC, HWIO).
 
 Three lowerings of the same 2-D convolution give the same numbers (to float32
 rounding):

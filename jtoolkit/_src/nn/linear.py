@@ -1,9 +1,8 @@
-"""Layers with parameters: Linear, Conv2d, Embedding (torch's arguments, init, reprs).
+"""``Linear`` (torch.nn.Linear): torch's arguments, init, repr and state_dict names.
 
-Parameter-free blocks (Sequential, activations, pooling, Flatten) live in
-``_models_blocks.py``; normalisation and dropout in ``_models_norm.py``; LSTM in
-``_models_lstm.py``. Each layer's ``_torch_repr()`` is torch's
-``extra_repr()`` text and ``_torch_layout`` maps torch state_dict names to attributes.
+Its ``_torch_repr()`` is torch's ``extra_repr()`` text and ``_torch_layout`` maps
+torch state_dict names to attributes (the other layers do the same in their own
+files: ``conv.py``, ``embedding.py``, ``normalization.py``, ``recurrent.py``, ...).
 """
 
 from __future__ import annotations

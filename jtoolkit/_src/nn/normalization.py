@@ -1,7 +1,8 @@
 """BatchNorm, LayerNorm and GroupNorm with torch's numbers.
 
 ``model.train()`` / ``model.eval()`` on any enclosing ``nnx.Module`` flips
-``use_running_average`` (BatchNorm) and ``deterministic`` (Dropout). Running statistics
+BatchNorm's ``use_running_average`` (as it flips Dropout's ``deterministic``, in
+``dropout.py``). Running statistics
 are ``nnx.BatchStat`` variables updated in ``__call__``; in the functional core
 (``nnx.split`` -> ``jax.jit`` step -> ``nnx.merge`` -> call -> ``nnx.state``) the new
 statistics come back with the returned state.

@@ -1,4 +1,4 @@
-"""Gradient clipping, accumulation and the learning rate held in optimizer state."""
+"""Gradient clipping by global norm (torch.nn.utils.clip_grad_norm_)."""
 
 from __future__ import annotations
 

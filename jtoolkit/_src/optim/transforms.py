@@ -5,7 +5,7 @@ operation order (torch 2.13), where optax's closest transform differs: the learn
 rate held in the state (``param_group["lr"]``), SGD's momentum buffer (first step is a
 copy of the gradient, dampening afterwards), RMSprop's eps after the square root,
 Adagrad's eps after the square root and its ``lr_decay``, Adadelta. The Adam family
-lives in ``_optim_adam.py``.
+lives in ``adam.py``.
 
 A hyperparameter written as ``Schedulable`` is a float or a schedule ``count -> value``
 evaluated at the number of updates already applied (torch's scheduler stepped once

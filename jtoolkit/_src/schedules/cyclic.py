@@ -1,9 +1,9 @@
-"""Cyclic and one-cycle schedules with their momentum twins.
+"""torch's ``CyclicLR`` as a closed form, with its momentum twin.
 
-torch's ``CyclicLR`` and ``OneCycleLR`` also cycle the optimizer's ``momentum``
-(SGD, RMSprop) or ``betas[0]`` (Adam family) inversely to the learning rate; the
-``*_momentum`` twins return that second schedule, to pass as ``momentum=`` or
-``betas=(twin, b2)`` to ``jtoolkit.optim``.
+torch's ``CyclicLR`` (like ``OneCycleLR``, in ``one_cycle.py``) also cycles the
+optimizer's ``momentum`` (SGD, RMSprop) or ``betas[0]`` (Adam family) inversely to
+the learning rate; ``cyclic_momentum`` returns that second schedule, to pass as
+``momentum=`` or ``betas=(twin, b2)`` to ``jtoolkit.optim``.
 """
 
 from collections.abc import Callable

@@ -1,4 +1,4 @@
-"""Step, exponential, cosine, linear, lambda and sequential schedules (torch names)."""
+"""Decay schedules: step, multistep, exponential, cosine annealing, linear (torch)."""
 
 from collections.abc import Sequence
 

@@ -1,4 +1,4 @@
-"""The functional training core: ``TrainState`` and the jitted pure train/eval steps.
+"""The functional training core: the jitted pure train and eval steps.
 
 The model is split once (``nnx.split``) into a static ``GraphDef`` and a plain nested
 dict of arrays; every step is one ``jax.jit``-compiled pure function over that dict,

@@ -127,7 +127,7 @@ def _test_sums(model: Net, x: jax.Array, y: jax.Array):
 
 
 def test(model: Net, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
-    """upstream's ``test()``: summed NLL over the test set, accuracy; returns the mean."""
+    """upstream's ``test()``: summed NLL and accuracy; returns the mean NLL."""
     model.eval()
     total, correct = 0.0, 0
     for start in range(0, len(x), batch_size):

@@ -27,7 +27,9 @@ What differs:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import sys
 import tempfile
 
 import jax
@@ -37,19 +39,18 @@ from flax import nnx
 
 from jtoolkit import data, losses, models, optim, train
 
-try:  # the sibling port has the offline image loader
-    from mnist import load_images
-except ImportError:  # imported as a file by the tests
-    import importlib.util
-    import sys
 
-    _spec = importlib.util.spec_from_file_location(
-        "_ports_mnist", os.path.join(os.path.dirname(__file__), "mnist.py")
-    )
-    _mnist = importlib.util.module_from_spec(_spec)
-    sys.modules[_spec.name] = _mnist
-    _spec.loader.exec_module(_mnist)
-    load_images = _mnist.load_images
+def _sibling(name: str):
+    """The sibling port ``name``.py, loaded by path (never a same-named package)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_jtoolkit_port_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+load_images = _sibling("mnist").load_images  # the offline 28x28 image loader
 
 
 class NeuralNetwork(nnx.Module):

@@ -89,7 +89,7 @@ class Corpus:
         ids = [
             self.dictionary.add_word(word)
             for line in lines
-            for word in line.split() + ["<eos>"]
+            for word in [*line.split(), "<eos>"]
         ]
         return np.asarray(ids, np.int32)
 
@@ -101,7 +101,7 @@ def batchify(ids: np.ndarray, bsz: int) -> np.ndarray:
 
 
 def get_batch(source: np.ndarray, i: int, bptt: int):
-    """upstream's ``get_batch``: ``[seq_len, bsz]`` inputs and flat next-word targets."""
+    """upstream's ``get_batch``: ``[seq_len, bsz]`` ids, flat next-word targets."""
     seq_len = min(bptt, len(source) - 1 - i)
     return source[i : i + seq_len], source[i + 1 : i + 1 + seq_len].reshape(-1)
 

@@ -252,6 +252,7 @@ SCRIPTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_port_script_runs(name):
     flags, marker = SCRIPTS[name]

@@ -203,6 +203,11 @@ def evaluate(model: RNNModel, source: np.ndarray, bsz: int, bptt: int) -> float:
     return total / (len(source) - 1)
 
 
+def _ppl(loss: float) -> float:
+    """``math.exp(loss)``, inf instead of OverflowError when training diverged."""
+    return math.exp(loss) if loss < 700 else math.inf
+
+
 def main(argv: list[str] | None = None) -> float:
     p = argparse.ArgumentParser(description="jtoolkit port of the Word-level LM")
     p.add_argument("--data", default=None, help="a text file (default: LICENSE.txt)")
@@ -260,7 +265,7 @@ def main(argv: list[str] | None = None) -> float:
                 print(
                     f"| epoch {epoch:3d} | {batch + 1:5d}/{nbatches:5d} batches | "
                     f"lr {lr:02.2f} | ms/batch {elapsed * 1000 / (batch + 1):5.2f} | "
-                    f"loss {cur_loss:5.2f} | ppl {math.exp(cur_loss):8.2f}"
+                    f"loss {cur_loss:5.2f} | ppl {_ppl(cur_loss):8.2f}"
                 )
                 total_loss, start_time = 0.0, time.time()
             if args.dry_run:
@@ -269,7 +274,7 @@ def main(argv: list[str] | None = None) -> float:
         print("-" * 89)
         print(
             f"| end of epoch {epoch:3d} | time: {time.time() - epoch_start_time:5.2f}s"
-            f" | valid loss {val_loss:5.2f} | valid ppl {math.exp(val_loss):8.2f}"
+            f" | valid loss {val_loss:5.2f} | valid ppl {_ppl(val_loss):8.2f}"
         )
         print("-" * 89)
         if best_val_loss is None or val_loss < best_val_loss:
@@ -281,7 +286,7 @@ def main(argv: list[str] | None = None) -> float:
     print("=" * 89)
     print(
         f"| End of training | test loss {test_loss:5.2f} | "
-        f"test ppl {math.exp(test_loss):8.2f}"
+        f"test ppl {_ppl(test_loss):8.2f}"
     )
     print("=" * 89)
     return test_loss

@@ -169,14 +169,18 @@ def test_quickstart_matches_torch(torch):
 
 
 # --- word_language_model --------------------------------------------------------
-def _torch_rnn_model(torch, ntoken, ninp, nhid, nlayers, tied):
+def _torch_rnn_model(torch, rnn_type, ntoken, nhid, nlayers, tied):
     nn = torch.nn
 
     class RNNModel(nn.Module):
         def __init__(self):
             super().__init__()
-            self.encoder = nn.Embedding(ntoken, ninp)
-            self.rnn = nn.LSTM(ninp, nhid, nlayers)  # dropout off
+            self.encoder = nn.Embedding(ntoken, nhid)
+            if rnn_type in ("LSTM", "GRU"):  # dropout off
+                self.rnn = getattr(nn, rnn_type)(nhid, nhid, nlayers)
+            else:
+                kind = rnn_type.split("_")[1].lower()
+                self.rnn = nn.RNN(nhid, nhid, nlayers, nonlinearity=kind)
             self.decoder = nn.Linear(nhid, ntoken)
             nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
             nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
@@ -192,29 +196,32 @@ def _torch_rnn_model(torch, ntoken, ninp, nhid, nlayers, tied):
     return RNNModel()
 
 
-@pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
-def test_word_language_model_matches_torch(torch, tied):
+@pytest.mark.parametrize(
+    ("rnn_type", "tied"),
+    [("LSTM", False), ("LSTM", True), ("GRU", False), ("RNN_TANH", True)],
+)
+def test_word_language_model_matches_torch(torch, rnn_type, tied):
     port = load_port("word_language_model")
     corpus = port.Corpus(port.default_text())
-    ntoken, emsize, nlayers, bsz, bptt, lr, clip = (
-        len(corpus.dictionary),
-        16,
-        2,
-        4,
-        8,
-        20.0,
-        0.25,
-    )
+    ntoken, nhid, nlayers = len(corpus.dictionary), 16, 2
+    bsz, bptt, lr, clip = 4, 8, 20.0, 0.25  # upstream's lr and clip
     source = port.batchify(corpus.train, bsz)
     batches = [port.get_batch(source, i, bptt) for i in range(0, 3 * bptt, bptt)]
 
     def run(start, dtype):
-        net = _torch_rnn_model(torch, ntoken, emsize, emsize, nlayers, tied).to(dtype)
+        net = _torch_rnn_model(torch, rnn_type, ntoken, nhid, nlayers, tied)
+        net = net.to(dtype)
         net.load_state_dict({k: torch.tensor(v, dtype=dtype) for k, v in start.items()})
-        h = torch.zeros(nlayers, bsz, emsize, dtype=dtype)
-        hidden, out = (h, h), []
+        hidden = torch.zeros(nlayers, bsz, nhid, dtype=dtype)
+        if rnn_type == "LSTM":
+            hidden = (hidden, hidden)
+        out = []
         for ids, targets in batches:
-            hidden = tuple(t.detach() for t in hidden)  # repackage_hidden
+            # upstream's repackage_hidden: cut the graph between batches
+            if rnn_type == "LSTM":
+                hidden = tuple(t.detach() for t in hidden)
+            else:
+                hidden = hidden.detach()
             net.zero_grad()
             output, hidden = net(torch.tensor(ids).long(), hidden)
             loss = torch.nn.functional.nll_loss(output, torch.tensor(targets).long())
@@ -225,9 +232,9 @@ def test_word_language_model_matches_torch(torch, tied):
             out.append(loss.item())
         return np.array(out)
 
-    start = _start(_torch_rnn_model(torch, ntoken, emsize, emsize, nlayers, tied))
+    start = _start(_torch_rnn_model(torch, rnn_type, ntoken, nhid, nlayers, tied))
     model = port.RNNModel(
-        "LSTM", ntoken, emsize, emsize, nlayers, 0.0, tied, rngs=nnx.Rngs(0)
+        rnn_type, ntoken, nhid, nhid, nlayers, 0.0, tied, rngs=nnx.Rngs(0)
     )
     models.load_torch_state_dict(model, start)
     optimizer = port.make_optimizer(lr, clip)
@@ -238,7 +245,10 @@ def test_word_language_model_matches_torch(torch, tied):
         state, metrics = step(state, (ids, targets, hidden))
         hidden = metrics["aux"]
         losses.append(float(metrics["loss"]))
-    _check(losses, run, start, torch, f"word LM losses (tied={tied})")
+    _check(losses, run, start, torch, f"word LM losses ({rnn_type}, tied={tied})")
+    # upstream's annealing, lr /= 4, through the clip + SGD chain
+    annealed = optim.set_lr(state.opt_state, lr / 4)
+    np.testing.assert_allclose(float(optim.current_lr(annealed)), lr / 4)
 
 
 # --- the scripts themselves -----------------------------------------------------

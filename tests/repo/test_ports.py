@@ -69,7 +69,12 @@ def _torch_mnist_net(torch):
 
 def test_mnist_matches_torch(torch):
     port = load_port("mnist")
-    images, labels = port.load_images("digits")
+    # Synthetic (continuous noise), not the digits: the upsampled digits are
+    # piecewise constant, so 2x2 max-pool windows hold near-ties a few float32 ulps
+    # apart; float32 conv rounding can then route a window's gradient to the other
+    # element (an O(1) change for that window), which torch's own float32 runs miss
+    # by chance. The digits path of the script is run below.
+    images, labels = port.load_images("synthetic")
     images = port.normalize(images)
     batches = [
         (images[i * 16 : (i + 1) * 16], labels[i * 16 : (i + 1) * 16]) for i in range(4)

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_bool
+from jtoolkit._src.nn.init import const_array, const_param, uniform_param
 from jtoolkit._src.nn.linear import Linear
 
 __all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
@@ -119,19 +120,13 @@ class MultiheadAttention(nnx.Module):
         )
         self.deterministic = False
         bound = math.sqrt(6.0 / (embed_dim + 3 * embed_dim))  # xavier_uniform_
-        self.in_proj_weight = nnx.Param(
-            jax.random.uniform(
-                rngs.params(), (3 * embed_dim, embed_dim), jnp.float32, -bound, bound
-            )
-        )
-        self.in_proj_bias = (
-            nnx.Param(jnp.zeros((3 * embed_dim,), jnp.float32)) if bias else None
-        )
+        self.in_proj_weight = uniform_param(rngs, (3 * embed_dim, embed_dim), bound)
+        self.in_proj_bias = const_param((3 * embed_dim,), 0.0) if bias else None
         self.out_proj = NonDynamicallyQuantizableLinear(
             embed_dim, embed_dim, bias=bias, rngs=rngs
         )
         if bias:
-            self.out_proj.bias[...] = jnp.zeros((embed_dim,), jnp.float32)
+            self.out_proj.bias[...] = const_array((embed_dim,), 0.0, jnp.float32)
         if self.dropout > 0:
             self.dropout_rngs = rngs["dropout"].fork()
 

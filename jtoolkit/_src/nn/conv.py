@@ -11,7 +11,7 @@ from flax import nnx
 
 from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.nn import conv_lowering
-from jtoolkit._src.nn.init import _uniform
+from jtoolkit._src.nn.init import uniform_param
 
 __all__ = ["Conv1d", "Conv2d"]
 
@@ -92,8 +92,8 @@ class Conv2d(nnx.Module):
         self.impl = impl
         kh, kw = self.kernel_size
         bound = 1.0 / math.sqrt(in_channels * kh * kw)
-        self.kernel = _uniform(rngs, (kh, kw, in_channels, out_channels), bound)
-        self.bias = _uniform(rngs, (out_channels,), bound) if bias else None
+        self.kernel = uniform_param(rngs, (kh, kw, in_channels, out_channels), bound)
+        self.bias = uniform_param(rngs, (out_channels,), bound) if bias else None
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)
@@ -255,8 +255,9 @@ class Conv1d(nnx.Module):
         self._pads = self._resolve_padding(padding)
         (k,) = self.kernel_size
         bound = 1.0 / math.sqrt(in_channels // groups * k)
-        self.kernel = _uniform(rngs, (k, in_channels // groups, out_channels), bound)
-        self.bias = _uniform(rngs, (out_channels,), bound) if bias else None
+        shape = (k, in_channels // groups, out_channels)
+        self.kernel = uniform_param(rngs, shape, bound)
+        self.bias = uniform_param(rngs, (out_channels,), bound) if bias else None
 
     def _resolve_padding(self, padding) -> tuple[int, int]:
         if padding == "valid":

@@ -19,7 +19,7 @@ from flax import nnx
 from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.nn.conv import _check_groups, _conv_repr
 from jtoolkit._src.nn.conv_lowering import pair
-from jtoolkit._src.nn.init import _uniform
+from jtoolkit._src.nn.init import uniform_param
 
 __all__ = ["ConvTranspose2d"]
 
@@ -110,8 +110,8 @@ class ConvTranspose2d(nnx.Module):
         kh, kw = self.kernel_size
         bound = 1.0 / math.sqrt(out_channels // groups * kh * kw)
         shape = (kh, kw, in_channels, out_channels // groups)
-        self.kernel = _uniform(rngs, shape, bound)
-        self.bias = _uniform(rngs, (out_channels,), bound) if bias else None
+        self.kernel = uniform_param(rngs, shape, bound)
+        self.bias = uniform_param(rngs, (out_channels,), bound) if bias else None
 
     def _check_output_padding(self) -> None:
         (oh, ow), (sh, sw), (dh, dw) = self.output_padding, self.stride, self.dilation

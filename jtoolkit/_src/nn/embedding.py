@@ -7,6 +7,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_int
+from jtoolkit._src.nn.init import normal_param
 
 __all__ = ["Embedding"]
 
@@ -43,7 +44,7 @@ class Embedding(nnx.Module):
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         shape = (num_embeddings, embedding_dim)
-        self.weight = nnx.Param(jax.random.normal(rngs.params(), shape, jnp.float32))
+        self.weight = normal_param(rngs, shape)
 
     def __call__(self, ids: jax.Array) -> jax.Array:
         ids = jnp.asarray(ids)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_int
-from jtoolkit._src.nn.init import _uniform
+from jtoolkit._src.nn.init import uniform_param
 
 __all__ = ["Linear"]
 
@@ -58,8 +58,8 @@ class Linear(nnx.Module):
         self.in_features = in_features
         self.out_features = out_features
         bound = 1.0 / math.sqrt(in_features)
-        self.kernel = _uniform(rngs, (in_features, out_features), bound)
-        self.bias = _uniform(rngs, (out_features,), bound) if bias else None
+        self.kernel = uniform_param(rngs, (in_features, out_features), bound)
+        self.bias = uniform_param(rngs, (out_features,), bound) if bias else None
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jtoolkit._src.nn.init import const_array, const_param
+
 __all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
 
 
@@ -46,11 +48,12 @@ class _BatchNorm(nnx.Module):
         self.eps = eps
         self.momentum = momentum
         self.use_running_average = False
-        self.weight = nnx.Param(jnp.ones((num_features,), jnp.float32))
-        self.bias = nnx.Param(jnp.zeros((num_features,), jnp.float32))
-        self.running_mean = nnx.BatchStat(jnp.zeros((num_features,), jnp.float32))
-        self.running_var = nnx.BatchStat(jnp.ones((num_features,), jnp.float32))
-        self.num_batches_tracked = nnx.BatchStat(jnp.zeros((), jnp.int32))
+        shape, f32 = (num_features,), jnp.float32
+        self.weight = const_param(shape, 1.0, f32)
+        self.bias = const_param(shape, 0.0, f32)
+        self.running_mean = nnx.BatchStat(const_array(shape, 0.0, f32))
+        self.running_var = nnx.BatchStat(const_array(shape, 1.0, f32))
+        self.num_batches_tracked = nnx.BatchStat(const_array((), 0, jnp.int32))
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)
@@ -200,9 +203,9 @@ class LayerNorm(nnx.Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         shape = self.normalized_shape
-        self.weight = nnx.Param(jnp.ones(shape)) if elementwise_affine else None
+        self.weight = const_param(shape, 1.0) if elementwise_affine else None
         has_bias = elementwise_affine and bias
-        self.bias = nnx.Param(jnp.zeros(shape)) if has_bias else None
+        self.bias = const_param(shape, 0.0) if has_bias else None
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)
@@ -275,8 +278,8 @@ class GroupNorm(nnx.Module):
         self.eps = eps
         self.affine = affine
         shape = (num_channels,)
-        self.weight = nnx.Param(jnp.ones(shape)) if affine else None
-        self.bias = nnx.Param(jnp.zeros(shape)) if affine and bias else None
+        self.weight = const_param(shape, 1.0) if affine else None
+        self.bias = const_param(shape, 0.0) if affine and bias else None
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_bool
+from jtoolkit._src.nn.init import uniform_param
 
 __all__ = ["GRU", "LSTM", "RNN"]
 
@@ -269,10 +270,7 @@ class _RNNBase(nnx.Module):
                     shapes[f"bias_ih_l{k}{suffix}"] = (gate_size,)
                     shapes[f"bias_hh_l{k}{suffix}"] = (gate_size,)
                 for name, shape in shapes.items():
-                    values = jax.random.uniform(
-                        rngs.params(), shape, jnp.float32, -bound, bound
-                    )
-                    setattr(self, name, nnx.Param(values))
+                    setattr(self, name, uniform_param(rngs, shape, bound))
 
     @property
     def _dirs(self) -> int:

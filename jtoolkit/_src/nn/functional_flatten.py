@@ -17,8 +17,9 @@ def flatten(input: Any, start_dim: int = 1, end_dim: int = -1) -> jax.Array:
     torch counterpart: ``torch.flatten(input, start_dim, end_dim)`` with
     ``nn.Flatten``'s default ``start_dim=1``. The element order is the row-major
     order of the array given: there is NO layout conversion (an NHWC array is
-    flattened as (H, W, C); ``models.Flatten`` is the layer that reorders NHWC
-    to torch's (C, H, W)).
+    flattened as (H, W, C), exactly as ``models.Flatten`` does; transpose NHWC
+    conv features to NCHW first to keep torch's ``Linear`` weight layout, as
+    ``models.CNN`` does).
 
     Args:
         input: array.

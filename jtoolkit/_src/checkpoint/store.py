@@ -169,10 +169,9 @@ def save_checkpoint(
     if extra is not None:
         items[_EXTRA] = ocp.args.JsonSave(extra)
     final = os.path.join(root, str(step))
-    barrier("save_checkpoint", final)  # every process is here: the others too
     if is_primary():
         steps.recover(root)
-    barrier("save_checkpoint", final)
+    barrier("save_checkpoint", final)  # every process is here, the directory tidy
     # Written beside the step, checksummed, then swapped in: a kill at any moment
     # leaves a complete copy (the old one, or the new one with its checksums).
     _checkpointer().save(
@@ -393,7 +392,6 @@ def prune_checkpoints(
         ([1, 0], [2, 3])
     """
     root = os.path.abspath(os.fspath(directory))
-    barrier("prune_checkpoints", root)
     removed: list[int] = []
     if is_primary():
         steps.recover(root)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from jtoolkit._src.core.checks import check_int
+from jtoolkit._src.data.padding import batch_rows, pad_batch
 
 __all__ = ["DevicePrefetcher", "prefetch_to_device"]
 
@@ -54,32 +55,6 @@ def _movable(leaf: Any, array_type: type) -> bool:
     if isinstance(leaf, np.ndarray | np.generic):
         return leaf.dtype.kind in "biufc"
     return isinstance(leaf, array_type | bool | int | float | complex)
-
-
-def _rows(batch: Any) -> int:
-    import jax
-
-    return int(np.shape(jax.tree.leaves(batch)[0])[0])
-
-
-def _pad_host(batch: Any, size: int) -> tuple[Any, np.ndarray, int]:
-    """Pad numpy leaves to ``size`` rows (copies of the last row); mask; real rows."""
-    import jax
-
-    rows = _rows(batch)
-    if rows > size:
-        raise ValueError(
-            f"a batch of {rows} rows is larger than the padding size {size}"
-        )
-    mask = (np.arange(size) < rows).astype(np.float32)
-
-    def pad(x: Any) -> Any:
-        x = np.asarray(x)
-        if rows == size:
-            return x
-        return np.concatenate([x, np.repeat(x[-1:], size - rows, axis=0)])
-
-    return jax.tree.map(pad, batch), mask, rows
 
 
 class DevicePrefetcher:
@@ -146,8 +121,8 @@ class DevicePrefetcher:
 
         def counted():
             for batch in self.source:
-                b, m, rows = _pad_host(batch, size)
-                rows_seen.append(rows)
+                rows_seen.append(batch_rows(batch))
+                b, m = pad_batch(batch, size)
                 yield b, m
 
         for i, (batch, mask) in enumerate(_prefetch(counted(), self.size, self.device)):

@@ -12,17 +12,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from jtoolkit._src.data.padding import batch_rows, pad_batch
 from jtoolkit._src.train.step import MaskUnsupportedError
 
 __all__ = ["BatchPadder", "batch_rows", "batch_size_of", "pad_batch", "supports_mask"]
-
-
-def batch_rows(batch: Any) -> int:
-    """Number of examples in a batch (leading dim of its first leaf)."""
-    return int(np.shape(jax.tree.leaves(batch)[0])[0])
 
 
 def batch_size_of(loader: Any) -> int | None:
@@ -31,36 +26,6 @@ def batch_size_of(loader: Any) -> int | None:
     if size is None:
         size = getattr(getattr(loader, "batch_sampler", None), "batch_size", None)
     return size if isinstance(size, int) and size > 0 else None
-
-
-def _pad_leaf(x: Any, extra: int) -> Any:
-    if isinstance(x, jax.Array):
-        return jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)])
-    x = np.asarray(x)
-    return np.concatenate([x, np.repeat(x[-1:], extra, axis=0)])
-
-
-def pad_batch(batch: Any, size: int) -> tuple[Any, np.ndarray]:
-    """Pad every leaf to ``size`` rows with copies of the last row; 0/1 row mask.
-
-    numpy leaves stay numpy (host), ``jax.Array`` leaves are padded on their device.
-
-    Example:
-        >>> b, m = pad_batch((np.arange(3.0),), 5)
-        >>> b[0].tolist(), m.tolist()
-        ([0.0, 1.0, 2.0, 2.0, 2.0], [1.0, 1.0, 1.0, 0.0, 0.0])
-    """
-    rows = batch_rows(batch)
-    mask = (np.arange(size) < rows).astype(np.float32)
-    if rows == size:
-        return batch, mask
-    if rows > size:
-        raise ValueError(
-            f"batch of {rows} rows is larger than the batch size {size}; fit pads "
-            "smaller batches up to the loader's batch size (its first batch's rows "
-            "when it declares none)"
-        )
-    return jax.tree.map(lambda x: _pad_leaf(x, size - rows), batch), mask
 
 
 def supports_mask(step: Callable, state: Any, padded: tuple[Any, np.ndarray]) -> bool:

@@ -18,7 +18,7 @@ import numpy as np
 from jtoolkit._src.train.batching import BatchPadder
 from jtoolkit._src.train.multi_step import stack_group
 
-__all__ = ["EpochLog", "evaluate", "train_epoch"]
+__all__ = ["EpochLog", "evaluate", "lr_of", "train_epoch"]
 
 
 class EpochLog:
@@ -151,7 +151,7 @@ def train_epoch(run: Any, state: Any, loader: Iterable, epoch: int, padder):
                 rate = sum(log.rows) / max(time.perf_counter() - start, 1e-9)
                 bar.set_postfix(
                     loss=f"{log.last_loss():.4f}",
-                    lr=f"{run.lr_of(state.opt_state) or float('nan'):.3g}",
+                    lr=f"{lr_of(state.opt_state) or float('nan'):.3g}",
                     samples_s=f"{rate:.0f}",
                 )
         bar.update(len(rows))
@@ -185,3 +185,16 @@ def evaluate(eval_step: Callable, state: Any, loader: Iterable, padder) -> dict:
         for k, v in out.items():
             sums[k] = sums.get(k, 0.0) + float(v) * count
     return {f"val_{k}": v / max(total, 1.0) for k, v in sums.items()}
+
+
+def lr_of(opt_state: Any) -> float | None:
+    """The optimizer's current learning rate as a float (None if it holds none)."""
+    try:
+        from jtoolkit._src.optim.lr import current_lr
+
+        lr = current_lr(opt_state)
+    except (ValueError, TypeError, AttributeError, ImportError):
+        return None
+    if isinstance(lr, list):
+        lr = lr[0]
+    return float(lr)

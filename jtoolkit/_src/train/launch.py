@@ -87,11 +87,6 @@ def _split(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
-def _command(target: list[str]) -> list[str]:
-    """``python -m MODULE ...`` or ``python SCRIPT ...`` with this interpreter."""
-    return [sys.executable, *target]
-
-
 def _stop(procs: list[subprocess.Popen]) -> None:
     """SIGTERM every process still running, SIGKILL after a grace period."""
     for p in procs:
@@ -137,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("give a SCRIPT or -m MODULE to run")
     port = ns.coordinator_port or _free_port()
     address = f"127.0.0.1:{port}"
-    cmd = _command(target)
+    cmd = [sys.executable, *target]  # python SCRIPT ... or python -m MODULE ...
     procs = [
         subprocess.Popen(cmd, env=worker_env(rank, ns.nproc, address))
         for rank in range(ns.nproc)

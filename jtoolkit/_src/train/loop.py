@@ -38,10 +38,10 @@ from jtoolkit._src.train.distributed import (
     place_replicated,
     resolve_mesh,
 )
-from jtoolkit._src.train.epoch import evaluate, train_epoch
+from jtoolkit._src.train.epoch import evaluate, lr_of, train_epoch
 from jtoolkit._src.train.state import TrainState
 
-__all__ = ["FitResult", "fit", "lr_of"]
+__all__ = ["FitResult", "fit"]
 
 
 class FitResult(NamedTuple):
@@ -74,10 +74,6 @@ class _Run(NamedTuple):
             leave=True,
             dynamic_ncols=True,
         )
-
-    @staticmethod
-    def lr_of(opt_state: Any) -> float | None:
-        return lr_of(opt_state)
 
 
 def _resume(directory, state, plateau, early):
@@ -354,16 +350,3 @@ def _check_fit_args(epochs, checkpoint_every, eval_step, val_loader):
     check_int("checkpoint_every", checkpoint_every, fn="fit", minimum=1)
     if val_loader is not None and eval_step is None:
         raise ValueError("val_loader needs eval_step=make_eval_step(metric_fn)")
-
-
-def lr_of(opt_state: Any) -> float | None:
-    """The optimizer's current learning rate as a float (None if it holds none)."""
-    try:
-        from jtoolkit._src.optim.lr import current_lr
-
-        lr = current_lr(opt_state)
-    except (ValueError, TypeError, AttributeError, ImportError):
-        return None
-    if isinstance(lr, list):
-        lr = lr[0]
-    return float(lr)

@@ -321,31 +321,32 @@ def make_train_step(
     return jitted
 
 
-def _compile(update: Callable, mesh: Any, batch_axis: int) -> Callable:
-    """``update(state, batch, mask, *rest)`` jitted with the state donated.
+def _compile(fn: Callable, mesh: Any, batch_axis: int, donate: bool = True) -> Callable:
+    """``fn(state, batch, mask, *rest)`` jitted, the state donated if ``donate``.
 
-    Over a ``mesh``: state replicated in and out, batch and mask split on axis
-    ``batch_axis`` (1 for stacked groups), anything after them replicated; a thin
-    host wrapper checks that the global batch splits over the data shards (a shape
-    read, no device work), so the error names the sizes that would work.
+    Over a ``mesh``: state replicated in, outputs replicated, batch and mask split
+    on axis ``batch_axis`` (1 for stacked groups), anything after them replicated;
+    a thin host wrapper checks that the global batch splits over the data shards
+    (a shape read, no device work), so the error names the sizes that would work.
     """
+    donated = (0,) if donate else ()
     if mesh is None:
 
         def plain(state: TrainState, batch: Any, mask: Any = None, *rest: Any):
-            return update(state, batch, mask, *rest)
+            return fn(state, batch, mask, *rest)
 
-        return DonatingStep(jax.jit(plain, donate_argnums=0))
+        jitted = jax.jit(plain, donate_argnums=donated)
+        return DonatingStep(jitted) if donate else jitted
     rep, split = replicated(mesh), batch_sharding(mesh, batch_axis)
 
     def step(state: TrainState, batch: Any, mask: Any = None, *rest: Any):
         # Traced under the mesh, so layers can pick lowerings that shard well.
         with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):
-            new_state, metrics = update(state, batch, mask, *rest)
-        new_state = jax.lax.with_sharding_constraint(new_state, rep)
-        return new_state, jax.lax.with_sharding_constraint(metrics, rep)
+            out = fn(state, batch, mask, *rest)
+        return jax.lax.with_sharding_constraint(out, rep)
 
     shardings = (rep, split, split) + ((rep,) if batch_axis else ())
-    jitted = jax.jit(step, donate_argnums=0, in_shardings=shardings)
+    jitted = jax.jit(step, donate_argnums=donated, in_shardings=shardings)
 
     def sharded_step(state: TrainState, batch: Any, mask: Any = None, *rest: Any):
         rows = jnp.shape(jax.tree.leaves(batch)[0])[batch_axis]
@@ -354,7 +355,7 @@ def _compile(update: Callable, mesh: Any, batch_axis: int) -> Callable:
 
     sharded_step.jitted = jitted
     sharded_step.lower = jitted.lower
-    return DonatingStep(sharded_step)
+    return DonatingStep(sharded_step) if donate else sharded_step
 
 
 def build_eval(metric_fn: Callable, *, precision: str = "fp32") -> Callable:
@@ -413,23 +414,6 @@ def make_eval_step(
     """
     evaluate = build_eval(metric_fn, precision=precision)
     mesh = resolve_mesh(mesh)
-    if mesh is None:
-        jitted = jax.jit(evaluate)
-        jitted.mesh = None
-        return jitted
-    rep, split = replicated(mesh), batch_sharding(mesh)
-
-    def sharded(state: TrainState, batch: Any, mask: Any = None):
-        with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):
-            metrics = evaluate(state, batch, mask)
-        return jax.lax.with_sharding_constraint(metrics, rep)
-
-    jitted = jax.jit(sharded, in_shardings=(rep, split, split))
-
-    def sharded_eval(state: TrainState, batch: Any, mask: Any = None):
-        check_divisible(int(jnp.shape(jax.tree.leaves(batch)[0])[0]), mesh)
-        return jitted(state, batch, mask)
-
-    sharded_eval.jitted = jitted
-    sharded_eval.mesh = mesh
-    return sharded_eval
+    jitted = _compile(evaluate, mesh, 0, donate=False)
+    jitted.mesh = mesh
+    return jitted

@@ -16,9 +16,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PKG = ROOT / "jtoolkit"
 
-# DESIGN.md "Shape": core <- tensor/autodiff <- data, nn, losses, optim, schedules
-# <- checkpoint <- train <- demo. An area may import its own modules and any area of
-# a lower rank; areas of one rank stay independent of each other.
+# DESIGN.md "Shape": core <- tensor/autodiff <- data, nn, losses, metrics, optim,
+# schedules <- checkpoint, interop, export <- train <- demo. An area may import its
+# own modules and any area of a lower rank; areas of one rank stay independent.
 RANK = {
     "core": 0,
     "tensor": 1,
@@ -26,6 +26,7 @@ RANK = {
     "data": 2,
     "nn": 2,
     "losses": 2,
+    "metrics": 2,
     "optim": 2,
     "schedules": 2,
     "checkpoint": 3,
@@ -39,6 +40,7 @@ PUBLIC = {
     "models",
     "losses",
     "functional",
+    "metrics",
     "optim",
     "schedules",
     "checkpoint",

@@ -249,6 +249,7 @@ class AUROC:
         """Both states: counts added (binned), ``b``'s rows appended (exact)."""
         if isinstance(a, BinnedCounts):
             return merge_sum(a, b)
+        a, b = jax.tree.map(jnp.asarray, (a, b))  # host copies (all-gathers) too
         filled = jnp.arange(b.scores.shape[0]) < b.count
         return _append(a, b.scores, b.target, filled)
 

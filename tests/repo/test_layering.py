@@ -30,6 +30,7 @@ RANK = {
     "optim": 2,
     "schedules": 2,
     "checkpoint": 3,
+    "export": 3,
     "train": 4,
     "demo": 5,
 }
@@ -41,6 +42,7 @@ PUBLIC = {
     "losses",
     "functional",
     "metrics",
+    "export",
     "optim",
     "schedules",
     "checkpoint",

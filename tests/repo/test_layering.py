@@ -31,6 +31,7 @@ RANK = {
     "schedules": 2,
     "checkpoint": 3,
     "export": 3,
+    "interop": 3,
     "train": 4,
     "demo": 5,
 }
@@ -43,6 +44,7 @@ PUBLIC = {
     "functional",
     "metrics",
     "export",
+    "interop",
     "optim",
     "schedules",
     "checkpoint",

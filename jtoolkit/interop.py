@@ -31,6 +31,7 @@ from jtoolkit._src.interop.graph import (
     from_torch,
     supported,
 )
+from jtoolkit._src.interop.summary import summary
 
 __all__ = [
     "CompareReport",
@@ -38,5 +39,6 @@ __all__ = [
     "TorchGraph",
     "compare",
     "from_torch",
+    "summary",
     "supported",
 ]

@@ -11,8 +11,9 @@ Example:
     >>> from flax import nnx
     >>> from jtoolkit.models import Linear
     >>> from jtoolkit.export import onnx
-    >>> path = os.path.join(tempfile.mkdtemp(), "linear.onnx")
-    >>> onnx(Linear(3, 2, rngs=nnx.Rngs(0)), jnp.ones((1, 3)), path) == path
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "linear.onnx")
+    ...     onnx(Linear(3, 2, rngs=nnx.Rngs(0)), jnp.ones((1, 3)), path) == path
     True
 """
 

@@ -28,6 +28,8 @@ Example:
     ...                  jnp.array([0, 0, 1, 1]))
     >>> float(auroc.compute(s))
     0.75
+    >>> hash(AUROC(task="binary", thresholds=[0.0, 0.5, 1.0])) is not None
+    True
 """
 
 from __future__ import annotations
@@ -166,6 +168,10 @@ class AUROC:
                 f"{self.max_fpr!r}"
             )
         _thresholds(self.thresholds, "AUROC")
+        if self.thresholds is not None and not isinstance(self.thresholds, int):
+            # a hashable config (a static jit argument, a dict key)
+            values = tuple(float(t) for t in np.asarray(self.thresholds).reshape(-1))
+            object.__setattr__(self, "thresholds", values)
 
     @property
     def _columns(self) -> int:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _harness import zoo
 
 from jtoolkit import export
+
+from ._harness import zoo
 
 
 @pytest.mark.parametrize("name", sorted(zoo()))

@@ -12,9 +12,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _harness import zoo
 
 from jtoolkit import export
+
+from ._harness import zoo
 
 FRESH = """
 import sys, numpy as np, jax

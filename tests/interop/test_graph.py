@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _harness import six_models
 
 from jtoolkit import interop, models
+
+from ._harness import six_models
 
 NAMES = ["simple_nn", "mnist_net", "resnet", "lstm_lm", "encoder", "arithmetic"]
 

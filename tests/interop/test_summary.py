@@ -4,10 +4,11 @@ from XLA equal to 2*in*out(+bias) for a Linear layer, totals for from_torch grap
 from __future__ import annotations
 
 import jax.numpy as jnp
-from _harness import six_models
 from flax import nnx
 
 from jtoolkit import interop, models
+
+from ._harness import six_models
 
 
 def test_linear_flops_and_params():

@@ -6,7 +6,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from _harness import (
+
+from jtoolkit import metrics
+
+from ._harness import (
     CASES,
     ROWS,
     assert_agrees,
@@ -15,8 +18,6 @@ from _harness import (
     run_both,
     torchmetrics,
 )
-
-from jtoolkit import metrics
 
 
 def test_mean_metric_agrees_with_torchmetrics():

@@ -5,7 +5,10 @@ masks, merge; and the capacity overflow rule."""
 from __future__ import annotations
 
 import numpy as np
-from _harness import (
+
+from jtoolkit import metrics
+
+from ._harness import (
     CASES,
     ROWS,
     assert_agrees,
@@ -16,8 +19,6 @@ from _harness import (
     scores,
     torchmetrics,
 )
-
-from jtoolkit import metrics
 
 C = 3
 

@@ -4,7 +4,10 @@ normalization, ignore_index, absent classes), through one update and a merge."""
 from __future__ import annotations
 
 import numpy as np
-from _harness import (
+
+from jtoolkit import metrics
+
+from ._harness import (
     CASES,
     ROWS,
     assert_agrees,
@@ -15,8 +18,6 @@ from _harness import (
     scores,
     torchmetrics,
 )
-
-from jtoolkit import metrics
 
 
 def test_agrees_with_torchmetrics_on_random_cases():

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _harness import CASES, ROWS, assert_agrees, random_mask, run_both, torchmetrics
 
 from jtoolkit import metrics
+
+from ._harness import CASES, ROWS, assert_agrees, random_mask, run_both, torchmetrics
 
 
 @pytest.mark.parametrize("name", ["MeanSquaredError", "MeanAbsoluteError"])

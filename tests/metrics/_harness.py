@@ -71,12 +71,15 @@ def labels(rng: np.random.Generator, shape, classes: int) -> np.ndarray:
 
 
 def scores(rng: np.random.Generator, shape) -> np.ndarray:
-    """Probabilities, logits (outside [0, 1]) or coarse values with ties."""
+    """Probabilities, logits (all outside [0, 1]) or coarse values with ties."""
     kind = rng.integers(3)
     if kind == 0:
         return rng.random(shape).astype(np.float32)
-    if kind == 1:
-        return (3 * rng.standard_normal(shape)).astype(np.float32)
+    if kind == 1:  # every value outside [0, 1]: any non-empty update normalizes
+        # (the sigmoid/softmax decision is per update call, in torchmetrics too, so
+        # a half batch of logits that happen to lie in [0, 1] would not be comparable)
+        n = rng.standard_normal(shape)
+        return (np.sign(n) * (1.1 + 3 * np.abs(n))).astype(np.float32)
     return (rng.integers(0, 5, size=shape) / 4).astype(np.float32)
 
 

@@ -8,6 +8,9 @@ The parser only builds the config; ``run(config)`` does the work on the library
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
+import json
 import math
 import os
 import sys
@@ -233,6 +236,12 @@ def _add_scale_out(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--process-id", type=_non_negative_int, default=None, help="this process's rank"
     )
+    g.add_argument(
+        "--init-timeout",
+        type=_positive_float,
+        default=None,
+        help="seconds to wait for every process to join (JAX's default: 300)",
+    )
 
 
 def parse_config(argv: list[str] | None = None) -> DemoConfig:
@@ -279,13 +288,20 @@ def configure_runtime(config: DemoConfig) -> str:
     import jax
 
     from jtoolkit._src.train.distributed import initialize_distributed
+    from jtoolkit._src.train.runtime import JobSetupError
 
     if config.device == "cpu":
         jax.config.update("jax_platforms", "cpu")
     try:
         initialize_distributed(
-            config.coordinator_address, config.num_processes, config.process_id
+            config.coordinator_address,
+            config.num_processes,
+            config.process_id,
+            timeout_s=config.init_timeout,
+            agree={"config": _config_digest(config)},
         )
+    except JobSetupError:
+        raise  # connected processes: one line and exit 2 without JAX's barrier
     except (RuntimeError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
         raise UsageError(f"cannot join the multi-process run: {first}") from None
@@ -314,6 +330,19 @@ def configure_runtime(config: DemoConfig) -> str:
         )
     count = jax.device_count()
     return f"{device.platform} ({device.device_kind}, 1 of {count} device(s), {where})"
+
+
+# per process, or checked on their own (num_processes)
+_PER_PROCESS = ("coordinator_address", "process_id", "num_processes", "init_timeout")
+
+
+def _config_digest(config: DemoConfig) -> str:
+    """A hash of the options every process must share (not its rank or address)."""
+    shared = {
+        k: v for k, v in dataclasses.asdict(config).items() if k not in _PER_PROCESS
+    }
+    text = json.dumps(shared, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def run(config: DemoConfig, log=print) -> list[dict]:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from jtoolkit._src.demo.config import _OPTIMIZERS, _SCHEDULERS, DemoConfig, UsageError
+from jtoolkit._src.train.runtime import end_process
 
 __all__ = ["build_parser", "main", "parse_config", "run"]
 
@@ -368,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         history = run(config, log)
     except UsageError as err:
         print(f"python -m jtoolkit.train: error: {err}", file=sys.stderr)
-        return 2
+        return end_process(2)
     except FloatingPointError as err:  # the demo has no nan_policy: name its options
         what = str(err).split("; that update")[0]
         print(
@@ -376,10 +377,10 @@ def main(argv: list[str] | None = None) -> int:
             "or pick another --optimizer or --scheduler",
             file=sys.stderr,
         )
-        return 2
+        return end_process(2)
     except KeyboardInterrupt:
         print("python -m jtoolkit.train: interrupted", file=sys.stderr)
-        return 130
+        return end_process(130)
     if history and primary:
         _summary(history, time.perf_counter() - start)
     return 0

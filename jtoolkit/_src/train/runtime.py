@@ -34,6 +34,7 @@ __all__ = [
     "JobSetupError",
     "agree_across_processes",
     "check_port_free",
+    "end_process",
     "install_fail_fast",
     "install_preemption_handler",
     "parse_coordinator_address",
@@ -170,8 +171,9 @@ def _flush() -> None:
             pass
 
 
-def _first_to_fail() -> bool:
-    """Claim "the job's failure" in the key-value store; False if a peer has.
+def _first_to_fail() -> tuple[bool, int | None]:
+    """Claim "the job's failure" in the key-value store: (whether this process is
+    the first to fail, the rank of the first).
 
     A peer's error that is only the echo of another process's death (a collective
     that lost its partner) stays quiet, so the job shows one traceback. Without a
@@ -179,19 +181,21 @@ def _first_to_fail() -> bool:
     """
     client = _JOB.client
     if client is None:
-        return True
-    verdict = [True]
+        return True, _JOB.process_id
+    verdict: list = [True, _JOB.process_id]
 
     def claim() -> None:
         try:
             client.key_value_set("jtoolkit/failed", str(_JOB.process_id))
         except Exception as err:  # the store raises its own type
-            verdict[0] = "ALREADY_EXISTS" not in str(err) and "exists" not in str(err)
+            if "ALREADY_EXISTS" in str(err) or "exists" in str(err):
+                verdict[0] = False
+                verdict[1] = int(client.key_value_try_get("jtoolkit/failed"))
 
     worker = threading.Thread(target=claim, daemon=True)
     worker.start()
     worker.join(2.0)  # a vanished coordinator must not hold the exit up
-    return verdict[0]
+    return verdict[0], verdict[1]
 
 
 def _report_and_exit(exc_type, exc, tb, *, where: str = "") -> None:
@@ -202,7 +206,8 @@ def _report_and_exit(exc_type, exc, tb, *, where: str = "") -> None:
         code = 2
     else:
         code = 1
-    if _first_to_fail():
+    first, first_rank = _first_to_fail()
+    if first:
         if code == 2:
             print(f"jtoolkit: error: {exc}", file=sys.stderr)
         else:
@@ -216,12 +221,16 @@ def _report_and_exit(exc_type, exc, tb, *, where: str = "") -> None:
             file=sys.stderr,
         )
         _flush()
-        time.sleep(_ECHO_DELAY_S)  # let the launcher see the first failure first
+        if first_rank != 0:  # (process 0 hosts the coordinator: do not outlive it)
+            time.sleep(_ECHO_DELAY_S)  # let the launcher see the first one first
     _flush()
+    if _JOB.process_id == 0 and _JOB.client is not None:
+        time.sleep(_HOST_DELAY_S)  # the coordinator lives here: peers finish first
     os._exit(code)
 
 
 _ECHO_DELAY_S = 1.0
+_HOST_DELAY_S = 0.5
 
 
 def _excepthook(exc_type, exc, tb) -> None:
@@ -266,6 +275,25 @@ def install_fail_fast(
     threading.excepthook = _thread_excepthook
 
 
+def end_process(code: int) -> int:
+    """``code`` back, or, for a non-zero code in a multi-process job, exit now.
+
+    ``sys.exit(code)`` in one process of a job runs JAX's shutdown barrier, which
+    waits (up to 300 s) for peers that sit in a collective waiting for this
+    process; this flushes and calls ``os._exit`` instead, so the launcher sees
+    the code at once. Use it as ``return end_process(2)`` in a ``main`` that
+    returns codes.
+
+    Example:
+        >>> end_process(2)  # one process: nothing to skip
+        2
+    """
+    if code and _JOB.num_processes > 1:
+        _flush()
+        os._exit(code)
+    return code
+
+
 # ------------------------------------------------------------------ agreement
 
 
@@ -299,25 +327,41 @@ def agree_across_processes(
     mine = {key: _digest(value) for key, value in facts.items()}
     client.key_value_set(f"jtoolkit/agree/{process_id}", json.dumps(mine))
     peers = range(1, num_processes) if process_id == 0 else [0]
+    problem = None
     for peer in peers:
         try:
             text = client.blocking_key_value_get(
                 f"jtoolkit/agree/{peer}", int(timeout_s * 1000)
             )
         except Exception as err:  # XlaRuntimeError: a timeout
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise JobSetupError(
                 f"process {peer} did not report its settings within {timeout_s:g} s "
-                f"(process {process_id} of {num_processes}): "
-                f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"
+                f"(process {process_id} of {num_processes}): {first}"
             ) from None
-        theirs = json.loads(text)
-        for key in [*mine, *(k for k in theirs if k not in mine)]:
-            if mine.get(key) != theirs.get(key):
-                raise JobSetupError(
-                    f"the processes disagree: process {process_id} says "
-                    f"{key}={mine.get(key)}, process {peer} says {theirs.get(key)}; "
-                    "start every process with the same options"
-                )
+        problem = problem or _first_difference(mine, json.loads(text), process_id, peer)
+    # everyone checks before anyone leaves: process 0 hosts the coordinator, and
+    # its exit would abort a peer still reading
+    try:
+        client.wait_at_barrier("jtoolkit/agreed", int(timeout_s * 1000))
+    except Exception:  # a peer already gone: the verdict stands
+        pass
+    if problem:
+        raise JobSetupError(problem)
+
+
+def _first_difference(mine: dict, theirs: dict, me: int, peer: int) -> str | None:
+    """The first fact that differs, said the same way on both sides."""
+    other, zero = (peer, mine) if me == 0 else (me, theirs)
+    said = theirs if me == 0 else mine
+    for key in [*mine, *(k for k in theirs if k not in mine)]:
+        if mine.get(key) != theirs.get(key):
+            return (
+                f"the processes disagree: process {other} says {key}="
+                f"{said.get(key)}, process 0 says {zero.get(key)}; start every "
+                "process with the same options"
+            )
+    return None
 
 
 # ----------------------------------------------------------------- preemption

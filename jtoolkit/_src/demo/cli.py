@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from jtoolkit._src.demo.config import _OPTIMIZERS, _SCHEDULERS, DemoConfig, UsageError
-from jtoolkit._src.train.runtime import end_process
+from jtoolkit._src.train.runtime import end_process, parse_coordinator_address
 
 __all__ = ["build_parser", "main", "parse_config", "run"]
 
@@ -262,6 +262,11 @@ def parse_config(argv: list[str] | None = None) -> DemoConfig:
         raise UsageError(
             f"--data-dir is only used with --dataset mnist, not {config.dataset}"
         )
+    if config.coordinator_address is not None:  # before JAX is imported
+        try:
+            parse_coordinator_address(config.coordinator_address)
+        except ValueError as err:
+            raise UsageError(f"--coordinator-address: {err}") from None
     if (
         config.num_processes is not None
         and config.process_id is not None

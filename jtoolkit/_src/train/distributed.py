@@ -237,7 +237,11 @@ def _check_rank(process_id: int | None, num_processes: int | None) -> None:
         raise ValueError(f"process_id must be >= 0, got {process_id}")
     if num_processes is not None and num_processes < 1:
         raise ValueError(f"num_processes must be >= 1, got {num_processes}")
-    if None not in (process_id, num_processes) and process_id >= num_processes:
+    if (
+        process_id is not None
+        and num_processes is not None
+        and (process_id >= num_processes)
+    ):
         raise ValueError(
             f"process_id {process_id} must be below num_processes {num_processes}"
         )
@@ -292,7 +296,7 @@ def _cluster_detected() -> bool:
 def _host_copy(leaf: Any) -> np.ndarray | None:
     """This process's copy of a replicated leaf (None: sharded, or not an array)."""
     if isinstance(leaf, jax.Array):
-        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+        if jax.numpy.issubdtype(leaf.dtype, jax.dtypes.prng_key):
             leaf = jax.random.key_data(leaf)
         if not leaf.sharding.is_fully_replicated:
             return None
@@ -396,7 +400,7 @@ def _like(leaf: Any, value: np.ndarray) -> Any:
     """``value`` placed as ``leaf`` was (a replicated jax.Array, a key, numpy)."""
     if not isinstance(leaf, jax.Array):
         return value if isinstance(leaf, np.ndarray) else type(leaf)(value.item())
-    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+    if jax.numpy.issubdtype(leaf.dtype, jax.dtypes.prng_key):
         data = jax.random.key_data(leaf)
         placed = jax.make_array_from_callback(
             value.shape, data.sharding, lambda index: value[index]

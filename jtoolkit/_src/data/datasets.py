@@ -216,7 +216,7 @@ class StackDataset(Dataset):
 
 
 def _items(dataset: Any, indices: list[int]) -> list[Any]:
-    getitems = getattr(dataset, "__getitems__", None)
+    getitems: Callable[[list[int]], Any] | None = getattr(dataset, "__getitems__", None)
     if callable(getitems):
         items = getitems(indices)
         if len(items) != len(indices):

@@ -289,6 +289,7 @@ class ArrayDataset(Dataset):
 
 
 TensorDataset = ArrayDataset
+"""torch's name (``torch.utils.data.TensorDataset``) for :class:`ArrayDataset`."""
 
 
 class Subset(Dataset):

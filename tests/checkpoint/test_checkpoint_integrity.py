@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from jtoolkit._src.checkpoint import steps
+from jtoolkit._src.checkpoint.lock import LOCK
 from jtoolkit._src.checkpoint.store import _checkpointer
 from jtoolkit.checkpoint import (
     CheckpointCorruptError,
@@ -158,7 +159,7 @@ def test_rewrite_killed_at_any_stage_keeps_a_complete_copy(tmp_path, stage):
     assert all_steps(tmp_path) == [7]
     np.testing.assert_array_equal(restore_checkpoint(tmp_path, _TARGET)["b"], [1] * 3)
     save_checkpoint(tmp_path, _state(2), 7)  # the next save tidies up
-    assert sorted(os.listdir(tmp_path)) == ["7"]
+    assert sorted(os.listdir(tmp_path)) == ["7", LOCK]
     np.testing.assert_array_equal(restore_checkpoint(tmp_path, _TARGET)["b"], [2] * 3)
 
 
@@ -187,7 +188,7 @@ def test_retention_at_every_save_and_at_start_up(tmp_path, monkeypatch):
     assert all_steps(tmp_path) == [3, 4]
     os.mkdir(tmp_path / "1.jtoolkit-trash")  # a deletion killed half-way
     save_checkpoint(tmp_path, _state(5), 5, max_to_keep=2)
-    assert sorted(os.listdir(tmp_path)) == ["4", "5"]
+    assert sorted(os.listdir(tmp_path)) == ["4", "5", LOCK]
 
 
 def test_one_checkpointer_per_process(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 from typing import Any
@@ -13,10 +12,12 @@ import numpy as np
 
 from jtoolkit._src.checkpoint import steps
 from jtoolkit._src.checkpoint.collective import barrier, is_primary
+from jtoolkit._src.checkpoint.errors import quiet_orbax, write_failure
 from jtoolkit._src.checkpoint.integrity import (
     FILES,
     CheckpointCorruptError,
     array_digest,
+    check_step_dir,
     json_digest,
     make_manifest,
     read_json_item,
@@ -24,7 +25,9 @@ from jtoolkit._src.checkpoint.integrity import (
     verify_file_sums,
     write_file_sums,
 )
+from jtoolkit._src.checkpoint.lock import hold_writer_lock
 from jtoolkit._src.core.checks import check_int
+from jtoolkit._src.core.files import UnsafePathError
 
 __all__ = [
     "all_steps",
@@ -38,12 +41,6 @@ __all__ = [
 _STATE, _EXTRA, _LAYOUT = "state", "extra", "layout"
 
 
-def _quiet_orbax() -> None:
-    """Orbax logs each save/restore through absl; keep the user's output clean."""
-    for name in ("absl", "orbax", "orbax.checkpoint"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def _ocp():
     """orbax.checkpoint, imported on first use (it adds ~0.5 s to start-up)."""
     import orbax.checkpoint
@@ -55,7 +52,6 @@ def _checkpointer():
     """One orbax Checkpointer per process (a new one per save leaks memory)."""
     global _CHECKPOINTER
     if _CHECKPOINTER is None:
-        _quiet_orbax()
         ocp = _ocp()
         _CHECKPOINTER = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
     return _CHECKPOINTER
@@ -142,7 +138,13 @@ def save_checkpoint(
 
     Raises:
         ValueError: negative ``step``.
+        TypeError: ``extra`` is not JSON-serialisable.
         NotADirectoryError: ``directory`` is a file.
+        CheckpointLockedError: another live process writes to ``directory``
+            (one writer per directory; the lock is held until this process exits).
+        CheckpointWriteError: an ``OSError`` (full disk, read-only file system,
+            no permission, vanished directory, ...) naming the operation and the
+            path; the checkpoints saved before are intact, the newest still latest.
 
     Example:
         >>> import tempfile
@@ -157,7 +159,6 @@ def save_checkpoint(
     root = os.path.abspath(os.fspath(directory))
     if os.path.exists(root) and not os.path.isdir(root):
         raise NotADirectoryError(f"checkpoint directory {root} is a file")
-    os.makedirs(root, exist_ok=True)
     paths, savable, _, _ = _flat(state)
     arrays = [np.asarray(jax.device_get(x)) for x in savable]
     manifest = make_manifest(paths, arrays, extra)
@@ -169,20 +170,46 @@ def save_checkpoint(
     if extra is not None:
         items[_EXTRA] = ocp.args.JsonSave(extra)
     final = os.path.join(root, str(step))
+    what = f"save_checkpoint: writing step {step}"
     if is_primary():
-        steps.recover(root)
+        _tidy(root, what)
     barrier("save_checkpoint", final)  # every process is here, the directory tidy
     # Written beside the step, checksummed, then swapped in: a kill at any moment
     # leaves a complete copy (the old one, or the new one with its checksums).
-    _checkpointer().save(
-        final + steps.NEW, args=ocp.args.Composite(**items), force=True
-    )
-    if is_primary():  # jtoolkit's own file steps: one process, between barriers
-        write_file_sums(final + steps.NEW)
-        steps.replace_step(root, step)
-        steps.prune(root, max_to_keep, protect=step)
+    try:
+        with quiet_orbax():
+            _checkpointer().save(
+                final + steps.NEW, args=ocp.args.Composite(**items), force=True
+            )
+        if is_primary():  # jtoolkit's own file steps: one process, between barriers
+            write_file_sums(final + steps.NEW)
+            steps.replace_step(root, step)
+            steps.prune(root, max_to_keep, protect=step)
+    except (OSError, ValueError, UnsafePathError) as err:
+        if is_primary():
+            _discard(final + steps.NEW)
+        raise write_failure(what, final, err) from None
     barrier("save_checkpoint", final)
     return final
+
+
+def _tidy(root: str, what: str) -> None:
+    """Create the directory, take its writer lock, finish interrupted saves."""
+    try:
+        os.makedirs(root, exist_ok=True)
+        hold_writer_lock(root)
+        steps.recover(root)
+    except OSError as err:
+        raise write_failure(what, root, err) from None
+
+
+def _discard(path: str) -> None:
+    """Remove an unfinished new copy, so the previous save stays the latest."""
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            steps.recover(os.path.dirname(path))
+    except OSError:
+        pass  # left for the next save's tidy-up; readers ignore it anyway
 
 
 def _describe(directory: Any, paths: dict[int, str]) -> str:
@@ -302,8 +329,7 @@ def _order(manifest: dict, paths: list[str], shapes: list, where: str) -> list[i
 
 def _restore_step(where: str, target: Any, with_extra: bool) -> tuple[Any, Any]:
     """Restore and verify one step directory; damage raises CheckpointCorruptError."""
-    if not os.path.isdir(where) or not os.listdir(where):
-        raise CheckpointCorruptError(f"checkpoint {where} is empty")
+    check_step_dir(where)
     has_sums = verify_file_sums(where)
     manifest = read_manifest(where)
     if not has_sums and manifest["format"] >= 2:
@@ -327,10 +353,11 @@ def _restore_step(where: str, target: Any, with_extra: bool) -> tuple[Any, Any]:
     ocp = _ocp()
     wanted = {_key(i): a for i, a in zip(order, abstract, strict=True)}
     try:
-        out = _checkpointer().restore(
-            where,
-            args=ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(wanted)}),
-        )[_STATE]
+        with quiet_orbax():
+            out = _checkpointer().restore(
+                where,
+                args=ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(wanted)}),
+            )[_STATE]
         saved = [out[_key(i)] for i in order]
     except Exception as err:  # any failure to read is damage
         first = (str(err).strip().splitlines() or [""])[0][:200]
@@ -393,8 +420,12 @@ def prune_checkpoints(
     """
     root = os.path.abspath(os.fspath(directory))
     removed: list[int] = []
-    if is_primary():
-        steps.recover(root)
-        removed = steps.prune(root, max_to_keep, protect)
+    if is_primary() and os.path.isdir(root):
+        what = "prune_checkpoints"
+        _tidy(root, what)
+        try:
+            removed = steps.prune(root, max_to_keep, protect)
+        except OSError as err:
+            raise write_failure(what, root, err) from None
     barrier("prune_checkpoints", root)
     return removed

@@ -81,16 +81,18 @@ def write_failure(
     """``err`` (raised while ``operation`` wrote ``path``) as a CheckpointWriteError.
 
     Example:
-        >>> e = write_failure("save_checkpoint: step 3", "/ck/3", OSError(28, "x"))
+        >>> e = write_failure("save_checkpoint: step 3", "/ck/3", OSError(28, "full"))
         >>> isinstance(e, OSError), e.errno == errno.ENOSPC
         (True, True)
         >>> str(e)
-        'save_checkpoint: step 3 failed: /ck/3: No space left on device'
+        'save_checkpoint: step 3 failed: /ck/3: No space left on device (full)'
     """
     if isinstance(err, CheckpointWriteError):
         return err
     code = _errno_of(err)
     reason = os.strerror(code) if code != errno.EIO else _first_line(err)
+    if isinstance(err, OSError) and err.strerror and err.strerror != reason:
+        reason = f"{reason} ({err.strerror})"
     where = getattr(err, "filename", None) or path
     return CheckpointWriteError(code, f"{operation} failed: {where}: {reason}", path)
 

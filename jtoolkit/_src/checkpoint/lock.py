@@ -19,7 +19,7 @@ import stat
 
 from jtoolkit._src.checkpoint.errors import CheckpointLockedError, write_failure
 
-__all__ = ["LOCK", "hold_writer_lock", "release_writer_lock"]
+__all__ = ["LOCK", "hold_writer_lock", "lost_directory", "release_writer_lock"]
 
 LOCK = "jtoolkit-writer.lock"
 
@@ -94,6 +94,23 @@ def hold_writer_lock(directory: str) -> None:
     except OSError:
         pass  # the lock holds without the note (a full disk)
     _HELD[key] = (os.getpid(), fd)
+
+
+def lost_directory(directory: str) -> bool:
+    """True (once) if this process held ``directory``'s lock and the directory, or
+    its lock file, was removed since: a checkpoint directory that vanished mid-run
+    is an error, not a silent fresh start."""
+    key = os.path.realpath(directory)
+    held = _HELD.get(key)
+    if held is None or held[0] != os.getpid():
+        return False
+    try:
+        if os.fstat(held[1]).st_nlink > 0:
+            return False
+    except OSError:
+        pass
+    release_writer_lock(directory)
+    return True
 
 
 def release_writer_lock(directory: str) -> None:

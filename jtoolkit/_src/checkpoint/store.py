@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import warnings
 from typing import Any
@@ -25,7 +26,7 @@ from jtoolkit._src.checkpoint.integrity import (
     verify_file_sums,
     write_file_sums,
 )
-from jtoolkit._src.checkpoint.lock import hold_writer_lock
+from jtoolkit._src.checkpoint.lock import hold_writer_lock, lost_directory
 from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.core.files import UnsafePathError
 
@@ -187,7 +188,7 @@ def save_checkpoint(
             steps.prune(root, max_to_keep, protect=step)
     except (OSError, ValueError, UnsafePathError) as err:
         if is_primary():
-            _discard(final + steps.NEW)
+            _discard(root)
         raise write_failure(what, final, err) from None
     barrier("save_checkpoint", final)
     return final
@@ -196,6 +197,12 @@ def save_checkpoint(
 def _tidy(root: str, what: str) -> None:
     """Create the directory, take its writer lock, finish interrupted saves."""
     try:
+        if lost_directory(root):
+            raise FileNotFoundError(
+                errno.ENOENT,
+                "the directory was removed while this process was writing to it",
+                root,
+            )
         os.makedirs(root, exist_ok=True)
         hold_writer_lock(root)
         steps.recover(root)
@@ -203,11 +210,10 @@ def _tidy(root: str, what: str) -> None:
         raise write_failure(what, root, err) from None
 
 
-def _discard(path: str) -> None:
-    """Remove an unfinished new copy, so the previous save stays the latest."""
+def _discard(root: str) -> None:
+    """Remove an unfinished save, so the previous step stays the latest."""
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            steps.recover(os.path.dirname(path))
+        steps.recover(root)
     except OSError:
         pass  # left for the next save's tidy-up; readers ignore it anyway
 

@@ -113,7 +113,7 @@ def _mnist(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
             "--dataset mnist needs --data-dir DIR with the IDX files"
         )
     if not os.path.isdir(data_dir):
-        raise FileNotFoundError(f"--data-dir {data_dir} is not a directory")
+        raise FileNotFoundError(f"--data-dir {data_dir!r} is not a directory")
     images = read_idx(_find(data_dir, _MNIST["images"]))
     labels = read_idx(_find(data_dir, _MNIST["labels"]))
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
@@ -133,9 +133,19 @@ def _mnist(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
 def split_train_val(
     x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int
 ) -> Split:
-    """A seeded random split, ``val_fraction`` of the samples for validation."""
+    """A seeded random split, ``val_fraction`` of the samples for validation.
+
+    Raises:
+        ValueError: the split leaves no sample on one side.
+    """
     order = np.random.default_rng(seed).permutation(len(x))
     n_val = round(len(x) * val_fraction)
+    if not 0 < n_val < len(x):
+        raise ValueError(
+            f"a validation fraction of {val_fraction} leaves {len(x) - n_val} of "
+            f"{len(x)} samples for training and {n_val} for validation; both need "
+            "at least one (--val-split)"
+        )
     val, train = order[:n_val], order[n_val:]
     return Split(x[train], y[train], x[val], y[val])
 

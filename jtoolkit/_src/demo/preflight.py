@@ -76,6 +76,10 @@ def check_outputs(config: DemoConfig) -> None:
     directory = config.checkpoint_dir
     if directory is None:
         return
+    if not directory.strip():
+        raise UsageError(
+            f"--checkpoint-dir {directory!r} is not a directory name; give a path"
+        )
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise UsageError(
             f"--checkpoint-dir {directory} is a file, not a directory; pass a "

@@ -53,6 +53,18 @@ def _mount(*args):
     return subprocess.run(["mount", *args], capture_output=True).returncode == 0
 
 
+def _fill(path):
+    """Write zeros to ``path`` until the file system is full."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def test_disk_full_mid_run_then_resume(tmp_path, capsys):
     fs = tmp_path / "fs"
     fs.mkdir()
@@ -69,13 +81,7 @@ def test_disk_full_mid_run_then_resume(tmp_path, capsys):
         _one_line(capsys, "step 3", "No space left on device", str(ck))
         assert sorted(os.listdir(ck))[:2] == ["1", "2"]
         filler = fs / "filler"
-        with open(filler, "wb") as f:  # fill what is left
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
-            except OSError:
-                pass
+        _fill(filler)
         assert main([*argv, "--epochs", "3", "--resume"]) == 2
         _one_line(capsys, "No space left on device")
         filler.unlink()

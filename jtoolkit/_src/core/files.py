@@ -169,10 +169,17 @@ def atomic_writer(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename is None and err.errno:
+            raise _named(err, path) from None
         raise
+
+
+def _named(err: OSError, path: str) -> OSError:
+    """``err`` with ``path`` as its file name (a failed write() names none)."""
+    return type(err)(err.errno, err.strerror, path)
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
@@ -207,4 +214,8 @@ def append_text(path: str | os.PathLike, text: str) -> None:
     with os.fdopen(fd, "a", encoding="utf-8") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UnsafePathError(f"{path} is not a regular file")
-        f.write(text)
+        try:
+            f.write(text)
+            f.flush()
+        except OSError as err:
+            raise _named(err, path) from None

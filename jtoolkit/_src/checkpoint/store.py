@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -74,12 +76,49 @@ def _to_savable(leaf: Any) -> Any:
     return np.asarray(leaf)
 
 
+_KEY_DATA: dict[tuple, jax.ShapeDtypeStruct] = {}
+
+
+def _key_data_struct(leaf: Any) -> jax.ShapeDtypeStruct:
+    """Shape and dtype of ``key_data(leaf)``, traced once per key shape and impl
+    (``jax.eval_shape`` per restore kept ~4 KB of trace caches per call)."""
+    index = (leaf.shape, leaf.dtype)
+    if index not in _KEY_DATA:
+        _KEY_DATA[index] = jax.eval_shape(jax.random.key_data, leaf)
+    return _KEY_DATA[index]
+
+
+@contextlib.contextmanager
+def _forget_orbax_signals() -> Iterator[None]:
+    """Drop the completion-signal keys one orbax call leaves behind.
+
+    In a single process orbax signals completion through a process-wide dict
+    that it never empties (two keys per save: RSS grew with every call). The
+    keys a finished call added are deleted; a multi-process run's signals live
+    in the distributed key-value store and are left alone.
+    """
+    try:
+        from orbax.checkpoint._src.futures import signaling_client
+
+        client = signaling_client.get_signaling_client()
+    except (ImportError, AttributeError, RuntimeError):
+        client = None
+    data = getattr(client, "_data", None)
+    before = set(data) if isinstance(data, dict) else None
+    try:
+        yield
+    finally:
+        if before is not None:
+            for key in set(data) - before:
+                client.key_value_delete(key)
+
+
 def _abstract(leaf: Any) -> jax.ShapeDtypeStruct:
     """Shape, dtype and placement to restore into, without touching the (possibly
     donated) data. The target's sharding decides where the arrays land, whatever
     topology saved them (8 devices -> 1, 1 -> a mesh, 2 processes -> 1)."""
     if _is_key(leaf):
-        data = jax.eval_shape(jax.random.key_data, leaf)
+        data = _key_data_struct(leaf)
         return jax.ShapeDtypeStruct(data.shape, data.dtype, sharding=leaf.sharding)
     if isinstance(leaf, jax.Array):
         return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=leaf.sharding)
@@ -178,7 +217,7 @@ def save_checkpoint(
     # Written beside the step, checksummed, then swapped in: a kill at any moment
     # leaves a complete copy (the old one, or the new one with its checksums).
     try:
-        with quiet_orbax():
+        with quiet_orbax(), _forget_orbax_signals():
             _checkpointer().save(
                 final + steps.NEW, args=ocp.args.Composite(**items), force=True
             )
@@ -359,7 +398,7 @@ def _restore_step(where: str, target: Any, with_extra: bool) -> tuple[Any, Any]:
     ocp = _ocp()
     wanted = {_key(i): a for i, a in zip(order, abstract, strict=True)}
     try:
-        with quiet_orbax():
+        with quiet_orbax(), _forget_orbax_signals():
             out = _checkpointer().restore(
                 where,
                 args=ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(wanted)}),

@@ -130,8 +130,8 @@ def record_run(config: DemoConfig, lr: float) -> None:
     atomic_write(path, json.dumps(run_options(config, lr), sort_keys=True))
 
 
-def _check_options(config: DemoConfig, lr: float) -> None:
-    path = os.path.join(config.checkpoint_dir, RUN_FILE)
+def _check_options(config: DemoConfig, directory: str, lr: float) -> None:
+    path = os.path.join(directory, RUN_FILE)
     try:
         saved = json.loads(read_bytes(path, limit=1 << 20).decode())
     except FileNotFoundError:
@@ -166,11 +166,13 @@ def check_resume(config: DemoConfig, state: Any, lr: float, log) -> tuple[int, l
     if not config.resume:
         return 0, []
     directory = config.checkpoint_dir
+    if directory is None:  # the CLI refuses this; a DemoConfig built by hand may not
+        raise UsageError("--resume needs --checkpoint-dir DIR")
     if latest_step(directory) is None:
         raise UsageError(
             f"--resume: no checkpoint in {directory}; run without --resume"
         )
-    _check_options(config, lr)
+    _check_options(config, directory, lr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

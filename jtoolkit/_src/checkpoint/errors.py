@@ -60,7 +60,7 @@ _MESSAGES = (
 )
 
 
-def _errno_of(err: BaseException) -> int:
+def _errno_of(err: BaseException | None) -> int:
     """The errno behind ``err`` (also when only its message carries it)."""
     seen: list[BaseException] = []
     while err is not None and err not in seen:

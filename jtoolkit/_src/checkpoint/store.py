@@ -104,13 +104,15 @@ def _forget_orbax_signals() -> Iterator[None]:
     except (ImportError, AttributeError, RuntimeError):
         client = None
     data = getattr(client, "_data", None)
-    before = set(data) if isinstance(data, dict) else None
+    if client is None or not isinstance(data, dict):
+        yield
+        return
+    before = set(data)
     try:
         yield
     finally:
-        if before is not None:
-            for key in set(data) - before:
-                client.key_value_delete(key)
+        for key in set(data) - before:
+            client.key_value_delete(key)
 
 
 def _abstract(leaf: Any) -> jax.ShapeDtypeStruct:

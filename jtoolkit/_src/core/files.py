@@ -163,8 +163,8 @@ def atomic_writer(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     path = os.fspath(path)
     tmp, fd = _temporary(path)
     try:
-        kwargs = {} if "b" in mode else {"encoding": "utf-8"}
-        with os.fdopen(fd, mode, **kwargs) as f:
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -45,7 +45,16 @@ from jtoolkit._src.nn.normalization import (
     LayerNorm,
 )
 from jtoolkit._src.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d
-from jtoolkit._src.nn.recurrent import GRU, LSTM, RNN
+from jtoolkit._src.nn.recurrent import (
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    LSTMCell,
+    RNNBase,
+    RNNCell,
+    RNNCellBase,
+)
 from jtoolkit._src.nn.reshape import Flatten, Unflatten
 from jtoolkit._src.nn.state_dict import (
     IncompatibleKeys,
@@ -55,7 +64,13 @@ from jtoolkit._src.nn.state_dict import (
     torch_state_dict,
 )
 from jtoolkit._src.nn.summary import count_parameters, summary
-from jtoolkit._src.nn.transformer import TransformerEncoder, TransformerEncoderLayer
+from jtoolkit._src.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "CNN",
@@ -75,9 +90,11 @@ __all__ = [
     "Dropout2d",
     "Embedding",
     "Flatten",
+    "GRUCell",
     "GroupNorm",
     "Identity",
     "IncompatibleKeys",
+    "LSTMCell",
     "LSTMClassifier",
     "LayerNorm",
     "LeakyReLU",
@@ -88,6 +105,9 @@ __all__ = [
     "ModuleDict",
     "ModuleList",
     "MultiheadAttention",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "ReLU",
     "Sequential",
     "SiLU",
@@ -95,6 +115,9 @@ __all__ = [
     "SimpleNN",
     "Softmax",
     "Tanh",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "Unflatten",

@@ -19,7 +19,11 @@ from jtoolkit._src.core.checks import check_bool
 from jtoolkit._src.nn.init import const_array, const_param, uniform_param
 from jtoolkit._src.nn.linear import Linear
 
-__all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
+__all__ = [
+    "MultiheadAttention",
+    "NonDynamicallyQuantizableLinear",
+    "square_subsequent_mask",
+]
 
 
 class NonDynamicallyQuantizableLinear(Linear):
@@ -38,8 +42,11 @@ def _float_mask(mask, name: str, dtype) -> jax.Array | None:
     return mask.astype(dtype)
 
 
-def _causal_mask(length: int, dtype) -> jax.Array:
-    """-inf above the diagonal: torch's ``generate_square_subsequent_mask``."""
+def square_subsequent_mask(length: int, dtype=None) -> jax.Array:
+    """[length, length]: -inf above the diagonal, 0 elsewhere (a causal attention
+    mask): torch's ``Transformer.generate_square_subsequent_mask``; ``dtype`` None is
+    float32."""
+    dtype = jnp.float32 if dtype is None else dtype
     upper = jnp.triu(jnp.ones((length, length), jnp.bool_), k=1)
     return jnp.where(upper, -jnp.inf, 0.0).astype(dtype)
 
@@ -159,7 +166,8 @@ class MultiheadAttention(nnx.Module):
         tgt_len, bsz, _ = query.shape
         src_len = key.shape[0]
         if is_causal and key_padding_mask is None and not need_weights:
-            attn_mask = _causal_mask(tgt_len, query.dtype)  # torch's SDPA is_causal
+            # torch's SDPA is_causal
+            attn_mask = square_subsequent_mask(tgt_len, query.dtype)
         mask = self._merged_mask(
             attn_mask, key_padding_mask, bsz, tgt_len, src_len, query.dtype
         )

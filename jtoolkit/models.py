@@ -32,11 +32,10 @@ from jtoolkit._src.nn.activations import (
 )
 from jtoolkit._src.nn.attention import MultiheadAttention
 from jtoolkit._src.nn.containers import Identity, ModuleDict, ModuleList, Sequential
-from jtoolkit._src.nn.conv import Conv1d, Conv2d
-from jtoolkit._src.nn.conv_transpose import ConvTranspose2d
+from jtoolkit._src.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from jtoolkit._src.nn.dropout import Dropout, Dropout2d
-from jtoolkit._src.nn.embedding import Embedding
-from jtoolkit._src.nn.linear import Linear
+from jtoolkit._src.nn.init import Buffer, to
+from jtoolkit._src.nn.linear import Embedding, Linear
 from jtoolkit._src.nn.networks import CNN, MLP, LSTMClassifier, SimpleNN
 from jtoolkit._src.nn.normalization import (
     BatchNorm1d,
@@ -83,6 +82,7 @@ __all__ = [
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Buffer",
     "Conv1d",
     "Conv2d",
     "ConvTranspose2d",
@@ -126,5 +126,6 @@ __all__ = [
     "load_torch_state_dict",
     "save_safetensors",
     "summary",
+    "to",
     "torch_state_dict",
 ]

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_bool
+from jtoolkit._src.nn.functional.dropout import dropout
 from jtoolkit._src.nn.init import const_array, const_param, uniform_param
 from jtoolkit._src.nn.linear import Linear
 
@@ -133,7 +134,7 @@ class MultiheadAttention(nnx.Module):
             embed_dim, embed_dim, bias=bias, rngs=rngs
         )
         if bias:
-            self.out_proj.bias[...] = const_array((embed_dim,), 0.0, jnp.float32)
+            self.out_proj.bias[...] = const_array((embed_dim,), 0.0)
         if self.dropout > 0:
             self.dropout_rngs = rngs["dropout"].fork()
 
@@ -266,12 +267,7 @@ class MultiheadAttention(nnx.Module):
             scores = scores + mask
         weights = jax.nn.softmax(scores, axis=-1)
         if self.dropout > 0 and not self.deterministic:
-            keep = 1.0 - self.dropout
-            if keep == 0:
-                weights = jnp.zeros_like(weights)
-            else:
-                drop = jax.random.bernoulli(self.dropout_rngs(), keep, weights.shape)
-                weights = jnp.where(drop, weights / keep, 0.0)
+            weights = dropout(weights, self.dropout, True, self.dropout_rngs())
         out = (weights @ v).swapaxes(0, 1).reshape(tgt_len * bsz, embed)
         out = self.out_proj(out).reshape(tgt_len, bsz, embed)
         return out, weights

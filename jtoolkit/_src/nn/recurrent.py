@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_bool
-from jtoolkit._src.nn.functional_dropout import dropout
+from jtoolkit._src.nn.functional.dropout import dropout
 from jtoolkit._src.nn.init import uniform_param
 
 __all__ = [
@@ -218,7 +218,7 @@ def _check_size(name: str, arg: str, value) -> int:
 
 
 def _param(rngs: nnx.Rngs, shape: tuple[int, ...], bound: float, dtype) -> nnx.Param:
-    """U(-bound, bound) as torch's RNN init, in ``dtype`` (None: float32)."""
+    """U(-bound, bound) as torch's RNN init, in ``dtype`` (None: the default float)."""
     param = uniform_param(rngs, shape, bound)
     return param if dtype is None else nnx.Param(param[...].astype(dtype))
 
@@ -233,7 +233,7 @@ class RNNBase(nnx.Module):
     ``weight_hh_l{k}[_reverse]`` [G, H], ``bias_ih_l{k}``, ``bias_hh_l{k}`` [G],
     G = 4H, 3H or H) and drawn from U(-1/sqrt(H), 1/sqrt(H)). ``device`` is accepted
     and ignored (JAX places arrays); ``dtype`` is the parameters' dtype (None:
-    float32). ``proj_size`` > 0 is not supported (NotImplementedError).
+    the default float). ``proj_size`` > 0 is not supported (NotImplementedError).
     Usually built through ``RNN``, ``GRU`` or ``LSTM``.
 
     Args:
@@ -510,7 +510,7 @@ class RNN(RNNBase):
       nonlinearity: ``"tanh"`` or ``"relu"``. bias: learn b_ih and b_hh.
       batch_first: layout of input and output (see Shapes). dropout: in [0, 1].
       bidirectional: run a reverse direction too. device: ignored. dtype: parameter
-      dtype (None: float32). rngs: ``nnx.Rngs``.
+      dtype (None: the default float). rngs: ``nnx.Rngs``.
 
     Returns:
       Called as ``rnn(input, hx=None)`` -> ``(output, h_n)``.
@@ -581,7 +581,8 @@ class GRU(RNNBase):
       input_size: I. hidden_size: H. num_layers: stacked layers.
       bias: learn b_ih and b_hh. batch_first: layout (see Shapes).
       dropout: in [0, 1]. bidirectional: run a reverse direction too.
-      device: ignored. dtype: parameter dtype (None: float32). rngs: ``nnx.Rngs``.
+      device: ignored. dtype: parameter dtype (None: the default float).
+      rngs: ``nnx.Rngs``.
 
     Returns:
       Called as ``gru(input, hx=None)`` -> ``(output, h_n)``.
@@ -652,7 +653,8 @@ class LSTM(RNNBase):
       batch_first: input/output [N, T, *] when True, [T, N, *] when False (default).
       dropout: in [0, 1], between layers in training mode.
       bidirectional: run a reverse direction too.
-      proj_size: must be 0. device: ignored. dtype: parameter dtype (None: float32).
+      proj_size: must be 0. device: ignored.
+      dtype: parameter dtype (None: the default float).
       rngs: ``nnx.Rngs`` with a ``params`` (and, for dropout, ``dropout``) stream.
 
     Returns:
@@ -717,7 +719,7 @@ class RNNCellBase(nnx.Module):
     Args:
       input_size: I. hidden_size: H. bias: learn b_ih and b_hh.
       num_chunks: gates per cell (4 LSTM, 3 GRU, 1 RNN). device: ignored.
-      dtype: parameter dtype (None: float32). rngs: ``nnx.Rngs``.
+      dtype: parameter dtype (None: the default float). rngs: ``nnx.Rngs``.
 
     Returns:
       A module; see the subclasses for the call.
@@ -830,7 +832,7 @@ class RNNCell(RNNCellBase):
     Args:
       input_size: I. hidden_size: H. bias: learn b_ih and b_hh.
       nonlinearity: ``"tanh"`` or ``"relu"``. device: ignored.
-      dtype: parameter dtype (None: float32). rngs: ``nnx.Rngs``.
+      dtype: parameter dtype (None: the default float). rngs: ``nnx.Rngs``.
 
     Returns:
       Called as ``cell(input, hx=None)`` -> h'.
@@ -880,7 +882,7 @@ class GRUCell(RNNCellBase):
 
     Args:
       input_size: I. hidden_size: H. bias: learn b_ih and b_hh. device: ignored.
-      dtype: parameter dtype (None: float32). rngs: ``nnx.Rngs``.
+      dtype: parameter dtype (None: the default float). rngs: ``nnx.Rngs``.
 
     Returns:
       Called as ``cell(input, hx=None)`` -> h'.
@@ -925,7 +927,7 @@ class LSTMCell(RNNCellBase):
 
     Args:
       input_size: I. hidden_size: H. bias: learn b_ih and b_hh. device: ignored.
-      dtype: parameter dtype (None: float32). rngs: ``nnx.Rngs``.
+      dtype: parameter dtype (None: the default float). rngs: ``nnx.Rngs``.
 
     Returns:
       Called as ``cell(input, hx=None)`` with optional ``hx = (h, c)`` ->

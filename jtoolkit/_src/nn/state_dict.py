@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from flax import nnx
 
-from jtoolkit._src.nn.summary import _entries
+from jtoolkit._src.nn.summary import torch_entries
 
 __all__ = [
     "IncompatibleKeys",
@@ -66,7 +66,7 @@ def torch_state_dict(model: nnx.Module) -> dict[str, np.ndarray]:
       [('fc1.weight', (224, 1024)), ('fc1.bias', (224,))]
     """
     out = {}
-    for name, variable, how in _entries(model):
+    for name, variable, how in torch_entries(model):
         value = np.asarray(variable[...])
         if name.endswith("num_batches_tracked"):
             value = value.astype(np.int64)
@@ -185,7 +185,7 @@ def load_torch_state_dict(
       _IncompatibleKeys(missing_keys=['bias'], unexpected_keys=[])
     """
     source = _read_state_dict(state_dict)
-    entries = list(_entries(model))
+    entries = list(torch_entries(model))
     expected = {name for name, _, _ in entries}
     missing = [name for name, _, _ in entries if name not in source]
     unexpected = [key for key in source if key not in expected]

@@ -23,6 +23,11 @@ def _vector_norm(x: jax.Array, p: float, axis: int) -> jax.Array:
     mag = safe * jnp.sign(safe)  # |x| with gradient sign(x), 0 at 0 as torch
     if p == float("inf"):
         norm = jnp.max(mag, axis=axis, keepdims=True)
+    elif p == -float("inf"):
+        norm = jnp.min(mag, axis=axis, keepdims=True)
+    elif p == 0:  # the count of non-zeros, gradient 0 (torch)
+        nonzero = jax.lax.stop_gradient((x != 0).astype(x.dtype))
+        norm = jnp.sum(nonzero, axis=axis, keepdims=True)
     elif p == 2:
         norm = jnp.sqrt(jnp.sum(mag * mag, axis=axis, keepdims=True))
     elif p == 1:
@@ -49,7 +54,8 @@ def normalize(
 
     Args:
         input: floating array.
-        p: the norm's exponent (``float("inf")`` for the max norm).
+        p: the norm's exponent (``inf``: max |x|, ``-inf``: min |x|, 0: the count
+            of non-zeros, negative: ``sum(|x|^p)^(1/p)``, as torch).
         dim: the dim to normalise.
         eps: the smallest denominator.
 

@@ -18,6 +18,12 @@ __all__ = ["cosine_similarity", "normalize"]
 
 def _vector_norm(x: jax.Array, p: float, axis: int) -> jax.Array:
     """``||x||_p`` along ``axis`` (kept), with gradient 0 where the norm is 0."""
+    if abs(p) == float("inf") and x.shape[axis] == 0:
+        raise RuntimeError(
+            f"linalg.vector_norm cannot compute the {p} norm on the dimension {axis} "
+            "because this dimension is empty and the operation does not have an "
+            "identity"
+        )
     zero = jnp.all(x == 0, axis=axis, keepdims=True)
     safe = jnp.where(zero, jnp.ones_like(x), x)
     mag = safe * jnp.sign(safe)  # |x| with gradient sign(x), 0 at 0 as torch

@@ -42,7 +42,7 @@ def array_digest(array: Any) -> str:
     """SHA-256 of an array's dtype, shape and bytes (C order), as hex."""
     arr = np.ascontiguousarray(np.asarray(array))
     h = hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode())
-    h.update(arr.view(np.uint8).reshape(-1) if arr.size else b"")
+    h.update(arr.view(np.uint8).reshape(-1).data if arr.size else b"")
     return h.hexdigest()
 
 

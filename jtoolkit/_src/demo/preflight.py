@@ -106,8 +106,8 @@ def record_run(config: DemoConfig, lr: float) -> None:
     os.replace(tmp, path)
 
 
-def _check_options(config: DemoConfig, lr: float) -> None:
-    path = os.path.join(config.checkpoint_dir, RUN_FILE)
+def _check_options(config: DemoConfig, directory: str, lr: float) -> None:
+    path = os.path.join(directory, RUN_FILE)
     try:
         with open(path) as f:
             saved = json.load(f)
@@ -143,11 +143,13 @@ def check_resume(config: DemoConfig, state: Any, lr: float, log) -> tuple[int, l
     if not config.resume:
         return 0, []
     directory = config.checkpoint_dir
+    if directory is None:  # the CLI refuses this; a DemoConfig built by hand may not
+        raise UsageError("--resume needs --checkpoint-dir DIR")
     if latest_step(directory) is None:
         raise UsageError(
             f"--resume: no checkpoint in {directory}; run without --resume"
         )
-    _check_options(config, lr)
+    _check_options(config, directory, lr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

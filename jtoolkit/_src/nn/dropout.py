@@ -56,9 +56,9 @@ class Dropout(nnx.Dropout):
         if off or self.rate == 0.0:
             return self._apply(x, False, None)
         if self.rngs is None:
-            raise TypeError(
-                f"{type(self).__name__} in training mode needs rngs: build it with "
-                "rngs=nnx.Rngs(dropout=0) (or call .eval())"
+            raise ValueError(
+                f"{type(self).__name__}: deterministic is False but the layer has no "
+                "rngs; build it with rngs=nnx.Rngs(0) or call .eval()"
             )
         return self._apply(x, True, self.rngs())
 

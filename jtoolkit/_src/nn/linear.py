@@ -12,6 +12,7 @@ import math
 from typing import ClassVar
 
 import jax
+import jax.core
 import jax.numpy as jnp
 from flax import nnx
 

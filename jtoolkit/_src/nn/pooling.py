@@ -91,7 +91,7 @@ class MaxPool2d(_MaxPool):
       (1, 2, 2, 3)
     """
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array) -> jax.Array | tuple[jax.Array, jax.Array]:
         return max_pool2d(x, *self._args(), data_format="NHWC")
 
 
@@ -114,7 +114,7 @@ class MaxPool1d(_MaxPool):
 
     _1d = True
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array) -> jax.Array | tuple[jax.Array, jax.Array]:
         return max_pool1d(x, *self._args(), data_format="NLC")
 
 

@@ -335,7 +335,7 @@ class RNNBase(nnx.Module):
         for k in range(self.num_layers):
             width = self.input_size if k == 0 else self.hidden_size * self._dirs
             for suffix in self._suffixes:
-                shapes = {
+                shapes: dict[str, tuple[int, ...]] = {
                     f"weight_ih_l{k}{suffix}": (gate_size, width),
                     f"weight_hh_l{k}{suffix}": (gate_size, self.hidden_size),
                 }
@@ -353,28 +353,28 @@ class RNNBase(nnx.Module):
     def _suffixes(self) -> tuple[str, ...]:
         return ("", "_reverse") if self.bidirectional else ("",)
 
-    def _param(self, name: str) -> jax.Array | None:
-        value = getattr(self, name, None)
-        return None if value is None else value[...]
+    def _weight(self, name: str) -> jax.Array:
+        """A parameter that always exists (a weight, or a bias when ``bias``)."""
+        return getattr(self, name)[...]
 
     def _layer(self, k: int, seq: jax.Array, carries: list) -> tuple[jax.Array, list]:
         """Layer k over [T, N, W]: output [T, N, D*H] and each direction's carry."""
         t, n, width = seq.shape
         gate_size = _GATES[self.mode] * self.hidden_size
         w_ih = jnp.concatenate(
-            [self._param(f"weight_ih_l{k}{s}") for s in self._suffixes]
+            [self._weight(f"weight_ih_l{k}{s}") for s in self._suffixes]
         )
         gates_x = (seq.reshape(t * n, width) @ w_ih.T).reshape(t, n, -1)
         outs, finals = [], []
         for d, suffix in enumerate(self._suffixes):
             part = gates_x[..., d * gate_size : (d + 1) * gate_size]
-            b_hh = self._param(f"bias_hh_l{k}{suffix}")
             if self.bias:
-                b_ih = self._param(f"bias_ih_l{k}{suffix}")
+                b_ih = self._weight(f"bias_ih_l{k}{suffix}")
+                b_hh = self._weight(f"bias_hh_l{k}{suffix}")
                 part = part + (b_ih if self.mode == "GRU" else b_ih + b_hh)
             else:
                 b_hh = jnp.zeros((gate_size,), part.dtype)
-            w_hh = self._param(f"weight_hh_l{k}{suffix}")
+            w_hh = self._weight(f"weight_hh_l{k}{suffix}")
             final, out = _scan_direction(
                 self.mode, part, w_hh, b_hh, carries[d], reverse=d == 1
             )
@@ -405,7 +405,9 @@ class RNNBase(nnx.Module):
         """An initial state as [L*D, N, H] (zeros when ``value`` is None)."""
         shape = (self.num_layers * self._dirs, batch, self.hidden_size)
         if value is None:  # the dtype the recurrence computes in (bf16 steps too)
-            return jnp.zeros(shape, jnp.result_type(dtype, self.weight_hh_l0[...]))
+            return jnp.zeros(
+                shape, jnp.result_type(dtype, self._weight("weight_hh_l0"))
+            )
         value = jnp.asarray(value)
         if unbatched:
             if value.ndim != 2:
@@ -528,7 +530,7 @@ class RNN(RNNBase):
       ((7, 4, 10), (4, 4, 5))
     """
 
-    __doc__ += _SHAPES_DOC
+    __doc__ = (__doc__ or "") + _SHAPES_DOC
 
     def __init__(
         self,
@@ -600,7 +602,7 @@ class GRU(RNNBase):
       ((7, 4, 5), (1, 4, 5))
     """
 
-    __doc__ += _SHAPES_DOC
+    __doc__ = (__doc__ or "") + _SHAPES_DOC
 
     def __init__(
         self,
@@ -674,7 +676,7 @@ class LSTM(RNNBase):
       ((4, 7, 5), (2, 4, 5), (2, 4, 5))
     """
 
-    __doc__ += _SHAPES_DOC
+    __doc__ = (__doc__ or "") + _SHAPES_DOC
 
     def __init__(
         self,
@@ -764,7 +766,7 @@ class RNNCellBase(nnx.Module):
         """``(W_ih x + b_ih, W_hh h + b_hh)``, each [N, G]."""
         gx = x @ self.weight_ih[...].T
         gh = h @ self.weight_hh[...].T
-        if self.bias:
+        if self.bias_ih is not None and self.bias_hh is not None:
             gx, gh = gx + self.bias_ih[...], gh + self.bias_hh[...]
         return gx, gh
 
@@ -848,7 +850,7 @@ class RNNCell(RNNCellBase):
       (2, 5)
     """
 
-    __doc__ += _CELL_SHAPES
+    __doc__ = (__doc__ or "") + _CELL_SHAPES
 
     def __init__(
         self,
@@ -898,7 +900,7 @@ class GRUCell(RNNCellBase):
       (5,)
     """
 
-    __doc__ += _CELL_SHAPES
+    __doc__ = (__doc__ or "") + _CELL_SHAPES
 
     def __init__(
         self,
@@ -945,7 +947,7 @@ class LSTMCell(RNNCellBase):
       ((2, 5), (2, 5))
     """
 
-    __doc__ += _CELL_SHAPES
+    __doc__ = (__doc__ or "") + _CELL_SHAPES
 
     def __init__(
         self,

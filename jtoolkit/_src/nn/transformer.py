@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -137,7 +138,8 @@ class TransformerEncoderLayer(nnx.Module):
     def _activation_fn(self) -> Callable:
         if self.activation_name is not None:
             return _ACTIVATIONS[self.activation_name]
-        return getattr(self, "activation", None) or self._activation
+        fn = getattr(self, "activation", None) or self._activation
+        return cast(Callable, fn)  # activation_name is None: a callable was given
 
     def _act(self, x: jax.Array) -> jax.Array:
         return self._activation_fn()(x)
@@ -189,7 +191,7 @@ def _stack(layer, num_layers: int, what: str) -> list[nnx.Module]:
             layers.append(clone)
         return layers
     if callable(layer):
-        return [layer() for _ in range(num_layers)]
+        return [cast(nnx.Module, layer()) for _ in range(num_layers)]
     raise TypeError(
         f"{what} must be a layer or a factory returning one, got {type(layer).__name__}"
     )
@@ -367,7 +369,8 @@ class TransformerDecoderLayer(nnx.Module):
     def _activation_fn(self) -> Callable:
         if self.activation_name is not None:
             return _ACTIVATIONS[self.activation_name]
-        return getattr(self, "activation", None) or self._activation
+        fn = getattr(self, "activation", None) or self._activation
+        return cast(Callable, fn)  # activation_name is None: a callable was given
 
     def __call__(
         self,

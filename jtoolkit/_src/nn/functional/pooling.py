@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -41,7 +41,8 @@ def _pair(value: Any, name: str, fname: str) -> tuple[int, int]:
         items = items * 2
     if len(items) != 2:
         raise checks.fail(name, value, "an int or a pair of ints", fn=fname)
-    return tuple(checks.torch_int_arg(name, v, fname) for v in items)
+    first, second = (checks.torch_int_arg(name, v, fname) for v in items)
+    return first, second
 
 
 def _to_nhwc(input: Any, data_format: str, fname: str):
@@ -83,7 +84,7 @@ def _fold(x, kernel, stride, dilation, out_hw, combine: Callable) -> jax.Array:
                 :, r : r + (oh - 1) * sh + 1 : sh, c : c + (ow - 1) * sw + 1 : sw
             ]
             acc = window if acc is None else combine(acc, window)
-    return acc
+    return cast(jax.Array, acc)  # kh, kw >= 1 were checked: never None
 
 
 def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode, fname):
@@ -173,7 +174,7 @@ def max_pool2d(
     return_indices: bool = False,
     *,
     data_format: str = "NCHW",
-) -> jax.Array:
+) -> jax.Array | tuple[jax.Array, jax.Array]:
     """Max over sliding windows, torch's NCHW layout by default.
 
     torch counterpart: ``torch.nn.functional.max_pool2d(input, kernel_size,
@@ -325,10 +326,11 @@ def _output_size(output_size: Any, h: int, w: int) -> tuple[int, int]:
             "output_size", output_size, "an int or a pair", fn="adaptive_avg_pool2d"
         )
     sizes = tuple(n if v is None else v for v, n in zip(items, (h, w), strict=True))
-    return tuple(
+    out_h, out_w = (
         checks.check_int("output_size", v, fn="adaptive_avg_pool2d", minimum=0)
         for v in sizes
     )
+    return out_h, out_w
 
 
 def adaptive_avg_pool2d(
@@ -410,7 +412,7 @@ def max_pool1d(
     return_indices: bool = False,
     *,
     data_format: str = "NCL",
-) -> jax.Array:
+) -> jax.Array | tuple[jax.Array, jax.Array]:
     """Max over sliding windows of a sequence, torch's NCL layout by default.
 
     torch counterpart: ``torch.nn.functional.max_pool1d(input, kernel_size,
@@ -460,6 +462,7 @@ def max_pool1d(
         return_indices,
         data_format="NCHW" if data_format == "NCL" else "NHWC",
     )
-    if return_indices:
-        return tuple(jnp.squeeze(a, h_axis) for a in y)
+    if isinstance(y, tuple):  # return_indices
+        values, indices = y
+        return jnp.squeeze(values, h_axis), jnp.squeeze(indices, h_axis)
     return jnp.squeeze(y, h_axis)

@@ -18,7 +18,9 @@ The twin of a PyTorch training loop (``model.train()``, forward, loss, ``backwar
 - ``EarlyStopping``: a pure ``init``/``step`` state machine over an
   ``EarlyStoppingState``, like ``ReduceLROnPlateau``;
 - ``initialize_distributed()``: join a multi-process run (``python -m
-  jtoolkit.launch``, SLURM, Open MPI) before anything touches a device;
+  jtoolkit.launch``, SLURM, Open MPI) before anything touches a device, with
+  fail-fast and agreement checks; ``preemption_requested()`` (SIGTERM, agreed
+  across processes), ``check_replicated``/``broadcast_from_primary``;
 - ``save_checkpoint`` / ``restore_checkpoint``: atomic orbax checkpoints (the rest
   of the checkpoint API is in ``jtoolkit.checkpoint``);
 - ``python -m jtoolkit.train``: the demo (``--help`` lists its options).
@@ -34,9 +36,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the real bindings, for type checkers and linters
     from jtoolkit._src.checkpoint.store import restore_checkpoint, save_checkpoint
     from jtoolkit._src.train.callbacks import EarlyStopping, EarlyStoppingState
-    from jtoolkit._src.train.distributed import initialize_distributed
+    from jtoolkit._src.train.distributed import (
+        broadcast_from_primary,
+        check_replicated,
+        initialize_distributed,
+    )
     from jtoolkit._src.train.fused import make_fused_epoch
     from jtoolkit._src.train.loop import FitResult, fit
+    from jtoolkit._src.train.runtime import (
+        install_preemption_handler,
+        preemption_requested,
+    )
     from jtoolkit._src.train.state import TrainState
     from jtoolkit._src.train.step import (
         MaskUnsupportedError,
@@ -50,12 +60,16 @@ __all__ = [
     "FitResult",
     "MaskUnsupportedError",
     "TrainState",
+    "broadcast_from_primary",
+    "check_replicated",
     "fit",
     "initialize_distributed",
+    "install_preemption_handler",
     "main",
     "make_eval_step",
     "make_fused_epoch",
     "make_train_step",
+    "preemption_requested",
     "restore_checkpoint",
     "save_checkpoint",
 ]
@@ -66,6 +80,10 @@ _HOMES = {
     "make_eval_step": "jtoolkit._src.train.step",
     "make_fused_epoch": "jtoolkit._src.train.fused",
     "initialize_distributed": "jtoolkit._src.train.distributed",
+    "check_replicated": "jtoolkit._src.train.distributed",
+    "broadcast_from_primary": "jtoolkit._src.train.distributed",
+    "preemption_requested": "jtoolkit._src.train.runtime",
+    "install_preemption_handler": "jtoolkit._src.train.runtime",
     "EarlyStopping": "jtoolkit._src.train.callbacks",
     "EarlyStoppingState": "jtoolkit._src.train.callbacks",
     "MaskUnsupportedError": "jtoolkit._src.train.step",

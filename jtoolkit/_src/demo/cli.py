@@ -8,6 +8,9 @@ The parser only builds the config; ``run(config)`` does the work on the library
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
+import json
 import math
 import os
 import sys
@@ -15,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from jtoolkit._src.demo.config import _OPTIMIZERS, _SCHEDULERS, DemoConfig, UsageError
+from jtoolkit._src.train.runtime import end_process, parse_coordinator_address
 
 __all__ = ["build_parser", "main", "parse_config", "run"]
 
@@ -233,6 +237,12 @@ def _add_scale_out(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--process-id", type=_non_negative_int, default=None, help="this process's rank"
     )
+    g.add_argument(
+        "--init-timeout",
+        type=_positive_float,
+        default=None,
+        help="seconds to wait for every process to join (JAX's default: 300)",
+    )
 
 
 def parse_config(argv: list[str] | None = None) -> DemoConfig:
@@ -252,6 +262,11 @@ def parse_config(argv: list[str] | None = None) -> DemoConfig:
         raise UsageError(
             f"--data-dir is only used with --dataset mnist, not {config.dataset}"
         )
+    if config.coordinator_address is not None:  # before JAX is imported
+        try:
+            parse_coordinator_address(config.coordinator_address)
+        except ValueError as err:
+            raise UsageError(f"--coordinator-address: {err}") from None
     if (
         config.num_processes is not None
         and config.process_id is not None
@@ -279,13 +294,20 @@ def configure_runtime(config: DemoConfig) -> str:
     import jax
 
     from jtoolkit._src.train.distributed import initialize_distributed
+    from jtoolkit._src.train.runtime import JobSetupError
 
     if config.device == "cpu":
         jax.config.update("jax_platforms", "cpu")
     try:
         initialize_distributed(
-            config.coordinator_address, config.num_processes, config.process_id
+            config.coordinator_address,
+            config.num_processes,
+            config.process_id,
+            timeout_s=config.init_timeout,
+            agree={"config": _config_digest(config)},
         )
+    except JobSetupError:
+        raise  # connected processes: one line and exit 2 without JAX's barrier
     except (RuntimeError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
         raise UsageError(f"cannot join the multi-process run: {first}") from None
@@ -316,6 +338,19 @@ def configure_runtime(config: DemoConfig) -> str:
     return f"{device.platform} ({device.device_kind}, 1 of {count} device(s), {where})"
 
 
+# per process, or checked on their own (num_processes)
+_PER_PROCESS = ("coordinator_address", "process_id", "num_processes", "init_timeout")
+
+
+def _config_digest(config: DemoConfig) -> str:
+    """A hash of the options every process must share (not its rank or address)."""
+    shared = {
+        k: v for k, v in dataclasses.asdict(config).items() if k not in _PER_PROCESS
+    }
+    text = json.dumps(shared, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def run(config: DemoConfig, log=print) -> list[dict]:
     """Train as ``config`` says; returns the metrics history (one dict per epoch).
 
@@ -339,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         history = run(config, log)
     except UsageError as err:
         print(f"python -m jtoolkit.train: error: {err}", file=sys.stderr)
-        return 2
+        return end_process(2)
     except FloatingPointError as err:  # the demo has no nan_policy: name its options
         what = str(err).split("; that update")[0]
         print(
@@ -347,13 +382,38 @@ def main(argv: list[str] | None = None) -> int:
             "or pick another --optimizer or --scheduler",
             file=sys.stderr,
         )
-        return 2
+        return end_process(2)
     except KeyboardInterrupt:
         print("python -m jtoolkit.train: interrupted", file=sys.stderr)
-        return 130
+        return end_process(130)
+    except (OSError, RuntimeError, ValueError) as err:
+        message = _file_failure(err)
+        if message is None:
+            raise
+        print(f"python -m jtoolkit.train: error: {message}", file=sys.stderr)
+        return end_process(2)
     if history and primary:
         _summary(history, time.perf_counter() - start)
     return 0
+
+
+def _file_failure(err: BaseException) -> str | None:
+    """One line for a file-system failure mid-run (a full disk, a read-only or
+    vanished directory, another writer, a damaged checkpoint); None for a bug."""
+    from jtoolkit._src.checkpoint.integrity import CheckpointCorruptError
+    from jtoolkit._src.core.files import UnsafePathError
+
+    if isinstance(err, OSError):
+        if (
+            err.filename is not None
+            and err.strerror
+            and type(err).__str__ is (OSError.__str__)
+        ):
+            return f"{err.filename}: {err.strerror}"
+    elif not isinstance(err, CheckpointCorruptError | UnsafePathError):
+        return None
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _silent(*args: object, **kwargs: object) -> None:

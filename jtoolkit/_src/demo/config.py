@@ -44,3 +44,4 @@ class DemoConfig:
     coordinator_address: str | None = None
     num_processes: int | None = None
     process_id: int | None = None
+    init_timeout: float | None = None

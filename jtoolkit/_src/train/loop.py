@@ -145,7 +145,11 @@ def _train_epoch(
             feeder.check_rows(feed.rows)
         mask = feed.mask if use_mask else None
         run.state, metrics = step(run.state, feed.batch, mask, feed.valid)
-        log.add(metrics, feed.rows)
+        acc = step.accumulate  # the log keeps one entry per optimizer step
+        log.add(
+            metrics,
+            tuple(sum(feed.rows[i : i + acc]) for i in range(0, len(feed.rows), acc)),
+        )
         run.batch += len(feed.rows)
         run.call_batches, run.position = len(feed.rows), feed.position
         run.epoch_rows += sum(feed.rows)

@@ -46,7 +46,7 @@ class ModelCheckpoint(Callback):
         NotADirectoryError: ``directory`` is a file (at the start of ``fit``).
 
     Example:
-        >>> ModelCheckpoint("/tmp/ckpt", every_steps=50).every_steps
+        >>> ModelCheckpoint("ckpt", every_steps=50).every_steps
         50
     """
 

@@ -23,8 +23,8 @@ class CSVLogger(Callback):
         separator: the field separator.
 
     Example:
-        >>> CSVLogger("/tmp/log.csv").path
-        '/tmp/log.csv'
+        >>> CSVLogger("log.csv").path
+        'log.csv'
     """
 
     def __init__(self, path: str | os.PathLike, separator: str = ",") -> None:

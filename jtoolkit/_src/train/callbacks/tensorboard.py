@@ -30,8 +30,8 @@ class TensorBoard(Callback):
         ImportError: neither tensorboardX nor torch's tensorboard is installed.
 
     Example:
-        >>> TensorBoard("/tmp/tb").log_dir
-        '/tmp/tb'
+        >>> TensorBoard("tb").log_dir
+        'tb'
     """
 
     def __init__(self, log_dir: str | os.PathLike, update_freq: Any = "epoch") -> None:

@@ -223,3 +223,11 @@ def test_ema_equals_torch_averaged_model(torch):
             averaged["layers." + name], value.numpy(), rtol=1e-5, atol=1e-6
         )
     assert jax.tree.structure(ema.average) == jax.tree.structure(state.params)
+
+
+def test_model_checkpoint_keeps_the_best_by_its_monitor(tmp_path):
+    best = ModelCheckpoint(tmp_path / "c", keep=1, best=1, monitor="val_loss")
+    _, history = _run(3, [best])
+    winner = min(history, key=lambda r: r["val_loss"])["epoch"]
+    assert all_steps(tmp_path / "c" / "best") == [winner]
+    assert all_steps(tmp_path / "c") == [3]

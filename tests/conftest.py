@@ -8,6 +8,11 @@ run (``torch.set_num_threads``), e.g. to check that parity tolerances do not dep
 on torch's threading, or to stop torch's threads from contending on a loaded CI
 machine. This folder is on ``sys.path`` so tests in ``tests/<area>/`` can
 ``import parity`` (the accumulated-rounding tolerance rule, tests/parity.py).
+
+Layout: ``tests/<area>/test_<idea>.py`` tests ``jtoolkit/_src/<area>/<idea>.py``;
+helpers shared by an area's tests live in ``tests/<area>/_harness.py`` and are
+imported as ``from tests.<area>._harness import ...`` (``tests`` and each area are
+packages, so equal basenames in two areas, e.g. ``test_embedding.py``, do not clash).
 """
 
 import os

@@ -17,7 +17,7 @@ on another. The rule used instead (CONTRIBUTING.md, "Tolerances"):
 (8 float32 ulps of the array's magnitude) covers arrays where every torch run lands
 on the truth. A derived bound looser than ``MAX_REL`` of the array's magnitude fails
 the test instead of passing it: such a chaotic run could not catch a wrong update
-and must be shortened. ``tests/optim/test_optim.py`` checks that an update off by
+and must be shortened. ``tests/optim/test_alias.py`` checks that an update off by
 1e-4 relative still fails.
 
 ``JTOOLKIT_PARITY_REPORT=<file>`` appends one line per compared array (test, array,

@@ -1,6 +1,20 @@
-"""Default initialisation drawn on the host (jtoolkit/_src/nn/init.py): torch's
+"""Tests of ``jtoolkit/_src/nn/init.py``.
+
+Moved from test_init.py, test_layers_more.py, test_models.py when the tests were laid
+out to mirror the code; those files' notes:
+
+test_init.py:
+Default initialisation drawn on the host (jtoolkit/_src/nn/init.py): torch's
 distributions, a deterministic function of ``nnx.Rngs(seed)``, no compilation per
-parameter shape, and the jax.random fallback when the key is traced."""
+parameter shape, and the jax.random fallback when the key is traced.
+
+test_layers_more.py:
+Second-wave layers against torch: values, input and parameter gradients, modes,
+summary text, state_dict names, init moments and errors.
+
+test_models.py:
+Layer and network parity with torch: loaded weights, outputs, gradients, init.
+"""
 
 import logging
 
@@ -11,6 +25,16 @@ import pytest
 from flax import nnx
 
 from jtoolkit import models
+from jtoolkit.models import (
+    LSTM,
+    Conv1d,
+    Conv2d,
+    ConvTranspose2d,
+    Embedding,
+    GroupNorm,
+    LayerNorm,
+    Linear,
+)
 
 # (jtoolkit builder, torch builder, {our name: torch name}); big enough that the
 # sample moments are within 2% of the distribution's (n >= 65k per tensor).
@@ -114,3 +138,67 @@ def test_traced_construction_uses_jax_random():
     weight = np.asarray(state["weight_ih_l0"][...])
     assert weight.shape == (24, 4)
     assert 0 < np.abs(weight).max() <= 1 / np.sqrt(6)
+
+
+def _moments(weights, bound):
+    """U(-bound, bound): support, std and mean, each within ~4 sigma of sampling."""
+    w = np.asarray(weights, np.float64).ravel()
+    n = w.size
+    assert np.abs(w).max() <= bound
+    assert np.abs(w).max() > (1 - 10 / n) * bound  # P(fail) = e^-10
+    # sample std of a uniform: relative sd sqrt((9/5 - 1) / (4 n)) = sqrt(0.2 / n)
+    np.testing.assert_allclose(w.std(), bound / np.sqrt(3), rtol=4 * np.sqrt(0.2 / n))
+    assert abs(w.mean()) < 4 * bound / np.sqrt(3 * n)
+
+
+def test_default_inits_are_torchs(torch):
+    rngs = nnx.Rngs(0)
+    conv = Conv1d(8, 64, 5, groups=2, rngs=rngs)
+    ref = torch.nn.Conv1d(8, 64, 5, groups=2)
+    for w in (conv.kernel[...], ref.weight.detach(), conv.bias[...]):
+        _moments(w, 1 / np.sqrt(4 * 5))
+    _moments(ref.bias.detach(), 1 / np.sqrt(4 * 5))
+    up = ConvTranspose2d(64, 8, 3, groups=2, rngs=rngs)
+    ref = torch.nn.ConvTranspose2d(64, 8, 3, groups=2)
+    for w in (up.kernel[...], ref.weight.detach()):
+        _moments(w, 1 / np.sqrt(4 * 9))  # fan_in from weight.size(1) = out/groups
+    for ours, theirs in (
+        (LayerNorm(5), torch.nn.LayerNorm(5)),
+        (GroupNorm(1, 5), torch.nn.GroupNorm(1, 5)),
+    ):
+        for key, value in theirs.state_dict().items():
+            np.testing.assert_array_equal(
+                models.torch_state_dict(ours)[key], value.numpy()
+            )
+
+
+# ---------------------------------------------------------------- init
+
+
+def _bound_and_std(values, bound):
+    values = np.asarray(values).ravel()
+    assert np.abs(values).max() <= bound
+    assert np.abs(values).max() > 0.98 * bound
+    np.testing.assert_allclose(values.std(), bound / np.sqrt(3), rtol=0.05)
+
+
+def test_init_distributions_match_torch(torch):
+    rngs = nnx.Rngs(0)
+    cases = [
+        (Linear(400, 300, rngs=rngs), torch.nn.Linear(400, 300), 1 / 20),
+        (Conv2d(16, 32, 3, rngs=rngs), torch.nn.Conv2d(16, 32, 3), 1 / 12),
+    ]
+    for layer, ref, bound in cases:
+        _bound_and_std(layer.kernel[...], bound)
+        _bound_and_std(ref.weight.detach(), bound)
+        assert np.abs(np.asarray(layer.bias[...])).max() <= bound
+    lstm, ref = LSTM(10, 64, rngs=rngs), torch.nn.LSTM(10, 64)
+    for name in ("weight_ih_l0", "weight_hh_l0"):
+        _bound_and_std(getattr(lstm, name)[...], 1 / 8)
+        _bound_and_std(getattr(ref, name).detach(), 1 / 8)
+    weights = np.asarray(Embedding(1000, 50, rngs=rngs).weight[...])
+    assert abs(weights.mean()) < 0.01
+    np.testing.assert_allclose(weights.std(), 1.0, rtol=0.02)
+    np.testing.assert_allclose(
+        torch.nn.Embedding(1000, 50).weight.std().item(), 1, 0.02
+    )

@@ -1,4 +1,13 @@
-"""RNN, GRU, LSTM parity with torch: values, gradients, directions, dropout, errors.
+"""Tests of ``jtoolkit/_src/nn/recurrent.py`` (``GRU``, ``LSTM``, ``RNN``).
+
+Moved from test_models.py, test_recurrent.py when the tests were laid out to mirror the
+code; those files' notes:
+
+test_models.py:
+Layer and network parity with torch: loaded weights, outputs, gradients, init.
+
+test_recurrent.py:
+RNN, GRU, LSTM parity with torch: values, gradients, directions, dropout, errors.
 
 Recurrences accumulate rounding over time steps, so torch float64 is the truth and our
 float32 error must stay within a small multiple of torch float32's own error plus a
@@ -14,7 +23,52 @@ import pytest
 from flax import nnx
 
 from jtoolkit import models
-from jtoolkit.models import GRU, LSTM, RNN
+from jtoolkit.models import (
+    GRU,
+    LSTM,
+    RNN,
+)
+from tests.nn._harness import _close, _load_from, _t
+
+# ---------------------------------------------------------------- LSTM, Embedding
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_lstm_matches_torch(torch, rng, num_layers, batch_first):
+    ref = torch.nn.LSTM(3, 5, num_layers=num_layers, batch_first=batch_first)
+    lstm = _load_from(ref, LSTM(3, 5, num_layers, batch_first, rngs=nnx.Rngs(0)))
+    x = rng.standard_normal((2, 6, 3) if batch_first else (6, 2, 3)).astype(np.float32)
+    h0 = rng.standard_normal((num_layers, 2, 5)).astype(np.float32)
+    c0 = rng.standard_normal((num_layers, 2, 5)).astype(np.float32)
+    tx = _t(torch, x).requires_grad_()
+    t_out, (t_h, t_c) = ref(tx, (_t(torch, h0), _t(torch, c0)))
+    (t_out.sum() + t_c.sum()).backward()
+
+    def loss(m, x):
+        out, (_, c) = m(x, (h0, c0))
+        return out.sum() + c.sum()
+
+    out, (h, c) = lstm(x, (h0, c0))
+    _close(out, t_out.detach().numpy())
+    _close(h, t_h.detach().numpy())
+    _close(c, t_c.detach().numpy())
+    grads = jax.jit(jax.grad(loss, (0, 1)))(lstm, x)
+    _close(grads[1], tx.grad.numpy(), atol=1e-5)
+    for k in range(num_layers):
+        name = f"weight_hh_l{k}"
+        _close(getattr(grads[0], name)[...], getattr(ref, name).grad.numpy(), atol=1e-5)
+
+
+def test_lstm_unbatched_and_default_state(torch, rng):
+    ref = torch.nn.LSTM(3, 4, batch_first=True)
+    lstm = _load_from(ref, LSTM(3, 4, rngs=nnx.Rngs(0)))
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    t_out, (t_h, _) = ref(_t(torch, x))
+    out, (h, _) = lstm(x)
+    _close(out, t_out.detach().numpy())
+    _close(h, t_h.detach().numpy())
+
 
 KINDS = {
     "rnn_tanh": (lambda torch: torch.nn.RNN, RNN, {"nonlinearity": "tanh"}),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import jax.numpy as jnp
 from flax import nnx
 
+from jtoolkit._src.core.files import append_text, atomic_write, read_bytes
 from jtoolkit._src.demo.config import DemoConfig, UsageError
 from jtoolkit._src.demo.preflight import check_outputs, check_resume, record_run
 
@@ -224,6 +224,8 @@ def _resolve_auto(config: DemoConfig, log: Callable[[str], None]) -> DemoConfig:
     fresh (saying so); plain ``--resume`` stays strict."""
     if config.resume != "auto":
         return config
+    import os
+
     from jtoolkit._src.checkpoint.store import latest_step
 
     directory = config.checkpoint_dir
@@ -260,15 +262,14 @@ def _metrics_writer(config: DemoConfig) -> Callable[[dict], None] | None:
         return None
     path = config.metrics_file
     if not config.resume:
-        open(path, "w").close()
+        atomic_write(path, "")
     cut = [False]
 
     def write(record: dict) -> None:
         if not cut[0]:
             _cut_metrics(path, record["epoch"])
             cut[0] = True
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_text(path, json.dumps(record) + "\n")
 
     return write
 
@@ -276,8 +277,7 @@ def _metrics_writer(config: DemoConfig) -> Callable[[dict], None] | None:
 def _cut_metrics(path: str, epoch: int) -> None:
     """Keep only the complete lines of ``path`` for epochs before ``epoch``."""
     try:
-        with open(path) as f:
-            lines = f.read().split("\n")
+        lines = read_bytes(path).decode("utf-8", "replace").split("\n")
     except FileNotFoundError:
         return
     kept = []
@@ -288,10 +288,7 @@ def _cut_metrics(path: str, epoch: int) -> None:
             continue
         if isinstance(record, dict) and record.get("epoch", epoch) < epoch:
             kept.append(line + "\n")
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.writelines(kept)
-    os.replace(tmp, path)
+    atomic_write(path, "".join(kept))
 
 
 def _batch_note(config: DemoConfig, train: Any) -> str:

@@ -1,0 +1,105 @@
+"""Helpers shared by the tests of tests/train/ (one copy per area)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from jtoolkit import losses, models, optim
+from jtoolkit.train import (
+    TrainState,
+    make_eval_step,
+    make_train_step,
+)
+
+
+class _Net(nnx.Module):
+    """Linear -> BatchNorm -> Dropout -> Linear: every kind of NNX state."""
+
+    def __init__(self, rngs, p=0.5):
+        self.fc1 = nnx.Linear(3, 8, rngs=rngs)
+        self.bn = nnx.BatchNorm(8, rngs=rngs)
+        self.drop = nnx.Dropout(p, rngs=rngs)
+        self.fc2 = nnx.Linear(8, 2, rngs=rngs)
+
+    def __call__(self, x):
+        return self.fc2(self.drop(nnx.relu(self.bn(self.fc1(x)))))
+
+
+def _per_example_ce(model, batch):
+    x, y = batch
+    return optax.softmax_cross_entropy_with_integer_labels(model(x), y)
+
+
+def _mean_ce(model, batch):
+    return jnp.mean(_per_example_ce(model, batch))
+
+
+def _data(rng, n=16):
+    x = rng.standard_normal((n, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    return x, y
+
+
+def _host(x):
+    """A numpy copy of a leaf (typed PRNG keys as their raw data)."""
+    if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+        x = jax.random.key_data(x)
+    return np.array(x)
+
+
+def _snapshot(tree):
+    return jax.tree.map(_host, tree)
+
+
+def _leaves_equal(a, b):
+    return all(
+        np.array_equal(_host(u), _host(v))
+        for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
+
+
+def _loss_fn(model, batch):
+    x, y = batch
+    return losses.cross_entropy(model(x), y, reduction="none")
+
+
+def _metric_fn(model, batch):
+    x, y = batch
+    logits = model(x)
+    return {
+        "loss": losses.cross_entropy(logits, y, reduction="none"),
+        "accuracy": (jnp.argmax(logits, -1) == y).astype(jnp.float32),
+    }
+
+
+class _Setup:
+    """One optimizer, one compiled train/eval step, shared by the runs of a test."""
+
+    def __init__(self, lr=1e-2):
+        self.opt = optim.adam(lr=lr)
+        self.step = make_train_step(_loss_fn, self.opt)
+        self.eval = make_eval_step(_metric_fn)
+
+    def state(self):
+        net = models.MLP([6, 16, 2], dropout=0.2, rngs=nnx.Rngs(0))
+        return TrainState.create(net, self.opt, seed=1)
+
+
+_X = np.linspace(-1, 1, 24, dtype=np.float32).reshape(12, 2)
+_BATCHES = [(_X[:8], _X[:8, :1]), (_X[8:], _X[8:, :1])]
+_OPT = optax.sgd(0.1)
+
+
+def _loss(m, b):
+    return ((m(b[0]) - b[1]) ** 2)[:, 0]
+
+
+_STEP = make_train_step(_loss, _OPT)
+
+
+def _state():
+    return TrainState.create(nnx.Linear(2, 1, rngs=nnx.Rngs(0)), _OPT)

@@ -29,7 +29,7 @@ import optax
 from flax import nnx
 
 from jtoolkit import models
-from jtoolkit._src.nn.pool_ops import adaptive_avg_pool2d
+from jtoolkit.functional import adaptive_avg_pool2d
 
 __all__: list[str] = []
 
@@ -64,7 +64,7 @@ class FlaxCNN(nnx.Module):
     def __call__(self, x):
         x = jax.nn.relu(self.conv2(jax.nn.relu(self.conv1(x))))
         x = nnx.max_pool(x, (2, 2), strides=(2, 2))  # flax's own (reduce_window)
-        x = adaptive_avg_pool2d(x, (4, 4))  # flax has no adaptive pooling
+        x = adaptive_avg_pool2d(x, (4, 4), data_format="NHWC")  # flax has none
         x = x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1)
         return self.fc2(jax.nn.relu(self.fc1(x)))
 

@@ -16,7 +16,7 @@ are printed as a markdown table. Compile time is reported separately. On a machi
 shared with other work, torch's 2 OpenMP threads can stall at barriers when one core
 is taken; a 1-thread torch row shows how much of torch's time that costs.
 
-Usage: ``python benchmarks/bench_train.py [--quick] [--only step,epoch,demo]``.
+Usage: ``python benchmarks/bench_train.py [--quick] [--only overhead,step,epoch,demo]``.
 """
 
 from __future__ import annotations
@@ -323,6 +323,60 @@ def bench_step(quick: bool) -> str:
     return "\n".join(out)
 
 
+# ------------------------------------------------------------------------ overhead
+def bench_overhead(quick: bool) -> str:
+    """The step object's per-call cost: ``TrainStep`` against the same pure update
+    under a hand-written ``jax.jit(update, donate_argnums=0)`` (SimpleNN, batch 64).
+    Same program, so the ratio is the object's Python overhead alone."""
+    import jax
+    from flax import nnx
+
+    from jtoolkit import losses, models, optim
+    from jtoolkit.train import TrainState, make_train_step
+
+    rng = np.random.default_rng(0)
+    x = jax.device_put(rng.standard_normal((64, 1024), dtype=np.float32))
+    y = jax.device_put(rng.integers(0, 10, 64).astype(np.int32))
+    opt = optim.adam(lr=1e-3)
+
+    def loss_fn(m, b):
+        return losses.cross_entropy(m(b[0]), b[1], reduction="none")
+
+    step = make_train_step(loss_fn, opt)
+    raw = jax.jit(lambda s, b: step.update(s, b, None), donate_argnums=0)
+    net = models.SimpleNN(rngs=nnx.Rngs(0))
+    holder = {"a": TrainState.create(net, opt), "b": TrainState.create(net, opt)}
+    n, reps = (20, 5) if quick else (200, 15)
+
+    def timed(fn, key):
+        def go():
+            state = holder[key]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                state, m = fn(state, (x, y))
+            jax.block_until_ready(m["loss"])
+            holder[key] = state
+            return (time.perf_counter() - t0) / n * 1e3
+
+        return go
+
+    contenders = {"TrainStep": timed(step, "a"), "jax.jit(update)": timed(raw, "b")}
+    for go in contenders.values():
+        go()  # compile + warm
+    res = _interleave(contenders, reps)
+    ratio = statistics.median(res["TrainStep"]) / statistics.median(
+        res["jax.jit(update)"]
+    )
+    lines = [
+        f"### Step overhead: SimpleNN batch 64 ({n} calls x {reps} interleaved reps)",
+        "",
+        "| contender | median ms/step |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {statistics.median(v):.3f} |" for k, v in res.items()]
+    return "\n".join(lines) + f"\n\nTrainStep / jax.jit(update): {ratio:.3f}x\n"
+
+
 # --------------------------------------------------------------------------- epoch
 def bench_epoch(quick: bool) -> str:
     import jax
@@ -344,7 +398,6 @@ def bench_epoch(quick: bool) -> str:
         return losses.cross_entropy(m(b[0]), b[1], reduction="none")
 
     step = make_train_step(loss_fn, opt)
-    step8 = make_train_step(loss_fn, opt, steps=8)
     fused = make_fused_epoch(loss_fn, opt, batch_size=64)
     loader = data.DataLoader(
         data.ArrayDataset(x, y), batch_size=64, shuffle=True, seed=0
@@ -371,7 +424,7 @@ def bench_epoch(quick: bool) -> str:
     def jtk_epoch_k8():
         t = time.perf_counter()
         holder["k"], _ = fit(
-            holder["k"], step8, loader, 1, progress=False, steps_per_execution=8
+            holder["k"], step, loader, 1, progress=False, steps_per_execution=8
         )
         return time.perf_counter() - t
 
@@ -495,7 +548,9 @@ def bench_demo(quick: bool) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: few reps")
-    parser.add_argument("--only", default="step,epoch,demo", help="comma list of parts")
+    parser.add_argument(
+        "--only", default="overhead,step,epoch,demo", help="comma list of parts"
+    )
     args = parser.parse_args()
     import jax
     import torch
@@ -510,6 +565,8 @@ def main() -> None:
     )
     print(f"- command: `python benchmarks/bench_train.py {' '.join(sys.argv[1:])}`")
     print(f"- uptime before: `{load}`\n")
+    if "overhead" in parts:
+        print(bench_overhead(args.quick), flush=True)
     if "step" in parts:
         print(bench_step(args.quick), flush=True)
     if "epoch" in parts:

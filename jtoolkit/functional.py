@@ -52,7 +52,7 @@ from jtoolkit._src.losses.regression import (
     smooth_l1_loss,
 )
 from jtoolkit._src.losses.triplet import triplet_margin_loss
-from jtoolkit._src.nn.functional_activations import (
+from jtoolkit._src.nn.functional.activation import (
     gelu,
     leaky_relu,
     log_softmax,
@@ -62,17 +62,18 @@ from jtoolkit._src.nn.functional_activations import (
     softmax,
     tanh,
 )
-from jtoolkit._src.nn.functional_distance import cosine_similarity, normalize
-from jtoolkit._src.nn.functional_dropout import dropout
-from jtoolkit._src.nn.functional_flatten import flatten
-from jtoolkit._src.nn.functional_linear import linear
-from jtoolkit._src.nn.functional_one_hot import one_hot
-from jtoolkit._src.nn.functional_pad import pad
-from jtoolkit._src.nn.functional_pool import (
+from jtoolkit._src.nn.functional.distance import cosine_similarity, normalize
+from jtoolkit._src.nn.functional.dropout import dropout, dropout2d
+from jtoolkit._src.nn.functional.flatten import flatten
+from jtoolkit._src.nn.functional.linear import linear
+from jtoolkit._src.nn.functional.padding import pad
+from jtoolkit._src.nn.functional.pooling import (
     adaptive_avg_pool2d,
     avg_pool2d,
+    max_pool1d,
     max_pool2d,
 )
+from jtoolkit._src.nn.functional.sparse import one_hot
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -84,6 +85,7 @@ __all__ = [
     "cross_entropy",
     "ctc_loss",
     "dropout",
+    "dropout2d",
     "flatten",
     "gaussian_nll_loss",
     "gelu",
@@ -95,6 +97,7 @@ __all__ = [
     "linear",
     "log_softmax",
     "margin_ranking_loss",
+    "max_pool1d",
     "max_pool2d",
     "mse_loss",
     "multi_margin_loss",

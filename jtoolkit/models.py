@@ -32,11 +32,10 @@ from jtoolkit._src.nn.activations import (
 )
 from jtoolkit._src.nn.attention import MultiheadAttention
 from jtoolkit._src.nn.containers import Identity, ModuleDict, ModuleList, Sequential
-from jtoolkit._src.nn.conv import Conv1d, Conv2d
-from jtoolkit._src.nn.conv_transpose import ConvTranspose2d
+from jtoolkit._src.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from jtoolkit._src.nn.dropout import Dropout, Dropout2d
-from jtoolkit._src.nn.embedding import Embedding
-from jtoolkit._src.nn.linear import Linear
+from jtoolkit._src.nn.init import Buffer, to
+from jtoolkit._src.nn.linear import Embedding, Linear
 from jtoolkit._src.nn.networks import CNN, MLP, LSTMClassifier, SimpleNN
 from jtoolkit._src.nn.normalization import (
     BatchNorm1d,
@@ -45,7 +44,16 @@ from jtoolkit._src.nn.normalization import (
     LayerNorm,
 )
 from jtoolkit._src.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d
-from jtoolkit._src.nn.recurrent import GRU, LSTM, RNN
+from jtoolkit._src.nn.recurrent import (
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    LSTMCell,
+    RNNBase,
+    RNNCell,
+    RNNCellBase,
+)
 from jtoolkit._src.nn.reshape import Flatten, Unflatten
 from jtoolkit._src.nn.state_dict import (
     IncompatibleKeys,
@@ -55,7 +63,13 @@ from jtoolkit._src.nn.state_dict import (
     torch_state_dict,
 )
 from jtoolkit._src.nn.summary import count_parameters, summary
-from jtoolkit._src.nn.transformer import TransformerEncoder, TransformerEncoderLayer
+from jtoolkit._src.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "CNN",
@@ -68,6 +82,7 @@ __all__ = [
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Buffer",
     "Conv1d",
     "Conv2d",
     "ConvTranspose2d",
@@ -75,9 +90,11 @@ __all__ = [
     "Dropout2d",
     "Embedding",
     "Flatten",
+    "GRUCell",
     "GroupNorm",
     "Identity",
     "IncompatibleKeys",
+    "LSTMCell",
     "LSTMClassifier",
     "LayerNorm",
     "LeakyReLU",
@@ -88,6 +105,9 @@ __all__ = [
     "ModuleDict",
     "ModuleList",
     "MultiheadAttention",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "ReLU",
     "Sequential",
     "SiLU",
@@ -95,6 +115,9 @@ __all__ = [
     "SimpleNN",
     "Softmax",
     "Tanh",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "Unflatten",
@@ -103,5 +126,6 @@ __all__ = [
     "load_torch_state_dict",
     "save_safetensors",
     "summary",
+    "to",
     "torch_state_dict",
 ]

@@ -6,17 +6,20 @@ The twin of a PyTorch training loop (``model.train()``, forward, loss, ``backwar
 - ``TrainState.create(model, optimizer, seed=0)``: model state, optimizer state, step
   and PRNG key as one pytree;
 - ``make_train_step(loss_fn, optimizer, has_aux=False, *, precision, nan_policy,
-  mesh, steps)``: one ``jax.jit``-compiled pure ``step(state, batch) -> (state,
-  metrics)`` with the state donated; ``mesh=`` for data parallelism, ``steps=k`` for
-  ``k`` optimizer steps per dispatch; a padding mask given to a step whose loss is a
-  scalar raises ``MaskUnsupportedError``;
-- ``make_eval_step(metric_fn)``: the same for evaluation (model in eval mode);
+  mesh, accumulate)``: a ``TrainStep``, one ``jax.jit``-compiled pure
+  ``step(state, batch, mask=None) -> (state, metrics)`` with the state donated;
+  ``step.with_steps(k)`` runs ``k`` optimizer steps per dispatch; a padding mask
+  given to a step whose loss is a scalar raises ``MaskUnsupportedError``;
+- ``make_eval_step(metric_fn)``: an ``EvalStep`` (model in eval mode);
 - ``make_fused_epoch``: a whole epoch as one ``lax.scan`` for data held on the device;
-- ``fit(...)``: epochs over DataLoaders with validation, schedules, ReduceLROnPlateau,
-  progress bar, history, early stopping, checkpoints and exact resume (``mesh=``,
-  ``steps_per_execution=``); returns a ``FitResult(state, history)``;
-- ``EarlyStopping``: a pure ``init``/``step`` state machine over an
-  ``EarlyStoppingState``, like ``ReduceLROnPlateau``;
+- ``fit(state, step, loader, epochs, *, validation, callbacks, resume, ...)``:
+  epochs through an ``EpochFeeder`` (one padded shape, grouped, prefetched) with
+  validation and callbacks; returns a ``FitResult(state, history)``;
+- callbacks: ``Callback`` (hooks ``on_train_begin/end``, ``on_epoch_begin/end``,
+  ``on_step_end``, a JSON-able ``state``), ``ModelCheckpoint``, ``EarlyStopping``
+  (also a pure ``init``/``step`` state machine), ``ReduceLROnPlateau``,
+  ``ProgressBar``, ``History``, ``CSVLogger``, ``TensorBoard``, ``TerminateOnNaN``,
+  ``EMA``, ``LambdaCallback``;
 - ``initialize_distributed()``: join a multi-process run (``python -m
   jtoolkit.launch``, SLURM, Open MPI) before anything touches a device, with
   fail-fast and agreement checks; ``preemption_requested()`` (SIGTERM, agreed
@@ -35,12 +38,27 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the real bindings, for type checkers and linters
     from jtoolkit._src.checkpoint.store import restore_checkpoint, save_checkpoint
-    from jtoolkit._src.train.callbacks import EarlyStopping, EarlyStoppingState
+    from jtoolkit._src.train.callbacks import (
+        EMA,
+        Callback,
+        CSVLogger,
+        EarlyStopping,
+        EarlyStoppingState,
+        History,
+        LambdaCallback,
+        ModelCheckpoint,
+        Monitor,
+        ProgressBar,
+        ReduceLROnPlateau,
+        TensorBoard,
+        TerminateOnNaN,
+    )
     from jtoolkit._src.train.distributed import (
         broadcast_from_primary,
         check_replicated,
         initialize_distributed,
     )
+    from jtoolkit._src.train.feeder import EpochFeeder
     from jtoolkit._src.train.fused import make_fused_epoch
     from jtoolkit._src.train.loop import FitResult, fit
     from jtoolkit._src.train.runtime import (
@@ -49,17 +67,33 @@ if TYPE_CHECKING:  # the real bindings, for type checkers and linters
     )
     from jtoolkit._src.train.state import TrainState
     from jtoolkit._src.train.step import (
+        EvalStep,
         MaskUnsupportedError,
+        TrainStep,
         make_eval_step,
         make_train_step,
     )
 
 __all__ = [
+    "EMA",
+    "CSVLogger",
+    "Callback",
     "EarlyStopping",
     "EarlyStoppingState",
+    "EpochFeeder",
+    "EvalStep",
     "FitResult",
+    "History",
+    "LambdaCallback",
     "MaskUnsupportedError",
+    "ModelCheckpoint",
+    "Monitor",
+    "ProgressBar",
+    "ReduceLROnPlateau",
+    "TensorBoard",
+    "TerminateOnNaN",
     "TrainState",
+    "TrainStep",
     "broadcast_from_primary",
     "check_replicated",
     "fit",
@@ -84,9 +118,28 @@ _HOMES = {
     "broadcast_from_primary": "jtoolkit._src.train.distributed",
     "preemption_requested": "jtoolkit._src.train.runtime",
     "install_preemption_handler": "jtoolkit._src.train.runtime",
-    "EarlyStopping": "jtoolkit._src.train.callbacks",
-    "EarlyStoppingState": "jtoolkit._src.train.callbacks",
+    "TrainStep": "jtoolkit._src.train.step",
+    "EvalStep": "jtoolkit._src.train.step",
+    "EpochFeeder": "jtoolkit._src.train.feeder",
     "MaskUnsupportedError": "jtoolkit._src.train.step",
+    **{
+        name: "jtoolkit._src.train.callbacks"
+        for name in (
+            "EMA",
+            "CSVLogger",
+            "Callback",
+            "EarlyStopping",
+            "EarlyStoppingState",
+            "History",
+            "LambdaCallback",
+            "ModelCheckpoint",
+            "Monitor",
+            "ProgressBar",
+            "ReduceLROnPlateau",
+            "TensorBoard",
+            "TerminateOnNaN",
+        )
+    },
     "FitResult": "jtoolkit._src.train.loop",
     "fit": "jtoolkit._src.train.loop",
     "save_checkpoint": "jtoolkit._src.checkpoint.store",

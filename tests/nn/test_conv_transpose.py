@@ -1,4 +1,4 @@
-"""Tests of ``jtoolkit/_src/nn/conv_transpose.py`` (``ConvTranspose2d``).
+"""Tests of ``jtoolkit/_src/nn/conv.py`` (``ConvTranspose2d``).
 
 Moved from test_layers_more.py when the tests were laid out to mirror the code; that
 file's notes:

@@ -1,4 +1,4 @@
-"""Tests of ``jtoolkit/_src/nn/embedding.py`` (``Embedding``).
+"""Tests of ``jtoolkit/_src/nn/linear.py`` (``Embedding``).
 
 Moved from test_models.py when the tests were laid out to mirror the code; that file's
 notes:

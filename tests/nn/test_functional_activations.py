@@ -1,4 +1,4 @@
-"""Tests of ``jtoolkit/_src/nn/functional_activations.py`` (``gelu``, ``leaky_relu``,
+"""Tests of ``jtoolkit/_src/nn/functional/activation.py`` (``gelu``, ``leaky_relu``,
 ``log_softmax``, ``relu``, ``sigmoid``, ``silu``, ``softmax``, ``tanh``).
 
 Moved from test_functional.py when the tests were laid out to mirror the code; that

@@ -1,4 +1,4 @@
-"""Tests of ``jtoolkit/_src/nn/functional_distance.py`` (``cosine_similarity``,
+"""Tests of ``jtoolkit/_src/nn/functional/distance.py`` (``cosine_similarity``,
 ``normalize``).
 
 Moved from test_functional.py when the tests were laid out to mirror the code; that

@@ -1,4 +1,4 @@
-"""Tests of ``jtoolkit/_src/nn/functional_dropout.py`` (``dropout``).
+"""Tests of ``jtoolkit/_src/nn/functional/dropout.py`` (``dropout``).
 
 Moved from test_functional.py when the tests were laid out to mirror the code; that
 file's notes:

@@ -1,4 +1,4 @@
-"""Tests of ``jtoolkit/_src/nn/functional_flatten.py`` (``flatten``).
+"""Tests of ``jtoolkit/_src/nn/functional/flatten.py`` (``flatten``).
 
 Moved from test_functional.py when the tests were laid out to mirror the code; that
 file's notes:

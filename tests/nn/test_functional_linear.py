@@ -1,4 +1,4 @@
-"""Tests of ``jtoolkit/_src/nn/functional_linear.py`` (``linear``).
+"""Tests of ``jtoolkit/_src/nn/functional/linear.py`` (``linear``).
 
 Moved from test_functional.py when the tests were laid out to mirror the code; that
 file's notes:

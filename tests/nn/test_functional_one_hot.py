@@ -1,4 +1,4 @@
-"""Tests of ``jtoolkit/_src/nn/functional_one_hot.py`` (``one_hot``).
+"""Tests of ``jtoolkit/_src/nn/functional/sparse.py`` (``one_hot``).
 
 Moved from test_functional.py when the tests were laid out to mirror the code; that
 file's notes:

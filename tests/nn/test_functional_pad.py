@@ -1,4 +1,4 @@
-"""Tests of ``jtoolkit/_src/nn/functional_pad.py`` (``pad``).
+"""Tests of ``jtoolkit/_src/nn/functional/padding.py`` (``pad``).
 
 Moved from test_functional.py when the tests were laid out to mirror the code; that
 file's notes:

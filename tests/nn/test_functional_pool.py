@@ -1,4 +1,4 @@
-"""Tests of ``jtoolkit/_src/nn/functional_pool.py`` (``adaptive_avg_pool2d``,
+"""Tests of ``jtoolkit/_src/nn/functional/pooling.py`` (``adaptive_avg_pool2d``,
 ``avg_pool2d``, ``max_pool2d``).
 
 Moved from test_functional.py when the tests were laid out to mirror the code; that

@@ -37,7 +37,8 @@ from tests.nn._harness import _close, _load_from, _t
 @pytest.mark.parametrize("num_layers", [1, 2])
 def test_lstm_matches_torch(torch, rng, num_layers, batch_first):
     ref = torch.nn.LSTM(3, 5, num_layers=num_layers, batch_first=batch_first)
-    lstm = _load_from(ref, LSTM(3, 5, num_layers, batch_first, rngs=nnx.Rngs(0)))
+    lstm = LSTM(3, 5, num_layers, batch_first=batch_first, rngs=nnx.Rngs(0))
+    lstm = _load_from(ref, lstm)
     x = rng.standard_normal((2, 6, 3) if batch_first else (6, 2, 3)).astype(np.float32)
     h0 = rng.standard_normal((num_layers, 2, 5)).astype(np.float32)
     c0 = rng.standard_normal((num_layers, 2, 5)).astype(np.float32)

@@ -101,13 +101,17 @@ def test_nan_is_reported_at_its_step_and_skipped_inside_a_group(opt):
     np.testing.assert_allclose(hk[0]["train_loss"], h1[0]["train_loss"], rtol=1e-6)
 
 
-def test_scalar_losses_run_the_ragged_batch_alone(opt):
+def test_scalar_losses_need_batches_of_one_size(opt):
+    # Per-example losses are the contract (issue #19): a scalar loss cannot leave
+    # padded rows out, so ragged batches are refused before any step runs.
     x, y = _data()
     single = make_train_step(_scalar_loss_fn, opt)
-    multi = make_train_step(_scalar_loss_fn, opt, steps=K)
+    with pytest.raises(ValueError, match=r"scalar loss .* 22 of 32 rows"):
+        fit(_state(opt), single, _loader(x, y), 1, progress=False)
+    x, y = _data(n=160)  # five full batches: a scalar loss is fine
     s1, h1 = fit(_state(opt), single, _loader(x, y), 1, progress=False)
     sk, hk = fit(
-        _state(opt), multi, _loader(x, y), 1, progress=False, steps_per_execution=K
+        _state(opt), single, _loader(x, y), 1, progress=False, steps_per_execution=K
     )
     np.testing.assert_allclose(hk[0]["train_loss"], h1[0]["train_loss"], rtol=1e-6)
     assert int(sk.step) == int(s1.step) == 5
@@ -116,8 +120,11 @@ def test_scalar_losses_run_the_ragged_batch_alone(opt):
 def test_steps_mismatch_and_bad_values_are_clear(opt, steps):
     single, multi = steps
     x, y = _data()
-    with pytest.raises(ValueError, match="steps=3"):
-        fit(_state(opt), single, _loader(x, y), 1, steps_per_execution=K)
+    # Any step runs k per call (issue #19): step.with_steps(K), no rebuild.
+    state, _ = fit(
+        _state(opt), single, _loader(x, y), 1, progress=False, steps_per_execution=K
+    )
+    assert int(state.step) == 5 and single.with_steps(K) is single.with_steps(K)
     with pytest.raises(ValueError, match="steps_per_execution must be an integer"):
         fit(_state(opt), single, _loader(x, y), 1, steps_per_execution=0)
     with pytest.raises(ValueError, match="make_train_step: steps must be"):

@@ -1,8 +1,8 @@
 """Padding the ragged last batch to a fixed size, with a 0/1 row mask.
 
-One rule for every place a batch is padded (``fit`` on host batches, the sharded
-prefetcher before it places them): copies of the last row fill the batch, the mask
-marks the real rows. numpy leaves are padded with numpy on the host; a
+The one rule for every place a batch is padded (``fit``'s ``EpochFeeder``, the
+fused epoch's indices): copies of the last row fill the batch, the mask marks the
+real rows. numpy leaves are padded with numpy on the host; a
 ``jax.Array`` leaf is padded on its own device, never copied back to the host.
 """
 

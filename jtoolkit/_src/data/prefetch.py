@@ -11,7 +11,6 @@ import numpy as np
 
 from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.core.protocols import SupportsSetEpoch, SupportsStateDict
-from jtoolkit._src.data.padding import batch_rows, pad_batch
 
 __all__ = ["DevicePrefetcher", "prefetch_to_device"]
 
@@ -34,8 +33,8 @@ def _place(leaves: list[Any], device: Any) -> list[Any]:
         raise ValueError(
             f"cannot place a batch with leaf shapes {shapes} on {device}: {err}. A "
             "sharded batch must split evenly over the devices; use a batch size "
-            "divisible by the number of shards and drop_last=True, or let fit pad "
-            "the last batch (fit(..., mesh=...))"
+            "divisible by the number of shards and drop_last=True, or give fit the "
+            "loader itself to pad the last batch (fit(..., mesh=...))"
         ) from err
 
 
@@ -64,9 +63,8 @@ class DevicePrefetcher:
     Each ``iter()`` is a new pass over the source (the next epoch of a
     ``DataLoader``); ``len``, ``set_epoch``, ``state_dict``/``load_state_dict`` and
     ``batch_size`` are the source's, so ``fit`` and checkpoints treat it as the
-    loader itself. ``with_padding(size)`` yields ``(batch, mask, rows)`` with the
-    ragged last batch padded on the host before it is placed, so it splits evenly
-    over a sharding.
+    loader itself. ``fit`` pads ragged batches before placing them (its
+    ``EpochFeeder``), so give it the loader itself when it should shard them.
     """
 
     def __init__(self, iterable: Iterable[Any], size: int, device: Any) -> None:
@@ -119,20 +117,6 @@ class DevicePrefetcher:
                 "cannot be resumed"
             )
         self.source.load_state_dict(state)
-
-    def with_padding(self, size: int) -> Iterator[tuple[Any, Any, int]]:
-        """One pass of ``(batch, mask, rows)``: every batch padded to ``size`` rows
-        on the host (mask 1 for real rows) and then placed with its mask."""
-        rows_seen: list[int] = []
-
-        def counted():
-            for batch in self.source:
-                rows_seen.append(batch_rows(batch))
-                b, m = pad_batch(batch, size)
-                yield b, m
-
-        for i, (batch, mask) in enumerate(_prefetch(counted(), self.size, self.device)):
-            yield batch, mask, rows_seen[i]
 
 
 def prefetch_to_device(

@@ -60,6 +60,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _decay(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a decay in [0, 1), got {value}")
+    return value
+
+
 def _fraction(text: str) -> float:
     value = _positive_float(text)
     if value >= 1:
@@ -72,7 +82,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
     ``True`` reads as if the bars were off by default)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.nargs == 0:
+        if action.nargs == 0 or action.default is False:  # flags, --resume [auto]
             return action.help or ""
         return super()._get_help_string(action) or ""
 
@@ -176,11 +186,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(
         "--resume",
-        action="store_true",
+        nargs="?",
+        const=True,
+        default=False,
+        choices=("auto",),
         help="continue from the newest intact checkpoint in --checkpoint-dir "
-        "(damaged ones are skipped with a warning). Same options as the first run; "
+        "(damaged ones are skipped with a warning); no checkpoint: exit 2. "
+        "--resume auto: start fresh when there is no checkpoint yet (one fixed "
+        "command line for a preemption loop). Same options as the first run; "
         "--epochs may grow. A checkpoint already at --epochs: nothing to do, exit 0; "
         "past --epochs: exit 2",
+    )
+    add(
+        "--checkpoint-every-steps",
+        type=_positive_int,
+        default=d.checkpoint_every_steps,
+        help="also checkpoint every N batches (mid-epoch; a resume continues there)",
+    )
+    add(
+        "--log-dir",
+        default=d.log_dir,
+        help="write TensorBoard event files (epoch metrics) to this directory",
+    )
+    add(
+        "--ema",
+        type=_decay,
+        default=d.ema,
+        metavar="DECAY",
+        help="keep an exponential moving average of the weights (as torch's "
+        "AveragedModel with get_ema_multi_avg_fn(DECAY)); validate on it",
     )
     add(
         "--metrics-file",
@@ -256,6 +290,8 @@ def parse_config(argv: list[str] | None = None) -> DemoConfig:
     config = DemoConfig(**vars(args))
     if config.resume and config.checkpoint_dir is None:
         raise UsageError("--resume needs --checkpoint-dir DIR")
+    if config.checkpoint_every_steps and config.checkpoint_dir is None:
+        raise UsageError("--checkpoint-every-steps needs --checkpoint-dir DIR")
     if config.dataset == "mnist" and config.data_dir is None:
         raise UsageError("--dataset mnist needs --data-dir DIR with the IDX files")
     if config.dataset != "mnist" and config.data_dir is not None:

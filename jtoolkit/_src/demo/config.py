@@ -34,7 +34,10 @@ class DemoConfig:
     precision: str = "fp32"
     num_workers: int = 0
     checkpoint_dir: str | None = None
-    resume: bool = False
+    resume: bool | str = False  # True (strict), "auto" or False
+    checkpoint_every_steps: int | None = None
+    log_dir: str | None = None
+    ema: float | None = None
     metrics_file: str | None = None
     plot: str | None = None
     progress: bool = True

@@ -8,6 +8,7 @@ optimizer with a ``jtoolkit.schedules`` schedule, ``make_train_step`` /
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import warnings
@@ -130,13 +131,7 @@ def _engine(config: DemoConfig, steps_per_epoch: int):
 
     # Several processes always train data-parallel (one model over all devices).
     mesh = "auto" if config.data_parallel or jax.process_count() > 1 else None
-    step = make_train_step(
-        loss_fn,
-        optimizer,
-        precision=config.precision,
-        mesh=mesh,
-        steps=config.steps_per_execution,
-    )
+    step = make_train_step(loss_fn, optimizer, precision=config.precision, mesh=mesh)
     evaluate = make_eval_step(metric_fn, precision=config.precision, mesh=mesh)
     return optimizer, lr, step, evaluate
 
@@ -144,7 +139,6 @@ def _engine(config: DemoConfig, steps_per_epoch: int):
 def _engine_key(config: DemoConfig) -> DemoConfig:
     """The config fields the compiled steps depend on (others reset to defaults)."""
     keep = ("model", "optimizer", "lr", "scheduler", "precision", "data_parallel")
-    keep += ("steps_per_execution",)
     fields = {name: getattr(config, name) for name in keep}
     if config.scheduler not in ("none", "plateau"):  # these schedules span the run
         fields["epochs"] = config.epochs
@@ -189,6 +183,7 @@ def _split_loaders(config: DemoConfig, split: Any):
             f"--batch-size {config.batch_size} must divide by the {procs} processes"
         )
     dataset = ArrayDataset(split.x_train, split.y_train)
+    batch = _batch_size(config, len(dataset))
     if procs > 1:
         sampler = DistributedSampler(
             dataset, procs, jax.process_index(), shuffle=True, seed=config.seed
@@ -198,17 +193,65 @@ def _split_loaders(config: DemoConfig, split: Any):
         sampler, shuffle = None, True
     train = DataLoader(
         dataset,
-        batch_size=config.batch_size // procs,
+        batch_size=batch // procs,
         shuffle=shuffle,
         sampler=sampler,
         seed=config.seed,
         num_workers=config.num_workers,
         persistent_workers=config.num_workers > 0,
     )
-    val = DataLoader(
-        ArrayDataset(split.x_val, split.y_val), batch_size=config.batch_size // procs
-    )
+    val = DataLoader(ArrayDataset(split.x_val, split.y_val), batch_size=batch // procs)
     return train, val
+
+
+def _batch_size(config: DemoConfig, rows: int) -> int:
+    """``--batch-size``, clamped to the training rows (a whole-data batch, not a
+    padded one), rounded down to a multiple of the process count."""
+    procs = _process_count()
+    if config.batch_size <= rows:
+        return config.batch_size
+    return max(rows - rows % procs, procs)
+
+
+def _process_count() -> int:
+    import jax
+
+    return jax.process_count()
+
+
+def _resolve_auto(config: DemoConfig, log: Callable[[str], None]) -> DemoConfig:
+    """``--resume auto``: resume when the directory holds a checkpoint, else start
+    fresh (saying so); plain ``--resume`` stays strict."""
+    if config.resume != "auto":
+        return config
+    import os
+
+    from jtoolkit._src.checkpoint.store import latest_step
+
+    directory = config.checkpoint_dir
+    found = os.path.isdir(directory) and latest_step(directory) is not None
+    if not found:
+        log(f"jtoolkit.train: no checkpoint in {directory} yet: starting fresh")
+    return dataclasses.replace(config, resume=found)
+
+
+def _callbacks(config: DemoConfig, writer: Callable[[dict], None] | None) -> list:
+    """The demo's options as fit callbacks."""
+    from jtoolkit._src.train import callbacks as cb
+
+    out: list = []
+    if config.scheduler == "plateau":
+        out.append(cb.ReduceLROnPlateau("val_loss", patience=2))
+    if writer is not None:
+        out.append(cb.LambdaCallback(on_epoch_end=lambda run, record: writer(record)))
+    if config.ema is not None:
+        out.append(cb.EMA(config.ema))
+    if config.log_dir is not None:
+        out.append(cb.TensorBoard(config.log_dir))
+    if config.checkpoint_dir is not None:
+        every = config.checkpoint_every_steps
+        out.append(cb.ModelCheckpoint(config.checkpoint_dir, every_steps=every))
+    return out
 
 
 def _metrics_writer(config: DemoConfig) -> Callable[[dict], None] | None:
@@ -248,14 +291,25 @@ def _cut_metrics(path: str, epoch: int) -> None:
     atomic_write(path, "".join(kept))
 
 
+def _batch_note(config: DemoConfig, train: Any) -> str:
+    """The batch size for the run header, with the reason if it was clamped."""
+    size = train.batch_size * _process_count()
+    if size == config.batch_size:
+        return str(size)
+    return (
+        f"{size} (--batch-size {config.batch_size} clamped to the "
+        f"{len(train.dataset)} training rows)"
+    )
+
+
 def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[dict]:
     """Build everything from ``config`` and run ``fit``; return the history."""
     import jax
 
-    from jtoolkit._src.schedules.plateau import ReduceLROnPlateau
     from jtoolkit._src.train.loop import fit
     from jtoolkit._src.train.state import TrainState
 
+    config = _resolve_auto(config, log)
     check_outputs(config)
     train, val = _loaders(config)
     optimizer, lr, step, evaluate = _engine(_engine_key(config), len(train))
@@ -265,7 +319,7 @@ def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[d
     log(
         f"jtoolkit.train: {config.model} on {config.dataset} "
         f"({len(train.dataset)} train / {len(val.dataset)} val), {config.optimizer} "
-        f"lr {lr:g}, scheduler {config.scheduler}, batch {config.batch_size}, "
+        f"lr {lr:g}, scheduler {config.scheduler}, batch {_batch_note(config, train)}, "
         f"{config.epochs} epochs, {config.precision}"
     )
     if config.resume:
@@ -277,7 +331,6 @@ def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[d
         log(f"jtoolkit.train: already complete at epoch {start}: nothing to do")
         return done
     record_run(config, lr)
-    plateau = ReduceLROnPlateau(patience=2) if config.scheduler == "plateau" else None
     primary = jax.process_index() == 0  # only process 0 writes files
     writer = _metrics_writer(config) if primary else None
     with warnings.catch_warnings():  # check_resume already reported skipped ones
@@ -287,14 +340,13 @@ def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[d
             step,
             train,
             config.epochs,
+            validation=val,
             eval_step=evaluate,
-            val_loader=val,
-            plateau=plateau,
-            checkpoint_dir=config.checkpoint_dir,
-            resume=config.resume,
+            callbacks=_callbacks(config, writer),
+            resume=bool(config.resume),
             progress=config.progress,
-            on_epoch_end=writer,
             steps_per_execution=config.steps_per_execution,
+            log=log,
         )
     if config.plot is not None and primary:
         from jtoolkit._src.demo.plot import plot_history

@@ -2,18 +2,27 @@
 
 torch.nn.ReLU, Tanh, Sigmoid, SiLU, GELU, LeakyReLU, Softmax and LogSoftmax.
 Each takes torch's constructor arguments (``inplace=`` is accepted and ignored: JAX
-arrays are immutable) and prints torch's ``extra_repr`` through ``summary``.
+arrays are immutable), prints torch's ``extra_repr`` through ``summary`` and calls
+its function in ``nn/functional/activation.py`` (one implementation per op: the
+same values, gradients at the kinks and errors as ``jtoolkit.functional``).
 """
 
 from __future__ import annotations
 
-import warnings
-
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
-from jtoolkit._src.core.checks import check_bool, check_choice, wrap_dim
+from jtoolkit._src.core.checks import check_bool
+from jtoolkit._src.nn.functional.activation import (
+    gelu,
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    tanh,
+)
 
 __all__ = [
     "GELU",
@@ -57,7 +66,7 @@ class ReLU(_InplaceActivation):
     """
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return jax.nn.relu(x)
+        return relu(x)
 
 
 class Tanh(_Activation):
@@ -70,7 +79,7 @@ class Tanh(_Activation):
     """
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return jnp.tanh(x)
+        return tanh(x)
 
 
 class Sigmoid(_Activation):
@@ -83,7 +92,7 @@ class Sigmoid(_Activation):
     """
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return jax.nn.sigmoid(x)
+        return sigmoid(x)
 
 
 class SiLU(_InplaceActivation):
@@ -96,7 +105,7 @@ class SiLU(_InplaceActivation):
     """
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return jax.nn.silu(x)
+        return silu(x)
 
 
 class GELU(_Activation):
@@ -106,7 +115,8 @@ class GELU(_Activation):
       approximate: "none" (erf) or "tanh".
 
     Raises:
-      ValueError: another ``approximate``.
+      RuntimeError: another ``approximate`` (at construction; torch raises it at
+        the call, with the same type and message as ``F.gelu``).
 
     Example:
       >>> from jtoolkit.models import GELU
@@ -115,19 +125,19 @@ class GELU(_Activation):
     """
 
     def __init__(self, approximate: str = "none") -> None:
-        self.approximate = check_choice(
-            "approximate", approximate, ("none", "tanh"), fn="GELU"
-        )
+        gelu(0.0, approximate)  # F.gelu's check: RuntimeError, torch's message
+        self.approximate = approximate
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return jax.nn.gelu(x, approximate=self.approximate == "tanh")
+        return gelu(x, self.approximate)
 
     def _torch_repr(self) -> str:
         return f"approximate='{self.approximate}'"
 
 
 class LeakyReLU(_Activation):
-    """torch's ``nn.LeakyReLU(negative_slope=0.01, inplace=False)``.
+    """torch's ``nn.LeakyReLU(negative_slope=0.01, inplace=False)``: ``F.leaky_relu``
+    (gradient ``negative_slope`` at 0, as torch).
 
     Example:
       >>> from jtoolkit.models import LeakyReLU
@@ -140,24 +150,11 @@ class LeakyReLU(_Activation):
         self.inplace = check_bool("inplace", inplace, fn="LeakyReLU")
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return jax.nn.leaky_relu(x, self.negative_slope)
+        return leaky_relu(x, self.negative_slope)
 
     def _torch_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
         return f"negative_slope={self.negative_slope}{inplace}"
-
-
-def _softmax_dim(name: str, dim: int | None, ndim: int) -> int:
-    """torch's dim: ``dim`` wrapped, or (None) its deprecated implicit choice."""
-    if dim is None:
-        warnings.warn(
-            f"Implicit dimension choice for {name} has been deprecated. "
-            "Change the call to include dim=X as an argument.",
-            UserWarning,
-            stacklevel=3,
-        )
-        return 0 if ndim in (0, 1, 3) else 1
-    return wrap_dim(dim, ndim)
 
 
 class Softmax(_Activation):
@@ -181,8 +178,7 @@ class Softmax(_Activation):
         self.dim = dim
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = jnp.asarray(x)
-        return jax.nn.softmax(x, axis=_softmax_dim("softmax", self.dim, x.ndim))
+        return softmax(x, self.dim)
 
     def _torch_repr(self) -> str:
         return f"dim={self.dim}"
@@ -201,8 +197,7 @@ class LogSoftmax(_Activation):
         self.dim = dim
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = jnp.asarray(x)
-        return jax.nn.log_softmax(x, axis=_softmax_dim("log_softmax", self.dim, x.ndim))
+        return log_softmax(x, self.dim)
 
     def _torch_repr(self) -> str:
         return f"dim={self.dim}"

@@ -16,10 +16,15 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_bool
+from jtoolkit._src.nn.functional.dropout import dropout
 from jtoolkit._src.nn.init import const_array, const_param, uniform_param
 from jtoolkit._src.nn.linear import Linear
 
-__all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
+__all__ = [
+    "MultiheadAttention",
+    "NonDynamicallyQuantizableLinear",
+    "square_subsequent_mask",
+]
 
 
 class NonDynamicallyQuantizableLinear(Linear):
@@ -38,8 +43,11 @@ def _float_mask(mask, name: str, dtype) -> jax.Array | None:
     return mask.astype(dtype)
 
 
-def _causal_mask(length: int, dtype) -> jax.Array:
-    """-inf above the diagonal: torch's ``generate_square_subsequent_mask``."""
+def square_subsequent_mask(length: int, dtype=None) -> jax.Array:
+    """[length, length]: -inf above the diagonal, 0 elsewhere (a causal attention
+    mask): torch's ``Transformer.generate_square_subsequent_mask``; ``dtype`` None is
+    float32."""
+    dtype = jnp.float32 if dtype is None else dtype
     upper = jnp.triu(jnp.ones((length, length), jnp.bool_), k=1)
     return jnp.where(upper, -jnp.inf, 0.0).astype(dtype)
 
@@ -126,7 +134,7 @@ class MultiheadAttention(nnx.Module):
             embed_dim, embed_dim, bias=bias, rngs=rngs
         )
         if self.out_proj.bias is not None:
-            self.out_proj.bias[...] = const_array((embed_dim,), 0.0, jnp.float32)
+            self.out_proj.bias[...] = const_array((embed_dim,), 0.0)
         if self.dropout > 0:
             self.dropout_rngs = rngs["dropout"].fork()
 
@@ -159,7 +167,8 @@ class MultiheadAttention(nnx.Module):
         tgt_len, bsz, _ = query.shape
         src_len = key.shape[0]
         if is_causal and key_padding_mask is None and not need_weights:
-            attn_mask = _causal_mask(tgt_len, query.dtype)  # torch's SDPA is_causal
+            # torch's SDPA is_causal
+            attn_mask = square_subsequent_mask(tgt_len, query.dtype)
         mask = self._merged_mask(
             attn_mask, key_padding_mask, bsz, tgt_len, src_len, query.dtype
         )
@@ -258,12 +267,7 @@ class MultiheadAttention(nnx.Module):
             scores = scores + mask
         weights = jax.nn.softmax(scores, axis=-1)
         if self.dropout > 0 and not self.deterministic:
-            keep = 1.0 - self.dropout
-            if keep == 0:
-                weights = jnp.zeros_like(weights)
-            else:
-                drop = jax.random.bernoulli(self.dropout_rngs(), keep, weights.shape)
-                weights = jnp.where(drop, weights / keep, 0.0)
+            weights = dropout(weights, self.dropout, True, self.dropout_rngs())
         out = (weights @ v).swapaxes(0, 1).reshape(tgt_len * bsz, embed)
         out = self.out_proj(out).reshape(tgt_len, bsz, embed)
         return out, weights

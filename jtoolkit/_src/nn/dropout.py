@@ -1,12 +1,16 @@
-"""``Dropout`` and ``Dropout2d`` (torch.nn) on NNX's own train/eval switch."""
+"""``Dropout`` and ``Dropout2d`` (torch.nn) on NNX's own train/eval switch.
+
+They hold ``p``, the mode and an RNG stream and call ``F.dropout``/``F.dropout2d``
+(``nn/functional/dropout.py``), the one implementation of dropout.
+"""
 
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_bool
+from jtoolkit._src.nn.functional.dropout import dropout, dropout2d
 
 __all__ = ["Dropout", "Dropout2d"]
 
@@ -47,6 +51,20 @@ class Dropout(nnx.Dropout):
             )
         super().__init__(float(p), deterministic=False, rngs=rngs)
 
+    def __call__(self, x: jax.Array, *, deterministic: bool | None = None) -> jax.Array:
+        off = self.deterministic if deterministic is None else deterministic
+        if off or self.rate == 0.0:
+            return self._apply(x, False, None)
+        if self.rngs is None:
+            raise ValueError(
+                f"{type(self).__name__}: deterministic is False but the layer has no "
+                "rngs; build it with rngs=nnx.Rngs(0) or call .eval()"
+            )
+        return self._apply(x, True, self.rngs())
+
+    def _apply(self, x, training: bool, key) -> jax.Array:
+        return dropout(x, self.rate, training, key)
+
     @property
     def p(self) -> float:
         """torch's name for the drop probability."""
@@ -77,23 +95,5 @@ class Dropout2d(Dropout):
       True
     """
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x = jnp.asarray(x)
-        if x.ndim not in (3, 4):
-            raise RuntimeError(
-                "Dropout2d expects 4-D NHWC input [N, H, W, C] or unbatched 3-D "
-                f"[H, W, C], but got input of shape {list(x.shape)}"
-            )
-        if self.deterministic or self.rate == 0.0:
-            return x
-        if self.rate == 1.0:
-            return jnp.zeros_like(x)
-        keep = 1.0 - self.rate
-        shape = (*x.shape[:-3], 1, 1, x.shape[-1])  # one draw per (sample, channel)
-        if self.rngs is None:
-            raise ValueError(
-                "Dropout2d: deterministic is False but the layer has no rngs; build "
-                "it with rngs=nnx.Rngs(0) or call .eval()"
-            )
-        mask = jax.random.bernoulli(self.rngs(), keep, shape)
-        return jnp.where(mask, x / keep, jnp.zeros_like(x))
+    def _apply(self, x, training: bool, key) -> jax.Array:
+        return dropout2d(x, self.rate, training, key, data_format="NHWC")

@@ -1,8 +1,9 @@
-"""``Linear`` (torch.nn.Linear): torch's arguments, init, repr and state_dict names.
+"""``Linear`` and ``Embedding`` (torch.nn): torch's arguments, init, repr and
+state_dict names (flax keeps Linear..Embed together in ``nnx/nn/linear.py``).
 
 Its ``_torch_repr()`` is torch's ``extra_repr()`` text and ``_torch_layout`` maps
 torch state_dict names to attributes (the other layers do the same in their own
-files: ``conv.py``, ``embedding.py``, ``normalization.py``, ``recurrent.py``, ...).
+files: ``conv.py``, ``normalization.py``, ``recurrent.py``, ...).
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import math
 from typing import ClassVar
 
 import jax
+import jax.core
 import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_int
-from jtoolkit._src.nn.init import uniform_param
+from jtoolkit._src.nn.functional.linear import linear_kernel
+from jtoolkit._src.nn.init import normal_param, uniform_param
 
-__all__ = ["Linear"]
+__all__ = ["Embedding", "Linear"]
 
 
 class Linear(nnx.Module):
@@ -71,11 +74,65 @@ class Linear(nnx.Module):
                 f"{self.in_features}x{self.out_features}); Linear expects the last "
                 f"input dimension to be in_features={self.in_features}"
             )
-        y = x @ self.kernel[...]
-        return y if self.bias is None else y + self.bias[...]
+        bias = None if self.bias is None else self.bias[...]
+        return linear_kernel(x, self.kernel[...], bias)
 
     def _torch_repr(self) -> str:
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
         )
+
+
+class Embedding(nnx.Module):
+    """A lookup table ``weight[num_embeddings, embedding_dim]``, torch's N(0, 1) init.
+
+    torch: ``torch.nn.Embedding(num_embeddings, embedding_dim)``; same weight layout.
+
+    Args:
+      num_embeddings: number of rows (valid ids are 0 .. num_embeddings - 1).
+      embedding_dim: width of each row.
+      rngs: ``nnx.Rngs`` with a ``params`` stream.
+
+    Raises:
+      IndexError (at call, on concrete input): an id outside [0, num_embeddings).
+
+    Example:
+      >>> from flax import nnx
+      >>> from jtoolkit.models import Embedding
+      >>> Embedding(10, 3, rngs=nnx.Rngs(0))(jnp.array([[1, 2]])).shape
+      (1, 2, 3)
+    """
+
+    def __init__(
+        self, num_embeddings: int, embedding_dim: int, *, rngs: nnx.Rngs
+    ) -> None:
+        num_embeddings = check_int(
+            "num_embeddings", num_embeddings, fn="Embedding", minimum=1
+        )
+        embedding_dim = check_int(
+            "embedding_dim", embedding_dim, fn="Embedding", minimum=1
+        )
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        shape = (num_embeddings, embedding_dim)
+        self.weight = normal_param(rngs, shape)
+
+    def __call__(self, ids: jax.Array) -> jax.Array:
+        ids = jnp.asarray(ids)
+        if not jnp.issubdtype(ids.dtype, jnp.integer):
+            raise RuntimeError(
+                f"Embedding expects integer ids, but got dtype {ids.dtype}; cast with "
+                ".astype(jnp.int32)"
+            )
+        if not isinstance(ids, jax.core.Tracer) and ids.size:
+            low, high = int(ids.min()), int(ids.max())
+            if low < 0 or high >= self.num_embeddings:
+                raise IndexError(
+                    f"index out of range in self: ids span [{low}, {high}] but "
+                    f"num_embeddings={self.num_embeddings}"
+                )
+        return jnp.take(self.weight[...], ids, axis=0)
+
+    def _torch_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"

@@ -10,7 +10,11 @@ statistics come back with the returned state.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Iterator
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -18,7 +22,37 @@ from flax import nnx
 
 from jtoolkit._src.nn.init import const_array, const_param
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm", "batch_mask"]
+
+_BATCH_MASK: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "jtoolkit_batch_mask", default=None
+)
+
+
+@contextlib.contextmanager
+def batch_mask(mask: Any) -> Iterator[None]:
+    """Within the block, BatchNorm's batch statistics use only rows where ``mask``.
+
+    The train step announces the padding mask of a padded batch this way (while it
+    traces ``loss_fn``), so ``loss_fn(model, batch)`` stays as it is and BatchNorm
+    computes torch's statistics over the real rows only. ``mask`` is ``(batch,)``
+    (1 real, 0 padding) or None; a BatchNorm input whose leading dim is not the
+    mask's length ignores it.
+
+    Example:
+        >>> from jtoolkit.models import BatchNorm1d
+        >>> bn = BatchNorm1d(1)
+        >>> x = jnp.array([[1.0], [3.0], [100.0]])
+        >>> with batch_mask(jnp.array([1.0, 1.0, 0.0])):
+        ...     y = bn(x)
+        >>> y[:2, 0].round(3).tolist(), round(float(bn.running_mean[...][0]), 4)
+        ([-1.0, 1.0], 0.2)
+    """
+    token = _BATCH_MASK.set(mask)
+    try:
+        yield
+    finally:
+        _BATCH_MASK.reset(token)
 
 
 class _BatchNorm(nnx.Module):
@@ -59,8 +93,11 @@ class _BatchNorm(nnx.Module):
         x = jnp.asarray(x)
         self._check_input(x.shape)
         axes = tuple(range(x.ndim - 1))
+        mask = _BATCH_MASK.get()
         if self.use_running_average:
             mean, var = self.running_mean[...], self.running_var[...]
+        elif mask is not None and jnp.shape(mask)[0] == x.shape[0]:
+            mean, var = self._masked_stats(x, jnp.asarray(mask, x.dtype))
         else:
             mean = x.mean(axis=axes)
             var = jnp.square(x - mean).mean(axis=axes)  # exact two-pass variance
@@ -68,17 +105,36 @@ class _BatchNorm(nnx.Module):
         inv_std = jax.lax.rsqrt(var + self.eps)
         return (x - mean) * (inv_std * self.weight[...]) + self.bias[...]
 
-    def _update_running(self, mean: jax.Array, var: jax.Array, count: int) -> None:
-        tracked = self.num_batches_tracked[...] + 1
+    def _masked_stats(self, x: jax.Array, mask: jax.Array) -> tuple:
+        """Mean and biased variance over the rows ``mask`` keeps (torch on those
+        rows alone); an all-padding batch leaves the running statistics alone."""
+        w = mask.reshape((-1,) + (1,) * (x.ndim - 1))
+        per_row = math.prod(x.shape[1:-1])
+        count = jnp.sum(mask) * per_row
+        axes = tuple(range(x.ndim - 1))
+        mean = jnp.sum(x * w, axis=axes) / jnp.maximum(count, 1)
+        var = jnp.sum(jnp.square(x - mean) * w, axis=axes) / jnp.maximum(count, 1)
+        self._update_running(mean, var, count, any_rows=count > 0)
+        return mean, var
+
+    def _update_running(
+        self, mean: jax.Array, var: jax.Array, count: Any, any_rows: Any = True
+    ) -> None:
+        old = self.num_batches_tracked[...]
+        tracked = jnp.where(any_rows, old + 1, old)
         self.num_batches_tracked[...] = tracked
         if self.momentum is None:  # cumulative moving average, as torch
-            factor = 1.0 / tracked.astype(jnp.float32)
+            factor = 1.0 / jnp.maximum(tracked, 1).astype(jnp.float32)
         else:
             factor = self.momentum
-        unbiased = var * (count / (count - 1))
+        if isinstance(count, int):  # a static batch: the exact host ratio
+            unbiased = var * (count / (count - 1))
+        else:
+            unbiased = var * (count / jnp.maximum(count - 1, 1))
         stats = ((self.running_mean, mean), (self.running_var, unbiased))
         for stat, batch in stats:
-            stat[...] = (1.0 - factor) * stat[...] + factor * batch
+            new = (1.0 - factor) * stat[...] + factor * batch
+            stat[...] = jnp.where(any_rows, new, stat[...])
 
     def _check_input(self, shape: tuple[int, ...]) -> None:
         name = type(self).__name__

@@ -19,9 +19,19 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_bool
+from jtoolkit._src.nn.functional.dropout import dropout
 from jtoolkit._src.nn.init import uniform_param
 
-__all__ = ["GRU", "LSTM", "RNN"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "GRUCell",
+    "LSTMCell",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
+]
 
 # Steps per scan iteration. bench_lstm.py on the 2-core box: 1 and 2 are equal
 # within noise (2 looked better only under heavy load), 8 is slower and compiles 3x
@@ -31,20 +41,30 @@ _UNROLL = 1
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
 
-def _rnn_step(activation: Callable) -> Callable:
-    def step(carry, gates_x, w_hh_t, b_hh):
-        del b_hh
-        (h,) = carry
-        h = activation(gates_x + h @ w_hh_t)
-        return (h,), h
-
-    return step
+_ACTIVATIONS: dict[str, Callable] = {"RNN_TANH": jnp.tanh, "RNN_RELU": jax.nn.relu}
 
 
-_STEPS = {
-    "RNN_TANH": _rnn_step(jnp.tanh),
-    "RNN_RELU": _rnn_step(jax.nn.relu),
-}
+def _lstm_cell(gates: jax.Array, c: jax.Array):
+    """One LSTM step from the pre-activation gates [N, 4H] (i, f, g, o) and c [N, H]:
+    ``(h', c', activations [N, 4H])``; shared by ``LSTM`` and ``LSTMCell``."""
+    i, f, g, o = jnp.split(gates, 4, axis=-1)
+    i, f, o = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jax.nn.sigmoid(o)
+    g = jnp.tanh(g)
+    c = f * c + i * g
+    h = o * jnp.tanh(c)
+    return h, c, jnp.concatenate([i, f, g, o], axis=-1)
+
+
+def _gru_cell(gates_x: jax.Array, gates_h: jax.Array, h: jax.Array):
+    """One GRU step from W_i x + b_i and W_h h + b_h [N, 3H] (r, z, n) and h:
+    ``(h', saved [N, 4H] = r, z, n, W_hn h + b_hn)``; shared by ``GRU``/``GRUCell``."""
+    xr, xz, xn = jnp.split(gates_x, 3, axis=-1)
+    hr, hz, hn = jnp.split(gates_h, 3, axis=-1)
+    r = jax.nn.sigmoid(xr + hr)
+    z = jax.nn.sigmoid(xz + hz)
+    n = jnp.tanh(xn + r * hn)
+    h = n + z * (h - n)  # torch's (1 - z) * n + z * h
+    return h, jnp.concatenate([r, z, n, hn], axis=-1)
 
 
 def _lstm_forward(gates_x, w_hh_t, h0, c0):
@@ -52,12 +72,8 @@ def _lstm_forward(gates_x, w_hh_t, h0, c0):
 
     def body(carry, gx):
         h, c = carry
-        i, f, g, o = jnp.split(gx + h @ w_hh_t, 4, axis=-1)
-        i, f, o = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jax.nn.sigmoid(o)
-        g = jnp.tanh(g)
-        c = f * c + i * g
-        h = o * jnp.tanh(c)
-        return (h, c), (h, c, jnp.concatenate([i, f, g, o], axis=-1))
+        h, c, acts = _lstm_cell(gx + h @ w_hh_t, c)
+        return (h, c), (h, c, acts)
 
     unroll = max(1, min(_UNROLL, gates_x.shape[0]))
     (h_n, c_n), (hs, cs, acts) = jax.lax.scan(body, (h0, c0), gates_x, unroll=unroll)
@@ -123,13 +139,8 @@ def _gru_forward(gates_x, w_hh_t, b_hh, h0):
     """The GRU scan, also returning r, z, n and W_hn h + b_hn of every step."""
 
     def body(h, gx):
-        xr, xz, xn = jnp.split(gx, 3, axis=-1)
-        hr, hz, hn = jnp.split(h @ w_hh_t + b_hh, 3, axis=-1)
-        r = jax.nn.sigmoid(xr + hr)
-        z = jax.nn.sigmoid(xz + hz)
-        n = jnp.tanh(xn + r * hn)
-        h = n + z * (h - n)  # torch's (1 - z) * n + z * h
-        return h, (h, jnp.concatenate([r, z, n, hn], axis=-1))
+        h, saved = _gru_cell(gx, h @ w_hh_t + b_hh, h)
+        return h, (h, saved)
 
     unroll = max(1, min(_UNROLL, gates_x.shape[0]))
     h_n, (hs, saved) = jax.lax.scan(body, h0, gates_x, unroll=unroll)
@@ -188,41 +199,102 @@ def _scan_direction(mode, gates_x, w_hh, b_hh, carry0, reverse):
         else:
             out, *final = _gru_fused(xs, w_hh.T, b_hh, *carry0)
         return tuple(final), (jnp.flip(out, 0) if reverse else out)
-    step = _STEPS[mode]
+    activation = _ACTIVATIONS[mode]
     w_hh_t = w_hh.T
 
     def body(carry, x_t):
-        return step(carry, x_t, w_hh_t, b_hh)
+        (h,) = carry
+        h = activation(x_t + h @ w_hh_t)
+        return (h,), h
 
     unroll = max(1, min(_UNROLL, gates_x.shape[0]))
     return jax.lax.scan(body, carry0, gates_x, reverse=reverse, unroll=unroll)
 
 
-class _RNNBase(nnx.Module):
-    """Shared body of RNN, GRU and LSTM (torch's ``RNNBase``)."""
+def _check_size(name: str, arg: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name}: {arg} must be an integer > 0, got {value!r}")
+    return value
 
-    _mode = "LSTM"
+
+def _param(rngs: nnx.Rngs, shape: tuple[int, ...], bound: float, dtype) -> nnx.Param:
+    """U(-bound, bound) as torch's RNN init, in ``dtype`` (None: the default float)."""
+    param = uniform_param(rngs, shape, bound)
+    return param if dtype is None else nnx.Param(param[...].astype(dtype))
+
+
+class RNNBase(nnx.Module):
+    """The shared body of ``RNN``, ``GRU`` and ``LSTM``, torch's ``nn.RNNBase``.
+
+    torch: ``torch.nn.RNNBase(mode, input_size, hidden_size, num_layers=1, bias=True,
+    batch_first=False, dropout=0.0, bidirectional=False, proj_size=0, device=None,
+    dtype=None)``. ``mode`` is ``"LSTM"``, ``"GRU"``, ``"RNN_TANH"`` or ``"RNN_RELU"``.
+    Parameters are named and shaped as torch's (``weight_ih_l{k}[_reverse]`` [G, W],
+    ``weight_hh_l{k}[_reverse]`` [G, H], ``bias_ih_l{k}``, ``bias_hh_l{k}`` [G],
+    G = 4H, 3H or H) and drawn from U(-1/sqrt(H), 1/sqrt(H)). ``device`` is accepted
+    and ignored (JAX places arrays); ``dtype`` is the parameters' dtype (None:
+    the default float). ``proj_size`` > 0 is not supported (NotImplementedError).
+    Usually built through ``RNN``, ``GRU`` or ``LSTM``.
+
+    Args:
+      mode: the cell kind. input_size: I. hidden_size: H. num_layers: stacked layers.
+      bias: learn b_ih and b_hh. batch_first: [N, T, *] instead of [T, N, *].
+      dropout: in [0, 1], between layers in training mode (masks from the
+        ``dropout`` stream of ``rngs``). bidirectional: add a reverse direction.
+      proj_size: must be 0. device: ignored. dtype: parameter dtype.
+      rngs: ``nnx.Rngs`` with a ``params`` stream.
+
+    Returns:
+      A module; see ``RNN``/``GRU``/``LSTM`` for the call.
+
+    Raises:
+      ValueError: bad sizes, ``dropout`` or ``mode``. NotImplementedError:
+        ``proj_size`` > 0.
+
+    Example:
+      >>> from flax import nnx
+      >>> from jtoolkit.models import RNNBase
+      >>> RNNBase("GRU", 3, 5, rngs=nnx.Rngs(0)).weight_ih_l0.shape
+      (15, 3)
+    """
 
     def __init__(
         self,
         mode: str,
         input_size: int,
         hidden_size: int,
-        num_layers: int,
-        bias: bool,
-        batch_first: bool,
-        dropout: float,
-        bidirectional: bool,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+        *,
         rngs: nnx.Rngs,
     ) -> None:
+        del device
         name = type(self).__name__
+        if mode not in _GATES:
+            raise ValueError(f"Unrecognized RNN mode: {mode!r}; use one of {_GATES}")
         for arg, value in (
             ("input_size", input_size),
             ("hidden_size", hidden_size),
             ("num_layers", num_layers),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name}: {arg} must be an integer > 0, got {value!r}")
+            _check_size(name, arg, value)
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int):
+            raise ValueError(f"proj_size should be an int, got {proj_size!r}")
+        if proj_size < 0:
+            raise ValueError(
+                "proj_size should be a positive integer or zero to disable projections"
+            )
+        if proj_size > 0:
+            raise NotImplementedError(
+                f"{name}: proj_size={proj_size} is not supported by jtoolkit; "
+                "use proj_size=0 and a Linear on the output"
+            )
         bias = check_bool("bias", bias, fn=name)
         batch_first = check_bool("batch_first", batch_first, fn=name)
         bidirectional = check_bool("bidirectional", bidirectional, fn=name)
@@ -251,12 +323,13 @@ class _RNNBase(nnx.Module):
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
+        self.proj_size = 0
         self.deterministic = False  # torch modules start in training mode
         if self.dropout > 0:
             self.dropout_rngs = rngs["dropout"].fork()
-        self._init_params(rngs)
+        self._init_params(rngs, dtype)
 
-    def _init_params(self, rngs: nnx.Rngs) -> None:
+    def _init_params(self, rngs: nnx.Rngs, dtype) -> None:
         gate_size = _GATES[self.mode] * self.hidden_size
         bound = 1.0 / math.sqrt(self.hidden_size)
         for k in range(self.num_layers):
@@ -270,7 +343,7 @@ class _RNNBase(nnx.Module):
                     shapes[f"bias_ih_l{k}{suffix}"] = (gate_size,)
                     shapes[f"bias_hh_l{k}{suffix}"] = (gate_size,)
                 for name, shape in shapes.items():
-                    setattr(self, name, uniform_param(rngs, shape, bound))
+                    setattr(self, name, _param(rngs, shape, bound, dtype))
 
     @property
     def _dirs(self) -> int:
@@ -312,11 +385,7 @@ class _RNNBase(nnx.Module):
     def _dropout(self, seq: jax.Array) -> jax.Array:
         if self.dropout == 0 or self.deterministic:
             return seq
-        if self.dropout == 1:
-            return jnp.zeros_like(seq)
-        keep = 1.0 - self.dropout
-        mask = jax.random.bernoulli(self.dropout_rngs(), keep, seq.shape)
-        return jnp.where(mask, seq / keep, 0.0).astype(seq.dtype)
+        return dropout(seq, self.dropout, True, self.dropout_rngs())
 
     def _check_input(self, x: jax.Array) -> bool:
         name = type(self).__name__
@@ -371,6 +440,38 @@ class _RNNBase(nnx.Module):
     def _batch_axis(self) -> int:
         return 0 if self.batch_first else 1
 
+    def _initial(self, hx, batch: int, unbatched: bool, dtype) -> list[jax.Array]:
+        """The initial states [h0] (RNN, GRU) or [h0, c0] (LSTM), checked as torch."""
+        if self.mode != "LSTM":
+            return [self._state(hx, batch, unbatched, "hx", dtype)]
+        if hx is None:
+            zeros = self._state(None, batch, False, "0", dtype)
+            return [zeros, zeros]
+        h0, c0 = hx
+        if unbatched and (jnp.ndim(h0) != 2 or jnp.ndim(c0) != 2):
+            raise RuntimeError(
+                "For unbatched 2-D input, hx and cx should also be 2-D but got "
+                f"({jnp.ndim(h0)}-D, {jnp.ndim(c0)}-D) tensors"
+            )
+        return [
+            self._state(h0, batch, unbatched, "0", dtype),
+            self._state(c0, batch, unbatched, "1", dtype),
+        ]
+
+    def __call__(self, input: jax.Array, hx=None):
+        """``(output, h_n)`` (RNN, GRU) or ``(output, (h_n, c_n))`` (LSTM)."""
+        x = jnp.asarray(input)
+        unbatched = self._check_input(x)
+        axis = self._batch_axis()
+        if unbatched:
+            x = jnp.expand_dims(x, axis)
+        initial = self._initial(hx, x.shape[axis], unbatched, x.dtype)
+        out, states = self._run(x, initial)
+        if unbatched:
+            out = jnp.squeeze(out, axis)
+            states = [s[:, 0] for s in states]
+        return out, (tuple(states) if self.mode == "LSTM" else states[0])
+
     def _torch_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
@@ -386,35 +487,21 @@ class _RNNBase(nnx.Module):
         return text
 
 
-def _single_state_call(module: _RNNBase, x, hx):
-    """RNN/GRU forward: ``(output, h_n)``."""
-    x = jnp.asarray(x)
-    unbatched = module._check_input(x)
-    if unbatched:
-        x = jnp.expand_dims(x, module._batch_axis())
-    h0 = module._state(hx, x.shape[module._batch_axis()], unbatched, "hx", x.dtype)
-    out, (h_n,) = module._run(x, [h0])
-    if unbatched:
-        out = jnp.squeeze(out, module._batch_axis())
-        h_n = h_n[:, 0]
-    return out, h_n
-
-
 _SHAPES_DOC = """
-    Shapes (L = num_layers, D = 2 if bidirectional else 1): input [N, T, I] with
-    ``batch_first=True`` (jtoolkit's default; torch's is False), [T, N, I] with
-    ``batch_first=False``, or unbatched [T, I]; ``output`` has the input's layout with
-    D*H features (the last layer's h at every step, directions concatenated forward
-    first); states are [L*D, N, H] ([L*D, H] unbatched), ordered layer by layer,
-    forward before reverse."""
+    Shapes (L = num_layers, D = 2 if bidirectional else 1): input [T, N, I] (torch's
+    default ``batch_first=False``), [N, T, I] with ``batch_first=True``, or unbatched
+    [T, I]; ``output`` has the input's layout with D*H features (the last layer's h
+    at every step, directions concatenated forward first); states are [L*D, N, H]
+    ([L*D, H] unbatched) in every layout, ordered layer by layer, forward before
+    reverse."""
 
 
-class RNN(_RNNBase):
+class RNN(RNNBase):
     """Elman RNN, h' = act(W_ih x + b_ih + W_hh h + b_hh), torch's ``nn.RNN``.
 
     torch: ``torch.nn.RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh',
-    bias=True, batch_first=False, dropout=0.0, bidirectional=False)``; jtoolkit's
-    ``batch_first`` defaults to True, as its ``LSTM``. Parameters and their init
+    bias=True, batch_first=False, dropout=0.0, bidirectional=False, device=None,
+    dtype=None)``, same order and defaults. Parameters and their init
     U(-1/sqrt(H), 1/sqrt(H)) are torch's. ``dropout`` applies to every layer's output
     but the last, only in training mode (``.train()``, the default; ``.eval()``
     turns it off), with masks from the ``dropout`` stream of ``rngs`` (not torch's
@@ -424,7 +511,8 @@ class RNN(_RNNBase):
       input_size: I. hidden_size: H. num_layers: stacked layers.
       nonlinearity: ``"tanh"`` or ``"relu"``. bias: learn b_ih and b_hh.
       batch_first: layout of input and output (see Shapes). dropout: in [0, 1].
-      bidirectional: run a reverse direction too. rngs: ``nnx.Rngs``.
+      bidirectional: run a reverse direction too. device: ignored. dtype: parameter
+      dtype (None: the default float). rngs: ``nnx.Rngs``.
 
     Returns:
       Called as ``rnn(input, hx=None)`` -> ``(output, h_n)``.
@@ -437,9 +525,9 @@ class RNN(_RNNBase):
       >>> from flax import nnx
       >>> from jtoolkit.models import RNN
       >>> rnn = RNN(3, 5, num_layers=2, bidirectional=True, rngs=nnx.Rngs(0))
-      >>> out, h = rnn(jnp.ones((4, 7, 3)))
+      >>> out, h = rnn(jnp.ones((7, 4, 3)))  # [T, N, I]
       >>> out.shape, h.shape
-      ((4, 7, 10), (4, 4, 5))
+      ((7, 4, 10), (4, 4, 5))
     """
 
     __doc__ = (__doc__ or "") + _SHAPES_DOC
@@ -451,9 +539,11 @@ class RNN(_RNNBase):
         num_layers: int = 1,
         nonlinearity: str = "tanh",
         bias: bool = True,
-        batch_first: bool = True,
+        batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        device=None,
+        dtype=None,
         *,
         rngs: nnx.Rngs,
     ) -> None:
@@ -471,30 +561,29 @@ class RNN(_RNNBase):
             batch_first,
             dropout,
             bidirectional,
-            rngs,
+            0,
+            device,
+            dtype,
+            rngs=rngs,
         )
 
-    def __call__(
-        self, input: jax.Array, hx: jax.Array | None = None
-    ) -> tuple[jax.Array, jax.Array]:
-        return _single_state_call(self, input, hx)
 
-
-class GRU(_RNNBase):
+class GRU(RNNBase):
     """Gated recurrent unit, torch's ``nn.GRU`` (gates r, z, n in torch's order).
 
     torch: ``torch.nn.GRU(input_size, hidden_size, num_layers=1, bias=True,
-    batch_first=False, dropout=0.0, bidirectional=False)``; jtoolkit's
-    ``batch_first`` defaults to True, as its ``LSTM``. r = sigmoid(W_ir x + b_ir +
-    W_hr h + b_hr), z likewise, n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),
-    h' = (1 - z) * n + z * h. Init U(-1/sqrt(H), 1/sqrt(H)); ``dropout`` as in
-    ``RNN``. Like ``LSTM``, the recurrence has a hand-written backward pass
-    (``jax.custom_vjp``): reverse-mode only, no ``jax.jvp``/``jacfwd``/``hessian``.
+    batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None)``,
+    same order and defaults. r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), z likewise,
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) * n + z * h. Init
+    U(-1/sqrt(H), 1/sqrt(H)); ``dropout`` as in ``RNN``. Like ``LSTM``, the
+    recurrence has a hand-written backward pass (``jax.custom_vjp``): reverse-mode
+    only, no ``jax.jvp``/``jacfwd``/``hessian`` (``GRUCell`` has no such limit).
 
     Args:
       input_size: I. hidden_size: H. num_layers: stacked layers.
       bias: learn b_ih and b_hh. batch_first: layout (see Shapes).
       dropout: in [0, 1]. bidirectional: run a reverse direction too.
+      device: ignored. dtype: parameter dtype (None: the default float).
       rngs: ``nnx.Rngs``.
 
     Returns:
@@ -508,9 +597,9 @@ class GRU(_RNNBase):
       >>> from flax import nnx
       >>> from jtoolkit.models import GRU
       >>> gru = GRU(3, 5, rngs=nnx.Rngs(0))
-      >>> out, h = gru(jnp.ones((4, 7, 3)))
+      >>> out, h = gru(jnp.ones((7, 4, 3)))  # [T, N, I]
       >>> out.shape, h.shape
-      ((4, 7, 5), (1, 4, 5))
+      ((7, 4, 5), (1, 4, 5))
     """
 
     __doc__ = (__doc__ or "") + _SHAPES_DOC
@@ -521,9 +610,11 @@ class GRU(_RNNBase):
         hidden_size: int,
         num_layers: int = 1,
         bias: bool = True,
-        batch_first: bool = True,
+        batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        device=None,
+        dtype=None,
         *,
         rngs: nnx.Rngs,
     ) -> None:
@@ -536,34 +627,36 @@ class GRU(_RNNBase):
             batch_first,
             dropout,
             bidirectional,
-            rngs,
+            0,
+            device,
+            dtype,
+            rngs=rngs,
         )
 
-    def __call__(
-        self, input: jax.Array, hx: jax.Array | None = None
-    ) -> tuple[jax.Array, jax.Array]:
-        return _single_state_call(self, input, hx)
 
-
-class LSTM(_RNNBase):
+class LSTM(RNNBase):
     """Multi-layer LSTM returning ``(output, (h_n, c_n))``, torch's ``nn.LSTM``.
 
     torch: ``torch.nn.LSTM(input_size, hidden_size, num_layers=1, bias=True,
-    batch_first=False, dropout=0.0, bidirectional=False)``; jtoolkit's
-    ``batch_first`` defaults to True. Gates (i, f, g, o), c' = f*c + i*g,
-    h' = o*tanh(c'); two biases; every parameter U(+-1/sqrt(H)); ``dropout`` as in
-    ``RNN``. ``proj_size`` is not supported. The recurrence has a hand-written
-    backward pass (``jax.custom_vjp``, for speed): reverse-mode (``jax.grad``,
-    ``vjp``) works, forward-mode (``jax.jvp``, ``jacfwd``, ``hessian``) does not.
+    batch_first=False, dropout=0.0, bidirectional=False, proj_size=0, device=None,
+    dtype=None)``, same order and defaults (up to jtoolkit 0.1.0 the 4th positional
+    argument was ``batch_first`` and its default True). Gates (i, f, g, o),
+    c' = f*c + i*g, h' = o*tanh(c'); two biases; every parameter U(+-1/sqrt(H));
+    ``dropout`` as in ``RNN``. ``proj_size`` > 0 is not supported. The recurrence has
+    a hand-written backward pass (``jax.custom_vjp``, for speed): reverse-mode
+    (``jax.grad``, ``vjp``) works, forward-mode (``jax.jvp``, ``jacfwd``,
+    ``hessian``) does not (``LSTMCell`` has no such limit).
 
     Args:
       input_size: I, last dimension of the input.
       hidden_size: H.
       num_layers: stacked layers.
       bias: learn b_ih and b_hh.
-      batch_first: input/output [N, T, *] when True, [T, N, *] when False.
+      batch_first: input/output [N, T, *] when True, [T, N, *] when False (default).
       dropout: in [0, 1], between layers in training mode.
       bidirectional: run a reverse direction too.
+      proj_size: must be 0. device: ignored.
+      dtype: parameter dtype (None: the default float).
       rngs: ``nnx.Rngs`` with a ``params`` (and, for dropout, ``dropout``) stream.
 
     Returns:
@@ -577,8 +670,8 @@ class LSTM(_RNNBase):
     Example:
       >>> from flax import nnx
       >>> from jtoolkit.models import LSTM
-      >>> lstm = LSTM(3, 5, num_layers=2, rngs=nnx.Rngs(0))
-      >>> out, (h, c) = lstm(jnp.ones((4, 7, 3)))
+      >>> lstm = LSTM(3, 5, num_layers=2, batch_first=True, rngs=nnx.Rngs(0))
+      >>> out, (h, c) = lstm(jnp.ones((4, 7, 3)))  # [N, T, I]
       >>> out.shape, h.shape, c.shape
       ((4, 7, 5), (2, 4, 5), (2, 4, 5))
     """
@@ -590,11 +683,14 @@ class LSTM(_RNNBase):
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
-        batch_first: bool = True,
-        *,
         bias: bool = True,
+        batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+        *,
         rngs: nnx.Rngs,
     ) -> None:
         super().__init__(
@@ -606,33 +702,274 @@ class LSTM(_RNNBase):
             batch_first,
             dropout,
             bidirectional,
-            rngs,
+            proj_size,
+            device,
+            dtype,
+            rngs=rngs,
         )
+
+
+class RNNCellBase(nnx.Module):
+    """One step of an RNN/GRU/LSTM cell, torch's ``nn.RNNCellBase``.
+
+    torch: ``torch.nn.RNNCellBase(input_size, hidden_size, bias, num_chunks,
+    device=None, dtype=None)``. Parameters ``weight_ih`` [G, I], ``weight_hh``
+    [G, H], ``bias_ih``, ``bias_hh`` [G] (G = num_chunks * H), drawn from
+    U(-1/sqrt(H), 1/sqrt(H)) as torch. Built through ``RNNCell``, ``GRUCell`` or
+    ``LSTMCell``; the call is plain JAX (forward- and reverse-mode autodiff).
+
+    Args:
+      input_size: I. hidden_size: H. bias: learn b_ih and b_hh.
+      num_chunks: gates per cell (4 LSTM, 3 GRU, 1 RNN). device: ignored.
+      dtype: parameter dtype (None: the default float). rngs: ``nnx.Rngs``.
+
+    Returns:
+      A module; see the subclasses for the call.
+
+    Raises:
+      ValueError: non-positive sizes.
+
+    Example:
+      >>> from flax import nnx
+      >>> from jtoolkit.models import RNNCellBase
+      >>> RNNCellBase(3, 5, True, 4, rngs=nnx.Rngs(0)).weight_hh.shape
+      (20, 5)
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool,
+        num_chunks: int,
+        device=None,
+        dtype=None,
+        *,
+        rngs: nnx.Rngs,
+    ) -> None:
+        del device
+        name = type(self).__name__
+        self.input_size = _check_size(name, "input_size", input_size)
+        self.hidden_size = _check_size(name, "hidden_size", hidden_size)
+        self.bias = check_bool("bias", bias, fn=name)
+        gates = num_chunks * hidden_size
+        bound = 1.0 / math.sqrt(hidden_size)
+        self.weight_ih = _param(rngs, (gates, input_size), bound, dtype)
+        self.weight_hh = _param(rngs, (gates, hidden_size), bound, dtype)
+        if self.bias:
+            self.bias_ih = _param(rngs, (gates,), bound, dtype)
+            self.bias_hh = _param(rngs, (gates,), bound, dtype)
+        else:
+            self.bias_ih = self.bias_hh = None
+
+    def _gates(self, x: jax.Array, h: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``(W_ih x + b_ih, W_hh h + b_hh)``, each [N, G]."""
+        gx = x @ self.weight_ih[...].T
+        gh = h @ self.weight_hh[...].T
+        if self.bias_ih is not None and self.bias_hh is not None:
+            gx, gh = gx + self.bias_ih[...], gh + self.bias_hh[...]
+        return gx, gh
+
+    def _input(self, input) -> tuple[jax.Array, bool]:
+        """The input as [N, I] and whether it came unbatched ([I])."""
+        x = jnp.asarray(input)
+        name = type(self).__name__
+        if x.ndim not in (1, 2):
+            raise ValueError(
+                f"{name}: Expected input to be 1D or 2D, got {x.ndim}D instead"
+            )
+        if x.shape[-1] != self.input_size:
+            raise RuntimeError(
+                f"input has inconsistent input_size: got {x.shape[-1]} expected "
+                f"{self.input_size} ({name} input of shape {tuple(x.shape)})"
+            )
+        return (x[None] if x.ndim == 1 else x), x.ndim == 1
+
+    def _hidden(self, hx, x: jax.Array, unbatched: bool, what: str) -> jax.Array:
+        """A state [N, H] (zeros when None), checked against the input's batch."""
+        if hx is None:
+            dtype = jnp.result_type(x.dtype, self.weight_hh[...])
+            return jnp.zeros((x.shape[0], self.hidden_size), dtype)
+        h = jnp.asarray(hx)
+        if h.ndim != (1 if unbatched else 2):
+            raise RuntimeError(
+                f"{type(self).__name__}: Expected {what} to be "
+                f"{1 if unbatched else 2}D, got {h.ndim}D instead"
+            )
+        h = h[None] if unbatched else h
+        if h.shape[0] != x.shape[0]:
+            raise RuntimeError(
+                f"Input batch size {x.shape[0]} doesn't match {what} batch size "
+                f"{h.shape[0]}"
+            )
+        if h.shape[1] != self.hidden_size:
+            raise RuntimeError(
+                f"{what} has inconsistent hidden_size: got {h.shape[1]}, expected "
+                f"{self.hidden_size}"
+            )
+        return h
+
+    def _torch_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            text += ", bias=False"
+        nonlinearity = getattr(self, "nonlinearity", "tanh")
+        if nonlinearity != "tanh":
+            text += f", nonlinearity={nonlinearity}"
+        return text
+
+
+_CELL_SHAPES = """
+    Shapes: input [N, I] or unbatched [I]; states [N, H] or [H] (zeros when not
+    given)."""
+
+
+class RNNCell(RNNCellBase):
+    """One Elman RNN step, h' = act(W_ih x + b_ih + W_hh h + b_hh), torch's
+    ``nn.RNNCell``.
+
+    torch: ``torch.nn.RNNCell(input_size, hidden_size, bias=True,
+    nonlinearity='tanh', device=None, dtype=None)``, same order and defaults.
+
+    Args:
+      input_size: I. hidden_size: H. bias: learn b_ih and b_hh.
+      nonlinearity: ``"tanh"`` or ``"relu"``. device: ignored.
+      dtype: parameter dtype (None: the default float). rngs: ``nnx.Rngs``.
+
+    Returns:
+      Called as ``cell(input, hx=None)`` -> h'.
+
+    Raises:
+      ValueError: bad arguments or an input that is not 1-D/2-D. RuntimeError (at
+        call): sizes that do not match, in torch's words.
+
+    Example:
+      >>> from flax import nnx
+      >>> from jtoolkit.models import RNNCell
+      >>> RNNCell(3, 5, rngs=nnx.Rngs(0))(jnp.ones((2, 3))).shape
+      (2, 5)
+    """
+
+    __doc__ = (__doc__ or "") + _CELL_SHAPES
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device=None,
+        dtype=None,
+        *,
+        rngs: nnx.Rngs,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype, rngs=rngs)
+        self.nonlinearity = nonlinearity
+
+    def __call__(self, input: jax.Array, hx: jax.Array | None = None) -> jax.Array:
+        x, unbatched = self._input(input)
+        h = self._hidden(hx, x, unbatched, "hidden0")
+        gx, gh = self._gates(x, h)
+        h = _ACTIVATIONS[f"RNN_{self.nonlinearity.upper()}"](gx + gh)
+        return h[0] if unbatched else h
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step (gates r, z, n as ``GRU``), torch's ``nn.GRUCell``.
+
+    torch: ``torch.nn.GRUCell(input_size, hidden_size, bias=True, device=None,
+    dtype=None)``, same order and defaults.
+
+    Args:
+      input_size: I. hidden_size: H. bias: learn b_ih and b_hh. device: ignored.
+      dtype: parameter dtype (None: the default float). rngs: ``nnx.Rngs``.
+
+    Returns:
+      Called as ``cell(input, hx=None)`` -> h'.
+
+    Raises:
+      ValueError: bad arguments or an input that is not 1-D/2-D. RuntimeError (at
+        call): sizes that do not match, in torch's words.
+
+    Example:
+      >>> from flax import nnx
+      >>> from jtoolkit.models import GRUCell
+      >>> GRUCell(3, 5, rngs=nnx.Rngs(0))(jnp.ones(3)).shape
+      (5,)
+    """
+
+    __doc__ = (__doc__ or "") + _CELL_SHAPES
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        rngs: nnx.Rngs,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype, rngs=rngs)
+
+    def __call__(self, input: jax.Array, hx: jax.Array | None = None) -> jax.Array:
+        x, unbatched = self._input(input)
+        h = self._hidden(hx, x, unbatched, "hidden0")
+        h, _ = _gru_cell(*self._gates(x, h), h)
+        return h[0] if unbatched else h
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step (gates i, f, g, o as ``LSTM``), torch's ``nn.LSTMCell``.
+
+    torch: ``torch.nn.LSTMCell(input_size, hidden_size, bias=True, device=None,
+    dtype=None)``, same order and defaults.
+
+    Args:
+      input_size: I. hidden_size: H. bias: learn b_ih and b_hh. device: ignored.
+      dtype: parameter dtype (None: the default float). rngs: ``nnx.Rngs``.
+
+    Returns:
+      Called as ``cell(input, hx=None)`` with optional ``hx = (h, c)`` ->
+      ``(h', c')``.
+
+    Raises:
+      ValueError: bad arguments or an input that is not 1-D/2-D. RuntimeError (at
+        call): sizes that do not match, in torch's words.
+
+    Example:
+      >>> from flax import nnx
+      >>> from jtoolkit.models import LSTMCell
+      >>> h, c = LSTMCell(3, 5, rngs=nnx.Rngs(0))(jnp.ones((2, 3)))
+      >>> h.shape, c.shape
+      ((2, 5), (2, 5))
+    """
+
+    __doc__ = (__doc__ or "") + _CELL_SHAPES
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        rngs: nnx.Rngs,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype, rngs=rngs)
 
     def __call__(
         self,
         input: jax.Array,
         hx: tuple[jax.Array, jax.Array] | None = None,
-    ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-        x = jnp.asarray(input)
-        unbatched = self._check_input(x)
-        axis = self._batch_axis()
-        if unbatched:
-            x = jnp.expand_dims(x, axis)
-        batch = x.shape[axis]
-        if hx is None:
-            h0 = c0 = self._state(None, batch, False, "0", x.dtype)
-        else:
-            h0_in, c0_in = hx
-            if unbatched and (jnp.ndim(h0_in) != 2 or jnp.ndim(c0_in) != 2):
-                raise RuntimeError(
-                    "For unbatched 2-D input, hx and cx should also be 2-D but got "
-                    f"({jnp.ndim(h0_in)}-D, {jnp.ndim(c0_in)}-D) tensors"
-                )
-            h0 = self._state(h0_in, batch, unbatched, "0", x.dtype)
-            c0 = self._state(c0_in, batch, unbatched, "1", x.dtype)
-        out, (h_n, c_n) = self._run(x, [h0, c0])
-        if unbatched:
-            out = jnp.squeeze(out, axis)
-            h_n, c_n = h_n[:, 0], c_n[:, 0]
-        return out, (h_n, c_n)
+    ) -> tuple[jax.Array, jax.Array]:
+        x, unbatched = self._input(input)
+        h0, c0 = (None, None) if hx is None else hx
+        h = self._hidden(h0, x, unbatched, "hidden0")
+        c = self._hidden(c0, x, unbatched, "hidden1")
+        gx, gh = self._gates(x, h)
+        h, c, _ = _lstm_cell(gx + gh, c)
+        return (h[0], c[0]) if unbatched else (h, c)

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.core.checks import wrap_dim
+from jtoolkit._src.nn.functional.flatten import flatten
 
 __all__ = ["Flatten", "Unflatten"]
 
@@ -54,17 +55,7 @@ class Flatten(nnx.Module):
         self.end_dim = end_dim
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = jnp.asarray(x)
-        start = wrap_dim(self.start_dim, x.ndim)
-        end = wrap_dim(self.end_dim, x.ndim)
-        if start > end:
-            raise RuntimeError(
-                "flatten() has invalid args: start_dim cannot come after end_dim"
-            )
-        if x.ndim == 0:
-            return x.reshape(1)
-        merged = math.prod(x.shape[start : end + 1])
-        return x.reshape(*x.shape[:start], merged, *x.shape[end + 1 :])
+        return flatten(x, self.start_dim, self.end_dim)
 
     def _torch_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -19,7 +19,7 @@ import numpy as np
 from flax import nnx
 
 from jtoolkit._src.core.files import atomic_write
-from jtoolkit._src.nn.summary import _entries
+from jtoolkit._src.nn.summary import torch_entries
 from jtoolkit._src.nn.weights_io import read_safetensors, read_state_dict
 
 __all__ = [
@@ -68,7 +68,7 @@ def torch_state_dict(model: nnx.Module) -> dict[str, np.ndarray]:
       [('fc1.weight', (224, 1024)), ('fc1.bias', (224,))]
     """
     out = {}
-    for name, variable, how in _entries(model):
+    for name, variable, how in torch_entries(model):
         value = np.asarray(variable[...])
         if name.endswith("num_batches_tracked"):
             value = value.astype(np.int64)
@@ -163,9 +163,9 @@ def load_torch_state_dict(
       _IncompatibleKeys(missing_keys=['bias'], unexpected_keys=[])
     """
     source = read_state_dict(
-        state_dict, {n: v[...].size for n, v, _ in _entries(model)}
+        state_dict, {n: v[...].size for n, v, _ in torch_entries(model)}
     )
-    entries = list(_entries(model))
+    entries = list(torch_entries(model))
     expected = {name for name, _, _ in entries}
     missing = [name for name, _, _ in entries if name not in source]
     unexpected = [key for key in source if key not in expected]
@@ -268,5 +268,5 @@ def load_safetensors(
     Raises:
       RuntimeError: torch's mismatch report, as ``load_torch_state_dict``.
     """
-    sizes = {k: v[...].size for k, v, _ in _entries(model)}
+    sizes = {k: v[...].size for k, v, _ in torch_entries(model)}
     return load_torch_state_dict(model, read_safetensors(path, sizes), strict=strict)

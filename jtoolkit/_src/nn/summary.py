@@ -10,8 +10,9 @@ import numpy as np
 from flax import nnx
 
 from jtoolkit._src.nn.containers import ModuleList
+from jtoolkit._src.nn.init import Buffer
 
-__all__ = ["count_parameters", "summary"]
+__all__ = ["count_parameters", "summary", "torch_entries"]
 
 
 def _is_container(value: Any) -> bool:
@@ -41,23 +42,33 @@ def _children(node: Any) -> Iterator[tuple[str, Any]]:
 
 
 def _variables(module: Any) -> Iterator[tuple[str, nnx.Variable, str]]:
-    """(torch name, variable, layout) of the module's own Param/BatchStat leaves."""
+    """(torch name, variable, layout) of the module's own Param, BatchStat and
+    persistent Buffer leaves."""
     if not isinstance(module, nnx.Module):
         return
     layout = getattr(module, "_torch_layout", {})
     mapped = {attr: (torch_name, how) for torch_name, (attr, how) in layout.items()}
-    for name, value in vars(module).items():
-        if isinstance(value, nnx.Param | nnx.BatchStat):
-            torch_name, how = mapped.get(name, (name, "same"))
-            yield torch_name, value, how
+    own = [
+        (name, value)
+        for name, value in vars(module).items()
+        if isinstance(value, nnx.Param | nnx.BatchStat)
+        or (isinstance(value, Buffer) and value.get_metadata().get("persistent", True))
+    ]
+    # torch's order: parameters, then buffers (then children, in torch_entries)
+    own.sort(key=lambda item: not isinstance(item[1], nnx.Param))
+    for name, value in own:
+        torch_name, how = mapped.get(name, (name, "same"))
+        yield torch_name, value, how
 
 
-def _entries(module: nnx.Module, prefix: str = "") -> Iterator[tuple[str, Any, str]]:
+def torch_entries(
+    module: nnx.Module, prefix: str = ""
+) -> Iterator[tuple[str, Any, str]]:
     """Every (dotted torch name, variable, layout) of the module tree, torch's order."""
     for name, variable, how in _variables(module):
         yield prefix + name, variable, how
     for name, child in _children(module):
-        yield from _entries(child, f"{prefix}{name}.")
+        yield from torch_entries(child, f"{prefix}{name}.")
 
 
 def _torch_repr(module: nnx.Module) -> str:

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from jtoolkit._src.core.checks import torch_positive_int
+from jtoolkit._src.data.padding import pad_batch
 from jtoolkit._src.train.state import TrainState
 from jtoolkit._src.train.step import build_update
 
@@ -21,13 +22,13 @@ __all__ = ["make_fused_epoch"]
 
 
 def _epoch_indices(key: jax.Array, n: int, batch_size: int, shuffle: bool):
-    """(num_batches, batch_size) sample indices and the padding mask (static shapes)."""
+    """(num_batches, batch_size) sample indices and the padding mask (static shapes),
+    padded by ``jtoolkit.data``'s one rule (copies of the last row, 0/1 mask)."""
     order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
     num_batches = -(-n // batch_size)
-    pad = num_batches * batch_size - n
-    idx = jnp.concatenate([order, jnp.full((pad,), order[-1])]) if pad else order
-    mask = jnp.arange(num_batches * batch_size) < n
-    return idx.reshape(num_batches, batch_size), mask.reshape(num_batches, batch_size)
+    idx, mask = pad_batch(order, num_batches * batch_size)
+    shape = (num_batches, batch_size)
+    return idx.reshape(shape), jnp.asarray(mask > 0).reshape(shape)
 
 
 def make_fused_epoch(

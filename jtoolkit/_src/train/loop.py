@@ -1,38 +1,29 @@
-"""``fit()``: the host-side epoch loop around the jitted train and eval steps.
+"""``fit()``: the step, the feeder and the callbacks, on one screen.
 
-Everything on the device stays in the jitted steps; this loop only feeds batches
-(padding the last one so the compiled step is reused), reads metrics at log points,
-steps ReduceLROnPlateau on a validation metric, keeps the history, stops early,
-saves checkpoints and resumes from them.
+nanoGPT's loop shape: feed the step, read its metrics only at log points (the host
+syncs are labelled), evaluate after each epoch, hand everything else to callbacks
+(checkpoints, early stopping, lr on plateau, progress, logs, EMA). The step and the
+feeder own the device work and the batching; this file owns the order of events.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from collections.abc import Callable, Iterable
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 
 from jtoolkit._src.checkpoint.integrity import CheckpointCorruptError
-from jtoolkit._src.checkpoint.store import (
-    latest_step,
-    prune_checkpoints,
-    restore_checkpoint,
-    save_checkpoint,
-)
+from jtoolkit._src.checkpoint.store import latest_step, restore_checkpoint
 from jtoolkit._src.core.checks import check_int
-from jtoolkit._src.core.protocols import SupportsSetEpoch, SupportsStateDict
-from jtoolkit._src.data.prefetch import prefetch_to_device
-from jtoolkit._src.schedules.plateau import PlateauState
-from jtoolkit._src.train.batching import BatchPadder, batch_size_of
-from jtoolkit._src.train.callbacks import (
-    EarlyStopping,
-    EarlyStoppingState,
-    state_from_json,
-    state_to_json,
-)
+from jtoolkit._src.train.callbacks.base import Callback, Run
+from jtoolkit._src.train.callbacks.checkpoint import ModelCheckpoint
+from jtoolkit._src.train.callbacks.lambda_callback import LambdaCallback
+from jtoolkit._src.train.callbacks.monitor import ReduceLROnPlateau
+from jtoolkit._src.train.callbacks.progress import ProgressBar
 from jtoolkit._src.train.distributed import (
     batch_sharding,
     check_divisible,
@@ -40,10 +31,28 @@ from jtoolkit._src.train.distributed import (
     place_replicated,
     resolve_mesh,
 )
-from jtoolkit._src.train.epoch import evaluate, lr_of, train_epoch
+from jtoolkit._src.train.feeder import (
+    EpochFeeder,
+    Resumable,
+    Shuffled,
+    batch_size_of,
+)
 from jtoolkit._src.train.state import TrainState
+from jtoolkit._src.train.step import EvalStep, TrainStep
+from jtoolkit._src.train.validation import evaluate, lr_of, metric_updater
 
 __all__ = ["FitResult", "fit"]
+
+_LEGACY = {
+    "val_loader",
+    "plateau",
+    "plateau_metric",
+    "early_stopping",
+    "checkpoint_dir",
+    "checkpoint_every",
+    "max_to_keep",
+    "on_epoch_end",
+}
 
 
 class FitResult(NamedTuple):
@@ -53,158 +62,286 @@ class FitResult(NamedTuple):
     history: list[dict[str, Any]]
 
 
-class _Run(NamedTuple):
-    """Static settings of one ``fit`` call (derived once, never changed)."""
+class _EpochLog:
+    """Per-call metrics of an epoch: device arrays until a log point reads them.
 
-    train_step: Callable
-    eval_step: Callable | None
-    epochs: int
-    plateau: Any
-    plateau_metric: str
-    log_every: int
-    progress: bool
-    nan_policy: str
-
-    def bar(self, total: int, epoch: int):
-        """A tqdm bar for one epoch (disabled without ``progress``)."""
-        from tqdm.auto import tqdm
-
-        return tqdm(
-            total=total,
-            desc=f"epoch {epoch}/{self.epochs}",
-            disable=not self.progress,
-            leave=True,
-            dynamic_ncols=True,
-        )
-
-
-def _resume(directory, state, plateau, early):
-    """Restore ``(state, start_epoch, history, plateau_state, early_state)``.
-
-    The newest intact checkpoint is used (damaged ones are skipped with a warning);
-    if checkpoints exist but none is intact, CheckpointCorruptError: never a
-    silent fresh start. A checkpoint without fit's ``extra`` is damage too.
+    The host values are kept per step, so the epoch's loss is one ``np.sum`` over
+    the same array however often it was read (and after a mid-epoch resume).
     """
+
+    def __init__(self, partial: dict | None = None) -> None:
+        partial = partial or {}
+        self.losses: list[float] = list(partial.get("losses", []))
+        self.finite: list[bool] = list(partial.get("finite", []))
+        self.rows: list[int] = list(partial.get("rows", []))
+        self.pending: list[tuple[Any, Any, tuple[int, ...]]] = []
+
+    def add(self, metrics: dict, rows: tuple[int, ...]) -> None:
+        self.pending.append((metrics["loss"], metrics["finite"], rows))
+
+    def read(self) -> int:
+        """Bring pending metrics to the host (HOST SYNC); the index of the first
+        newly read step, so a caller can look for non-finite steps from there."""
+        first = len(self.losses)
+        if self.pending:
+            values = jax.device_get([(p[0], p[1]) for p in self.pending])
+            for (loss, ok), (_, _, rows) in zip(values, self.pending, strict=True):
+                n = len(rows)
+                self.losses += np.atleast_1d(np.asarray(loss))[:n].tolist()
+                self.finite += np.atleast_1d(np.asarray(ok))[:n].tolist()
+                self.rows += list(rows)
+            self.pending = []
+        return first
+
+    def mean(self) -> float:
+        values = np.asarray(self.losses, np.float64)
+        finite = np.asarray(self.finite, bool)
+        weights = np.asarray(self.rows, np.float64) * finite
+        if not weights.sum():
+            return math.nan
+        return float(np.sum(values[finite] * weights[finite]) / weights.sum())
+
+    def as_json(self) -> dict:
+        self.read()
+        return {"losses": self.losses, "finite": self.finite, "rows": self.rows}
+
+
+def _raise_nonfinite(log: _EpochLog, start: int, first_step: int, epoch: int) -> None:
+    """FloatingPointError naming the first non-finite step read since ``start``."""
+    bad = [i for i in range(start, len(log.finite)) if not log.finite[i]]
+    if not bad:
+        return
+    i, loss = bad[0], log.losses[bad[0]]
+    what = (
+        f"non-finite gradient (loss {loss:g})"
+        if math.isfinite(loss)
+        else f"non-finite loss ({loss})"
+    )
+    raise FloatingPointError(
+        f"{what} at step {first_step + i + 1} (epoch {epoch}, batch {i + 1}); that "
+        "update was skipped. Lower the learning rate, clip gradients "
+        "(jtoolkit.optim.clip_grad_norm), check the data, or pass "
+        "nan_policy='skip' to make_train_step to carry on"
+    )
+
+
+def _one_batch(batch: Any, axes: int) -> Any:
+    """The abstract shape of one loader batch inside a stacked call's batch."""
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape[axes:], x.dtype), batch)
+
+
+def _train_epoch(
+    run: Run, step: TrainStep, feeder: EpochFeeder, hooks: list, log: _EpochLog
+):
+    """Feed one epoch (or its rest, after a mid-epoch resume) through ``step``."""
+    first_step = int(run.state.step) - len(log.losses)  # HOST SYNC (once)
+    start, next_read, use_mask = time.perf_counter(), run.log_every, None
+    for feed in feeder:
+        if use_mask is None:  # abstract trace of the loss: nothing runs
+            one = _one_batch(feed.batch, step.batch_axis)
+            use_mask = step.takes_mask(run.state, one)
+            feeder.check_scalar_loss(use_mask)
+        if not use_mask:
+            feeder.check_rows(feed.rows)
+        mask = feed.mask if use_mask else None
+        run.state, metrics = step(run.state, feed.batch, mask, feed.valid)
+        acc = step.accumulate  # the log keeps one entry per optimizer step
+        log.add(
+            metrics,
+            tuple(sum(feed.rows[i : i + acc]) for i in range(0, len(feed.rows), acc)),
+        )
+        run.batch += len(feed.rows)
+        run.call_batches, run.position = len(feed.rows), feed.position
+        run.epoch_rows += sum(feed.rows)
+        if run.batch >= next_read or run.batch == run.steps_per_epoch:
+            next_read = (run.batch // run.log_every + 1) * run.log_every
+            read_from = log.read()  # HOST SYNC: at log points only
+            if step.nan_policy == "raise":
+                _raise_nonfinite(log, read_from, first_step, run.epoch)
+            run.running_loss = log.mean()
+        for cb in hooks:
+            cb.on_step_end(run, metrics)
+        if run.stop:
+            break
+    jax.block_until_ready(run.state.step)  # HOST SYNC: the epoch's time
+    elapsed = time.perf_counter() - start
+    log.read()
+    return {
+        "train_loss": log.mean(),
+        "samples_per_s": run.epoch_rows * jax.process_count() / max(elapsed, 1e-9),
+        "time_s": elapsed,
+        "skipped_steps": int(np.sum(~np.asarray(log.finite, bool))),
+    }
+
+
+def _legacy_callbacks(legacy: dict, validation: Any) -> tuple[list, Any, Any]:
+    """Callbacks for the keywords of the first ``fit``: (callbacks, validation,
+    checkpoint directory)."""
+    unknown = set(legacy) - _LEGACY
+    if unknown:
+        name = sorted(unknown)[0]
+        raise TypeError(f"fit() got an unexpected keyword argument {name!r}")
+    out: list[Callback] = []
+    if legacy.get("plateau") is not None:
+        metric = legacy.get("plateau_metric", "val_loss")
+        out.append(ReduceLROnPlateau(metric, scheduler=legacy["plateau"]))
+    if legacy.get("on_epoch_end") is not None:
+        writer = legacy["on_epoch_end"]
+        out.append(LambdaCallback(on_epoch_end=lambda run, record: writer(record)))
+    if legacy.get("early_stopping") is not None:
+        out.append(legacy["early_stopping"])
+    directory = legacy.get("checkpoint_dir")
+    if directory is not None:
+        every = legacy.get("checkpoint_every", 1)
+        check_int("checkpoint_every", every, fn="fit", minimum=1)
+        keep = legacy.get("max_to_keep", 3)
+        out.append(ModelCheckpoint(directory, every_epochs=every, keep=keep))
+    return out, legacy.get("val_loader", validation), directory
+
+
+def _restore(run: Run, directory: Any, mode: Any, hooks: list) -> dict | None:
+    """Load the newest intact checkpoint of ``directory`` into ``run``; returns the
+    partial epoch's values (mid-epoch checkpoints) or None."""
     if latest_step(directory) is None:
-        return state, 0, [], None, None
-    state, extra = restore_checkpoint(directory, state, with_extra=True)
+        if mode == "auto":
+            run.log(f"fit: no checkpoint in {directory} yet: starting fresh")
+            return None
+        raise FileNotFoundError(
+            f"fit(resume=True): no checkpoint in {directory}; pass resume='auto' to "
+            "start fresh when there is none"
+        )
+    run.state, extra = restore_checkpoint(directory, run.state, with_extra=True)
     if not isinstance(extra, dict) or "epoch" not in extra:
         raise CheckpointCorruptError(
             f"the newest intact checkpoint in {directory!s} has no fit state "
             "(extra/ with epoch, history, loader): it was not written by fit"
         )
-    pstate = None
-    if plateau is not None:
-        pstate = state_from_json(PlateauState, extra.get("plateau"))
-    estate = None
-    if early is not None:
-        estate = state_from_json(EarlyStoppingState, extra.get("early_stopping"))
-    return (
-        state,
-        int(extra.get("epoch", 0)),
-        list(extra.get("history", [])),
-        pstate,
-        estate,
+    run.resumed, run.epoch = True, int(extra["epoch"])
+    run.history = list(extra.get("history", []))
+    saved = extra.get("callbacks") or []
+    for cb, item in zip(hooks, saved, strict=False):
+        if item.get("name") == type(cb).__name__:
+            cb.load_state(item.get("state", {}))
+    if extra.get("batch"):  # a mid-epoch checkpoint: continue that epoch
+        if not isinstance(run.loader, Resumable):
+            raise ValueError(
+                "a mid-epoch checkpoint needs a loader with state_dict/"
+                "load_state_dict (jtoolkit.data.DataLoader) to resume"
+            )
+        run.loader.load_state_dict(extra["loader"])
+        run.epoch, run.batch = run.epoch + 1, int(extra["batch"])
+        return extra.get("partial", {})
+    return None
+
+
+def _fit_state(run: Run, hooks: list, log_ref: list) -> dict:
+    """The JSON part of a checkpoint at the run's current position."""
+    mid = 0 < run.batch < run.steps_per_epoch or (
+        run.batch == run.steps_per_epoch and len(run.history) < run.epoch
     )
+    if mid:
+        loader = run.position
+    else:
+        loader = run.loader.state_dict() if isinstance(run.loader, Resumable) else None
+    return {
+        "epoch": run.epoch - 1 if mid else run.epoch,
+        "batch": run.batch if mid else 0,
+        "history": run.history,
+        "loader": loader,
+        "partial": log_ref[0].as_json() if mid else None,
+        "callbacks": [{"name": type(c).__name__, "state": c.state} for c in hooks],
+    }
 
 
 def fit(
     state: TrainState,
-    train_step: Callable,
+    train_step: TrainStep,
     train_loader: Iterable,
     epochs: int,
     *,
-    eval_step: Callable | None = None,
-    val_loader: Iterable | None = None,
-    plateau: Any = None,
-    plateau_metric: str = "val_loss",
-    early_stopping: EarlyStopping | None = None,
-    checkpoint_dir: str | None = None,
-    checkpoint_every: int = 1,
-    max_to_keep: int | None = 3,
-    resume: bool = False,
-    progress: bool = True,
-    log_every: int = 20,
-    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    validation: Iterable | None = None,
+    eval_step: EvalStep | None = None,
+    callbacks: Iterable[Callback] = (),
+    resume: bool | str | None = None,
     mesh: Any = None,
     steps_per_execution: int = 1,
+    metrics: Mapping[str, Any] | None = None,
+    predict: Callable | None = None,
+    progress: bool = True,
+    log_every: int = 20,
+    prefetch: int = 2,
+    log: Callable[[str], None] | None = None,
+    **legacy: Any,
 ) -> FitResult:
-    """Train ``epochs`` epochs over ``train_loader`` with validation and checkpoints.
+    """Train ``epochs`` epochs of ``train_step`` over ``train_loader``.
 
     The twin of the tutorial's ``for epoch in range(epochs): for x, y in loader:
-    ...; scheduler.step()`` loop with ``torch.save`` every few epochs. Per-step and
-    per-epoch lr schedules live inside the optimizer (``lr=schedule`` or
-    ``jtoolkit.schedules.per_epoch``); ``plateau`` (a
-    ``jtoolkit.schedules.ReduceLROnPlateau``) is stepped on ``plateau_metric`` after
-    each validation and written into the optimizer with ``jtoolkit.optim.set_lr``.
+    ...`` loop, shaped like Keras's ``model.fit``: an ``EpochFeeder`` pads every
+    batch to one shape (with a mask; per-example losses leave the padded rows out,
+    BatchNorm too), groups ``steps_per_execution`` batches per call and prefetches
+    them to the device or mesh, so the step compiles once; after each epoch the
+    ``validation`` loader is evaluated; ``callbacks`` do the rest. Per-step and
+    per-epoch lr schedules live inside the optimizer.
 
-    The last, smaller batch is padded to the batch size with a 0/1 mask, so the
-    compiled step is reused, when ``loss_fn`` returns per-example losses (shape
-    ``(batch,)``, e.g. ``reduction="none"``); with a scalar loss it is passed as is
-    (one extra compile for that shape; BatchNorm then sees only real rows).
-
-    Resume: with ``checkpoint_dir`` and ``resume=True`` the latest checkpoint (model,
-    optimizer state, step, PRNG key, plateau and early-stopping state, history,
-    loader position) is restored into ``state`` and training continues at the next
-    epoch; the loader's order depends only on its seed and the epoch
-    (``set_epoch``), so the resumed run ends with exactly the metrics of an
-    uninterrupted one. ``epochs`` may be larger than in the first run.
+    Resume: ``resume=True`` continues from the newest intact checkpoint of the
+    first ``ModelCheckpoint`` (model, optimizer, step, PRNG key, history,
+    callbacks' states, loader position, mid-epoch too) and fails if there is none;
+    ``resume="auto"`` starts fresh (one log line) when there is none yet. The loader's
+    order depends only on its seed and epoch, so a resumed run ends with exactly the
+    metrics of an uninterrupted one. ``epochs`` may be larger than in the first run.
 
     Args:
-        state: a ``TrainState`` (a fresh one when resuming: it is the restore target).
-        train_step: ``make_train_step(loss_fn, optimizer, ...)``.
-        train_loader: a ``jtoolkit.data.DataLoader`` (or any re-iterable of batches
-            with ``len``; ``set_epoch``/``state_dict`` are used when present).
+        state: a ``TrainState`` (when resuming, the restore target).
+        train_step: ``make_train_step(...)`` (any ``steps``; ``fit`` uses
+            ``train_step.with_steps(steps_per_execution)``).
+        train_loader: a ``jtoolkit.data.DataLoader`` or any sized re-iterable of
+            batches (``set_epoch``/``state_dict`` used when it has them).
         epochs: total number of epochs (including those of a resumed run).
-        eval_step: ``make_eval_step(metric_fn)``; its metrics appear as ``val_<name>``.
-        val_loader: validation batches (needs ``eval_step``).
-        plateau: a ``ReduceLROnPlateau`` (the optimizer built with a float ``lr``).
-        plateau_metric: history key it watches (``"val_loss"``).
-        early_stopping: ``EarlyStopping(patience, monitor, mode)`` or None.
-        checkpoint_dir: save a checkpoint there every ``checkpoint_every`` epochs
-            and after the last one.
-        checkpoint_every: epochs between checkpoints (positive int).
-        max_to_keep: checkpoints kept (None: all).
-        resume: continue from the newest intact checkpoint in ``checkpoint_dir``
-            if any (damaged newer ones are skipped with a warning naming them).
-        progress: show a tqdm bar per epoch (loss, lr, samples/s).
-        log_every: steps between host reads of the loss (progress, NaN check).
-        on_epoch_end: called with each epoch's metrics dict (in every process).
-        steps_per_execution: optimizer steps per dispatch (Keras's name): ``k``
-            consecutive batches are stacked and run in one jitted ``lax.scan``,
-            with the same parameters and per-step metrics as ``k`` single steps
-            (the epoch's last, shorter group is filled and its filler steps
-            skipped). Give a step built with ``make_train_step(..., steps=k)``; a
-            single step is accepted only with ``k == 1``.
-        mesh: data parallelism over ``jax.sharding``: ``None`` (the steps' own
-            ``mesh``, else one device), ``"auto"`` (every device, axis ``"data"``)
-            or a ``Mesh``. The state is replicated, each batch is padded on the
-            host, then split over the data axis (``prefetch_to_device`` with a
-            ``NamedSharding``), so a ragged last batch splits evenly. The loader's
+        validation: validation batches, evaluated after every epoch with
+            ``eval_step`` (metrics ``val_<name>``) and ``metrics``.
+        eval_step: ``make_eval_step(metric_fn)``.
+        callbacks: ``Callback`` objects (``ModelCheckpoint``, ``EarlyStopping``,
+            ``ReduceLROnPlateau``, ``CSVLogger``, ``TensorBoard``, ``EMA``, ...).
+        resume: None, True or ``"auto"`` (above).
+        mesh: data parallelism: None (the step's own mesh, else one device),
+            ``"auto"`` or a ``Mesh``; state replicated, batches split. The loader's
             batch size times the process count must divide by the data shards.
-            With several processes (``jax.distributed``) each process passes its
-            own loader (a ``DistributedSampler`` shard); only process 0 shows
-            progress; every process must call ``fit`` (checkpoints are collective).
+        steps_per_execution: optimizer steps per dispatch (Keras's name); the same
+            numbers as 1.
+        metrics: ``{name: metric}`` with ``init() -> s``, ``update(s, preds,
+            target, mask=None) -> s``, ``compute(s)`` (``jtoolkit.metrics``),
+            computed over ``validation`` as ``val_<name>``.
+        predict: ``predict(model, batch) -> (preds, target)`` for ``metrics``
+            (default: ``(model(x), y)`` for ``(x, y)`` batches, model in eval mode).
+        progress: show a ``ProgressBar`` (process 0) unless one is in callbacks.
+        log_every: loader batches between host reads of the loss (running loss,
+            NaN check).
+        prefetch: calls' batches placed ahead on the device.
+        log: where one-line messages go (default ``print`` in process 0).
+        **legacy: the first ``fit``'s keywords, still accepted: ``val_loader``
+            (= ``validation``), ``plateau``/``plateau_metric``
+            (= ``ReduceLROnPlateau``), ``early_stopping`` (an ``EarlyStopping``),
+            ``checkpoint_dir``/``checkpoint_every``/``max_to_keep``
+            (= ``ModelCheckpoint(dir, every_epochs, keep)``), ``on_epoch_end``
+            (= ``LambdaCallback(on_epoch_end=...)``).
 
-    The step's own ``nan_policy`` (``make_train_step(..., nan_policy=)``) decides
-    what a non-finite loss does: ``"raise"`` stops with FloatingPointError naming the
-    step of the first non-finite loss (checked every ``log_every`` steps; the bad
-    update itself was skipped), ``"skip"`` and ``"ignore"`` carry on.
+    The step's own ``nan_policy`` decides what a non-finite loss does: ``"raise"``
+    stops with FloatingPointError naming the step (checked every ``log_every``
+    batches; the bad update itself was skipped), ``"skip"``/``"ignore"`` go on.
 
     Returns:
         ``FitResult(state, history)``; ``history`` has one dict per epoch with
-        ``epoch``, ``train_loss``, ``lr``, ``samples_per_s``, ``time_s``,
-        ``skipped_steps`` and the ``val_*`` metrics.
+        ``epoch``, ``train_loss``, ``samples_per_s``, ``time_s``,
+        ``skipped_steps``, the ``val_*`` metrics and ``lr``.
 
     Raises:
-        ValueError: bad ``epochs`` or ``checkpoint_every``, or
-            ``val_loader`` without ``eval_step``, or ``resume`` without
-            ``checkpoint_dir``.
-        FloatingPointError: a non-finite loss or gradient with
-            ``nan_policy="raise"``.
-        CheckpointCorruptError: ``resume`` and no checkpoint in ``checkpoint_dir``
-            is intact.
-        NotADirectoryError: ``checkpoint_dir`` is a file (before any training).
+        ValueError: bad ``epochs``/``steps_per_execution``, validation without
+            ``eval_step``/``metrics``, ``resume`` without a checkpoint directory,
+            or a scalar loss with ragged batches.
+        FileNotFoundError: ``resume=True`` and no checkpoint yet.
+        FloatingPointError: a non-finite loss with ``nan_policy="raise"``.
+        CheckpointCorruptError: no checkpoint in the directory is intact.
+        NotADirectoryError: the checkpoint directory is a file.
 
     Example:
         >>> import optax
@@ -219,138 +356,84 @@ def fit(
         >>> len(history), int(state.step), history[-1]["epoch"]
         (3, 6, 3)
     """
-    _check_fit_args(epochs, checkpoint_every, eval_step, val_loader)
-    check_int("steps_per_execution", steps_per_execution, fn="fit", minimum=1)
-    nan_policy = getattr(train_step, "nan_policy", "raise")
-    if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs checkpoint_dir= (where to resume from)")
-    mesh = resolve_mesh(mesh) or getattr(train_step, "mesh", None)
-    progress = progress and is_primary()
-    if steps_per_execution != getattr(train_step, "steps", 1):
-        train_step = _with_steps(train_step, steps_per_execution)
-    run = _Run(
-        train_step,
-        eval_step,
-        epochs,
-        plateau,
-        plateau_metric,
-        log_every,
-        progress,
-        nan_policy,
-    )
-    start, history, pstate, estate = 0, [], None, None
-    if mesh is not None:  # placed first: a restore lands on the target's sharding
-        state = place_replicated(state, mesh)
-    if resume:
-        state, start, history, pstate, estate = _resume(
-            checkpoint_dir, state, plateau, early_stopping
-        )
-    if mesh is not None:
-        state = place_replicated(state, mesh)  # no-op for a restored state
-        train_loader = _on_mesh(train_loader, mesh)
-        val_loader = None if val_loader is None else _on_mesh(val_loader, mesh)
-    if checkpoint_dir is not None:  # retention after a kill between save and prune
-        if os.path.exists(checkpoint_dir) and not os.path.isdir(checkpoint_dir):
-            raise NotADirectoryError(f"checkpoint_dir {checkpoint_dir} is a file")
-        prune_checkpoints(checkpoint_dir, max_to_keep, protect=start or None)
-    if plateau is not None and pstate is None:
-        pstate = plateau.init(lr_of(state.opt_state))
-    if early_stopping is not None and estate is None:
-        estate = early_stopping.init()
-    # Mask support is asked of the one-batch step (a k-step step takes stacks).
-    single = getattr(run.train_step, "single", run.train_step)
-    padder = BatchPadder(single, batch_size_of(train_loader))
-    # Validation batches are padded to the validation loader's own batch size, so
-    # a larger eval batch size (common in torch code) works and compiles once.
-    val_padder = (
-        None if eval_step is None else BatchPadder(eval_step, batch_size_of(val_loader))
-    )
-    for epoch in range(start + 1, epochs + 1):
-        if isinstance(train_loader, SupportsSetEpoch):
-            train_loader.set_epoch(epoch - 1)
-        state, record = train_epoch(run, state, train_loader, epoch, padder)
-        if val_loader is not None and val_padder is not None:  # eval_step given
-            record.update(evaluate(val_padder.step, state, val_loader, val_padder))
-        record = {"epoch": epoch, **record, "lr": lr_of(state.opt_state)}
-        state, pstate = _step_plateau(run, state, pstate, record)
-        history.append(record)
-        if on_epoch_end is not None:
-            on_epoch_end(record)
-        estate = _step_early(early_stopping, estate, record)
-        stop = estate is not None and bool(estate.stop)
-        if checkpoint_dir is not None and (
-            epoch % checkpoint_every == 0 or epoch == epochs or stop
-        ):
-            extra = {
-                "epoch": epoch,
-                "history": history,
-                "plateau": state_to_json(pstate),
-                "early_stopping": state_to_json(estate),
-                "loader": _loader_state(train_loader),
-            }
-            save_checkpoint(
-                checkpoint_dir, state, epoch, extra=extra, max_to_keep=max_to_keep
-            )
-        if stop:
-            break
-    return FitResult(state, history)
-
-
-def _with_steps(train_step: Callable, steps: int) -> Callable:
-    """``train_step`` for ``steps_per_execution`` (must have been built for it)."""
-    built = getattr(train_step, "steps", 1)
-    if steps == 1 and built > 1:
-        return train_step.single
-    raise ValueError(
-        f"fit(steps_per_execution={steps}) needs a step built for it: "
-        f"make_train_step(loss_fn, optimizer, steps={steps}) (this step runs "
-        f"{built} step(s) per call)"
-    )
-
-
-def _on_mesh(loader: Iterable, mesh: Any) -> Iterable:
-    """Batches of ``loader`` placed split over ``mesh`` (padded on the host first)."""
-    size = batch_size_of(loader)
-    if size is not None:
-        check_divisible(size * jax.process_count(), mesh)
-    if hasattr(loader, "with_padding"):
-        return loader  # already a prefetcher: the caller chose its placement
-    return prefetch_to_device(loader, 2, batch_sharding(mesh))
-
-
-def _loader_state(loader: Any) -> dict | None:
-    return loader.state_dict() if isinstance(loader, SupportsStateDict) else None
-
-
-def _step_plateau(run: _Run, state: TrainState, pstate: Any, record: dict):
-    if run.plateau is None:
-        return state, pstate
-    if run.plateau_metric not in record:
-        raise KeyError(
-            f"plateau_metric={run.plateau_metric!r} is not among the epoch metrics "
-            f"{sorted(record)}; pass val_loader/eval_step or another metric name"
-        )
-    from jtoolkit._src.optim.lr import set_lr
-
-    pstate = run.plateau.step(pstate, record[run.plateau_metric])
-    # A host float: the lr array must not be shared with the (donated) opt_state.
-    new_opt_state = set_lr(state.opt_state, float(pstate.lr))
-    return dataclasses.replace(state, opt_state=new_opt_state), pstate
-
-
-def _step_early(early: EarlyStopping | None, estate: Any, record: dict) -> Any:
-    if early is None:
-        return None
-    if early.monitor not in record:
-        raise KeyError(
-            f"EarlyStopping monitor={early.monitor!r} is not among the epoch "
-            f"metrics {sorted(record)}"
-        )
-    return early.step(estate, float(record[early.monitor]))
-
-
-def _check_fit_args(epochs, checkpoint_every, eval_step, val_loader):
     check_int("epochs", epochs, fn="fit", minimum=0)
-    check_int("checkpoint_every", checkpoint_every, fn="fit", minimum=1)
-    if val_loader is not None and eval_step is None:
-        raise ValueError("val_loader needs eval_step=make_eval_step(metric_fn)")
+    check_int("steps_per_execution", steps_per_execution, fn="fit", minimum=1)
+    extra, validation, directory = _legacy_callbacks(legacy, validation)
+    if validation is not None and eval_step is None and not metrics:
+        raise ValueError(
+            "validation (val_loader) needs eval_step=make_eval_step(metric_fn) or "
+            "metrics="
+        )
+    hooks = sorted([*callbacks, *extra], key=lambda c: c.order)
+    if progress and not any(isinstance(c, ProgressBar) for c in hooks):
+        hooks.insert(0, ProgressBar())
+    directory = next(
+        (c.directory for c in hooks if isinstance(c, ModelCheckpoint)), directory
+    )
+    if resume and directory is None:
+        raise ValueError(
+            f"resume={resume!r} needs checkpoint_dir= or a ModelCheckpoint callback "
+            "(where to resume from)"
+        )
+    mesh = resolve_mesh(mesh) or train_step.mesh
+    step = train_step.with_mesh(mesh).with_steps(steps_per_execution)
+    placement = None
+    if mesh is not None:
+        size = batch_size_of(train_loader)
+        if size is not None:
+            check_divisible(size * jax.process_count(), mesh)
+        placement = batch_sharding(mesh, step.batch_axis)
+        state = place_replicated(state, mesh)  # a restore lands on this sharding
+        eval_step = None if eval_step is None else eval_step.with_mesh(mesh)
+    feeder = EpochFeeder(
+        train_loader,
+        steps=step.steps,
+        accumulate=step.accumulate,
+        placement=placement,
+        prefetch=prefetch,
+    )
+    say = log or (print if is_primary() else (lambda line: None))
+    steps_per_epoch = len(train_loader)  # type: ignore[arg-type]
+    run = Run(state, epochs, steps_per_epoch, train_loader, log=say)
+    run.log_every = log_every
+    log_ref = [_EpochLog()]
+    run.fit_state = lambda: _fit_state(run, hooks, log_ref)
+    partial = _restore(run, directory, resume, hooks) if resume else None
+    val_feeder, updater = None, metric_updater(metrics, predict) if metrics else None
+    if validation is not None:
+        val_placement = None if mesh is None else batch_sharding(mesh, 0)
+        val_feeder = EpochFeeder(validation, placement=val_placement, prefetch=prefetch)
+    for cb in hooks:
+        cb.on_train_begin(run)
+    first = run.epoch + 1 if partial is None else run.epoch
+    for epoch in range(first, epochs + 1):
+        if partial is None:
+            run.epoch, run.batch = epoch, 0
+            if isinstance(train_loader, Shuffled):
+                train_loader.set_epoch(epoch - 1)
+        run.epoch_rows, run.running_loss = 0, None
+        log_ref[0] = _EpochLog(partial)
+        partial = None
+        for cb in hooks:
+            cb.on_epoch_begin(run)
+        record = {"epoch": epoch}
+        if run.batch < run.steps_per_epoch:
+            record |= _train_epoch(run, step, feeder, hooks, log_ref[0])
+        else:  # killed after the epoch's last batch, before its end
+            record |= {"train_loss": log_ref[0].mean(), "samples_per_s": 0.0}
+            record |= {"time_s": 0.0, "skipped_steps": log_ref[0].finite.count(False)}
+        cut_short = run.stop and run.batch < run.steps_per_epoch
+        if val_feeder is not None and not cut_short:
+            checked = run.state
+            for cb in hooks:
+                checked = cb.evaluation_state(checked)
+            record |= evaluate(eval_step, checked, val_feeder, metrics, updater)
+        record["lr"] = lr_of(run.state.opt_state)
+        run.history.append(record)
+        for cb in hooks:
+            cb.on_epoch_end(run, record)
+        if run.stop:
+            break
+    for cb in hooks:
+        cb.on_train_end(run)
+    return FitResult(run.state, run.history)

@@ -1,16 +1,22 @@
-"""The functional training core: the jitted pure train and eval steps.
+"""The functional training core: ``TrainStep`` and ``EvalStep``, frozen step objects.
 
 The model is split once (``nnx.split``) into a static ``GraphDef`` and a plain nested
 dict of arrays; every step is one ``jax.jit``-compiled pure function over that dict,
 the optimizer state, the step counter and the PRNG key, with the state donated.
 ``nnx.merge`` happens only while tracing (and at the edges, for inspection).
+
+A step is an object with fields (Keras's trainer owns its step the same way): what it
+runs (``update``), how many optimizer steps one call makes (``steps``), how many
+batches one optimizer step accumulates (``accumulate``), its NaN policy, mesh and
+precision. ``with_steps(k)`` and ``with_mesh(mesh)`` return sibling objects, each
+compiled once and cached on the object that made it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -18,13 +24,13 @@ import optax
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_int
+from jtoolkit._src.nn.normalization import batch_mask
 from jtoolkit._src.train.distributed import (
     batch_sharding,
     check_divisible,
     replicated,
     resolve_mesh,
 )
-from jtoolkit._src.train.donation import DonatingStep
 from jtoolkit._src.train.model_state import (
     ModelState,
     combine,
@@ -43,7 +49,9 @@ from jtoolkit._src.train.precision import (
 from jtoolkit._src.train.state import TrainState
 
 __all__ = [
+    "EvalStep",
     "MaskUnsupportedError",
+    "TrainStep",
     "build_eval",
     "build_update",
     "check_nan_policy",
@@ -54,13 +62,15 @@ __all__ = [
 
 _NAN_POLICIES = ("raise", "skip", "ignore")
 
+_DONATED_HINT = (
+    "the TrainState passed to the train step was donated to an earlier call and "
+    "its buffers are gone: keep the returned state (state, metrics = step(state, "
+    "batch)) and never reuse the one you passed in"
+)
+
 
 class MaskUnsupportedError(ValueError):
-    """A padding mask was given to a step whose function returns a scalar.
-
-    Typed, so callers (``fit``) can ask whether a step takes a mask without reading
-    error messages.
-    """
+    """A padding mask was given to a step whose function returns a scalar."""
 
 
 def _reduce(values: jax.Array, mask: jax.Array | None, what: str) -> jax.Array:
@@ -91,9 +101,7 @@ def _all_finite(tree: Any) -> jax.Array:
 
     ``x * 0`` is 0 for finite ``x`` and nan for nan or +-inf, so the sum of
     ``x * 0`` is non-finite exactly when some element is (huge finite values such
-    as 1e37, whose plain sum would overflow, count as finite). XLA on CPU fuses the
-    sums into one reduction, where ``all(isfinite(x))`` materialises a boolean copy
-    of every gradient first (measured: ~15% of a small model's step).
+    as 1e37, whose plain sum would overflow, count as finite).
     """
     sums = [jnp.sum(x * 0, dtype=jnp.float32) for x in jax.tree.leaves(tree)]
     return jnp.isfinite(sum(sums)) if sums else jnp.array(True)
@@ -132,7 +140,8 @@ def _objective(loss_fn, has_aux, state, rest, mask_tree, batch, mask, key, cdtyp
     """``params -> (scaled loss, (loss, aux, new non-param state))`` for ``jax.grad``.
 
     Runs the merged module in train mode (reseeded from ``key`` when it draws random
-    numbers) and averages per-example losses over the rows the ``mask`` keeps.
+    numbers), with ``mask`` announced to the layers that reduce over the batch
+    (BatchNorm), and averages per-example losses over the rows the ``mask`` keeps.
     """
 
     def objective(params):
@@ -140,7 +149,8 @@ def _objective(loss_fn, has_aux, state, rest, mask_tree, batch, mask, key, cdtyp
         set_mode(module, train=True)
         if key is not None:
             reseed(module, key)
-        out = loss_fn(module, cast_floats(batch, cdtype))
+        with batch_mask(mask):
+            out = loss_fn(module, cast_floats(batch, cdtype))
         loss, aux = _split_loss_output(out, has_aux)
         loss = _reduce(loss, mask, "loss_fn").astype(jnp.float32)
         _, new_rest = partition(nnx.to_pure_dict(nnx.state(module)), mask_tree)
@@ -151,17 +161,12 @@ def _objective(loss_fn, has_aux, state, rest, mask_tree, batch, mask, key, cdtyp
 
 
 def _apply_or_skip(optimizer, finite, guarded, grads, opt_state, params, new, old):
-    """The optimizer update, or (when ``guarded`` and not ``finite``) no change.
-
-    ``lax.cond`` runs one branch only: a skipped step costs no passes over the
-    parameters and optimizer state.
-    """
+    """The optimizer update, or (when ``guarded`` and not ``finite``) no change."""
 
     def apply(operands):
         grads, opt_state, params, new_rest, _ = operands
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        new_params = cast(dict, optax.apply_updates(params, updates))  # dict in
-        return new_params, opt_state, new_rest
+        return optax.apply_updates(params, updates), opt_state, new_rest
 
     def skip(operands):
         _, opt_state, params, _, rest = operands
@@ -171,6 +176,12 @@ def _apply_or_skip(optimizer, finite, guarded, grads, opt_state, params, new, ol
     return jax.lax.cond(finite, apply, skip, operands) if guarded else apply(operands)
 
 
+def _rows(batch: Any, mask: Any) -> jax.Array:
+    if mask is None:
+        return jnp.float32(jax.tree.leaves(batch)[0].shape[0])
+    return jnp.sum(jnp.asarray(mask, jnp.float32))
+
+
 def build_update(
     loss_fn: Callable,
     optimizer: optax.GradientTransformation,
@@ -178,37 +189,61 @@ def build_update(
     *,
     precision: str = "fp32",
     nan_policy: str = "raise",
+    accumulate: int = 1,
 ) -> Callable:
     """The pure (un-jitted) ``update(state, batch, mask) -> (state, metrics)``.
 
-    Shared by ``make_train_step`` and the fused ``lax.scan`` epoch: gradients of
-    the (masked, loss-scaled) objective, a finiteness flag, the guarded optimizer
-    update, then the next state and the metrics.
+    One optimizer step: gradients of the (masked, loss-scaled) objective, a
+    finiteness flag, the guarded optimizer update, then the next state and metrics.
+    With ``accumulate=k`` the batch (and mask) carry a leading axis of ``k``
+    micro-batches: each one's gradient is divided by ``k`` and summed (torch's
+    ``(loss / k).backward()`` on each), BatchNorm statistics and the RNG advance
+    through them in order, and the optimizer steps once.
     """
     check_nan_policy(nan_policy)
     cdtype = compute_dtype(precision)
 
-    def update(state: TrainState, batch: Any, mask: jax.Array | None):
-        mask_tree = param_mask(state.graphdef, state.model.variables)
-        params, rest = partition(state.model.variables, mask_tree)
-        # Models without RNG streams skip the split (a few kernels per step on CPU).
+    def grads_of(state, params, rest, mask_tree, batch, mask, key):
         random = has_streams(state.graphdef, state.model.variables)
-        key, sub = jax.random.split(state.key) if random else (state.key, None)
+        key, sub = jax.random.split(key) if random else (key, None)
         objective = _objective(
             loss_fn, has_aux, state, rest, mask_tree, batch, mask, sub, cdtype
         )
         grads, (loss, aux, new_rest) = jax.grad(objective, has_aux=True)(params)
         if state.loss_scale is not None:
-            scale = state.loss_scale.scale
-            grads = jax.tree.map(lambda g: g / scale, grads)
-        new_rest = _restore_dtypes(new_rest, rest)
+            grads = jax.tree.map(lambda g: g / state.loss_scale.scale, grads)
+        return grads, loss, aux, _restore_dtypes(new_rest, rest), key
+
+    def accumulated(state, params, rest, mask_tree, batches, masks, key):
+        def body(carry, xs):
+            total, rest_i, key_i = carry
+            batch, mask = xs
+            g, loss, aux, rest_i, key_i = grads_of(
+                state, params, rest_i, mask_tree, batch, mask, key_i
+            )
+            total = jax.tree.map(lambda t, u: t + u / accumulate, total, g)
+            return (total, rest_i, key_i), (loss, aux, _rows(batch, mask))
+
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        (grads, new_rest, key), (losses, aux, rows) = jax.lax.scan(
+            body, (zeros, rest, key), (batches, masks)
+        )
+        loss = jnp.sum(losses * rows) / jnp.maximum(jnp.sum(rows), 1.0)
+        return grads, loss, aux, new_rest, key
+
+    def update(state: TrainState, batch: Any, mask: jax.Array | None):
+        mask_tree = param_mask(state.graphdef, state.model.variables)
+        params, rest = partition(state.model.variables, mask_tree)
+        compute = grads_of if accumulate == 1 else accumulated
+        grads, loss, aux, new_rest, key = compute(
+            state, params, rest, mask_tree, batch, mask, state.key
+        )
         finite = jnp.isfinite(loss) & _all_finite(grads)
         guarded = nan_policy != "ignore" or state.loss_scale is not None
         new_params, opt_state, new_rest = _apply_or_skip(
             optimizer, finite, guarded, grads, state.opt_state, params, new_rest, rest
         )
-        new_state = dataclasses.replace(
-            state,
+        new_state = state.replace(
             model=ModelState(state.graphdef, combine(new_params, new_rest)),
             opt_state=opt_state,
             step=state.step + (finite.astype(jnp.int32) if guarded else 1),
@@ -218,13 +253,177 @@ def build_update(
         if aux is not None:
             metrics["aux"] = aux
         if state.loss_scale is not None:
-            new_state = dataclasses.replace(
-                new_state, loss_scale=update_loss_scale(state.loss_scale, finite)
+            new_state = new_state.replace(
+                loss_scale=update_loss_scale(state.loss_scale, finite)
             )
             metrics["loss_scale"] = state.loss_scale.scale
         return new_state, metrics
 
     return update
+
+
+def _was_donated(state: Any) -> bool:
+    """Whether some array of ``state`` has been deleted (donated to a call)."""
+    return any(
+        isinstance(leaf, jax.Array)
+        and not isinstance(leaf, jax.core.Tracer)
+        and leaf.is_deleted()
+        for leaf in jax.tree.leaves(state)
+    )
+
+
+def _jit(
+    fn: Callable, mesh: Any, batch_axis: int, donate: bool, extra: int = 0
+) -> Callable:
+    """``fn(state, batch, mask, *rest)`` as one ``jax.jit``, the state donated.
+
+    Over a ``mesh``: state replicated in and out, batch and mask split on axis
+    ``batch_axis`` (1 or 2 for stacked groups), the ``extra`` arguments after them
+    replicated.
+    """
+    donated = (0,) if donate else ()
+    if mesh is None:
+        return jax.jit(fn, donate_argnums=donated)
+    rep, split = replicated(mesh), batch_sharding(mesh, batch_axis)
+
+    def on_mesh(state: TrainState, batch: Any, mask: Any, *rest: Any):
+        # Traced under the mesh, so layers can pick lowerings that shard well.
+        with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):
+            out = fn(state, batch, mask, *rest)
+        return jax.lax.with_sharding_constraint(out, rep)
+
+    shardings = (rep, split, split) + (rep,) * extra
+    return jax.jit(on_mesh, donate_argnums=donated, in_shardings=shardings)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TrainStep:
+    """A compiled train step: ``state, metrics = step(state, batch, mask=None)``.
+
+    Made by ``make_train_step``; the fields say what one call does. The jitted
+    function is built once in ``__post_init__`` and kept on the object;
+    ``with_steps(k)`` / ``with_mesh(mesh)`` return (and cache) sibling steps.
+
+    Attributes:
+        update: the pure ``update(state, batch, mask) -> (state, metrics)`` of one
+            optimizer step.
+        steps: optimizer steps per call (batches stacked on a new leading axis).
+        nan_policy: ``"raise"``, ``"skip"`` or ``"ignore"`` (``fit`` follows it).
+        mesh: ``None`` or the ``jax.sharding.Mesh`` the batch is split over.
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+        per_example: whether ``loss_fn`` returns per-example losses; None: asked
+            of ``loss_fn`` abstractly at the first batch (``takes_mask``).
+        accumulate: batches per optimizer step (gradient accumulation).
+        loss_shape: ``(state, batch) -> ShapeDtypeStruct`` of ``loss_fn``'s loss.
+    """
+
+    update: Callable
+    steps: int = 1
+    nan_policy: str = "raise"
+    mesh: Any = None
+    precision: str = "fp32"
+    per_example: bool | None = None
+    accumulate: int = 1
+    loss_shape: Callable | None = None
+
+    def __post_init__(self) -> None:
+        fn = self.update
+        if self.steps > 1:
+            fn = repeat_update(self.update, self.steps)
+
+        def program(state, batch, mask=None, valid=None):
+            if self.steps > 1:
+                return fn(state, batch, mask, valid)
+            return fn(state, batch, mask)
+
+        jitted = _jit(program, self.mesh, self.batch_axis, True, int(self.steps > 1))
+        object.__setattr__(self, "_jitted", jitted)
+        object.__setattr__(self, "_siblings", {})
+
+    def __call__(self, state: TrainState, batch: Any, mask: Any = None, valid=None):
+        """One call: ``steps`` optimizer steps; returns ``(state, metrics)``.
+
+        ``valid`` (bool, ``(steps,)``, only for ``steps > 1``) marks the stacked
+        batches that run; False steps leave the state untouched.
+        """
+        if self.mesh is not None:
+            rows = jnp.shape(jax.tree.leaves(batch)[0])[self.batch_axis]
+            check_divisible(int(rows), self.mesh)
+        try:
+            if self.steps > 1:
+                return self._jitted(state, batch, mask, valid)
+            return self._jitted(state, batch, mask)
+        except (ValueError, RuntimeError) as err:
+            if _was_donated(state):
+                kind = ValueError if isinstance(err, ValueError) else RuntimeError
+                raise kind(_DONATED_HINT) from err
+            raise
+
+    @property
+    def batch_axis(self) -> int:
+        """The axis of a call's batch that holds the examples."""
+        return int(self.steps > 1) + int(self.accumulate > 1)
+
+    @property
+    def batches_per_call(self) -> int:
+        """Loader batches one call consumes (``steps * accumulate``)."""
+        return self.steps * self.accumulate
+
+    @property
+    def jitted(self) -> Callable:
+        """The ``jax.jit`` function (``lower``, ``_cache_size``, ...)."""
+        return self._jitted  # type: ignore[attr-defined]
+
+    def _cache_size(self) -> int:
+        """How many programs the step has compiled (1 once warm)."""
+        return self._jitted._cache_size()  # type: ignore[attr-defined]
+
+    def lower(self, *args: Any) -> Any:
+        """``jax.jit(...).lower`` of the step (for inspection)."""
+        return self._jitted.lower(*args)  # type: ignore[attr-defined]
+
+    def _sibling(self, **changes: Any) -> TrainStep:
+        key = tuple(sorted(changes.items(), key=lambda kv: kv[0]))
+        siblings = self._siblings  # type: ignore[attr-defined]
+        if key not in siblings:
+            siblings[key] = dataclasses.replace(self, **changes)
+        return siblings[key]
+
+    def with_steps(self, k: int) -> TrainStep:
+        """This step running ``k`` optimizer steps per call (one ``lax.scan``).
+
+        Example:
+            >>> import optax
+            >>> step = make_train_step(lambda m, b: m(b).sum(), optax.sgd(0.1))
+            >>> step.with_steps(4).steps, step.with_steps(4) is step.with_steps(4)
+            (4, True)
+        """
+        check_int("steps", k, fn="TrainStep.with_steps", minimum=1)
+        return self if k == self.steps else self._sibling(steps=k)
+
+    def with_mesh(self, mesh: Any) -> TrainStep:
+        """This step data-parallel over ``mesh`` (``None``: one device)."""
+        mesh = resolve_mesh(mesh)
+        return self if mesh is self.mesh else self._sibling(mesh=mesh)
+
+    def takes_mask(self, state: TrainState, batch: Any) -> bool:
+        """Whether ``loss_fn`` returns per-example losses (abstract trace, no run)."""
+        if self.per_example is not None or self.loss_shape is None:
+            return bool(self.per_example)
+        return len(self.loss_shape(state, batch).shape) == 1
+
+
+def _loss_shape(loss_fn: Callable, has_aux: bool, precision: str) -> Callable:
+    """``(state, batch) -> shape`` of ``loss_fn``'s loss, traced abstractly."""
+    cdtype = compute_dtype(precision)
+
+    def loss_of(state: TrainState, batch: Any):
+        module = nnx.merge(state.graphdef, state.model.variables)
+        set_mode(module, train=True)
+        out = loss_fn(module, cast_floats(batch, cdtype))
+        return jnp.asarray(_split_loss_output(out, has_aux)[0])
+
+    return lambda state, batch: jax.eval_shape(loss_of, state, batch)
 
 
 def make_train_step(
@@ -235,9 +434,12 @@ def make_train_step(
     precision: str = "fp32",
     nan_policy: str = "raise",
     mesh: Any = None,
+    shard: str | None = None,
+    layout: Any = None,
+    accumulate: int = 1,
     steps: int = 1,
-) -> Callable:
-    """Compile ``loss_fn`` into one jitted pure train step with the state donated.
+) -> TrainStep:
+    """Compile ``loss_fn`` into a ``TrainStep``: a jitted pure train step.
 
     The twin of torch's ``optimizer.zero_grad(); loss = loss_fn(model, batch);
     loss.backward(); optimizer.step()``, as ``state, metrics = step(state, batch)``.
@@ -247,10 +449,11 @@ def make_train_step(
 
     Args:
         loss_fn: ``loss_fn(model, batch) -> loss`` (or ``(loss, aux)`` with
-            ``has_aux``). ``loss`` is a float scalar, or per-example losses of shape
-            ``(batch,)`` (averaged; required to use ``mask``).
+            ``has_aux``). ``loss`` is per-example losses of shape ``(batch,)``
+            (averaged over the rows ``mask`` keeps; what ``fit`` needs to pad a
+            ragged batch), or a float scalar.
         optimizer: the same ``optax.GradientTransformation`` given to
-            ``TrainState.create`` (clipping/accumulation/schedules live inside it).
+            ``TrainState.create`` (clipping/schedules live inside it).
         has_aux: ``loss_fn`` returns ``(loss, aux)``; ``aux`` comes back as
             ``metrics["aux"]``.
         precision: ``"fp32"``, ``"bf16"`` or ``"fp16"``: compute dtype of the forward
@@ -260,38 +463,34 @@ def make_train_step(
             ``"skip"`` leave the state unchanged for that step (``metrics["finite"]``
             is False, ``step`` does not advance; ``fit`` raises or carries on),
             ``"ignore"`` applies the update anyway. The jitted step itself never
-            raises (that would wait for the device every step): only ``fit``
-            raises for ``"raise"``. In a manual loop check the flag when you read
-            the metrics: ``if not bool(metrics["finite"]): raise
-            FloatingPointError(...)``.
+            raises: in a manual loop check ``metrics["finite"]``.
         mesh: ``None`` (one device), ``"auto"`` (every device, axis ``"data"``) or
-            a ``jax.sharding.Mesh``: data parallelism. The state is replicated
-            (``NamedSharding(mesh, P())``), the batch (and mask) split on its leading
-            axis over the ``"data"`` axis (all axes if the mesh has none by that
-            name), and XLA all-reduces the gradients. BatchNorm statistics are
-            computed over the global batch (torch's ``SyncBatchNorm``). The global
-            batch must divide by the number of data shards (ValueError otherwise).
-        steps: optimizer steps per call (Keras's ``steps_per_execution``): with
-            ``steps=k`` the step takes ``k`` batches stacked on a new leading axis
-            (and masks ``(k, batch)``, and ``valid``, bool ``(k,)``: False steps
-            leave the state untouched) and runs them in one ``lax.scan``: the same
-            result as ``k`` single steps, one dispatch. Metrics come back stacked,
-            shape ``(k,)``. ``step.single`` is the one-batch step (same compile
-            options), for leftovers. ``fit(steps_per_execution=k)`` does the
-            grouping.
+            a ``jax.sharding.Mesh``: data parallelism, state replicated, batch split
+            on its leading axis (BatchNorm statistics over the global batch, as
+            ``SyncBatchNorm``); the global batch must divide by the data shards.
+        shard: ``None`` (replicated state); other policies land with the
+            distributed issue.
+        layout: ``None``; per-parameter layouts land with the distributed issue.
+        accumulate: batches per optimizer step (torch's ``(loss / k).backward()``
+            each batch and ``optimizer.step()`` every ``k``): one call takes ``k``
+            micro-batches stacked on a leading axis. ``fit`` groups them.
+        steps: optimizer steps per call (Keras's ``steps_per_execution``): the step
+            takes ``steps`` batches stacked on a new leading axis (masks
+            ``(steps, batch)``, ``valid`` bool ``(steps,)``) and runs them in one
+            ``lax.scan``; metrics come back stacked. Same as ``with_steps(k)``.
 
     Returns:
-        ``step(state, batch, mask=None) -> (state, metrics)``, jitted, with
-        ``metrics["loss"]`` (float32 scalar) and ``metrics["finite"]`` (bool).
-        ``mask`` (shape ``(batch,)``, 1 for real rows, 0 for padding) lets a padded
-        last batch reuse the compiled step: no recompilation. ``step.nan_policy``
-        records the policy, so ``fit`` follows it without being told twice.
+        A ``TrainStep``: ``step(state, batch, mask=None) -> (state, metrics)``,
+        with ``metrics["loss"]`` (float32) and ``metrics["finite"]`` (bool). ``mask``
+        (shape ``(batch,)``, 1 for real rows, 0 for padding) lets a padded last
+        batch reuse the compiled step; BatchNorm then uses only the real rows.
 
     Raises:
-        ValueError: unknown ``precision``/``nan_policy`` (at build time), a loss of
-            the wrong shape (at the first call, before any computation), or a
-            state that was already donated to an earlier call ("keep the returned
-            state").
+        ValueError: unknown ``precision``/``nan_policy``, bad ``steps`` or
+            ``accumulate`` (at build time), a loss of the wrong shape (at the first
+            call), or a state already donated to an earlier call.
+        MaskUnsupportedError: a mask given to a step whose loss is a scalar.
+        NotImplementedError: ``shard``/``layout`` other than None.
 
     Example:
         >>> import optax
@@ -300,7 +499,7 @@ def make_train_step(
         >>> opt = optax.sgd(0.1)
         >>> def loss_fn(m, batch):
         ...     x, y = batch
-        ...     return jnp.mean((m(x)[:, 0] - y) ** 2)
+        ...     return (m(x)[:, 0] - y) ** 2
         >>> step = make_train_step(loss_fn, opt)
         >>> state = TrainState.create(model, opt)
         >>> batch = (jnp.ones((4, 2)), jnp.zeros(4))
@@ -310,56 +509,29 @@ def make_train_step(
         (True, 2)
     """
     check_int("steps", steps, fn="make_train_step", minimum=1)
+    check_int("accumulate", accumulate, fn="make_train_step", minimum=1)
+    if shard is not None or layout is not None:
+        raise NotImplementedError(
+            f"make_train_step(shard={shard!r}, layout={layout!r}): sharded state "
+            "lands with the distributed issue; pass shard=None, layout=None"
+        )
     update = build_update(
-        loss_fn, optimizer, has_aux, precision=precision, nan_policy=nan_policy
+        loss_fn,
+        optimizer,
+        has_aux,
+        precision=precision,
+        nan_policy=nan_policy,
+        accumulate=accumulate,
     )
-    mesh = resolve_mesh(mesh)
-    jitted = _compile(update, mesh, 0)
-    if steps > 1:
-        multi = _compile(repeat_update(update, steps), mesh, 1)
-        multi.single = jitted
-        jitted = multi
-    jitted.steps = steps
-    jitted.nan_policy = nan_policy  # read by fit: one policy, set where the step is
-    jitted.mesh = mesh
-    return jitted
-
-
-def _compile(fn: Callable, mesh: Any, batch_axis: int, donate: bool = True) -> Callable:
-    """``fn(state, batch, mask, *rest)`` jitted, the state donated if ``donate``.
-
-    Over a ``mesh``: state replicated in, outputs replicated, batch and mask split
-    on axis ``batch_axis`` (1 for stacked groups), anything after them replicated;
-    a thin host wrapper checks that the global batch splits over the data shards
-    (a shape read, no device work), so the error names the sizes that would work.
-    """
-    donated = (0,) if donate else ()
-    if mesh is None:
-
-        def plain(state: TrainState, batch: Any, mask: Any = None, *rest: Any):
-            return fn(state, batch, mask, *rest)
-
-        jitted = jax.jit(plain, donate_argnums=donated)
-        return DonatingStep(jitted) if donate else jitted
-    rep, split = replicated(mesh), batch_sharding(mesh, batch_axis)
-
-    def step(state: TrainState, batch: Any, mask: Any = None, *rest: Any):
-        # Traced under the mesh, so layers can pick lowerings that shard well.
-        with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):
-            out = fn(state, batch, mask, *rest)
-        return jax.lax.with_sharding_constraint(out, rep)
-
-    shardings = (rep, split, split) + ((rep,) if batch_axis else ())
-    jitted = jax.jit(step, donate_argnums=donated, in_shardings=shardings)
-
-    def sharded_step(state: TrainState, batch: Any, mask: Any = None, *rest: Any):
-        rows = jnp.shape(jax.tree.leaves(batch)[0])[batch_axis]
-        check_divisible(int(rows), mesh)
-        return jitted(state, batch, mask, *rest)
-
-    sharded_step.jitted = jitted
-    sharded_step.lower = jitted.lower
-    return DonatingStep(sharded_step) if donate else sharded_step
+    return TrainStep(
+        update,
+        steps=steps,
+        nan_policy=nan_policy,
+        mesh=resolve_mesh(mesh),
+        precision=precision,
+        accumulate=accumulate,
+        loss_shape=_loss_shape(loss_fn, has_aux, precision),
+    )
 
 
 def build_eval(metric_fn: Callable, *, precision: str = "fp32") -> Callable:
@@ -374,18 +546,65 @@ def build_eval(metric_fn: Callable, *, precision: str = "fp32") -> Callable:
         if not isinstance(out, dict):
             out = {"loss": out}
         metrics = {k: _reduce(v, mask, f"metric_fn[{k!r}]") for k, v in out.items()}
-        count = jnp.asarray(
-            jax.tree.leaves(batch)[0].shape[0] if mask is None else jnp.sum(mask),
-            jnp.float32,
-        )
-        return {**metrics, "count": count}
+        return {**metrics, "count": _rows(batch, mask)}
 
     return evaluate
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class EvalStep:
+    """A compiled evaluation step: ``metrics = eval_step(state, batch, mask=None)``.
+
+    Attributes:
+        evaluate: the pure ``evaluate(state, batch, mask) -> metrics``.
+        mesh: ``None`` or the mesh the batch is split over.
+        precision: compute dtype name.
+        output_shapes: ``(state, batch) -> shapes`` of ``metric_fn``'s outputs.
+    """
+
+    evaluate: Callable
+    mesh: Any = None
+    precision: str = "fp32"
+    output_shapes: Callable | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_jitted", _jit(self.evaluate, self.mesh, 0, False))
+        object.__setattr__(self, "_siblings", {})
+
+    def __call__(self, state: TrainState, batch: Any, mask: Any = None) -> dict:
+        if self.mesh is not None:
+            check_divisible(int(jnp.shape(jax.tree.leaves(batch)[0])[0]), self.mesh)
+        return self._jitted(state, batch, mask)  # type: ignore[attr-defined]
+
+    @property
+    def jitted(self) -> Callable:
+        """The ``jax.jit`` function."""
+        return self._jitted  # type: ignore[attr-defined]
+
+    def _cache_size(self) -> int:
+        return self._jitted._cache_size()  # type: ignore[attr-defined]
+
+    def takes_mask(self, state: TrainState, batch: Any) -> bool:
+        """Whether every metric is per-example (abstract trace, nothing runs)."""
+        if self.output_shapes is None:
+            return False
+        shapes = jax.tree.leaves(self.output_shapes(state, batch))
+        return all(len(s.shape) == 1 for s in shapes)
+
+    def with_mesh(self, mesh: Any) -> EvalStep:
+        """This step over ``mesh``."""
+        mesh = resolve_mesh(mesh)
+        if mesh is self.mesh:
+            return self
+        siblings = self._siblings  # type: ignore[attr-defined]
+        if mesh not in siblings:
+            siblings[mesh] = dataclasses.replace(self, mesh=mesh)
+        return siblings[mesh]
+
+
 def make_eval_step(
     metric_fn: Callable, *, precision: str = "fp32", mesh: Any = None
-) -> Callable:
+) -> EvalStep:
     """Compile ``metric_fn`` into a jitted pure evaluation step (model in eval mode).
 
     The twin of ``model.eval(); with torch.no_grad(): metrics = metric_fn(model,
@@ -399,9 +618,8 @@ def make_eval_step(
         mesh: as in ``make_train_step``: state replicated, batch split.
 
     Returns:
-        ``eval_step(state, batch, mask=None) -> metrics``: each metric the (masked)
-        mean over the batch, plus ``metrics["count"]``, the number of real rows, so
-        epoch means weight batches correctly.
+        An ``EvalStep``: ``eval_step(state, batch, mask=None) -> metrics``, each the
+        (masked) mean over the batch, plus ``metrics["count"]``, the real rows.
 
     Raises:
         ValueError: a metric of the wrong shape (at the first call).
@@ -417,7 +635,14 @@ def make_eval_step(
         (0.0, 3.0)
     """
     evaluate = build_eval(metric_fn, precision=precision)
-    mesh = resolve_mesh(mesh)
-    jitted = _compile(evaluate, mesh, 0, donate=False)
-    jitted.mesh = mesh
-    return jitted
+    cdtype = compute_dtype(precision)
+
+    def outputs(state: TrainState, batch: Any):
+        module = nnx.merge(state.graphdef, state.model.variables)
+        set_mode(module, train=False)
+        out = metric_fn(module, cast_floats(batch, cdtype))
+        out = out if isinstance(out, dict) else {"loss": out}
+        return {k: jnp.asarray(v) for k, v in out.items()}
+
+    shapes = lambda state, batch: jax.eval_shape(outputs, state, batch)  # noqa: E731
+    return EvalStep(evaluate, resolve_mesh(mesh), precision, shapes)

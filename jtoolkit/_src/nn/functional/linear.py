@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from jtoolkit._src.core import arrays, dtypes
 
-__all__ = ["linear"]
+__all__ = ["linear", "linear_kernel"]
 
 
 def linear(input: Any, weight: Any, bias: Any = None) -> jax.Array:
@@ -60,5 +60,12 @@ def linear(input: Any, weight: Any, bias: Any = None) -> jax.Array:
             "mat1 and mat2 must have the same dtype, but got "
             f"{dtypes.scalar_name(x.dtype)} and {dtypes.scalar_name(w.dtype)}"
         )
-    out = jnp.matmul(x, wt, precision=jax.lax.Precision.HIGHEST)
-    return out if bias is None else out + arrays.to_array(bias)
+    return linear_kernel(x, wt, None if bias is None else arrays.to_array(bias))
+
+
+def linear_kernel(x: jax.Array, kernel: jax.Array, bias: jax.Array | None) -> jax.Array:
+    """``x @ kernel + bias`` with a Flax ``[in, out]`` kernel, at full float32
+    precision (torch's default: no TF32): the one matmul of ``linear`` and
+    ``models.Linear``; no checks (the callers check shapes)."""
+    out = jnp.matmul(x, kernel, precision=jax.lax.Precision.HIGHEST)
+    return out if bias is None else out + bias

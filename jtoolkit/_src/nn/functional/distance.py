@@ -18,11 +18,22 @@ __all__ = ["cosine_similarity", "normalize"]
 
 def _vector_norm(x: jax.Array, p: float, axis: int) -> jax.Array:
     """``||x||_p`` along ``axis`` (kept), with gradient 0 where the norm is 0."""
+    if abs(p) == float("inf") and x.shape[axis] == 0:
+        raise RuntimeError(
+            f"linalg.vector_norm cannot compute the {p} norm on the dimension {axis} "
+            "because this dimension is empty and the operation does not have an "
+            "identity"
+        )
     zero = jnp.all(x == 0, axis=axis, keepdims=True)
     safe = jnp.where(zero, jnp.ones_like(x), x)
     mag = safe * jnp.sign(safe)  # |x| with gradient sign(x), 0 at 0 as torch
     if p == float("inf"):
         norm = jnp.max(mag, axis=axis, keepdims=True)
+    elif p == -float("inf"):
+        norm = jnp.min(mag, axis=axis, keepdims=True)
+    elif p == 0:  # the count of non-zeros, gradient 0 (torch)
+        nonzero = jax.lax.stop_gradient((x != 0).astype(x.dtype))
+        norm = jnp.sum(nonzero, axis=axis, keepdims=True)
     elif p == 2:
         norm = jnp.sqrt(jnp.sum(mag * mag, axis=axis, keepdims=True))
     elif p == 1:
@@ -49,7 +60,8 @@ def normalize(
 
     Args:
         input: floating array.
-        p: the norm's exponent (``float("inf")`` for the max norm).
+        p: the norm's exponent (``inf``: max |x|, ``-inf``: min |x|, 0: the count
+            of non-zeros, negative: ``sum(|x|^p)^(1/p)``, as torch).
         dim: the dim to normalise.
         eps: the smallest denominator.
 

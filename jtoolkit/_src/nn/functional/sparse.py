@@ -15,6 +15,8 @@ __all__ = ["one_hot"]
 
 def _check_values(x: jax.Array, num_classes: int) -> int:
     """Check concrete class values; infer ``num_classes`` when it is -1."""
+    if x.size == 0 and num_classes <= 0:  # torch: also for 0 and other negatives
+        raise RuntimeError("Can not infer total number of classes from empty tensor.")
     if num_classes == -1:
         checks.ensure_concrete(x, "one_hot(num_classes=-1)")
         if x.size == 0:

@@ -11,6 +11,7 @@ NaN in a window gives NaN, as torch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -20,9 +21,15 @@ import numpy as np
 from jax import lax
 
 from jtoolkit._src.core import arrays, checks, dtypes
-from jtoolkit._src.nn import pool_ops
 
-__all__ = ["adaptive_avg_pool2d", "avg_pool2d", "max_pool2d"]
+__all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
+    "check_pool_padding",
+    "max_pool1d",
+    "max_pool2d",
+    "pool_pair",
+]
 
 
 _FORMATS = ("NCHW", "NHWC")
@@ -95,17 +102,7 @@ def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode, fname):
         )
     if min(stride) <= 0:
         raise RuntimeError("stride should not be zero")
-    for k, p, d in zip(kernel, pads, dil, strict=True):
-        if p < 0 or p > (d * (k - 1) + 1) // 2:
-            raise RuntimeError(
-                "pad should be at most half of effective kernel size, but got "
-                f"pad={p}, kernel_size={k} and dilation={d}"
-            )
-    if pads[0] > kernel[0] // 2 or pads[1] > kernel[1] // 2:
-        raise RuntimeError(
-            "pad should be smaller than or equal to half of kernel size, but got "
-            f"padW = {pads[1]}, padH = {pads[0]}, kW = {kernel[1]}, kH = {kernel[0]}"
-        )
+    check_pool_padding(kernel, pads, dil)
     _, h, w, c = x.shape
     out = tuple(
         _out_size(n, k, s, p, d, ceil_mode)
@@ -129,6 +126,36 @@ def _pad_hw(x, pads, kernel, stride, dil, out, fill) -> jax.Array:
     ]
     config = [(0, 0, 0), (pads[0], right[0], 0), (pads[1], right[1], 0), (0, 0, 0)]
     return lax.pad(x, jnp.asarray(fill, x.dtype), config)
+
+
+def check_pool_padding(kernel, pads, dilation) -> None:
+    """torch's padding rule for pooling (pairs): at most half the effective kernel.
+    A unit-height kernel is a 1-D pool, checked with ``max_pool1d``'s words.
+
+    Raises:
+        RuntimeError: a negative pad or one over half the kernel (torch's words).
+    """
+    if kernel[0] == 1 and pads[0] == 0 and pads[1] > kernel[1] // 2:
+        raise RuntimeError(
+            "max_pool1d() padding should be at most half of kernel size, but got "
+            f"padding={pads[1]} and kernel_size={kernel[1]}"
+        )
+    for k, p, d in zip(kernel, pads, dilation, strict=True):
+        if p < 0 or p > (d * (k - 1) + 1) // 2:
+            raise RuntimeError(
+                "pad should be at most half of effective kernel size, but got "
+                f"pad={p}, kernel_size={k} and dilation={d}"
+            )
+    if pads[0] > kernel[0] // 2 or pads[1] > kernel[1] // 2:
+        raise RuntimeError(
+            "pad should be smaller than or equal to half of kernel size, but got "
+            f"padW = {pads[1]}, padH = {pads[0]}, kW = {kernel[1]}, kH = {kernel[0]}"
+        )
+
+
+def pool_pair(value: Any, name: str, fname: str) -> tuple[int, int]:
+    """An int or a 1-/2-sequence as a checked pair of ints (torch's pooling args)."""
+    return _pair(value, name, fname)
 
 
 def _keep_max(best: jax.Array, candidate: jax.Array) -> jax.Array:
@@ -343,4 +370,99 @@ def adaptive_avg_pool2d(
     oh, ow = _output_size(output_size, x.shape[1], x.shape[2])
     if oh == 0 or ow == 0:
         return restore(jnp.zeros((x.shape[0], oh, ow, x.shape[3]), x.dtype))
-    return restore(pool_ops.adaptive_avg_pool2d(x, (oh, ow)))
+    return restore(_adaptive_mean(_adaptive_mean(x, 1, oh), 2, ow))
+
+
+def _adaptive_bins(size: int, out: int):
+    """torch's adaptive bins of ``size`` into ``out``: a static [out, width] gather
+    index, its validity mask and each bin's element count."""
+    starts = [(i * size) // out for i in range(out)]
+    ends = [math.ceil((i + 1) * size / out) for i in range(out)]
+    width = max(e - s for s, e in zip(starts, ends, strict=True))
+    offsets = np.arange(width)[None, :]
+    index = np.asarray(starts)[:, None] + offsets
+    valid = index < np.asarray(ends)[:, None]
+    counts = np.asarray(ends) - np.asarray(starts)
+    return np.minimum(index, size - 1), valid, counts
+
+
+def _adaptive_mean(x: jax.Array, axis: int, out: int) -> jax.Array:
+    """Mean over torch's adaptive bins along ``axis`` of NHWC ``x``: each bin sums
+    only its own elements (a weight matrix would give 0 * inf = nan beside an inf,
+    where torch gives the finite mean of the other bins)."""
+    size = x.shape[axis]
+    if size % out == 0:
+        shape = (*x.shape[:axis], out, size // out, *x.shape[axis + 1 :])
+        return x.reshape(shape).mean(axis=axis + 1)
+    index, valid, counts = _adaptive_bins(size, out)
+    gathered = jnp.take(x, jnp.asarray(index), axis=axis)  # [.., out, width, ..]
+    tail = (1,) * (x.ndim - axis - 1)
+    mask = jnp.asarray(valid.reshape(*valid.shape, *tail))
+    sums = jnp.where(mask, gathered, jnp.zeros((), x.dtype)).sum(axis=axis + 1)
+    return sums / jnp.asarray(counts.reshape(out, *tail), x.dtype)
+
+
+def max_pool1d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+    *,
+    data_format: str = "NCL",
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """Max over sliding windows of a sequence, torch's NCL layout by default.
+
+    torch counterpart: ``torch.nn.functional.max_pool1d(input, kernel_size,
+    stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False)``;
+    :func:`max_pool2d` over a unit height (the same ties, NaN and index rules).
+
+    Args:
+        input: ``[N, C, L]`` or ``[C, L]`` (``[N, L, C]`` or ``[L, C]`` with
+            ``data_format="NLC"``).
+        kernel_size, stride (default ``kernel_size``), padding, dilation: ints.
+        ceil_mode: round the output size up. return_indices: also return the
+            index of each window's first maximum along L.
+        data_format: "NCL" (torch's, default) or "NLC".
+
+    Returns:
+        The pooled array in the input's layout (and the indices).
+
+    Raises:
+        RuntimeError: input that is not 2-D/3-D or a bad geometry. ValueError: an
+            unknown ``data_format``.
+
+    Example:
+        >>> from jtoolkit.functional import max_pool1d
+        >>> max_pool1d(jnp.array([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+        [[[3.0, 2.0]]]
+    """
+    checks.check_choice("data_format", data_format, ("NCL", "NLC"), fn="max_pool1d")
+    x = arrays.to_array(input)
+    if x.ndim not in (2, 3) or x.size == 0:
+        raise RuntimeError(
+            f"max_pool1d() Expected 2D or 3D input tensor, but got {list(x.shape)}"
+        )
+    h_axis = x.ndim - 1 if data_format == "NCL" else x.ndim - 2  # a unit height
+
+    def one(value: Any, pad: int) -> Any:
+        if isinstance(value, tuple | list):
+            return [pad, *value] if len(value) == 1 else value
+        return (pad, value)
+
+    y = max_pool2d(
+        jnp.expand_dims(x, h_axis),
+        one(kernel_size, 1),
+        None if stride is None or stride == [] else one(stride, 1),
+        one(padding, 0),
+        one(dilation, 1),
+        ceil_mode,
+        return_indices,
+        data_format="NCHW" if data_format == "NCL" else "NHWC",
+    )
+    if isinstance(y, tuple):  # return_indices
+        values, indices = y
+        return jnp.squeeze(values, h_axis), jnp.squeeze(indices, h_axis)
+    return jnp.squeeze(y, h_axis)

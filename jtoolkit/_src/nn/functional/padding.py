@@ -92,6 +92,12 @@ def pad(
     x = arrays.to_array(input)
     pairs = _pairs(pad, x.ndim)
     if mode == "constant":
+        for d, (lo, hi) in enumerate(pairs):
+            if x.shape[d] + lo + hi < 0:
+                raise RuntimeError(
+                    f"pad: dim {d} of size {x.shape[d]} padded by ({lo}, {hi}) "
+                    "would have a negative size; crop at most the dim's size"
+                )
         fill = jnp.asarray(0 if value is None else value)
         if dtypes.is_integral(x.dtype, include_bool=False) and dtypes.is_float(
             fill.dtype

@@ -1,0 +1,1 @@
+"""torch.nn.functional: each op once, as a pure function, by family."""

@@ -32,8 +32,7 @@ from flax import nnx
 
 from jtoolkit._src.nn.conv import Conv2d
 from jtoolkit._src.nn.dropout import Dropout
-from jtoolkit._src.nn.embedding import Embedding
-from jtoolkit._src.nn.functional_activations import (
+from jtoolkit._src.nn.functional.activation import (
     gelu,
     leaky_relu,
     log_softmax,
@@ -43,13 +42,13 @@ from jtoolkit._src.nn.functional_activations import (
     softmax,
     tanh,
 )
-from jtoolkit._src.nn.functional_flatten import flatten
-from jtoolkit._src.nn.functional_pool import (
+from jtoolkit._src.nn.functional.flatten import flatten
+from jtoolkit._src.nn.functional.pooling import (
     adaptive_avg_pool2d,
     avg_pool2d,
     max_pool2d,
 )
-from jtoolkit._src.nn.linear import Linear
+from jtoolkit._src.nn.linear import Embedding, Linear
 from jtoolkit._src.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from jtoolkit._src.nn.recurrent import GRU, LSTM, RNN
 from jtoolkit._src.nn.transformer import TransformerEncoder, TransformerEncoderLayer

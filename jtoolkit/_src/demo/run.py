@@ -229,7 +229,11 @@ def _resolve_auto(config: DemoConfig, log: Callable[[str], None]) -> DemoConfig:
     from jtoolkit._src.checkpoint.store import latest_step
 
     directory = config.checkpoint_dir
-    found = os.path.isdir(directory) and latest_step(directory) is not None
+    found = (
+        directory is not None
+        and os.path.isdir(directory)
+        and latest_step(directory) is not None
+    )
     if not found:
         log(f"jtoolkit.train: no checkpoint in {directory} yet: starting fresh")
     return dataclasses.replace(config, resume=found)

@@ -28,9 +28,19 @@ Several processes (``jax.distributed``): EVERY process calls ``save_checkpoint``
 (torch's ``if rank == 0: torch.save(...)``) raises ``CollectiveCallError`` after
 ``$JTOOLKIT_BARRIER_TIMEOUT_S`` seconds (60) instead of hanging. A restore lands on
 the target's sharding, whatever topology saved the checkpoint.
+
+One writer per directory: the first save (or prune) of a process takes an
+``flock`` on ``<dir>/jtoolkit-writer.lock``; another process that writes there gets
+``CheckpointLockedError`` naming the holder's pid and host. A file-system failure
+(full disk, read-only file system, no permission, the directory removed) is a
+``CheckpointWriteError``, an ``OSError`` naming the operation and path; the previous
+step stays the latest. Nothing outside the directory is read or written (no
+symlink followed, manifest paths checked); the checksums detect accidents, and
+with ``$JTOOLKIT_CHECKPOINT_KEY`` set an HMAC detects edits too (docs/checkpoints.md).
 """
 
 from jtoolkit._src.checkpoint.collective import CollectiveCallError
+from jtoolkit._src.checkpoint.errors import CheckpointLockedError, CheckpointWriteError
 from jtoolkit._src.checkpoint.integrity import CheckpointCorruptError
 from jtoolkit._src.checkpoint.store import (
     all_steps,
@@ -42,6 +52,8 @@ from jtoolkit._src.checkpoint.store import (
 
 __all__ = [
     "CheckpointCorruptError",
+    "CheckpointLockedError",
+    "CheckpointWriteError",
     "CollectiveCallError",
     "all_steps",
     "latest_step",

@@ -138,7 +138,7 @@ def test_every_area_is_known():
 
 def test_package_holds_only_facades_and_src():
     top = {p.name for p in PKG.iterdir() if p.name != "__pycache__"}
-    expected = {"__init__.py", "_src"} | {f"{name}.py" for name in PUBLIC}
+    expected = {"__init__.py", "_src", "py.typed"} | {f"{name}.py" for name in PUBLIC}
     assert top <= expected, f"unexpected files in jtoolkit/: {sorted(top - expected)}"
 
 

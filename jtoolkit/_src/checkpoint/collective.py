@@ -14,6 +14,7 @@ import itertools
 import os
 
 import jax
+import jax._src.distributed  # the coordination client (no public API)
 
 __all__ = ["CollectiveCallError", "barrier", "is_primary"]
 
@@ -44,6 +45,11 @@ def barrier(what: str, where: str) -> None:
         return
     name = f"jtoolkit:{what}:{next(_COUNTER)}"
     client = jax._src.distributed.global_state.client
+    if client is None:
+        raise CollectiveCallError(
+            f"{what}: {jax.process_count()} processes but no jax.distributed client "
+            "to wait on; call jtoolkit.train.initialize_distributed() first"
+        )
     try:
         client.wait_at_barrier(name, _timeout_ms())
     except Exception as err:  # the client's own error type is not public

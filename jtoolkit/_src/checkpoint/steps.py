@@ -1,13 +1,16 @@
 """The step directories of a checkpoint directory: listing, safe rewrite, retention.
 
-A step lives in ``<dir>/<step>``. Every save writes the new copy to
+A step lives in ``<dir>/<step>``, its name ASCII digits only (``[0-9]+``: a name
+such as ``"٣"`` that ``int()`` would also read is ignored with a warning, as is a
+step name that is a symlink). Every save writes the new copy to
 ``<step>.jtoolkit-new`` first (orbax's own temporary-then-rename makes it appear
 only when complete; it counts once its file checksums are written), then swaps it
 in through ``<step>.jtoolkit-old``, which is deleted last. Whatever moment a
 process is killed at, one complete copy of the step is on disk; readers pick it
 (``step_paths``) and the next save tidies up (``recover``). Old steps are renamed
 to ``<step>.jtoolkit-trash`` before deletion, so a half-deleted step never looks
-like a checkpoint.
+like a checkpoint. Nothing here follows a symlink: one at a temporary name is
+removed (the link, not what it points to).
 """
 
 from __future__ import annotations
@@ -15,13 +18,51 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
+import warnings
 
 from jtoolkit._src.checkpoint.integrity import FILES
 
 __all__ = ["NEW", "OLD", "prune", "recover", "replace_step", "step_paths"]
 
 NEW, OLD, TRASH = ".jtoolkit-new", ".jtoolkit-old", ".jtoolkit-trash"
-_NAME = re.compile(r"^(\d+)(\.jtoolkit-new|\.jtoolkit-old)?$")
+_NAME = re.compile(r"^([0-9]+)(\.jtoolkit-new|\.jtoolkit-old)?$")
+_LOOKALIKE = re.compile(r"^\d+(\.jtoolkit-new|\.jtoolkit-old)?$")  # any Unicode digit
+
+
+def _mode(path: str) -> int:
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return 0
+
+
+def _entries(directory: str) -> list[tuple[re.Match, str]]:
+    """``(match, path)`` of the step-like directories, warning about look-alikes."""
+    out = []
+    for name in sorted(os.listdir(directory)):
+        m = _NAME.match(name)
+        path = os.path.join(directory, name)
+        if m is None:
+            if _LOOKALIKE.match(name):
+                warnings.warn(
+                    f"{path} is not a checkpoint step: step names are ASCII digits "
+                    "0-9; ignored",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            continue
+        mode = _mode(path)
+        if stat.S_ISLNK(mode):
+            warnings.warn(
+                f"{path} is a symbolic link, not a checkpoint step: ignored",
+                UserWarning,
+                stacklevel=3,
+            )
+            continue
+        if stat.S_ISDIR(mode):
+            out.append((m, path))
+    return out
 
 
 def step_paths(directory: str) -> dict[int, str]:
@@ -34,12 +75,8 @@ def step_paths(directory: str) -> dict[int, str]:
     if not os.path.isdir(directory):
         return {}
     found: dict[int, dict[str, str]] = {}
-    for name in os.listdir(directory):
-        m = _NAME.match(name)
-        path = os.path.join(directory, name)
-        if not (m and os.path.isdir(path)):
-            continue
-        if m.group(2) == NEW and not os.path.isfile(os.path.join(path, FILES)):
+    for m, path in _entries(directory):
+        if m.group(2) == NEW and not stat.S_ISREG(_mode(os.path.join(path, FILES))):
             continue  # a save that never finished: not a checkpoint
         found.setdefault(int(m.group(1)), {})[m.group(2) or ""] = path
     return {
@@ -48,41 +85,58 @@ def step_paths(directory: str) -> dict[int, str]:
     }
 
 
+def _is_temporary(name: str) -> bool:
+    return name.endswith(TRASH) or ".orbax-checkpoint-tmp" in name
+
+
 def recover(directory: str) -> None:
-    """Finish or undo interrupted rewrites and deletions (writers only)."""
+    """Finish or undo interrupted rewrites and deletions (the lock holder only)."""
     if not os.path.isdir(directory):
         return
-    names = set(os.listdir(directory))
-    for name in sorted(names):
+    for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
-        if name.endswith(TRASH) or ".orbax-checkpoint-tmp" in name:
-            shutil.rmtree(path, ignore_errors=True)
-    for step, path in step_paths(directory).items():
-        final = os.path.join(directory, str(step))
-        if path != final:
-            os.replace(path, final)
-        for suffix in (NEW, OLD):
-            if os.path.isdir(final + suffix):
-                _delete(final + suffix)
-    for name in os.listdir(directory):  # saves that never finished
-        m = _NAME.match(name)
-        if m and m.group(2) and os.path.isdir(os.path.join(directory, name)):
-            _delete(os.path.join(directory, name))
+        if _is_temporary(name) or (
+            (name.endswith(NEW) or name.endswith(OLD)) and stat.S_ISLNK(_mode(path))
+        ):
+            _remove(path)
+    with warnings.catch_warnings():  # step_paths warns the readers
+        warnings.simplefilter("ignore")
+        for step, path in step_paths(directory).items():
+            final = os.path.join(directory, str(step))
+            if path != final:
+                os.replace(path, final)
+            for suffix in (NEW, OLD):
+                if stat.S_ISDIR(_mode(final + suffix)):
+                    _delete(final + suffix)
+        for m, path in _entries(directory):  # saves that never finished
+            if m.group(2):
+                _delete(path)
+
+
+def _remove(path: str) -> None:
+    """Remove a file, symlink (the link itself) or directory tree."""
+    if stat.S_ISDIR(_mode(path)):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 def _delete(path: str) -> None:
     trash = path + TRASH
     os.replace(path, trash)
-    shutil.rmtree(trash, ignore_errors=True)
+    _remove(trash)
 
 
 def replace_step(directory: str, step: int) -> None:
     """Swap a complete ``<step>.jtoolkit-new`` in for ``<step>``."""
     final = os.path.join(directory, str(step))
-    if os.path.isdir(final):
+    if os.path.lexists(final):
         os.replace(final, final + OLD)
     os.replace(final + NEW, final)
-    if os.path.isdir(final + OLD):
+    if os.path.lexists(final + OLD):
         _delete(final + OLD)
 
 
@@ -90,8 +144,9 @@ def prune(directory: str, keep: int | None, protect: int | None = None) -> list[
     """Delete all but the newest ``keep`` steps (and ``protect``); returns deleted."""
     if keep is None:
         return []
-    steps = sorted(step_paths(directory), reverse=True)
+    found = step_paths(directory)
+    steps = sorted(found, reverse=True)
     doomed = [s for s in steps[keep:] if s != protect]
     for step in doomed:
-        _delete(step_paths(directory)[step])
+        _delete(found[step])
     return doomed

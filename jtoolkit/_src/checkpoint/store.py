@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import logging
+import contextlib
+import errno
 import os
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -13,10 +15,12 @@ import numpy as np
 
 from jtoolkit._src.checkpoint import steps
 from jtoolkit._src.checkpoint.collective import barrier, is_primary
+from jtoolkit._src.checkpoint.errors import quiet_orbax, write_failure
 from jtoolkit._src.checkpoint.integrity import (
     FILES,
     CheckpointCorruptError,
     array_digest,
+    check_step_dir,
     json_digest,
     make_manifest,
     read_json_item,
@@ -24,7 +28,9 @@ from jtoolkit._src.checkpoint.integrity import (
     verify_file_sums,
     write_file_sums,
 )
+from jtoolkit._src.checkpoint.lock import hold_writer_lock, lost_directory
 from jtoolkit._src.core.checks import check_int
+from jtoolkit._src.core.files import UnsafePathError
 
 __all__ = [
     "all_steps",
@@ -38,12 +44,6 @@ __all__ = [
 _STATE, _EXTRA, _LAYOUT = "state", "extra", "layout"
 
 
-def _quiet_orbax() -> None:
-    """Orbax logs each save/restore through absl; keep the user's output clean."""
-    for name in ("absl", "orbax", "orbax.checkpoint"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def _ocp():
     """orbax.checkpoint, imported on first use (it adds ~0.5 s to start-up)."""
     import orbax.checkpoint
@@ -55,7 +55,6 @@ def _checkpointer():
     """One orbax Checkpointer per process (a new one per save leaks memory)."""
     global _CHECKPOINTER
     if _CHECKPOINTER is None:
-        _quiet_orbax()
         ocp = _ocp()
         _CHECKPOINTER = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
     return _CHECKPOINTER
@@ -77,12 +76,51 @@ def _to_savable(leaf: Any) -> Any:
     return np.asarray(leaf)
 
 
+_KEY_DATA: dict[tuple, jax.ShapeDtypeStruct] = {}
+
+
+def _key_data_struct(leaf: Any) -> jax.ShapeDtypeStruct:
+    """Shape and dtype of ``key_data(leaf)``, traced once per key shape and impl
+    (``jax.eval_shape`` per restore kept ~4 KB of trace caches per call)."""
+    index = (leaf.shape, leaf.dtype)
+    if index not in _KEY_DATA:
+        _KEY_DATA[index] = jax.eval_shape(jax.random.key_data, leaf)
+    return _KEY_DATA[index]
+
+
+@contextlib.contextmanager
+def _forget_orbax_signals() -> Iterator[None]:
+    """Drop the completion-signal keys one orbax call leaves behind.
+
+    In a single process orbax signals completion through a process-wide dict
+    that it never empties (two keys per save: RSS grew with every call). The
+    keys a finished call added are deleted; a multi-process run's signals live
+    in the distributed key-value store and are left alone.
+    """
+    try:
+        from orbax.checkpoint._src.futures import signaling_client
+
+        client = signaling_client.get_signaling_client()
+    except (ImportError, AttributeError, RuntimeError):
+        client = None
+    data = getattr(client, "_data", None)
+    if client is None or not isinstance(data, dict):
+        yield
+        return
+    before = set(data)
+    try:
+        yield
+    finally:
+        for key in set(data) - before:
+            client.key_value_delete(key)
+
+
 def _abstract(leaf: Any) -> jax.ShapeDtypeStruct:
     """Shape, dtype and placement to restore into, without touching the (possibly
     donated) data. The target's sharding decides where the arrays land, whatever
     topology saved them (8 devices -> 1, 1 -> a mesh, 2 processes -> 1)."""
     if _is_key(leaf):
-        data = jax.eval_shape(jax.random.key_data, leaf)
+        data = _key_data_struct(leaf)
         return jax.ShapeDtypeStruct(data.shape, data.dtype, sharding=leaf.sharding)
     if isinstance(leaf, jax.Array):
         return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=leaf.sharding)
@@ -142,7 +180,13 @@ def save_checkpoint(
 
     Raises:
         ValueError: negative ``step``.
+        TypeError: ``extra`` is not JSON-serialisable.
         NotADirectoryError: ``directory`` is a file.
+        CheckpointLockedError: another live process writes to ``directory``
+            (one writer per directory; the lock is held until this process exits).
+        CheckpointWriteError: an ``OSError`` (full disk, read-only file system,
+            no permission, vanished directory, ...) naming the operation and the
+            path; the checkpoints saved before are intact, the newest still latest.
 
     Example:
         >>> import tempfile
@@ -157,7 +201,6 @@ def save_checkpoint(
     root = os.path.abspath(os.fspath(directory))
     if os.path.exists(root) and not os.path.isdir(root):
         raise NotADirectoryError(f"checkpoint directory {root} is a file")
-    os.makedirs(root, exist_ok=True)
     paths, savable, _, _ = _flat(state)
     arrays = [np.asarray(jax.device_get(x)) for x in savable]
     manifest = make_manifest(paths, arrays, extra)
@@ -169,20 +212,51 @@ def save_checkpoint(
     if extra is not None:
         items[_EXTRA] = ocp.args.JsonSave(extra)
     final = os.path.join(root, str(step))
+    what = f"save_checkpoint: writing step {step}"
     if is_primary():
-        steps.recover(root)
+        _tidy(root, what)
     barrier("save_checkpoint", final)  # every process is here, the directory tidy
     # Written beside the step, checksummed, then swapped in: a kill at any moment
     # leaves a complete copy (the old one, or the new one with its checksums).
-    _checkpointer().save(
-        final + steps.NEW, args=ocp.args.Composite(**items), force=True
-    )
-    if is_primary():  # jtoolkit's own file steps: one process, between barriers
-        write_file_sums(final + steps.NEW)
-        steps.replace_step(root, step)
-        steps.prune(root, max_to_keep, protect=step)
+    try:
+        with quiet_orbax(), _forget_orbax_signals():
+            _checkpointer().save(
+                final + steps.NEW, args=ocp.args.Composite(**items), force=True
+            )
+        if is_primary():  # jtoolkit's own file steps: one process, between barriers
+            write_file_sums(final + steps.NEW)
+            steps.replace_step(root, step)
+            steps.prune(root, max_to_keep, protect=step)
+    except (OSError, ValueError, UnsafePathError) as err:
+        if is_primary():
+            _discard(root)
+        raise write_failure(what, final, err) from None
     barrier("save_checkpoint", final)
     return final
+
+
+def _tidy(root: str, what: str) -> None:
+    """Create the directory, take its writer lock, finish interrupted saves."""
+    try:
+        if lost_directory(root):
+            raise FileNotFoundError(
+                errno.ENOENT,
+                "the directory was removed while this process was writing to it",
+                root,
+            )
+        os.makedirs(root, exist_ok=True)
+        hold_writer_lock(root)
+        steps.recover(root)
+    except OSError as err:
+        raise write_failure(what, root, err) from None
+
+
+def _discard(root: str) -> None:
+    """Remove an unfinished save, so the previous step stays the latest."""
+    try:
+        steps.recover(root)
+    except OSError:
+        pass  # left for the next save's tidy-up; readers ignore it anyway
 
 
 def _describe(directory: Any, paths: dict[int, str]) -> str:
@@ -302,8 +376,7 @@ def _order(manifest: dict, paths: list[str], shapes: list, where: str) -> list[i
 
 def _restore_step(where: str, target: Any, with_extra: bool) -> tuple[Any, Any]:
     """Restore and verify one step directory; damage raises CheckpointCorruptError."""
-    if not os.path.isdir(where) or not os.listdir(where):
-        raise CheckpointCorruptError(f"checkpoint {where} is empty")
+    check_step_dir(where)
     has_sums = verify_file_sums(where)
     manifest = read_manifest(where)
     if not has_sums and manifest["format"] >= 2:
@@ -327,10 +400,11 @@ def _restore_step(where: str, target: Any, with_extra: bool) -> tuple[Any, Any]:
     ocp = _ocp()
     wanted = {_key(i): a for i, a in zip(order, abstract, strict=True)}
     try:
-        out = _checkpointer().restore(
-            where,
-            args=ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(wanted)}),
-        )[_STATE]
+        with quiet_orbax(), _forget_orbax_signals():
+            out = _checkpointer().restore(
+                where,
+                args=ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(wanted)}),
+            )[_STATE]
         saved = [out[_key(i)] for i in order]
     except Exception as err:  # any failure to read is damage
         first = (str(err).strip().splitlines() or [""])[0][:200]
@@ -393,8 +467,12 @@ def prune_checkpoints(
     """
     root = os.path.abspath(os.fspath(directory))
     removed: list[int] = []
-    if is_primary():
-        steps.recover(root)
-        removed = steps.prune(root, max_to_keep, protect)
+    if is_primary() and os.path.isdir(root):
+        what = "prune_checkpoints"
+        _tidy(root, what)
+        try:
+            removed = steps.prune(root, max_to_keep, protect)
+        except OSError as err:
+            raise write_failure(what, root, err) from None
     barrier("prune_checkpoints", root)
     return removed

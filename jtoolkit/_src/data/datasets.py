@@ -216,7 +216,7 @@ class StackDataset(Dataset):
 
 
 def _items(dataset: Any, indices: list[int]) -> list[Any]:
-    getitems = getattr(dataset, "__getitems__", None)
+    getitems: Callable[[list[int]], Any] | None = getattr(dataset, "__getitems__", None)
     if callable(getitems):
         items = getitems(indices)
         if len(items) != len(indices):
@@ -289,6 +289,7 @@ class ArrayDataset(Dataset):
 
 
 TensorDataset = ArrayDataset
+"""torch's name (``torch.utils.data.TensorDataset``) for :class:`ArrayDataset`."""
 
 
 class Subset(Dataset):

@@ -29,7 +29,7 @@ class Fetcher(NamedTuple):
     """Everything needed to turn a list of indices into a batch (picklable)."""
 
     dataset: Any
-    collate_fn: Callable[[Any], Any] | None
+    collate_fn: Callable[[Any], Any]  # the loader always passes one
     gather: Callable[[Any], Any] | None
     auto_batch: bool
 
@@ -57,7 +57,9 @@ class Fetcher(NamedTuple):
 
     def _samples(self, indices: Any) -> list[Any]:
         keys = indices.tolist() if isinstance(indices, np.ndarray) else list(indices)
-        getitems = getattr(self.dataset, "__getitems__", None)
+        getitems: Callable[[list[Any]], Any] | None = getattr(
+            self.dataset, "__getitems__", None
+        )
         if callable(getitems):
             try:
                 return getitems(keys)
@@ -86,7 +88,7 @@ class StreamFetcher(NamedTuple):
     """Batches of an IterableDataset's stream (picklable; ``start`` per pass)."""
 
     dataset: Any
-    collate_fn: Callable[[Any], Any] | None
+    collate_fn: Callable[[Any], Any]  # the loader always passes one
     batch_size: int | None
     drop_last: bool
 
@@ -152,8 +154,8 @@ def raise_in_main(err: _SampleError, batch: int) -> None:
         f"{original} [jtoolkit.data: raised by {type(original).__name__} while "
         f"{err.where} of batch {batch} in the main process]"
     )
-    err = rebuild(type(original), message)
+    rebuilt = rebuild(type(original), message)
     try:
-        raise err from original
+        raise rebuilt from original
     finally:  # no cycle error -> traceback -> this frame -> error
-        del err, original
+        del err, rebuilt, original

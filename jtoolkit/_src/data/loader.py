@@ -10,10 +10,11 @@ import itertools
 import os
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from jtoolkit._src.core.protocols import SupportsSetEpoch
 from jtoolkit._src.data.collate import default_collate, default_convert
 from jtoolkit._src.data.datasets import IterableDataset, _batch_gatherer
 from jtoolkit._src.data.fetch import (
@@ -95,7 +96,9 @@ def _check_sampler_args(
         )
 
 
-def _check_iterable_args(shuffle: bool, sampler: Any, batch_sampler: Any) -> None:
+def _check_iterable_args(
+    shuffle: bool | None, sampler: Any, batch_sampler: Any
+) -> None:
     """torch's refusals for an IterableDataset: the stream has its own order."""
     for name, value in (
         ("shuffle", shuffle or None),
@@ -152,7 +155,9 @@ def _resolve_seed(seed: int | None, generator: Any) -> tuple[int, bool]:
             )
         if isinstance(generator, np.random.Generator):
             return int(generator.integers(0, 2**63)), True
-        initial_seed = getattr(generator, "initial_seed", None)
+        initial_seed: Callable[[], int] | None = getattr(
+            generator, "initial_seed", None
+        )
         if not callable(initial_seed):
             raise TypeError(
                 "DataLoader: generator must be a numpy.random.Generator or a "
@@ -160,7 +165,8 @@ def _resolve_seed(seed: int | None, generator: Any) -> tuple[int, bool]:
             )
         return int(initial_seed()), True
     if seed is None:
-        return int(np.random.SeedSequence().entropy % 2**63), True
+        entropy = cast(int, np.random.SeedSequence().entropy)  # fresh: an int
+        return int(entropy % 2**63), True
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise TypeError(f"DataLoader: seed must be an int or None, got {seed!r}")
     return int(seed), False
@@ -295,7 +301,9 @@ class DataLoader:
         elif batch_size is not None and not self._stream:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.dataset, self.batch_size, self.drop_last = dataset, batch_size, drop_last
-        self.sampler, self.batch_sampler = sampler, batch_sampler
+        # Any: torch accepts any iterable of indices as a sampler (duck-typed)
+        self.sampler: Any = sampler
+        self.batch_sampler: Any = batch_sampler
         self.num_workers, self.timeout = num_workers, timeout
         self.pin_memory = pin_memory
         self.prefetch_factor = 2 if prefetch_factor is None else prefetch_factor
@@ -394,9 +402,11 @@ class DataLoader:
     def _index_source(self, epoch: int, skip: int) -> Iterator[Any]:
         """The batches' indices (or single indices) of pass ``epoch`` after ``skip``."""
         source = self.batch_sampler if self.batch_sampler is not None else self.sampler
-        if hasattr(source, "set_epoch"):
+        if isinstance(source, SupportsSetEpoch):
             source.set_epoch(epoch)
-        if type(source).__iter__ is BatchSampler.__iter__:
+        if isinstance(source, BatchSampler) and (
+            type(source).__iter__ is BatchSampler.__iter__
+        ):
             return source._batches(skip)
         return _skip(source, skip)
 
@@ -507,8 +517,11 @@ class _WorkerIter:
                 break
         else:
             return False
+        pool = self._pool
+        if pool is None:  # not started: nothing to send to
+            return False
         for idx in itertools.islice(self._indices, 1):
-            self._pool.put(worker, (self._gen, self._sent, idx))
+            pool.put(worker, (self._gen, self._sent, idx))
             self._worker_of[self._sent] = worker
             self._sent += 1
             return True

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from jtoolkit._src.core.checks import check_int
+from jtoolkit._src.core.protocols import SupportsSetEpoch, SupportsStateDict
 from jtoolkit._src.data.padding import batch_rows, pad_batch
 
 __all__ = ["DevicePrefetcher", "prefetch_to_device"]
@@ -101,18 +102,23 @@ class DevicePrefetcher:
 
     def set_epoch(self, epoch: int) -> None:
         """Forwarded to the source (its next pass is epoch ``epoch``)."""
-        if hasattr(self.source, "set_epoch"):
+        if isinstance(self.source, SupportsSetEpoch):
             self.source.set_epoch(epoch)
 
     def state_dict(self) -> dict | None:
         """The source's position (``DataLoader.state_dict``), or None."""
-        if hasattr(self.source, "state_dict"):
+        if isinstance(self.source, SupportsStateDict):
             return self.source.state_dict()
         return None
 
     def load_state_dict(self, state: dict) -> None:
         """Forwarded to the source."""
-        self.source.load_state_dict(state)  # type: ignore[attr-defined]
+        if not isinstance(self.source, SupportsStateDict):
+            raise TypeError(
+                f"{type(self.source).__name__} has no load_state_dict: this source "
+                "cannot be resumed"
+            )
+        self.source.load_state_dict(state)
 
     def with_padding(self, size: int) -> Iterator[tuple[Any, Any, int]]:
         """One pass of ``(batch, mask, rows)``: every batch padded to ``size`` rows

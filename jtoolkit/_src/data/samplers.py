@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from jtoolkit._src.core.checks import torch_bool, torch_positive_int
+from jtoolkit._src.core.protocols import SupportsSetEpoch
 
 __all__ = [
     "BatchSampler",
@@ -293,7 +294,7 @@ class BatchSampler(Sampler):
     def set_epoch(self, epoch: int) -> None:
         """Pass ``epoch`` on to the wrapped sampler (if it takes one)."""
         self.epoch = int(epoch)
-        if hasattr(self.sampler, "set_epoch"):
+        if isinstance(self.sampler, SupportsSetEpoch):
             self.sampler.set_epoch(epoch)
 
     def _batches(self, skip: int = 0) -> Iterator[Any]:

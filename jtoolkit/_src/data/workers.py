@@ -149,7 +149,7 @@ class _Epoch:
 
     def reply(self, gen: int, k: int, indices: Any) -> tuple[int, int, Any, Any]:
         """(gen, k, ok, payload): ok is True, False (error) or None (stream ended)."""
-        if self.error is not None:
+        if self.error is not None or self.batches is None:  # None: error is set
             return (gen, k, False, self.error)
         if self.ended:
             return (gen, k, None, None)
@@ -215,6 +215,8 @@ def _worker_loop(
         if task[0] == "epoch":
             epoch = _Epoch(worker_id, num_workers, task[1], task[2])
             continue
+        if epoch is None:  # the main process sends "epoch" before anything else
+            raise RuntimeError(f"worker {worker_id}: task {task[0]!r} before an epoch")
         if task[0] == "resume":  # persistent workers: a new pass, same state
             epoch.restart()
             continue
@@ -376,7 +378,7 @@ def dumps(fetcher: Any, worker_init_fn: Any, segments: dict[int, Any]) -> bytes:
 def _widen(conn: Any) -> None:
     """Give a result pipe 1 MiB (Linux): a batch then crosses in one or few writes."""
     size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
-    if size is not None:
+    if size is not None and fcntl is not None:
         try:
             fcntl.fcntl(conn.fileno(), size, _PIPE_BYTES)
         except OSError:

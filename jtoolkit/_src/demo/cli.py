@@ -70,7 +70,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         if action.nargs == 0:
             return action.help or ""
-        return super()._get_help_string(action)
+        return super()._get_help_string(action) or ""
 
 
 class _OneLineErrors(argparse.ArgumentParser):
@@ -351,9 +351,34 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("python -m jtoolkit.train: interrupted", file=sys.stderr)
         return 130
+    except (OSError, RuntimeError, ValueError) as err:
+        message = _file_failure(err)
+        if message is None:
+            raise
+        print(f"python -m jtoolkit.train: error: {message}", file=sys.stderr)
+        return 2
     if history and primary:
         _summary(history, time.perf_counter() - start)
     return 0
+
+
+def _file_failure(err: BaseException) -> str | None:
+    """One line for a file-system failure mid-run (a full disk, a read-only or
+    vanished directory, another writer, a damaged checkpoint); None for a bug."""
+    from jtoolkit._src.checkpoint.integrity import CheckpointCorruptError
+    from jtoolkit._src.core.files import UnsafePathError
+
+    if isinstance(err, OSError):
+        if (
+            err.filename is not None
+            and err.strerror
+            and type(err).__str__ is (OSError.__str__)
+        ):
+            return f"{err.filename}: {err.strerror}"
+    elif not isinstance(err, CheckpointCorruptError | UnsafePathError):
+        return None
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _silent(*args: object, **kwargs: object) -> None:

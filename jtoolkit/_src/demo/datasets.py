@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import math
 import os
+import zlib
 from typing import NamedTuple
 
 import numpy as np
@@ -72,27 +74,79 @@ def _synthetic(seed: int, n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(templates[labels] + noise, 0.0, 1.0), labels
 
 
-def read_idx(path: str) -> np.ndarray:
+_MAX_BYTES = 1 << 31  # the largest IDX payload read (MNIST's images: 47 MB)
+
+_GZIP_RATIO = 64  # MNIST's gzip files inflate ~5x; a bomb inflates ~1000x
+
+
+def _read_exact(stream, n: int, path: str) -> bytearray:
+    """Exactly ``n`` bytes of ``stream`` into one buffer (no intermediate copies)."""
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        k = stream.readinto(view[got:])
+        if not k:
+            raise ValueError(
+                f"{path}: the IDX header promises {n} more bytes but the file ends "
+                f"after {got}"
+            )
+        got += k
+    return buf
+
+
+def read_idx(path: str, max_bytes: int = _MAX_BYTES) -> np.ndarray:
     """Read one IDX file (MNIST's format), gzip-compressed or not.
 
+    The header (magic number, dims) is read from the stream first and the size it
+    promises is bounded before the rest is read or decompressed: at most
+    ``max_bytes``, and for a ``.gz`` at most 64 times the compressed size (+1 MiB),
+    so a compressed bomb fails before it inflates. A file longer or shorter than
+    its header says is an error, found without reading past the promised size.
+
     Raises:
-        ValueError: the file is not an IDX file (bad magic number or size).
+        ValueError: the file is not an IDX file (bad magic number or size, a
+            damaged gzip stream, a size over the bounds), naming ``path``.
     """
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+    gz = path.endswith(".gz")
+    with open(path, "rb") as raw:
+        on_disk = os.fstat(raw.fileno()).st_size
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
+        try:
+            return _read_idx_stream(stream, path, on_disk, gz, max_bytes)
+        except (OSError, EOFError, zlib.error) as err:
+            raise ValueError(f"{path} is not a readable IDX file ({err})") from None
+        finally:
+            stream.close()
+
+
+def _read_idx_stream(stream, path: str, on_disk: int, gz: bool, max_bytes: int):
+    head = stream.read(4)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES:
         raise ValueError(f"{path} is not an IDX file (bad magic number)")
-    ndim = raw[3]
-    dims = np.frombuffer(raw, ">u4", count=ndim, offset=4).astype(int)
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = 4 + 4 * ndim + int(np.prod(dims)) * dtype.itemsize
-    if len(raw) != expected:
+    ndim = head[3]
+    raw_dims = _read_exact(stream, 4 * ndim, path)
+    dims = tuple(int(d) for d in np.frombuffer(raw_dims, ">u4"))
+    dtype = np.dtype(_IDX_DTYPES[head[2]])
+    payload = math.prod(dims) * dtype.itemsize
+    expected = 4 + 4 * ndim + payload
+    limit = min(max_bytes, _GZIP_RATIO * on_disk + (1 << 20)) if gz else max_bytes
+    if payload > limit:
         raise ValueError(
-            f"{path}: IDX header says shape {tuple(dims)} ({expected} bytes) but the "
-            f"file has {len(raw)} bytes"
+            f"{path}: IDX header says shape {dims} ({payload} bytes), more than "
+            f"the {limit} bytes allowed for a {on_disk}-byte file; not read"
         )
-    return np.frombuffer(raw, dtype, offset=4 + 4 * ndim).reshape(tuple(dims))
+    if not gz and on_disk != expected:
+        raise ValueError(
+            f"{path}: IDX header says shape {dims} ({expected} bytes) but the "
+            f"file has {on_disk} bytes"
+        )
+    data = _read_exact(stream, payload, path)
+    if stream.read(1):
+        raise ValueError(
+            f"{path}: IDX header says shape {dims} ({expected} bytes) but the "
+            "file has more data"
+        )
+    return np.frombuffer(data, dtype).reshape(dims)
 
 
 def _find(data_dir: str, stem: str) -> str:
@@ -113,7 +167,7 @@ def _mnist(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
             "--dataset mnist needs --data-dir DIR with the IDX files"
         )
     if not os.path.isdir(data_dir):
-        raise FileNotFoundError(f"--data-dir {data_dir} is not a directory")
+        raise FileNotFoundError(f"--data-dir {data_dir!r} is not a directory")
     images = read_idx(_find(data_dir, _MNIST["images"]))
     labels = read_idx(_find(data_dir, _MNIST["labels"]))
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
@@ -133,9 +187,19 @@ def _mnist(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
 def split_train_val(
     x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int
 ) -> Split:
-    """A seeded random split, ``val_fraction`` of the samples for validation."""
+    """A seeded random split, ``val_fraction`` of the samples for validation.
+
+    Raises:
+        ValueError: the split leaves no sample on one side.
+    """
     order = np.random.default_rng(seed).permutation(len(x))
     n_val = round(len(x) * val_fraction)
+    if not 0 < n_val < len(x):
+        raise ValueError(
+            f"a validation fraction of {val_fraction} leaves {len(x) - n_val} of "
+            f"{len(x)} samples for training and {n_val} for validation; both need "
+            "at least one (--val-split)"
+        )
     val, train = order[:n_val], order[n_val:]
     return Split(x[train], y[train], x[val], y[val])
 

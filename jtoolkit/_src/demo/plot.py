@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from jtoolkit._src.core.files import atomic_writer
+
 __all__ = ["plot_history"]
 
 
@@ -39,5 +41,8 @@ def plot_history(history: list[dict], path: str) -> None:
     for ax in axes:
         ax.set_xlabel("epoch")
     fig.tight_layout()
-    fig.savefig(path, format="png")
-    plt.close(fig)
+    try:
+        with atomic_writer(path) as f:
+            fig.savefig(f, format="png")
+    finally:
+        plt.close(fig)

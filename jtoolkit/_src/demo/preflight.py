@@ -14,6 +14,7 @@ import os
 import warnings
 from typing import Any
 
+from jtoolkit._src.core.files import UnsafePathError, atomic_write, read_bytes
 from jtoolkit._src.demo.config import DemoConfig, UsageError
 
 __all__ = ["RUN_FILE", "check_outputs", "check_resume", "record_run", "run_options"]
@@ -47,6 +48,12 @@ def _writable_dir(option: str, directory: str) -> None:
 
 
 def _output_file(option: str, path: str) -> None:
+    if not path.strip() or path.endswith(("/", os.sep)):
+        raise UsageError(f"{option} {path!r} is not a file name; give a file path")
+    if os.path.islink(path):
+        raise UsageError(
+            f"{option} {path} is a symbolic link; give the path of a regular file"
+        )
     if os.path.isdir(path):
         raise UsageError(f"{option} {path} is a directory; give a file name")
     if os.path.exists(path) and not os.access(path, os.W_OK):
@@ -69,6 +76,10 @@ def check_outputs(config: DemoConfig) -> None:
     directory = config.checkpoint_dir
     if directory is None:
         return
+    if not directory.strip():
+        raise UsageError(
+            f"--checkpoint-dir {directory!r} is not a directory name; give a path"
+        )
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise UsageError(
             f"--checkpoint-dir {directory} is a file, not a directory; pass a "
@@ -83,6 +94,22 @@ def check_outputs(config: DemoConfig) -> None:
             f"--checkpoint-dir {directory} cannot be created ({err.strerror})"
         ) from None
     _writable_dir("--checkpoint-dir", directory)
+    _lock(directory)
+
+
+def _lock(directory: str) -> None:
+    """Take the directory's writer lock (process 0): a second run exits 2 here."""
+    import jax
+
+    from jtoolkit._src.checkpoint.errors import CheckpointWriteError
+    from jtoolkit._src.checkpoint.lock import hold_writer_lock
+
+    if jax.process_index() != 0:
+        return
+    try:
+        hold_writer_lock(directory)
+    except CheckpointWriteError as err:
+        raise UsageError(f"--checkpoint-dir: {err}") from None
 
 
 def run_options(config: DemoConfig, lr: float) -> dict[str, Any]:
@@ -100,20 +127,16 @@ def record_run(config: DemoConfig, lr: float) -> None:
     if config.checkpoint_dir is None or jax.process_index() != 0:
         return
     path = os.path.join(config.checkpoint_dir, RUN_FILE)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(run_options(config, lr), f, sort_keys=True)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(run_options(config, lr), sort_keys=True))
 
 
-def _check_options(config: DemoConfig, lr: float) -> None:
-    path = os.path.join(config.checkpoint_dir, RUN_FILE)
+def _check_options(config: DemoConfig, directory: str, lr: float) -> None:
+    path = os.path.join(directory, RUN_FILE)
     try:
-        with open(path) as f:
-            saved = json.load(f)
+        saved = json.loads(read_bytes(path, limit=1 << 20).decode())
     except FileNotFoundError:
         return  # written by an older version or by fit directly: shapes decide
-    except (OSError, ValueError):
+    except (OSError, ValueError, UnsafePathError):
         raise UsageError(
             f"--resume: {path} is damaged; delete it to resume anyway"
         ) from None
@@ -143,11 +166,13 @@ def check_resume(config: DemoConfig, state: Any, lr: float, log) -> tuple[int, l
     if not config.resume:
         return 0, []
     directory = config.checkpoint_dir
+    if directory is None:  # the CLI refuses this; a DemoConfig built by hand may not
+        raise UsageError("--resume needs --checkpoint-dir DIR")
     if latest_step(directory) is None:
         raise UsageError(
             f"--resume: no checkpoint in {directory}; run without --resume"
         )
-    _check_options(config, lr)
+    _check_options(config, directory, lr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

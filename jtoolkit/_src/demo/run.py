@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import jax.numpy as jnp
 from flax import nnx
 
+from jtoolkit._src.core.files import append_text, atomic_write, read_bytes
 from jtoolkit._src.demo.config import DemoConfig, UsageError
 from jtoolkit._src.demo.preflight import check_outputs, check_resume, record_run
 
@@ -219,15 +219,14 @@ def _metrics_writer(config: DemoConfig) -> Callable[[dict], None] | None:
         return None
     path = config.metrics_file
     if not config.resume:
-        open(path, "w").close()
+        atomic_write(path, "")
     cut = [False]
 
     def write(record: dict) -> None:
         if not cut[0]:
             _cut_metrics(path, record["epoch"])
             cut[0] = True
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_text(path, json.dumps(record) + "\n")
 
     return write
 
@@ -235,8 +234,7 @@ def _metrics_writer(config: DemoConfig) -> Callable[[dict], None] | None:
 def _cut_metrics(path: str, epoch: int) -> None:
     """Keep only the complete lines of ``path`` for epochs before ``epoch``."""
     try:
-        with open(path) as f:
-            lines = f.read().split("\n")
+        lines = read_bytes(path).decode("utf-8", "replace").split("\n")
     except FileNotFoundError:
         return
     kept = []
@@ -247,10 +245,7 @@ def _cut_metrics(path: str, epoch: int) -> None:
             continue
         if isinstance(record, dict) and record.get("epoch", epoch) < epoch:
             kept.append(line + "\n")
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.writelines(kept)
-    os.replace(tmp, path)
+    atomic_write(path, "".join(kept))
 
 
 def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[dict]:

@@ -105,7 +105,10 @@ def check_positive(name: str, value, *, fn: str, allow_zero: bool = False) -> No
 
 def check_label_smoothing(label_smoothing) -> None:
     """Raise unless a Python-number ``label_smoothing`` lies in [0, 1]."""
-    if isinstance(label_smoothing, numbers.Real) and not 0.0 <= label_smoothing <= 1.0:
+    if (
+        isinstance(label_smoothing, numbers.Real)
+        and not 0.0 <= float(label_smoothing) <= 1.0
+    ):
         raise LossInputError(
             "label_smoothing must be between 0.0 and 1.0. "
             f"Got: {label_smoothing}; pass a value in [0.0, 1.0]."

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import KW_ONLY
+from typing import Any, ClassVar
 
 import jax
 import numpy as np
@@ -72,6 +73,8 @@ def _class_weight_1d(weight) -> None:
 
 class LossBase:
     """torch-like repr: the class name and the options that differ from defaults."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # every loss is a dataclass
 
     def __repr__(self) -> str:
         shown = [

@@ -125,7 +125,7 @@ class MultiheadAttention(nnx.Module):
         self.out_proj = NonDynamicallyQuantizableLinear(
             embed_dim, embed_dim, bias=bias, rngs=rngs
         )
-        if bias:
+        if self.out_proj.bias is not None:
             self.out_proj.bias[...] = const_array((embed_dim,), 0.0, jnp.float32)
         if self.dropout > 0:
             self.dropout_rngs = rngs["dropout"].fork()

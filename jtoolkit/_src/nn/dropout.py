@@ -90,5 +90,10 @@ class Dropout2d(Dropout):
             return jnp.zeros_like(x)
         keep = 1.0 - self.rate
         shape = (*x.shape[:-3], 1, 1, x.shape[-1])  # one draw per (sample, channel)
+        if self.rngs is None:
+            raise ValueError(
+                "Dropout2d: deterministic is False but the layer has no rngs; build "
+                "it with rngs=nnx.Rngs(0) or call .eval()"
+            )
         mask = jax.random.bernoulli(self.rngs(), keep, shape)
         return jnp.where(mask, x / keep, jnp.zeros_like(x))

@@ -12,7 +12,7 @@ NaN in a window gives NaN, as torch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -34,7 +34,8 @@ def _pair(value: Any, name: str, fname: str) -> tuple[int, int]:
         items = items * 2
     if len(items) != 2:
         raise checks.fail(name, value, "an int or a pair of ints", fn=fname)
-    return tuple(checks.torch_int_arg(name, v, fname) for v in items)
+    first, second = (checks.torch_int_arg(name, v, fname) for v in items)
+    return first, second
 
 
 def _to_nhwc(input: Any, data_format: str, fname: str):
@@ -76,7 +77,7 @@ def _fold(x, kernel, stride, dilation, out_hw, combine: Callable) -> jax.Array:
                 :, r : r + (oh - 1) * sh + 1 : sh, c : c + (ow - 1) * sw + 1 : sw
             ]
             acc = window if acc is None else combine(acc, window)
-    return acc
+    return cast(jax.Array, acc)  # kh, kw >= 1 were checked: never None
 
 
 def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode, fname):
@@ -146,7 +147,7 @@ def max_pool2d(
     return_indices: bool = False,
     *,
     data_format: str = "NCHW",
-) -> jax.Array:
+) -> jax.Array | tuple[jax.Array, jax.Array]:
     """Max over sliding windows, torch's NCHW layout by default.
 
     torch counterpart: ``torch.nn.functional.max_pool2d(input, kernel_size,
@@ -298,10 +299,11 @@ def _output_size(output_size: Any, h: int, w: int) -> tuple[int, int]:
             "output_size", output_size, "an int or a pair", fn="adaptive_avg_pool2d"
         )
     sizes = tuple(n if v is None else v for v, n in zip(items, (h, w), strict=True))
-    return tuple(
+    out_h, out_w = (
         checks.check_int("output_size", v, fn="adaptive_avg_pool2d", minimum=0)
         for v in sizes
     )
+    return out_h, out_w
 
 
 def adaptive_avg_pool2d(

@@ -12,6 +12,7 @@ distributions are drawn with ``jax.random`` instead, so abstract construction wo
 from __future__ import annotations
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx

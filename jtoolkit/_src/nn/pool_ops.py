@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -37,7 +38,9 @@ def _first_max(best: jax.Array, window: jax.Array) -> jax.Array:
     return lax.select(best >= window, best, window)
 
 
-def _window_fold(x: jax.Array, kernel_size: Pair, stride: Pair, combine) -> jax.Array:
+def _window_fold(
+    x: jax.Array | np.ndarray, kernel_size: Pair, stride: Pair, combine
+) -> jax.Array:
     """``combine`` folded over the kh*kw strided window slices of NHWC ``x``."""
     (kh, kw), (sh, sw) = kernel_size, stride
     _, h, w, _ = x.shape
@@ -49,7 +52,7 @@ def _window_fold(x: jax.Array, kernel_size: Pair, stride: Pair, combine) -> jax.
                 :, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw
             ]
             best = window if best is None else combine(best, window)
-    return best
+    return cast(jax.Array, best)  # kh, kw >= 1 were checked: never None
 
 
 def avg_pool2d(

@@ -262,7 +262,7 @@ class _RNNBase(nnx.Module):
         for k in range(self.num_layers):
             width = self.input_size if k == 0 else self.hidden_size * self._dirs
             for suffix in self._suffixes:
-                shapes = {
+                shapes: dict[str, tuple[int, ...]] = {
                     f"weight_ih_l{k}{suffix}": (gate_size, width),
                     f"weight_hh_l{k}{suffix}": (gate_size, self.hidden_size),
                 }
@@ -280,28 +280,28 @@ class _RNNBase(nnx.Module):
     def _suffixes(self) -> tuple[str, ...]:
         return ("", "_reverse") if self.bidirectional else ("",)
 
-    def _param(self, name: str) -> jax.Array | None:
-        value = getattr(self, name, None)
-        return None if value is None else value[...]
+    def _weight(self, name: str) -> jax.Array:
+        """A parameter that always exists (a weight, or a bias when ``bias``)."""
+        return getattr(self, name)[...]
 
     def _layer(self, k: int, seq: jax.Array, carries: list) -> tuple[jax.Array, list]:
         """Layer k over [T, N, W]: output [T, N, D*H] and each direction's carry."""
         t, n, width = seq.shape
         gate_size = _GATES[self.mode] * self.hidden_size
         w_ih = jnp.concatenate(
-            [self._param(f"weight_ih_l{k}{s}") for s in self._suffixes]
+            [self._weight(f"weight_ih_l{k}{s}") for s in self._suffixes]
         )
         gates_x = (seq.reshape(t * n, width) @ w_ih.T).reshape(t, n, -1)
         outs, finals = [], []
         for d, suffix in enumerate(self._suffixes):
             part = gates_x[..., d * gate_size : (d + 1) * gate_size]
-            b_hh = self._param(f"bias_hh_l{k}{suffix}")
             if self.bias:
-                b_ih = self._param(f"bias_ih_l{k}{suffix}")
+                b_ih = self._weight(f"bias_ih_l{k}{suffix}")
+                b_hh = self._weight(f"bias_hh_l{k}{suffix}")
                 part = part + (b_ih if self.mode == "GRU" else b_ih + b_hh)
             else:
                 b_hh = jnp.zeros((gate_size,), part.dtype)
-            w_hh = self._param(f"weight_hh_l{k}{suffix}")
+            w_hh = self._weight(f"weight_hh_l{k}{suffix}")
             final, out = _scan_direction(
                 self.mode, part, w_hh, b_hh, carries[d], reverse=d == 1
             )
@@ -336,7 +336,9 @@ class _RNNBase(nnx.Module):
         """An initial state as [L*D, N, H] (zeros when ``value`` is None)."""
         shape = (self.num_layers * self._dirs, batch, self.hidden_size)
         if value is None:  # the dtype the recurrence computes in (bf16 steps too)
-            return jnp.zeros(shape, jnp.result_type(dtype, self.weight_hh_l0[...]))
+            return jnp.zeros(
+                shape, jnp.result_type(dtype, self._weight("weight_hh_l0"))
+            )
         value = jnp.asarray(value)
         if unbatched:
             if value.ndim != 2:
@@ -440,7 +442,7 @@ class RNN(_RNNBase):
       ((4, 7, 10), (4, 4, 5))
     """
 
-    __doc__ += _SHAPES_DOC
+    __doc__ = (__doc__ or "") + _SHAPES_DOC
 
     def __init__(
         self,
@@ -511,7 +513,7 @@ class GRU(_RNNBase):
       ((4, 7, 5), (1, 4, 5))
     """
 
-    __doc__ += _SHAPES_DOC
+    __doc__ = (__doc__ or "") + _SHAPES_DOC
 
     def __init__(
         self,
@@ -581,7 +583,7 @@ class LSTM(_RNNBase):
       ((4, 7, 5), (2, 4, 5), (2, 4, 5))
     """
 
-    __doc__ += _SHAPES_DOC
+    __doc__ = (__doc__ or "") + _SHAPES_DOC
 
     def __init__(
         self,

@@ -18,7 +18,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from flax import nnx
 
+from jtoolkit._src.core.files import atomic_write
 from jtoolkit._src.nn.summary import _entries
+from jtoolkit._src.nn.weights_io import read_safetensors, read_state_dict
 
 __all__ = [
     "IncompatibleKeys",
@@ -95,30 +97,6 @@ def _to_numpy(value: Any) -> np.ndarray:
     return array
 
 
-def _read_state_dict(source: Any) -> Mapping[str, Any]:
-    """A mapping from a dict, a ``.safetensors`` path or a torch ``.pt`` path."""
-    if isinstance(source, Mapping):
-        return source
-    if not isinstance(source, str | os.PathLike):
-        raise TypeError(
-            "state_dict must be a mapping of name -> array, a .safetensors path or a "
-            f"torch .pt path, but got {type(source).__name__}"
-        )
-    path = os.fspath(source)
-    if path.endswith(".safetensors"):
-        from safetensors.numpy import load_file
-
-        return load_file(path)
-    try:
-        import torch
-    except ImportError as err:
-        raise RuntimeError(
-            f"loading {path!r} needs torch (torch.load(weights_only=True)); install "
-            "torch or save the weights as .safetensors"
-        ) from err
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
 def _shape_text(shape: tuple[int, ...]) -> str:
     return f"torch.Size({list(shape)})"
 
@@ -184,7 +162,9 @@ def load_torch_state_dict(
       >>> load_torch_state_dict(layer, {"weight": sd["weight"]}, strict=False)
       _IncompatibleKeys(missing_keys=['bias'], unexpected_keys=[])
     """
-    source = _read_state_dict(state_dict)
+    source = read_state_dict(
+        state_dict, {n: v[...].size for n, v, _ in _entries(model)}
+    )
     entries = list(_entries(model))
     expected = {name for name, _, _ in entries}
     missing = [name for name, _, _ in entries if name not in source]
@@ -271,9 +251,9 @@ def save_safetensors(model: nnx.Module, path: str | os.PathLike) -> None:
       >>> save_safetensors(Linear(2, 1, rngs=nnx.Rngs(0)), path)
       >>> layer = load_safetensors(Linear(2, 1, rngs=nnx.Rngs(1)), path)
     """
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
-    save_file(torch_state_dict(model), os.fspath(path))
+    atomic_write(os.fspath(path), save(torch_state_dict(model)))
 
 
 def load_safetensors(
@@ -288,6 +268,5 @@ def load_safetensors(
     Raises:
       RuntimeError: torch's mismatch report, as ``load_torch_state_dict``.
     """
-    from safetensors.numpy import load_file
-
-    return load_torch_state_dict(model, load_file(os.fspath(path)), strict=strict)
+    sizes = {k: v[...].size for k, v, _ in _entries(model)}
+    return load_torch_state_dict(model, read_safetensors(path, sizes), strict=strict)

@@ -9,6 +9,7 @@ prints torch's text.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -127,7 +128,8 @@ class TransformerEncoderLayer(nnx.Module):
     def _activation_fn(self) -> Callable:
         if self.activation_name is not None:
             return _ACTIVATIONS[self.activation_name]
-        return getattr(self, "activation", None) or self._activation
+        fn = getattr(self, "activation", None) or self._activation
+        return cast(Callable, fn)  # activation_name is None: a callable was given
 
     def _act(self, x: jax.Array) -> jax.Array:
         return self._activation_fn()(x)

@@ -9,7 +9,6 @@ are means of squares (not plus eps) and the update is clipped by its own RMS ``d
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -102,7 +101,7 @@ def scale_by_torch_adafactor(
 def adafactor(
     lr: Schedulable = 1e-2,
     beta2_decay: float = -0.8,
-    eps: Sequence[float | None] = (None, 1e-3),
+    eps: tuple[float | None, float] = (None, 1e-3),
     d: float = 1.0,
     weight_decay: float = 0.0,
     maximize: bool = False,

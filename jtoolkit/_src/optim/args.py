@@ -36,11 +36,11 @@ def check_betas(betas: Sequence[Schedulable]) -> tuple[Schedulable, float]:
     b1, b2 = betas
     if not callable(b1):
         check(0.0 <= b1 < 1.0, f"Invalid beta parameter at index 0: {b1}")
-    check(
-        not callable(b2),
-        "betas[1] must be a float; only betas[0] may be a schedule (as OneCycleLR "
-        "cycles it)",
-    )
+    if callable(b2):
+        raise ValueError(
+            "betas[1] must be a float; only betas[0] may be a schedule (as OneCycleLR "
+            "cycles it)"
+        )
     check(0.0 <= b2 < 1.0, f"Invalid beta parameter at index 1: {b2}")
     return b1, float(b2)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -48,7 +48,9 @@ def param_paths(params: Any) -> list[str]:
     return [_path_string(path) for path, _ in flat]
 
 
-def _matcher(spec: Any, index: int) -> Callable[[str, Any], bool]:
+def _matcher(
+    spec: str | Sequence[str] | Callable[[str, Any], bool], index: int
+) -> Callable[[str, Any], bool]:
     """A ``(path, leaf) -> bool`` for a pattern, a list of patterns or a predicate."""
     if callable(spec):
         return spec
@@ -146,7 +148,7 @@ def param_groups(
             f"groups must be a non-empty list of dicts with a 'params' key, got "
             f"{groups!r}"
         )
-    transforms: dict[str, optax.GradientTransformation] = {}
+    transforms: dict[Hashable, optax.GradientTransformation] = {}
     matchers, specs = [], []
     for i, group in enumerate(groups):
         if not isinstance(group, Mapping) or "params" not in group:

@@ -8,6 +8,8 @@ state instead, so ``current_lr``/``set_lr`` find it as they find any other.
 
 from __future__ import annotations
 
+from typing import cast
+
 import jax
 import jax.numpy as jnp
 
@@ -30,6 +32,7 @@ def lr_state_read(
 ) -> tuple[jax.Array, LearningRateState | ScheduledLearningRateState]:
     """The lr this update uses (torch's ``group["lr"]``) and the next lr state."""
     if callable(lr):
-        lr_t = jnp.asarray(lr(state.count), jnp.float32)
-        return lr_t, ScheduledLearningRateState(state.count + 1, lr_t)
+        count = cast(ScheduledLearningRateState, state).count  # a schedule's state
+        lr_t = jnp.asarray(lr(count), jnp.float32)
+        return lr_t, ScheduledLearningRateState(count + 1, lr_t)
     return state.lr, state

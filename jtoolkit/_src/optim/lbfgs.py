@@ -242,7 +242,7 @@ class LBFGS:
         while n_iter < self.max_iter:
             n_iter += 1
             n_iter_total += 1
-            if n_iter_total == 1:
+            if n_iter_total == 1 or d is None:  # d is None only on the first
                 d = -flat_grad
                 old_dirs, old_stps, ro = [], [], []
                 h_diag = 1

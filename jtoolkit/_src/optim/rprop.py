@@ -98,5 +98,5 @@ def rprop(
         raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
     return optax.chain(
         optax.scale(-1.0) if maximize else optax.identity(),
-        scale_by_torch_rprop(lr, tuple(etas), tuple(step_sizes)),
+        scale_by_torch_rprop(lr, (etas[0], etas[1]), (step_sizes[0], step_sizes[1])),
     )

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jtoolkit._src.core.checks import check_int
+from jtoolkit._src.core.files import atomic_writer
 from jtoolkit._src.schedules.cyclic import cyclic_lr, cyclic_momentum
 from jtoolkit._src.schedules.decay import (
     cosine_annealing_lr,
@@ -97,7 +98,8 @@ def plot_schedule(
         axes.set_title(title)
     axes.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(os.fspath(path), format="png")
+    with atomic_writer(os.fspath(path)) as f:
+        figure.savefig(f, format="png")
     return os.fspath(path)
 
 

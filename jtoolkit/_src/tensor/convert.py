@@ -6,18 +6,17 @@ RuntimeError instead of JAX's tracer errors.
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks
 
 __all__ = ["item", "numpy", "size", "zero_"]
 
 
-def item(a: Any) -> bool | int | float | complex:
+def item(a: ArrayLike) -> bool | int | float | complex:
     """The value of a one-element array as a Python number.
 
     torch counterpart: ``tensor.item()``.
@@ -46,7 +45,7 @@ def item(a: Any) -> bool | int | float | complex:
     return a.item()
 
 
-def numpy(a: Any) -> np.ndarray:
+def numpy(a: ArrayLike) -> np.ndarray:
     """A writable numpy copy of an array (on the host).
 
     torch counterpart: ``tensor.numpy()`` (which shares memory; a JAX array is
@@ -70,7 +69,7 @@ def numpy(a: Any) -> np.ndarray:
     return np.array(arrays.to_array(a), copy=True)
 
 
-def size(a: Any, dim: int | None = None) -> tuple[int, ...] | int:
+def size(a: ArrayLike, dim: int | None = None) -> tuple[int, ...] | int:
     """The shape (a tuple, torch's ``torch.Size``) or the size of one dim.
 
     torch counterpart: ``tensor.size(dim=None)``.
@@ -99,7 +98,7 @@ def size(a: Any, dim: int | None = None) -> tuple[int, ...] | int:
     return shape[checks.wrap_dim(dim, len(shape))]
 
 
-def zero_(a: Any) -> jax.Array:
+def zero_(a: ArrayLike) -> jax.Array:
     """Zeros shaped and typed like ``a`` (functional ``tensor.zero_()``).
 
     torch counterpart: ``tensor.zero_()``, which fills in place; JAX arrays are

@@ -161,15 +161,19 @@ def _typed(name: str, dtype_fn: Callable[[], np.dtype], torch_note: str) -> Call
 
 
 ByteTensor = _typed("ByteTensor", lambda: np.dtype(np.uint8), "uint8 (torch.uint8)")
+"""``torch.ByteTensor``: ``ByteTensor(data)`` or ``ByteTensor(*sizes)``, uint8."""
 
 
 CharTensor = _typed("CharTensor", lambda: np.dtype(np.int8), "int8 (torch.int8)")
+"""``torch.CharTensor``: ``CharTensor(data)`` or ``CharTensor(*sizes)``, int8."""
 
 
 ShortTensor = _typed("ShortTensor", lambda: np.dtype(np.int16), "int16 (torch.int16)")
+"""``torch.ShortTensor``: ``ShortTensor(data)`` or ``ShortTensor(*sizes)``, int16."""
 
 
 IntTensor = _typed("IntTensor", lambda: np.dtype(np.int32), "int32 (torch.int32)")
+"""``torch.IntTensor``: ``IntTensor(data)`` or ``IntTensor(*sizes)``, int32."""
 
 
 LongTensor = _typed(
@@ -177,9 +181,14 @@ LongTensor = _typed(
     dtypes.default_int,
     "int64 with ``jax_enable_x64``, else int32 (torch: always int64)",
 )
+"""``torch.LongTensor``: ``LongTensor(data)`` or ``LongTensor(*sizes)``, int64.
+
+int32 without ``jax_enable_x64``.
+"""
 
 
 FloatTensor = _typed("FloatTensor", dtypes.default_float, "float32 (torch.float32)")
+"""``torch.FloatTensor``: ``FloatTensor(data)`` or ``FloatTensor(*sizes)``, float32."""
 
 
 DoubleTensor = _typed(
@@ -187,6 +196,11 @@ DoubleTensor = _typed(
     lambda: dtypes.canonical(np.float64),
     "float64 with ``jax_enable_x64``, else float32 (torch: always float64)",
 )
+"""``torch.DoubleTensor``: ``DoubleTensor(data)`` or ``DoubleTensor(*sizes)``.
+
+float64 with ``jax_enable_x64``, else float32.
+"""
 
 
 BoolTensor = _typed("BoolTensor", lambda: np.dtype(np.bool_), "bool (torch.bool)")
+"""``torch.BoolTensor``: ``BoolTensor(data)`` or ``BoolTensor(*sizes)``, bool."""

@@ -30,7 +30,7 @@ __all__ = [
 _PLATFORMS = {"cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "tpu": "tpu"}
 
 
-def _platform_devices(platform: str) -> list[jax.Device]:
+def _platform_devices(platform: str) -> list[jax.Device]:  # pyright: ignore[reportInvalidTypeForm]  (jaxlib: no stubs)
     """The devices of one JAX platform, [] when that backend is absent."""
     try:
         return list(jax.devices(platform))
@@ -57,7 +57,7 @@ def _parse(spec: str) -> tuple[str, int | None]:
     return _PLATFORMS[kind], int(index)
 
 
-def _pick(platform: str, index: int | None, spec: Any) -> jax.Device:
+def _pick(platform: str, index: int | None, spec: Any) -> jax.Device:  # pyright: ignore[reportInvalidTypeForm]  (jaxlib: no stubs)
     devices = _platform_devices(platform)
     if not devices:
         hint = " (install JAX's CUDA plugin: pip install 'jax[cuda12]')"
@@ -76,7 +76,7 @@ def _pick(platform: str, index: int | None, spec: Any) -> jax.Device:
     return devices[index]
 
 
-def device(spec: Any) -> jax.Device:
+def device(spec: Any) -> jax.Device:  # pyright: ignore[reportInvalidTypeForm]  (jaxlib: no stubs)
     """Resolve a device description to a ``jax.Device``.
 
     torch counterpart: ``torch.device(spec)``.
@@ -172,7 +172,7 @@ def get_device_name(index: Any = 0) -> str:
     return device(index).device_kind
 
 
-def current_device() -> jax.Device:
+def current_device() -> jax.Device:  # pyright: ignore[reportInvalidTypeForm]  (jaxlib: no stubs)
     """The device JAX puts new arrays on (its default device).
 
     torch counterpart: ``torch.cuda.current_device()``, which returns an index;
@@ -187,7 +187,8 @@ def current_device() -> jax.Device:
         >>> current_device() == jax.devices()[0]
         True
     """
-    default = jax.config.jax_default_device
+    # jax.config sets its options as dynamic attributes (unknown to a checker)
+    default = jax.config.jax_default_device  # pyright: ignore[reportAttributeAccessIssue]
     return jax.devices()[0] if default is None else device(default)
 
 
@@ -203,7 +204,7 @@ def _is_dtype_like(x: Any) -> bool:
     return True
 
 
-def _move(leaf: Any, dev: jax.Device | None, dtype: Any, cast: bool) -> Any:
+def _move(leaf: Any, dev: jax.Device | None, dtype: Any, cast: bool) -> Any:  # pyright: ignore[reportInvalidTypeForm]  (jaxlib: no stubs)
     if not isinstance(leaf, jax.Array | np.ndarray | np.generic):
         return leaf
     out = arrays.to_array(leaf)

@@ -13,6 +13,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, dtypes
 from jtoolkit._src.tensor.random import _parse_size, _place
@@ -121,7 +122,9 @@ def empty(*size: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     return _place(jnp.zeros(shape, dtype), device)
 
 
-def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None):
+def full(
+    size: Any, fill_value: ArrayLike, dtype: Any = None, device: Any = None
+) -> jax.Array:
     """An array filled with ``fill_value``; dtype from the value as torch.
 
     torch counterpart: ``torch.full(size, fill_value, dtype=None, device=None)``:
@@ -157,7 +160,7 @@ def _like(a: Any, dtype: Any) -> tuple[tuple[int, ...], np.dtype]:
     return a.shape, dtypes.resolve_dtype(dtype) or np.dtype(a.dtype)
 
 
-def zeros_like(input: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+def zeros_like(input: ArrayLike, dtype: Any = None, device: Any = None) -> jax.Array:
     """Zeros with the shape (and dtype, unless given) of ``input``.
 
     torch counterpart: ``torch.zeros_like(input, dtype=None, device=None)``.
@@ -179,7 +182,7 @@ def zeros_like(input: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     return _place(jnp.zeros(shape, dtype), device)
 
 
-def ones_like(input: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+def ones_like(input: ArrayLike, dtype: Any = None, device: Any = None) -> jax.Array:
     """Ones with the shape (and dtype, unless given) of ``input``.
 
     torch counterpart: ``torch.ones_like(input, dtype=None, device=None)``.
@@ -202,7 +205,7 @@ def ones_like(input: Any, dtype: Any = None, device: Any = None) -> jax.Array:
 
 
 def full_like(
-    input: Any, fill_value: Any, dtype: Any = None, device: Any = None
+    input: ArrayLike, fill_value: ArrayLike, dtype: Any = None, device: Any = None
 ) -> jax.Array:
     """``fill_value`` in the shape (and dtype, unless given) of ``input``.
 

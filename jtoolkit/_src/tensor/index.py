@@ -12,6 +12,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks, dtypes
 
@@ -113,7 +114,9 @@ def _mask_put(a: jax.Array, mask: Any, value: jax.Array, accumulate: bool) -> ja
     return jnp.where(mask, a + value if accumulate else value, a)
 
 
-def index_put(a: Any, index: Any, value: Any, accumulate: bool = False) -> jax.Array:
+def index_put(
+    a: ArrayLike, index: Any, value: ArrayLike, accumulate: bool = False
+) -> jax.Array:
     """A copy of ``a`` with ``a[index] = value`` (or ``+= value``).
 
     torch counterpart: ``A[index] = value`` and ``torch.index_put(input, indices,

@@ -6,11 +6,10 @@ GPUs), where JAX's default may use TF32 on recent NVIDIA GPUs.
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks, dtypes
 
@@ -20,7 +19,7 @@ __all__ = ["bmm", "einsum", "matmul", "mm", "mv"]
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
-def mm(a: Any, b: Any) -> jax.Array:
+def mm(a: ArrayLike, b: ArrayLike) -> jax.Array:
     """Matrix product of two 2-D arrays.
 
     torch counterpart: ``torch.mm(input, mat2)``.
@@ -65,7 +64,7 @@ def mm(a: Any, b: Any) -> jax.Array:
     return jnp.matmul(a, b, precision=_HIGHEST)
 
 
-def mv(a: Any, v: Any) -> jax.Array:
+def mv(a: ArrayLike, v: ArrayLike) -> jax.Array:
     """Matrix-vector product.
 
     torch counterpart: ``torch.mv(input, vec)``.
@@ -144,7 +143,7 @@ def _same_dtype(a: jax.Array, b: jax.Array) -> None:
         )
 
 
-def matmul(input: Any, other: Any) -> jax.Array:
+def matmul(input: ArrayLike, other: ArrayLike) -> jax.Array:
     """Matrix product with torch's broadcasting rules (1-D, 2-D and batched).
 
     torch counterpart: ``torch.matmul(input, other)`` (the ``@`` operator): 1-D
@@ -178,7 +177,7 @@ def matmul(input: Any, other: Any) -> jax.Array:
     return jnp.matmul(a, b, precision=_HIGHEST)
 
 
-def bmm(input: Any, mat2: Any) -> jax.Array:
+def bmm(input: ArrayLike, mat2: ArrayLike) -> jax.Array:
     """Batched matrix product of two 3-D arrays with the same batch size.
 
     torch counterpart: ``torch.bmm(input, mat2)`` (no broadcasting).
@@ -213,7 +212,7 @@ def bmm(input: Any, mat2: Any) -> jax.Array:
     return jnp.matmul(a, b, precision=_HIGHEST)
 
 
-def einsum(equation: str, *operands: Any) -> jax.Array:
+def einsum(equation: str, *operands: ArrayLike) -> jax.Array:
     """Einstein summation over the operands, at full float32 precision.
 
     torch counterpart: ``torch.einsum(equation, *operands)`` (also with the

@@ -13,6 +13,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks, dtypes
 
@@ -48,7 +49,7 @@ def _cast(x: Any, dtype: np.dtype) -> Any:
     return x  # a Python number stays weak and takes the array's dtype
 
 
-def mul(a: Any, b: Any) -> jax.Array:
+def mul(a: ArrayLike, b: ArrayLike) -> jax.Array:
     """Element-wise product with broadcasting.
 
     torch counterpart: ``torch.mul(input, other)``.
@@ -72,7 +73,7 @@ def mul(a: Any, b: Any) -> jax.Array:
     return jnp.multiply(a, b)
 
 
-def add(a: Any, b: Any, alpha: Any = 1) -> jax.Array:
+def add(a: ArrayLike, b: ArrayLike, alpha: ArrayLike = 1) -> jax.Array:
     """``a + alpha * b`` with broadcasting.
 
     torch counterpart: ``torch.add(input, other, alpha=1)``.
@@ -124,7 +125,7 @@ def _check_int_zero(b: Any) -> None:
         raise RuntimeError("ZeroDivisionError")
 
 
-def div(a: Any, b: Any, rounding_mode: str | None = None) -> jax.Array:
+def div(a: ArrayLike, b: ArrayLike, rounding_mode: str | None = None) -> jax.Array:
     """Division with torch's rounding modes; integers true-divide to float32.
 
     torch counterpart: ``torch.div(input, other, rounding_mode=None)``.
@@ -186,7 +187,7 @@ def _abs_float_jvp(primals: tuple, tangents: tuple) -> tuple:
     return jnp.abs(x), jnp.sign(x) * t  # torch: grad * sgn(x), 0 at 0
 
 
-def abs(a: Any) -> jax.Array:
+def abs(a: ArrayLike) -> jax.Array:
     """Element-wise absolute value, with torch's gradient 0 at 0.
 
     torch counterpart: ``torch.abs(input)``.
@@ -232,7 +233,9 @@ def _clamp_float_jvp(primals: tuple, tangents: tuple) -> tuple:
     return _clamp_float(x, lo, hi), t + jnp.where(above, thi, zero)
 
 
-def clamp(a: Any, min: Any = None, max: Any = None) -> jax.Array:
+def clamp(
+    a: ArrayLike, min: ArrayLike | None = None, max: ArrayLike | None = None
+) -> jax.Array:
     """Clip values into ``[min, max]``: ``minimum(maximum(a, min), max)``.
 
     torch counterpart: ``torch.clamp(input, min=None, max=None)``.
@@ -291,7 +294,7 @@ def _exponent_fast_path(base: jax.Array, exponent: float) -> jax.Array | None:
     return None
 
 
-def pow(a: Any, exponent: Any) -> jax.Array:
+def pow(a: ArrayLike, exponent: ArrayLike) -> jax.Array:
     """Element-wise power ``a ** exponent`` with torch's dtypes.
 
     torch counterpart: ``torch.pow(input, exponent)`` (tensor or scalar on either

@@ -14,6 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jtoolkit._src.core import checks, dtypes
 from jtoolkit._src.tensor.device import device as _device
@@ -83,7 +84,7 @@ def _check_key(key: Any, fname: str) -> None:
         )
 
 
-def _parse_size(size: tuple[Any, ...], fname: str) -> tuple[int, ...]:
+def _parse_size(size: Sequence[Any], fname: str) -> tuple[int, ...]:
     """Sizes as ints or one list/tuple, with torch's errors."""
     if len(size) == 1 and isinstance(size[0], Sequence):
         size = tuple(size[0])
@@ -117,7 +118,9 @@ def _float_dtype(dtype: Any, fname: str) -> np.dtype:
     return dtype
 
 
-def randn(key: Any, *size: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+def randn(
+    key: ArrayLike, *size: Any, dtype: Any = None, device: Any = None
+) -> jax.Array:
     """Standard normal samples.
 
     torch counterpart: ``torch.randn(*size, dtype=None, device=None)``.
@@ -147,7 +150,9 @@ def randn(key: Any, *size: Any, dtype: Any = None, device: Any = None) -> jax.Ar
     return _place(out, device)
 
 
-def rand(key: Any, *size: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+def rand(
+    key: ArrayLike, *size: Any, dtype: Any = None, device: Any = None
+) -> jax.Array:
     """Uniform samples in ``[0, 1)``.
 
     torch counterpart: ``torch.rand(*size, dtype=None, device=None)``.
@@ -177,7 +182,7 @@ def rand(key: Any, *size: Any, dtype: Any = None, device: Any = None) -> jax.Arr
 
 
 def randint(
-    key: Any,
+    key: ArrayLike,
     low: int = 0,
     high: Any = None,
     size: Any = None,
@@ -231,7 +236,9 @@ def randint(
     return _place(out, device)
 
 
-def randperm(key: Any, n: int, dtype: Any = None, device: Any = None) -> jax.Array:
+def randperm(
+    key: ArrayLike, n: int, dtype: Any = None, device: Any = None
+) -> jax.Array:
     """A random permutation of ``0 .. n-1``.
 
     torch counterpart: ``torch.randperm(n, dtype=torch.int64, device=None)``.
@@ -270,7 +277,9 @@ def _like_dtype(input: Any, dtype: Any, fname: str) -> tuple[tuple[int, ...], An
     return x.shape, _float_dtype(x.dtype if dtype is None else dtype, fname)
 
 
-def randn_like(key: Any, input: Any, dtype: Any = None, device: Any = None):
+def randn_like(
+    key: ArrayLike, input: ArrayLike, dtype: Any = None, device: Any = None
+) -> jax.Array:
     """Standard normal samples shaped (and typed, unless ``dtype``) like ``input``.
 
     torch counterpart: ``torch.randn_like(input, dtype=None)``, with the key first
@@ -298,7 +307,9 @@ def randn_like(key: Any, input: Any, dtype: Any = None, device: Any = None):
     return _place(jax.random.normal(key, shape, dtype), device)
 
 
-def rand_like(key: Any, input: Any, dtype: Any = None, device: Any = None):
+def rand_like(
+    key: ArrayLike, input: ArrayLike, dtype: Any = None, device: Any = None
+) -> jax.Array:
     """Uniform ``[0, 1)`` samples shaped (and typed, unless ``dtype``) like ``input``.
 
     torch counterpart: ``torch.rand_like(input, dtype=None)``, with the key first.

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks, dtypes
 
@@ -56,7 +57,7 @@ def reduce_dims(dim: Any, ndim: int) -> tuple[int, ...] | None:
 
 
 def sum(
-    input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
+    input: ArrayLike, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
 ) -> jax.Array:
     """Sum over ``dim`` (all dims by default).
 
@@ -107,7 +108,7 @@ def _float_only(x: jax.Array, dtype: Any, fname: str) -> jax.Array:
 
 
 def mean(
-    input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
+    input: ArrayLike, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
 ) -> jax.Array:
     """Mean over ``dim`` (all dims by default).
 
@@ -152,7 +153,7 @@ def _correction(dim: Any, unbiased: Any, correction: Any) -> tuple[Any, float]:
 
 
 def var(
-    input: Any,
+    input: ArrayLike,
     dim: Any = None,
     unbiased: bool | None = None,
     keepdim: bool = False,
@@ -199,7 +200,7 @@ def var(
 
 
 def std(
-    input: Any,
+    input: ArrayLike,
     dim: Any = None,
     unbiased: bool | None = None,
     keepdim: bool = False,
@@ -253,7 +254,9 @@ def _no_bool(x: jax.Array, fname: str) -> jax.Array:
     return x
 
 
-def argmax(input: Any, dim: int | None = None, keepdim: bool = False) -> jax.Array:
+def argmax(
+    input: ArrayLike, dim: int | None = None, keepdim: bool = False
+) -> jax.Array:
     """Index of the largest value (of the flattened array when ``dim`` is None).
 
     torch counterpart: ``torch.argmax(input, dim=None, keepdim=False)``; the first
@@ -282,7 +285,9 @@ def argmax(input: Any, dim: int | None = None, keepdim: bool = False) -> jax.Arr
     return out.astype(dtypes.default_int())
 
 
-def argmin(input: Any, dim: int | None = None, keepdim: bool = False) -> jax.Array:
+def argmin(
+    input: ArrayLike, dim: int | None = None, keepdim: bool = False
+) -> jax.Array:
     """Index of the smallest value (of the flattened array when ``dim`` is None).
 
     torch counterpart: ``torch.argmin(input, dim=None, keepdim=False)``.
@@ -339,7 +344,9 @@ def _pair(x: jax.Array, other: Any) -> tuple[jax.Array, jax.Array]:
     return x.astype(dtype), other.astype(dtype)
 
 
-def max(input: Any, dim: Any = None, keepdim: bool = False):
+def max(
+    input: ArrayLike, dim: Any = None, keepdim: bool = False
+) -> jax.Array | ValuesIndices:
     """The largest value, or ``(values, indices)`` along ``dim``.
 
     torch counterpart: ``torch.max(input)`` (a 0-d array), ``torch.max(input, dim,
@@ -371,7 +378,9 @@ def max(input: Any, dim: Any = None, keepdim: bool = False):
     return _extreme(input, dim, keepdim, "max", jnp.max, jnp.argmax, jnp.maximum)
 
 
-def min(input: Any, dim: Any = None, keepdim: bool = False):
+def min(
+    input: ArrayLike, dim: Any = None, keepdim: bool = False
+) -> jax.Array | ValuesIndices:
     """The smallest value, or ``(values, indices)`` along ``dim``.
 
     torch counterpart: ``torch.min(input)``, ``torch.min(input, dim,

@@ -11,6 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks, dtypes
 
@@ -21,7 +22,9 @@ def _shape(x: Any) -> tuple[int, ...]:
     return tuple(x.shape) if hasattr(x, "shape") else ()
 
 
-def where(condition: Any, input: Any = None, other: Any = None):
+def where(
+    condition: ArrayLike, input: ArrayLike | None = None, other: ArrayLike | None = None
+) -> jax.Array | tuple[jax.Array, ...]:
     """``input`` where ``condition`` holds, else ``other`` (broadcast).
 
     torch counterpart: ``torch.where(condition, input, other)``; a Python number
@@ -98,7 +101,7 @@ def _check_gather(x: jax.Array, axis: int, index: jax.Array) -> None:
             )
 
 
-def gather(input: Any, dim: int, index: Any) -> jax.Array:
+def gather(input: ArrayLike, dim: int, index: ArrayLike) -> jax.Array:
     """``out[i][j] = input[index[i][j]][j]`` (for ``dim=0``; likewise for others).
 
     torch counterpart: ``torch.gather(input, dim, index)``. ``index`` has the

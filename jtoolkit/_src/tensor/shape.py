@@ -14,6 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks
 
@@ -42,7 +43,7 @@ def _sequence(tensors: Any, name: str) -> list[jax.Array]:
     return [arrays.to_array(t) for t in tensors]
 
 
-def stack(tensors: Sequence[Any], dim: int = 0) -> jax.Array:
+def stack(tensors: Sequence[ArrayLike], dim: int = 0) -> jax.Array:
     """Join equally shaped arrays along a new dimension.
 
     torch counterpart: ``torch.stack(tensors, dim=0)``.
@@ -96,7 +97,7 @@ def _check_cat_shapes(arrays: list[jax.Array], axis: int) -> None:
                 )
 
 
-def cat(tensors: Sequence[Any], dim: int = 0) -> jax.Array:
+def cat(tensors: Sequence[ArrayLike], dim: int = 0) -> jax.Array:
     """Join arrays along an existing dimension.
 
     torch counterpart: ``torch.cat(tensors, dim=0)``. As torch, 1-D empty arrays
@@ -138,7 +139,7 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> jax.Array:
     return jnp.concatenate([a.astype(dtype) for a in kept], axis=axis)
 
 
-def diag(a: Any, diagonal: int = 0) -> jax.Array:
+def diag(a: ArrayLike, diagonal: int = 0) -> jax.Array:
     """Build a diagonal matrix from a vector, or take a diagonal of a matrix.
 
     torch counterpart: ``torch.diag(input, diagonal=0)``.
@@ -165,7 +166,9 @@ def diag(a: Any, diagonal: int = 0) -> jax.Array:
     return jnp.diag(a, k=checks.torch_int_arg("diagonal", diagonal, "diag"))
 
 
-def diag_embed(a: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> jax.Array:
+def diag_embed(
+    a: ArrayLike, offset: int = 0, dim1: int = -2, dim2: int = -1
+) -> jax.Array:
     """Put the last dimension of ``a`` on the diagonal of new matrices (batched).
 
     torch counterpart: ``torch.diag_embed(input, offset=0, dim1=-2, dim2=-1)``.
@@ -205,7 +208,7 @@ def diag_embed(a: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> jax.A
     return jnp.moveaxis(out, (-2, -1), (d1, d2))
 
 
-def unsqueeze(a: Any, dim: int) -> jax.Array:
+def unsqueeze(a: ArrayLike, dim: int) -> jax.Array:
     """Insert a dimension of size 1.
 
     torch counterpart: ``torch.unsqueeze(input, dim)``.
@@ -229,7 +232,7 @@ def unsqueeze(a: Any, dim: int) -> jax.Array:
     return jnp.expand_dims(a, checks.wrap_dim(dim, a.ndim + 1))
 
 
-def squeeze(a: Any, dim: int | Sequence[int] | None = None) -> jax.Array:
+def squeeze(a: ArrayLike, dim: int | Sequence[int] | None = None) -> jax.Array:
     """Drop dimensions of size 1 (all of them, or those named in ``dim``).
 
     torch counterpart: ``torch.squeeze(input, dim=None)``; a named dim whose size
@@ -266,7 +269,7 @@ def squeeze(a: Any, dim: int | Sequence[int] | None = None) -> jax.Array:
     return jnp.squeeze(a, axis=tuple(sorted(set(axes))))
 
 
-def transpose(a: Any, dim0: int, dim1: int) -> jax.Array:
+def transpose(a: ArrayLike, dim0: int, dim1: int) -> jax.Array:
     """Swap two dimensions.
 
     torch counterpart: ``torch.transpose(input, dim0, dim1)`` (a copy here: JAX has
@@ -332,7 +335,7 @@ def _view_shape(
     raise RuntimeError(f"shape '{text}' is invalid for input of size {numel}")
 
 
-def view(a: Any, *shape: Any) -> jax.Array:
+def view(a: ArrayLike, *shape: Any) -> jax.Array:
     """Reshape (C order) with torch's shape rules; one size may be -1.
 
     torch counterpart: ``tensor.view(*shape)``. JAX has no views, so this is a
@@ -359,7 +362,7 @@ def view(a: Any, *shape: Any) -> jax.Array:
     return jnp.reshape(a, _view_shape(shape, a.size))
 
 
-def reshape(input: Any, *shape: Any) -> jax.Array:
+def reshape(input: ArrayLike, *shape: Any) -> jax.Array:
     """Reshape (C order) with torch's shape rules; one size may be -1.
 
     torch counterpart: ``torch.reshape(input, shape)`` (``reshape(a, 2, 3)`` also
@@ -385,7 +388,7 @@ def reshape(input: Any, *shape: Any) -> jax.Array:
     return jnp.reshape(a, _view_shape(shape, a.size, "reshape"))
 
 
-def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> jax.Array:
+def flatten(input: ArrayLike, start_dim: int = 0, end_dim: int = -1) -> jax.Array:
     """Merge dims ``start_dim..end_dim`` into one, in row-major (C) order.
 
     torch counterpart: ``torch.flatten(input, start_dim=0, end_dim=-1)``; a 0-d
@@ -427,7 +430,7 @@ def _int_args(args: tuple[Any, ...], fname: str, name: str) -> tuple[int, ...]:
     return tuple(checks.torch_int_arg(name, d, fname) for d in args)
 
 
-def permute(input: Any, *dims: Any) -> jax.Array:
+def permute(input: ArrayLike, *dims: Any) -> jax.Array:
     """Reorder the dims: output dim ``i`` is input dim ``dims[i]``.
 
     torch counterpart: ``torch.permute(input, dims)`` (``permute(a, 1, 0)`` also
@@ -463,7 +466,7 @@ def permute(input: Any, *dims: Any) -> jax.Array:
     return jnp.transpose(a, axes)
 
 
-def repeat(input: Any, *sizes: Any) -> jax.Array:
+def repeat(input: ArrayLike, *sizes: Any) -> jax.Array:
     """Tile the array ``sizes[i]`` times along dim ``i`` (new leading dims allowed).
 
     torch counterpart: ``Tensor.repeat(*sizes)`` (``x.repeat(2, 3)``; numpy's

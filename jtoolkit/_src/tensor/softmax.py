@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks, dtypes
 
@@ -28,7 +29,7 @@ def _prepare(input: Any, dim: Any, dtype: Any, kernel: str) -> tuple[jax.Array, 
     return x, checks.wrap_dim(dim, x.ndim)
 
 
-def softmax(input: Any, dim: int, dtype: Any = None) -> jax.Array:
+def softmax(input: ArrayLike, dim: int, dtype: Any = None) -> jax.Array:
     """``exp(x) / sum(exp(x))`` along ``dim`` (max-shifted, stable).
 
     torch counterpart: ``torch.softmax(input, dim, dtype=None)``.
@@ -54,7 +55,7 @@ def softmax(input: Any, dim: int, dtype: Any = None) -> jax.Array:
     return jax.nn.softmax(x.reshape(x.shape or (1,)), axis=axis).reshape(x.shape)
 
 
-def log_softmax(input: Any, dim: int, dtype: Any = None) -> jax.Array:
+def log_softmax(input: ArrayLike, dim: int, dtype: Any = None) -> jax.Array:
     """``x - logsumexp(x)`` along ``dim``.
 
     torch counterpart: ``torch.log_softmax(input, dim, dtype=None)``.

@@ -9,6 +9,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks
 
@@ -25,7 +26,9 @@ def _pieces(a: jax.Array, axis: int, sizes: Sequence[int]) -> tuple[jax.Array, .
     return tuple(out)
 
 
-def split(tensor: Any, split_size_or_sections: Any, dim: int = 0):
+def split(
+    tensor: ArrayLike, split_size_or_sections: Any, dim: int = 0
+) -> tuple[jax.Array, ...]:
     """Cut into pieces of one size (the last may be smaller) or of given sizes.
 
     torch counterpart: ``torch.split(tensor, split_size_or_sections, dim=0)``.
@@ -83,7 +86,7 @@ def split(tensor: Any, split_size_or_sections: Any, dim: int = 0):
     return _pieces(a, axis, [min(size, n - i * size) for i in range(count)])
 
 
-def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[jax.Array, ...]:
+def chunk(input: ArrayLike, chunks: int, dim: int = 0) -> tuple[jax.Array, ...]:
     """Cut into ``chunks`` pieces of ``ceil(n / chunks)`` (fewer if they run out).
 
     torch counterpart: ``torch.chunk(input, chunks, dim=0)``.

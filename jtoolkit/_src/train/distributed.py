@@ -83,7 +83,7 @@ def place_replicated(tree: Any, mesh: Mesh) -> Any:
             return x
         if jax.process_count() == 1:
             return jax.device_put(x, target)
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+        if jax.numpy.issubdtype(x.dtype, jax.dtypes.prng_key):
             impl = jax.random.key_impl(x)
             return jax.random.wrap_key_data(place(jax.random.key_data(x)), impl=impl)
         if not x.is_fully_addressable:

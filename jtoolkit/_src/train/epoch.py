@@ -125,7 +125,7 @@ def _flush(step: Callable, group: list, k: int):
         yield step, batch, mask, valid, [g[2] for g in group]
 
 
-def train_epoch(run: Any, state: Any, loader: Iterable, epoch: int, padder):
+def train_epoch(run: Any, state: Any, loader: Any, epoch: int, padder):
     """Run one epoch; returns ``(state, record)`` with the epoch's train metrics."""
     log = EpochLog()
     first_step = int(state.step)

@@ -8,6 +8,7 @@ saves checkpoints and resumes from them.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -22,6 +23,7 @@ from jtoolkit._src.checkpoint.store import (
     save_checkpoint,
 )
 from jtoolkit._src.core.checks import check_int
+from jtoolkit._src.core.protocols import SupportsSetEpoch, SupportsStateDict
 from jtoolkit._src.data.prefetch import prefetch_to_device
 from jtoolkit._src.schedules.plateau import PlateauState
 from jtoolkit._src.train.batching import BatchPadder, batch_size_of
@@ -260,13 +262,15 @@ def fit(
     padder = BatchPadder(single, batch_size_of(train_loader))
     # Validation batches are padded to the validation loader's own batch size, so
     # a larger eval batch size (common in torch code) works and compiles once.
-    val_padder = BatchPadder(eval_step, batch_size_of(val_loader))
+    val_padder = (
+        None if eval_step is None else BatchPadder(eval_step, batch_size_of(val_loader))
+    )
     for epoch in range(start + 1, epochs + 1):
-        if hasattr(train_loader, "set_epoch"):
+        if isinstance(train_loader, SupportsSetEpoch):
             train_loader.set_epoch(epoch - 1)
         state, record = train_epoch(run, state, train_loader, epoch, padder)
-        if val_loader is not None:
-            record.update(evaluate(eval_step, state, val_loader, val_padder))
+        if val_loader is not None and val_padder is not None:  # eval_step given
+            record.update(evaluate(val_padder.step, state, val_loader, val_padder))
         record = {"epoch": epoch, **record, "lr": lr_of(state.opt_state)}
         state, pstate = _step_plateau(run, state, pstate, record)
         history.append(record)
@@ -315,7 +319,7 @@ def _on_mesh(loader: Iterable, mesh: Any) -> Iterable:
 
 
 def _loader_state(loader: Any) -> dict | None:
-    return loader.state_dict() if hasattr(loader, "state_dict") else None
+    return loader.state_dict() if isinstance(loader, SupportsStateDict) else None
 
 
 def _step_plateau(run: _Run, state: TrainState, pstate: Any, record: dict):
@@ -331,7 +335,7 @@ def _step_plateau(run: _Run, state: TrainState, pstate: Any, record: dict):
     pstate = run.plateau.step(pstate, record[run.plateau_metric])
     # A host float: the lr array must not be shared with the (donated) opt_state.
     new_opt_state = set_lr(state.opt_state, float(pstate.lr))
-    return state.replace(opt_state=new_opt_state), pstate
+    return dataclasses.replace(state, opt_state=new_opt_state), pstate
 
 
 def _step_early(early: EarlyStopping | None, estate: Any, record: dict) -> Any:

@@ -8,8 +8,9 @@ the optimizer state, the step counter and the PRNG key, with the state donated.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -159,7 +160,8 @@ def _apply_or_skip(optimizer, finite, guarded, grads, opt_state, params, new, ol
     def apply(operands):
         grads, opt_state, params, new_rest, _ = operands
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, new_rest
+        new_params = cast(dict, optax.apply_updates(params, updates))  # dict in
+        return new_params, opt_state, new_rest
 
     def skip(operands):
         _, opt_state, params, _, rest = operands
@@ -197,14 +199,16 @@ def build_update(
         )
         grads, (loss, aux, new_rest) = jax.grad(objective, has_aux=True)(params)
         if state.loss_scale is not None:
-            grads = jax.tree.map(lambda g: g / state.loss_scale.scale, grads)
+            scale = state.loss_scale.scale
+            grads = jax.tree.map(lambda g: g / scale, grads)
         new_rest = _restore_dtypes(new_rest, rest)
         finite = jnp.isfinite(loss) & _all_finite(grads)
         guarded = nan_policy != "ignore" or state.loss_scale is not None
         new_params, opt_state, new_rest = _apply_or_skip(
             optimizer, finite, guarded, grads, state.opt_state, params, new_rest, rest
         )
-        new_state = state.replace(
+        new_state = dataclasses.replace(
+            state,
             model=ModelState(state.graphdef, combine(new_params, new_rest)),
             opt_state=opt_state,
             step=state.step + (finite.astype(jnp.int32) if guarded else 1),
@@ -214,8 +218,8 @@ def build_update(
         if aux is not None:
             metrics["aux"] = aux
         if state.loss_scale is not None:
-            new_state = new_state.replace(
-                loss_scale=update_loss_scale(state.loss_scale, finite)
+            new_state = dataclasses.replace(
+                new_state, loss_scale=update_loss_scale(state.loss_scale, finite)
             )
             metrics["loss_scale"] = state.loss_scale.scale
         return new_state, metrics

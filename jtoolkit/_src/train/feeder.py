@@ -96,7 +96,9 @@ def last_batch_rows(loader: Any) -> int | None:
         n = len(loader.sampler)
     except TypeError:
         return None
-    size = loader.batch_size
+    size = batch_size_of(loader)
+    if size is None:
+        return None
     return 0 if loader.drop_last or n % size == 0 or n < size else n % size
 
 

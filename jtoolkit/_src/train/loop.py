@@ -416,7 +416,7 @@ def fit(
         partial = None
         for cb in hooks:
             cb.on_epoch_begin(run)
-        record = {"epoch": epoch}
+        record: dict[str, Any] = {"epoch": epoch}
         if run.batch < run.steps_per_epoch:
             record |= _train_epoch(run, step, feeder, hooks, log_ref[0])
         else:  # killed after the epoch's last batch, before its end

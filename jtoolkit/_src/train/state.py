@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -46,6 +46,10 @@ class TrainState:
     step: jax.Array
     key: jax.Array
     loss_scale: LossScaleState | None = None
+
+    if TYPE_CHECKING:  # added by ``flax.struct.dataclass`` at run time
+
+        def replace(self, **changes: Any) -> TrainState: ...
 
     @classmethod
     def create(

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import optax
 from flax import nnx
@@ -244,7 +245,7 @@ def build_update(
             optimizer, finite, guarded, grads, state.opt_state, params, new_rest, rest
         )
         new_state = state.replace(
-            model=ModelState(state.graphdef, combine(new_params, new_rest)),
+            model=ModelState(state.graphdef, combine(cast(dict, new_params), new_rest)),
             opt_state=opt_state,
             step=state.step + (finite.astype(jnp.int32) if guarded else 1),
             key=key,
@@ -325,6 +326,8 @@ class TrainStep:
     per_example: bool | None = None
     accumulate: int = 1
     loss_shape: Callable | None = None
+    _jitted: Any = dataclasses.field(init=False, repr=False, default=None)
+    _siblings: dict = dataclasses.field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         fn = self.update
@@ -372,19 +375,19 @@ class TrainStep:
     @property
     def jitted(self) -> Callable:
         """The ``jax.jit`` function (``lower``, ``_cache_size``, ...)."""
-        return self._jitted  # type: ignore[attr-defined]
+        return self._jitted
 
     def _cache_size(self) -> int:
         """How many programs the step has compiled (1 once warm)."""
-        return self._jitted._cache_size()  # type: ignore[attr-defined]
+        return self._jitted._cache_size()
 
     def lower(self, *args: Any) -> Any:
         """``jax.jit(...).lower`` of the step (for inspection)."""
-        return self._jitted.lower(*args)  # type: ignore[attr-defined]
+        return self._jitted.lower(*args)
 
     def _sibling(self, **changes: Any) -> TrainStep:
         key = tuple(sorted(changes.items(), key=lambda kv: kv[0]))
-        siblings = self._siblings  # type: ignore[attr-defined]
+        siblings = self._siblings
         if key not in siblings:
             siblings[key] = dataclasses.replace(self, **changes)
         return siblings[key]
@@ -566,6 +569,8 @@ class EvalStep:
     mesh: Any = None
     precision: str = "fp32"
     output_shapes: Callable | None = None
+    _jitted: Any = dataclasses.field(init=False, repr=False, default=None)
+    _siblings: dict = dataclasses.field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_jitted", _jit(self.evaluate, self.mesh, 0, False))
@@ -574,15 +579,15 @@ class EvalStep:
     def __call__(self, state: TrainState, batch: Any, mask: Any = None) -> dict:
         if self.mesh is not None:
             check_divisible(int(jnp.shape(jax.tree.leaves(batch)[0])[0]), self.mesh)
-        return self._jitted(state, batch, mask)  # type: ignore[attr-defined]
+        return self._jitted(state, batch, mask)
 
     @property
     def jitted(self) -> Callable:
         """The ``jax.jit`` function."""
-        return self._jitted  # type: ignore[attr-defined]
+        return self._jitted
 
     def _cache_size(self) -> int:
-        return self._jitted._cache_size()  # type: ignore[attr-defined]
+        return self._jitted._cache_size()
 
     def takes_mask(self, state: TrainState, batch: Any) -> bool:
         """Whether every metric is per-example (abstract trace, nothing runs)."""
@@ -596,7 +601,7 @@ class EvalStep:
         mesh = resolve_mesh(mesh)
         if mesh is self.mesh:
             return self
-        siblings = self._siblings  # type: ignore[attr-defined]
+        siblings = self._siblings
         if mesh not in siblings:
             siblings[mesh] = dataclasses.replace(self, mesh=mesh)
         return siblings[mesh]

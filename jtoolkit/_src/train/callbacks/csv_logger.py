@@ -38,22 +38,22 @@ class CSVLogger(Callback):
         if not self._primary:
             return
         done = run.history
-        self._fields = list(done[0]) if done else None
+        fields = self._fields = list(done[0]) if done else None
         with open(self.path, "w", newline="") as f:
-            if done:
-                writer = csv.DictWriter(f, self._fields, delimiter=self.separator)
+            if fields is not None:
+                writer = csv.DictWriter(f, fields, delimiter=self.separator)
                 writer.writeheader()
                 writer.writerows(done)
 
     def on_epoch_end(self, run: Run, record: dict[str, Any]) -> None:
         if not self._primary:
             return
-        new = self._fields is None
-        if new:
-            self._fields = list(record)
+        fields, new = self._fields, self._fields is None
+        if fields is None:
+            fields = self._fields = list(record)
         with open(self.path, "a", newline="") as f:
             writer = csv.DictWriter(
-                f, self._fields, delimiter=self.separator, extrasaction="ignore"
+                f, fields, delimiter=self.separator, extrasaction="ignore"
             )
             if new:
                 writer.writeheader()

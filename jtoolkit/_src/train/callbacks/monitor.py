@@ -194,6 +194,11 @@ class ReduceLROnPlateau(Monitor):
     def decide(self, run: Run, value: float) -> None:
         from jtoolkit._src.optim.lr import set_lr
 
+        if self._current is None:
+            raise RuntimeError(
+                "ReduceLROnPlateau.decide before on_train_begin: pass the callback "
+                "to fit(callbacks=...) so it sees the run start"
+            )
         self._current = self.scheduler.step(self._current, value)
         # A host float: the lr array must not be shared with the (donated) state.
         opt_state = set_lr(run.state.opt_state, float(self._current.lr))

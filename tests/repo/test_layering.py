@@ -202,20 +202,10 @@ def test_the_check_fails_on_a_cycle():
     assert find_cycle(edges) is not None
 
 
-# Files outside jtoolkit/_src/nn that still import another file's private name
-# (issue #21; their areas are being reworked on other branches): each entry is
-# "importing module: name". Remove an entry when the import is gone; the test
-# fails on any new one and on an entry that no longer occurs.
-KNOWN_PRIVATE_IMPORTS = {
-    "jtoolkit._src.data.datasets: _rng",
-    "jtoolkit._src.data.loader: _SampleError",
-    "jtoolkit._src.data.loader: _batch_gatherer",
-    "jtoolkit._src.data.workers: _SampleError",
-    "jtoolkit._src.demo.cli: _OPTIMIZERS",
-    "jtoolkit._src.demo.cli: _SCHEDULERS",
-    "jtoolkit._src.tensor.factories: _parse_size",
-    "jtoolkit._src.tensor.factories: _place",
-}
+# Imports of another file's private name that are allowed ("importing module: name").
+# Empty: every shared helper is public in its file or lives in core (issue #21). The
+# test fails on any new private import and on an entry here that no longer occurs.
+KNOWN_PRIVATE_IMPORTS: set[str] = set()
 
 
 def private_imports(source: str, module: str) -> set[str]:

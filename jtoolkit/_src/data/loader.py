@@ -16,12 +16,12 @@ import numpy as np
 
 from jtoolkit._src.core.protocols import SupportsSetEpoch
 from jtoolkit._src.data.collate import default_collate, default_convert
-from jtoolkit._src.data.datasets import IterableDataset, _batch_gatherer
+from jtoolkit._src.data.datasets import IterableDataset, batch_gatherer
 from jtoolkit._src.data.fetch import (
     Fetcher,
+    SampleError,
     StreamEnd,
     StreamFetcher,
-    _SampleError,
     raise_in_main,
 )
 from jtoolkit._src.data.samplers import (
@@ -332,7 +332,7 @@ class DataLoader:
             )
         else:
             fast = auto_batch and self.collate_fn is default_collate
-            gather = _batch_gatherer(dataset) if fast else None
+            gather = batch_gatherer(dataset) if fast else None
             self._fetch = Fetcher(dataset, self.collate_fn, gather, bool(auto_batch))
         self._next_epoch, self._next_skip = 0, 0
         self._progress: _Progress | None = None
@@ -477,7 +477,7 @@ class _MainIter:
                 return self._fetch(idx)
             except StreamEnd:
                 break
-            except _SampleError as e:
+            except SampleError as e:
                 raise_in_main(e, k)
         progress.done = True
         self._indices = iter(())

@@ -62,7 +62,7 @@ def _axpy(x: np.ndarray, alpha: Any, v: np.ndarray) -> np.ndarray:
     return (x.astype(wide) + a * v.astype(wide)).astype(x.dtype)
 
 
-def _dot(a: np.ndarray, b: np.ndarray) -> np.generic:
+def _dot(a: np.ndarray, b: np.ndarray) -> np.floating[Any]:
     """``a . b`` accumulated in float64 and rounded once to a's dtype.
 
     numpy's float32 dot is BLAS's (its summation order follows this CPU's vector
@@ -73,7 +73,7 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.generic:
     return a.dtype.type(np.dot(a.astype(wide), b.astype(wide)))
 
 
-def _sum(a: np.ndarray) -> np.generic:
+def _sum(a: np.ndarray) -> np.floating[Any]:
     """``a.sum()`` accumulated in float64 and rounded once (see `_dot`)."""
     return a.dtype.type(a.astype(np.promote_types(a.dtype, np.float64)).sum())
 
@@ -300,7 +300,7 @@ class LBFGS:
                     ro.append(1.0 / ys)
                     h_diag = ys / _dot(y, y)
                 num_old = len(old_dirs)
-                al = [None] * num_old
+                al: list[Any] = [None] * num_old  # filled below, last first
                 q = -flat_grad
                 for i in range(num_old - 1, -1, -1):
                     al[i] = _dot(old_stps[i], q) * ro[i]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -44,7 +44,7 @@ class ScheduledLearningRateState(NamedTuple):
 
 
 def lr_state_init(
-    lr: Schedulable, params: optax.Params = None
+    lr: Schedulable, params: optax.Params | None = None
 ) -> LearningRateState | ScheduledLearningRateState:
     """The lr state before any update (a schedule is evaluated at count 0).
 
@@ -64,6 +64,9 @@ def lr_state_read(
 ) -> tuple[jax.Array, LearningRateState | ScheduledLearningRateState]:
     """The lr this update uses (torch's ``group["lr"]``) and the next lr state."""
     if callable(lr):
+        # lr_state_init gives a schedule this state (a NamedTuple whose
+        # ``count`` the type checker would otherwise take for tuple.count).
+        state = cast(ScheduledLearningRateState, state)
         dtype = state.lr.dtype
         lr_t = jnp.asarray(lr(state.count), dtype)
         count = state.count + 1

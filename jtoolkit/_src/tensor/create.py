@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 
-def parse_size(size: tuple[Any, ...], fname: str) -> tuple[int, ...]:
+def parse_size(size: Sequence[Any], fname: str) -> tuple[int, ...]:
     """Sizes as ints or one list/tuple, with torch's errors."""
     if len(size) == 1 and isinstance(size[0], Sequence):
         size = tuple(size[0])

@@ -38,3 +38,25 @@ def test_create_rejects_non_module():
         TrainState.create({"w": 1.0}, optax.sgd(0.1))
     with pytest.raises(TypeError, match="GradientTransformation"):
         TrainState.create(nnx.Linear(2, 2, rngs=nnx.Rngs(0)), object())
+
+
+def test_no_array_sits_in_two_leaves_so_the_step_can_donate_the_state():
+    """A scheduled lr's state held one array as both ``lr`` and ``next_lr``; the
+    first donated step then failed ("Attempt to donate the same buffer twice")."""
+    import jtoolkit.optim as optim
+    import jtoolkit.schedules as sched
+    from jtoolkit.train import make_train_step
+
+    opt = optim.adam(lr=sched.cosine_annealing_lr(1e-3, T_max=100))
+    state = TrainState.create(_Net(nnx.Rngs(0)), opt)
+    ids = [id(x) for x in jax.tree.leaves(state) if isinstance(x, jax.Array)]
+    assert len(ids) == len(set(ids))
+
+    def loss_fn(model, batch):
+        x, y = batch
+        return jnp.mean((model(x) - y) ** 2)
+
+    step = make_train_step(loss_fn, opt)
+    x = jnp.ones((4, 3), jnp.float32)
+    state, metrics = step(state, (x, jnp.zeros((4, 2), jnp.float32)))
+    assert np.isfinite(float(metrics["loss"]))

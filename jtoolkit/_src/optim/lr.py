@@ -55,7 +55,9 @@ def lr_state_init(
     if callable(lr):
         count = zero_count()
         first = jnp.asarray(lr(count), dtype)
-        return ScheduledLearningRateState(count, first, first)
+        # Two buffers, not one array in two leaves: a train step donates the state,
+        # and XLA refuses to donate one buffer twice.
+        return ScheduledLearningRateState(count, first, jnp.array(first, copy=True))
     return LearningRateState(jnp.asarray(lr, dtype))
 
 

@@ -104,13 +104,14 @@ class TrainState:
         if loss_scale:
             init = 2.0**16 if loss_scale is True else float(loss_scale)
             scale = init_loss_scale(init)
-        return cls(
+        state = cls(
             model=ModelState(graphdef, pure),
             opt_state=optimizer.init(params),
             step=jnp.zeros((), jnp.int32),
             key=jax.random.key(seed),
             loss_scale=scale,
         )
+        return _unaliased(state)
 
     @property
     def graphdef(self) -> Any:
@@ -134,3 +135,22 @@ class TrainState:
     def params(self) -> Any:
         """The trainable parameters (``nnx.Param`` leaves) as a nested dict."""
         return split_params(self.graphdef, self.model.variables)[0]
+
+
+def _unaliased(tree: Any) -> Any:
+    """``tree`` with every array that sits in two leaves copied for the second one.
+
+    A train step donates the whole state, and XLA refuses to donate one buffer
+    twice; an optimizer's ``init`` may legitimately put one array in two places.
+    """
+    seen: set[int] = set()
+
+    def once(leaf: Any) -> Any:
+        if not isinstance(leaf, jax.Array):
+            return leaf
+        if id(leaf) in seen:
+            return jnp.array(leaf, copy=True)
+        seen.add(id(leaf))
+        return leaf
+
+    return jax.tree.map(once, tree)

@@ -511,10 +511,12 @@ class Transformer(nnx.Module):
     match).
 
     Args:
-      d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward,
-      dropout, activation, layer_norm_eps, batch_first, norm_first, bias: as
-        torch. custom_encoder / custom_decoder: modules used instead of the built
-        stacks. rngs: ``nnx.Rngs``.
+      d_model: as torch; so are ``nhead``, ``num_encoder_layers``,
+        ``num_decoder_layers``, ``dim_feedforward``, ``dropout``, ``activation``,
+        ``layer_norm_eps``, ``batch_first``, ``norm_first`` and ``bias``.
+      custom_encoder: a module used instead of the built encoder stack.
+      custom_decoder: a module used instead of the built decoder stack.
+      rngs: ``nnx.Rngs``.
 
     Returns:
       Called as ``model(src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,

@@ -357,8 +357,9 @@ def one_cycle_momentum(
     the same.
 
     Args:
-        total_steps, epochs, steps_per_epoch, pct_start, anneal_strategy,
-            three_phase: as in :func:`one_cycle_lr`.
+        total_steps: as in :func:`one_cycle_lr`; so are ``epochs``,
+            ``steps_per_epoch``, ``pct_start``, ``anneal_strategy`` and
+            ``three_phase``.
         base_momentum: momentum at the lr peak.
         max_momentum: momentum at the start and end.
 

@@ -142,3 +142,86 @@ def test_reusing_a_donated_state_still_gets_the_hint():
     _STEP(state, _BATCHES[0])
     with pytest.raises(ValueError, match="donated to an earlier call"):
         _STEP(state, _BATCHES[0])
+
+
+def _cli(ckpt, metrics, nproc):
+    import sys
+
+    cmd = [sys.executable, "-m", "jtoolkit.train", "--epochs", "3", "--no-progress"]
+    cmd += ["--checkpoint-dir", str(ckpt), "--resume", "auto"]
+    cmd += ["--checkpoint-every-steps", "5", "--metrics-file", str(metrics)]
+    if nproc > 1:
+        launch = [sys.executable, "-m", "jtoolkit.launch", "--nproc", str(nproc)]
+        cmd = [*launch, *cmd[1:], "--data-parallel"]
+    return cmd
+
+
+def _cli_env():
+    return {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=1",
+        "JAX_PLATFORMS": "cpu",
+        "JTOOLKIT_COMPILATION_CACHE": "0",
+    }
+
+
+def _cli_metrics(path):
+    import json
+
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in _TIMING} for r in rows]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nproc", [1, 2])
+def test_cli_sigterm_exits_143_and_the_rerun_ends_like_uninterrupted(tmp_path, nproc):
+    import subprocess
+    import time
+
+    ckpt, metrics = tmp_path / "ckpt", tmp_path / "m.jsonl"
+    run = subprocess.Popen(
+        _cli(ckpt, metrics, nproc),
+        env=_cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not all_steps(ckpt) and run.poll() is None:  # training has begun
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert run.poll() is None, run.communicate()
+    run.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    out, err = run.communicate(timeout=120)
+    print(
+        f"nproc={nproc}: SIGTERM to exit {run.returncode} in "
+        f"{time.monotonic() - sent:.2f} s"
+    )
+    assert run.returncode == 143, (out[-2000:], err[-4000:])
+    assert "preempted" in err, err[-2000:]
+    saved = all_steps(ckpt)[-1]
+    assert saved >= 5  # saved at (or after) the step the SIGTERM came in
+    again = subprocess.run(
+        _cli(ckpt, metrics, nproc),
+        env=_cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr[-4000:]
+    straight = tmp_path / "straight.jsonl"
+    plain = subprocess.run(
+        _cli(tmp_path / "plain", straight, nproc),
+        env=_cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert plain.returncode == 0, plain.stderr[-4000:]
+    a, b = _cli_metrics(metrics), _cli_metrics(straight)
+    assert [r["epoch"] for r in a] == [1, 2, 3]
+    for ra, rb in zip(a, b, strict=True):
+        assert ra.keys() == rb.keys()
+        for key in ra:
+            assert ra[key] == pytest.approx(rb[key], rel=1e-6, abs=0), key

@@ -62,31 +62,25 @@ from jtoolkit._src.losses.margin import (
 from jtoolkit._src.losses.modules import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
-    NLLLoss,
-)
-from jtoolkit._src.losses.modules_likelihood import (
     CTCLoss,
     GaussianNLLLoss,
-    PoissonNLLLoss,
-)
-from jtoolkit._src.losses.modules_margin import (
-    CosineEmbeddingLoss,
     HingeEmbeddingLoss,
-    MarginRankingLoss,
-    MultiLabelMarginLoss,
-    MultiLabelSoftMarginLoss,
-    MultiMarginLoss,
-    SoftMarginLoss,
-    TripletMarginWithDistanceLoss,
-)
-from jtoolkit._src.losses.modules_regression import (
     HuberLoss,
     KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
+    MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
+    NLLLoss,
+    PoissonNLLLoss,
     SmoothL1Loss,
+    SoftMarginLoss,
     TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
 from jtoolkit._src.losses.probabilistic import gaussian_nll_loss, poisson_nll_loss
 from jtoolkit._src.losses.regression import (

@@ -30,25 +30,34 @@ Example:
     (0.001, 0.1)
 """
 
-from jtoolkit._src.schedules.chained import chained_scheduler
-from jtoolkit._src.schedules.compose import lambda_lr, per_epoch, sequential_lr
-from jtoolkit._src.schedules.constant import constant_lr, polynomial_lr
-from jtoolkit._src.schedules.cyclic import cyclic_lr, cyclic_momentum
+from jtoolkit._src.schedules.compose import (
+    chained_scheduler,
+    lambda_lr,
+    per_epoch,
+    sequential_lr,
+)
+from jtoolkit._src.schedules.cyclic import (
+    cyclic_lr,
+    cyclic_momentum,
+    one_cycle_lr,
+    one_cycle_momentum,
+)
 from jtoolkit._src.schedules.decay import (
+    constant_lr,
     cosine_annealing_lr,
+    cosine_annealing_warm_restarts,
     exponential_lr,
     linear_lr,
+    linear_warmup_cosine_annealing,
+    multiplicative_lr,
     multistep_lr,
+    polynomial_lr,
     step_lr,
+    swa_lr,
 )
-from jtoolkit._src.schedules.multiplicative import multiplicative_lr
 from jtoolkit._src.schedules.numerics import Schedule
-from jtoolkit._src.schedules.one_cycle import one_cycle_lr, one_cycle_momentum
 from jtoolkit._src.schedules.plateau import PlateauState, ReduceLROnPlateau
 from jtoolkit._src.schedules.plot import plot_schedule
-from jtoolkit._src.schedules.swa import swa_lr
-from jtoolkit._src.schedules.warm_restarts import cosine_annealing_warm_restarts
-from jtoolkit._src.schedules.warmup import linear_warmup_cosine_annealing
 
 __all__ = [
     "PlateauState",

@@ -38,7 +38,18 @@ from jtoolkit._src.tensor.create import (
     LongTensor,
     ShortTensor,
     Tensor,
+    arange,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
     tensor,
+    zeros,
+    zeros_like,
 )
 from jtoolkit._src.tensor.device import (
     cpu,
@@ -49,19 +60,6 @@ from jtoolkit._src.tensor.device import (
     empty_cache,
     get_device_name,
     to,
-)
-from jtoolkit._src.tensor.factories import (
-    arange,
-    empty,
-    eye,
-    from_numpy,
-    full,
-    full_like,
-    linspace,
-    ones,
-    ones_like,
-    zeros,
-    zeros_like,
 )
 from jtoolkit._src.tensor.index import index_put
 from jtoolkit._src.tensor.matmul import bmm, einsum, matmul, mm, mv

@@ -15,8 +15,12 @@ imported as ``from tests.<area>._harness import ...`` (``tests`` and each area a
 packages, so equal basenames in two areas, e.g. ``test_embedding.py``, do not clash).
 """
 
+import ctypes
+import gc
+import inspect
 import os
 import random
+import resource
 import sys
 
 import numpy as np
@@ -34,7 +38,13 @@ if os.path.dirname(__file__) not in sys.path:  # also under --import-mode=import
 
 
 def pytest_configure(config):
-    """Apply ``JTOOLKIT_TORCH_THREADS`` once, before any test runs torch."""
+    """Register the ``parity`` marker; apply ``JTOOLKIT_TORCH_THREADS`` once, before
+    any test runs torch."""
+    config.addinivalue_line(
+        "markers",
+        "parity: compares with torch (set automatically for tests that take the "
+        "torch fixture or import torch); .ci/run reruns these under other CPU ISAs",
+    )
     if TORCH_THREADS:
         try:
             import torch
@@ -65,3 +75,87 @@ def torch():
         assert torch.get_num_threads() == int(TORCH_THREADS), "set by pytest_configure"
     torch.manual_seed(SEED)
     return torch
+
+
+_TORCH_IMPORT = ('importorskip("torch")', "import torch", 'getfixturevalue("torch")')
+
+
+def _compares_with_torch(item) -> bool:
+    """A parity test: it takes the ``torch`` fixture, its function imports torch, or
+    its module holds torch as a global (``torch = pytest.importorskip("torch")``)."""
+    if "torch" in getattr(item, "fixturenames", ()):
+        return True
+    function = getattr(item, "function", None)
+    if function is None:
+        return False
+    module = sys.modules.get(function.__module__)
+    if getattr(getattr(module, "torch", None), "__name__", "") == "torch":
+        return True
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return False
+    return any(pattern in source for pattern in _TORCH_IMPORT)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every parity test ``parity`` (``pytest -m parity`` selects them)."""
+    for item in items:
+        if _compares_with_torch(item):
+            item.add_marker(pytest.mark.parity)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_jax_caches_after_each_module():
+    """Free each test module's compiled programs when it ends.
+
+    JAX keeps every jitted function's executables (and tracing caches) for the whole
+    process; over ~100 modules a worker grew to ~4 GB. A module's programs are not
+    reused by the next module, so clearing them costs nothing and keeps a worker's
+    peak near that of its largest module. ``malloc_trim`` hands the freed pages back.
+    ``JTOOLKIT_KEEP_JAX_CACHES=1`` keeps them (to measure the difference).
+    """
+    yield
+    if os.environ.get("JTOOLKIT_KEEP_JAX_CACHES") == "1":
+        return
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        jax.clear_caches()
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
+_PEAKS = pytest.StashKey[dict]()  # xdist worker id -> its peak RSS in GiB
+
+
+def _peak_rss_gib() -> float:
+    """This process's peak resident set size (``ru_maxrss`` is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def pytest_sessionfinish(session):
+    """An xdist worker hands its peak RSS to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["peak_rss_gib"] = _peak_rss_gib()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """(xdist controller) Collect each worker's peak RSS."""
+    peak = getattr(node, "workeroutput", {}).get("peak_rss_gib")
+    if peak is not None:
+        node.config.stash.setdefault(_PEAKS, {})[node.gateway.id] = peak
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """One line with the peak RSS of each worker (or of this process)."""
+    peaks = config.stash.get(_PEAKS, {}) or {"main": _peak_rss_gib()}
+    terminalreporter.write_line(
+        "peak RSS per pytest process: "
+        + ", ".join(f"{k} {v:.2f} GiB" for k, v in sorted(peaks.items()))
+    )

@@ -83,7 +83,9 @@ _WORKERS = ("ForkServerProcess", "ForkProcess", "SpawnProcess")
 
 
 def _no_children_left(pids=()):
-    deadline = time.monotonic() + 5
+    """True once no worker (nor any of ``pids``) is alive; False after 120 s: a wait
+    on the event with a generous timeout, so a loaded machine cannot fail it."""
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         alive = [p for p in pids if psutil.pid_exists(p)]
         workers = [c for c in mp.active_children() if c.name.startswith(_WORKERS)]
@@ -186,10 +188,9 @@ def test_worker_death_is_an_error_not_a_hang(kill_signal):
     loader = data.DataLoader(
         Failing(kill_at=6, kill_signal=kill_signal), batch_size=2, num_workers=2
     )
-    start = time.monotonic()
+    # A hang would be stopped by pytest's timeout; no wall-clock bound here.
     with pytest.raises(RuntimeError, match=rf"exited unexpectedly.*{kill_signal.name}"):
         list(loader)
-    assert time.monotonic() - start < 10
     assert _no_children_left()  # the dead pool is closed, loader or not
 
 
@@ -360,7 +361,7 @@ for w in (0, 2):
 loader = data.DataLoader(Shards(0, 40), batch_size=2, num_workers=2)
 for batch in loader:
     break  # forked workers stop with their pass, as torch's
-deadline = time.monotonic() + 5
+deadline = time.monotonic() + 120  # an event wait: generous on a loaded machine
 while mp.active_children() and time.monotonic() < deadline:
     time.sleep(0.05)
 out["children after break"] = ([c.name for c in mp.active_children()], [])

@@ -134,21 +134,14 @@ def test_schedules_take_batched_counts():
     [
         (
             lambda: S.step_lr(0.1, 0),
-            "step_lr: step_size must be an integer >= 1, got 0",
+            "step_lr: step_size must be nonzero, got 0",
         ),
-        (lambda: S.step_lr(0.1, 2.5), "step_size must be an integer >= 1, got 2.5"),
-        (lambda: S.step_lr(0.1, 3, gamma=0.0), "step_lr: gamma must be > 0, got 0.0"),
+        (lambda: S.step_lr(0.1, 2.5), "step_size must be an integer, got 2.5"),
         (lambda: S.step_lr(-0.1, 3), "step_lr: lr must be >= 0, got -0.1"),
-        (lambda: S.multistep_lr(0.1, [2], gamma=-1), "multistep_lr: gamma must be > 0"),
-        (lambda: S.exponential_lr(0.1, 0), "exponential_lr: gamma must be > 0, got 0"),
         (lambda: S.cosine_annealing_lr(0.1, 0), "T_max must be > 0, got 0"),
         (lambda: S.cosine_annealing_lr(0.1, -5), "T_max must be > 0, got -5"),
         (lambda: S.linear_lr(0.1, start_factor=0), "start_factor=0"),
         (lambda: S.linear_lr(0.1, end_factor=1.5), "end_factor=1.5"),
-        (
-            lambda: S.linear_lr(0.1, total_iters=-1),
-            "linear_lr: total_iters must be an integer >= 0, got -1",
-        ),
         (lambda: S.lambda_lr(0.1, 3), "callable"),
         (lambda: S.sequential_lr([S.step_lr(0.1, 1)], [3]), "number of milestones"),
         (lambda: S.sequential_lr([], []), "at least one"),
@@ -161,10 +154,6 @@ def test_schedules_take_batched_counts():
             "cyclic_lr: step_size_up must be > 0, got 0",
         ),
         (lambda: S.cyclic_lr(0.1, 1.0, mode="cosine"), "'cosine'"),
-        (
-            lambda: S.cyclic_lr(0.1, 1.0, mode="exp_range", gamma=0),
-            "gamma must be > 0, got 0",
-        ),
         (lambda: S.cyclic_momentum(mode="nope"), "'nope'"),
         (lambda: S.one_cycle_lr(0.1), "total_steps OR"),
         (

@@ -11,8 +11,9 @@ import json
 import os
 import subprocess
 import sys
-import time
+import textwrap
 
+import psutil
 import pytest
 
 from jtoolkit.launch import worker_env
@@ -61,24 +62,48 @@ def test_two_processes_equal_one_process(tmp_path):
             assert ra[key] == pytest.approx(rb[key], rel=1e-4), key
 
 
+def _wait_for_file_source(path, code: int) -> str:
+    """Script lines that wait (polling, 200 s at most) until ``path`` exists, else
+    exit with ``code``: processes wait on each other's events, not on the clock."""
+    return (
+        "import pathlib, time\n"
+        f"_deadline = time.monotonic() + {_EVENT_WAIT_S}\n"
+        f"while not pathlib.Path({str(path)!r}).exists():\n"
+        "    if time.monotonic() > _deadline:\n"
+        f"        sys.exit({code})\n"
+        "    time.sleep(0.05)\n"
+    )
+
+
+# How long a process of these scripts waits for another's event before giving up:
+# generous (a loaded machine), and below pytest's 300 s so a hang fails clearly.
+_EVENT_WAIT_S = 200
+
+
 def test_a_dying_process_stops_the_launch_naming_it(tmp_path):
+    """Process 1 dies while process 0 would run for an hour: the launcher stops
+    process 0 (its pid is gone when the launcher returns) and reports code 3."""
+    pid_file = tmp_path / "pid0"
     script = tmp_path / "die.py"
     script.write_text(
         "import os, sys, time\n"
         "if os.environ['JAX_PROCESS_ID'] == '1':\n"
-        "    sys.exit(3)\n"
-        "time.sleep(120)\n"
+        + textwrap.indent(_wait_for_file_source(pid_file, 4), "    ")
+        + "    sys.exit(3)\n"
+        f"tmp = {str(tmp_path / 'pid0.tmp')!r}\n"
+        "open(tmp, 'w').write(str(os.getpid()))\n"
+        f"os.replace(tmp, {str(pid_file)!r})\n"
+        "time.sleep(3600)  # only the launcher's stop ends this process\n"
     )
-    start = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "jtoolkit.launch", "--nproc", "2", str(script)],
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=_EVENT_WAIT_S + 60,
     )
-    assert time.monotonic() - start < 60
-    assert result.returncode == 3
+    assert result.returncode == 3, result.stderr[-3000:]
     assert "process 1" in result.stderr and "code 3" in result.stderr
+    assert not psutil.pid_exists(int(pid_file.read_text()))
 
 
 def test_worker_env_and_bad_arguments():
@@ -122,6 +147,11 @@ def test_checkpoints_move_between_process_counts(tmp_path, first, second):
 
 
 def test_saving_from_one_process_only_fails_fast_with_a_clear_error(tmp_path):
+    """A save_checkpoint called by one process of two raises CollectiveCallError
+    after the barrier's timeout (4 s here) instead of hanging."""
+    caught = tmp_path / "caught"
+    # Process 1 never saves, and stays alive until process 0 has its answer: only
+    # the barrier's timeout can end process 0's save_checkpoint.
     script = tmp_path / "rank0_save.py"
     script.write_text(
         "import os, sys, time\n"
@@ -136,19 +166,18 @@ def test_saving_from_one_process_only_fails_fast_with_a_clear_error(tmp_path):
         "    except CollectiveCallError as err:\n"
         "        print('caught:', err, flush=True)\n"
         "        sys.exit(0)\n"
-        "    sys.exit(5)\n"
-        "time.sleep(12)\n"
+        "    finally:\n"
+        f"        open({str(caught)!r}, 'w').close()\n"
+        "    sys.exit(5)\n" + _wait_for_file_source(caught, 6)
     )
     env = {**_env(1), "JTOOLKIT_BARRIER_TIMEOUT_S": "4"}
-    start = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "jtoolkit.launch", "--nproc", "2", str(script)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=_EVENT_WAIT_S + 60,
         env=env,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-3000:])
     assert "caught: save_checkpoint" in result.stdout
     assert "every process must call save_checkpoint" in result.stdout
-    assert time.monotonic() - start < 60

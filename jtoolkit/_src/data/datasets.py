@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jtoolkit._src.data.samplers import _rng
+from jtoolkit._src.data.samplers import epoch_rng
 
 __all__ = [
     "ArrayDataset",
@@ -325,7 +325,7 @@ class Subset(Dataset):
         return len(self.indices)
 
 
-def _batch_gatherer(dataset: Any) -> Callable[[Any], list[np.ndarray]] | None:
+def batch_gatherer(dataset: Any) -> Callable[[Any], list[np.ndarray]] | None:
     """A function ``indices -> collated batch`` when ``dataset`` allows one, else None.
 
     Only for ArrayDataset itself (not subclasses that change item access) and Subsets
@@ -339,7 +339,7 @@ def _batch_gatherer(dataset: Any) -> Callable[[Any], list[np.ndarray]] | None:
         )
         return dataset._gather if plain else None
     if isinstance(dataset, Subset) and type(dataset).__getitem__ is Subset.__getitem__:
-        inner = _batch_gatherer(dataset.dataset)
+        inner = batch_gatherer(dataset.dataset)
         if inner is not None:
             return _SubsetGather(inner, dataset._index)
     return None
@@ -429,7 +429,7 @@ def random_split(dataset: Any, lengths: Sequence[float], seed: int = 0) -> list[
             "Sum of input lengths does not equal the length of the input dataset! "
             f"(lengths {list(lengths)} sum to {sum(counts)}, len(dataset) is {n})"
         )
-    order = _rng(seed, 0).permutation(n).tolist()
+    order = epoch_rng(seed, 0).permutation(n).tolist()
     ends = itertools.accumulate(counts)
     pairs = zip(ends, counts, strict=True)
     return [Subset(dataset, order[end - c : end]) for end, c in pairs]

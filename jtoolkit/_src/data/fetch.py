@@ -10,7 +10,7 @@ import numpy as np
 __all__: list[str] = []  # private: used by the loader and the workers
 
 
-class _SampleError(Exception):
+class SampleError(Exception):
     """Wraps the exception of one sample (or batch) with where it happened."""
 
     def __init__(self, where: str, error: BaseException) -> None:
@@ -41,7 +41,7 @@ class Fetcher(NamedTuple):
             try:
                 return self.gather(indices)
             except Exception as e:
-                raise _SampleError(_describe(np.asarray(indices).tolist()), e) from e
+                raise SampleError(_describe(np.asarray(indices).tolist()), e) from e
         return self._collate(self._samples(indices))
 
     def start(self) -> Fetcher:
@@ -52,7 +52,7 @@ class Fetcher(NamedTuple):
         try:
             sample = self.dataset[index]
         except Exception as e:
-            raise _SampleError(f"loading sample {index}", e) from e
+            raise SampleError(f"loading sample {index}", e) from e
         return sample if self.collate_fn is None else self.collate_fn(sample)
 
     def _samples(self, indices: Any) -> list[Any]:
@@ -64,20 +64,20 @@ class Fetcher(NamedTuple):
             try:
                 return getitems(keys)
             except Exception as e:
-                raise _SampleError(_describe(keys), e) from e
+                raise SampleError(_describe(keys), e) from e
         samples, dataset, i = [], self.dataset, None
         try:
             for i in keys:
                 samples.append(dataset[i])
         except Exception as e:
-            raise _SampleError(f"loading sample {i}", e) from e
+            raise SampleError(f"loading sample {i}", e) from e
         return samples
 
     def _collate(self, samples: list[Any]) -> Any:
         try:
             return self.collate_fn(samples)
         except Exception as e:
-            raise _SampleError(f"collating {len(samples)} samples", e) from e
+            raise SampleError(f"collating {len(samples)} samples", e) from e
 
 
 class StreamEnd(Exception):
@@ -114,7 +114,7 @@ class _Stream:
             self.ended = True
             raise StreamEnd from None
         except Exception as e:
-            raise _SampleError(f"loading sample {self.drawn} of the stream", e) from e
+            raise SampleError(f"loading sample {self.drawn} of the stream", e) from e
         self.drawn += 1
         return sample
 
@@ -135,7 +135,7 @@ class _Stream:
         try:
             return spec.collate_fn(samples)
         except Exception as e:
-            raise _SampleError(f"collating {len(samples)} samples", e) from e
+            raise SampleError(f"collating {len(samples)} samples", e) from e
 
 
 def rebuild(error_type: type, message: str) -> BaseException:
@@ -147,7 +147,7 @@ def rebuild(error_type: type, message: str) -> BaseException:
     return rebuilt if isinstance(rebuilt, BaseException) else RuntimeError(message)
 
 
-def raise_in_main(err: _SampleError, batch: int) -> None:
+def raise_in_main(err: SampleError, batch: int) -> None:
     """Re-raise a main-process loading error naming the sample, original chained."""
     original = err.error
     message = (

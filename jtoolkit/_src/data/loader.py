@@ -16,12 +16,12 @@ import numpy as np
 
 from jtoolkit._src.core.protocols import SupportsSetEpoch
 from jtoolkit._src.data.collate import default_collate, default_convert
-from jtoolkit._src.data.datasets import IterableDataset, _batch_gatherer
+from jtoolkit._src.data.datasets import IterableDataset, batch_gatherer
 from jtoolkit._src.data.fetch import (
     Fetcher,
+    SampleError,
     StreamEnd,
     StreamFetcher,
-    _SampleError,
     raise_in_main,
 )
 from jtoolkit._src.data.samplers import (
@@ -222,8 +222,14 @@ class DataLoader:
     Batches are new arrays every time (no output buffer is reused behind the
     user's back: measured here, reuse gained nothing over ``np.take``).
 
-    ``pin_memory`` is accepted for torch compatibility and does nothing: use
-    :func:`prefetch_to_device` to overlap host-to-device copies with compute.
+    ``pin_memory`` and ``pin_memory_device`` are accepted for torch compatibility
+    and do nothing: use :func:`prefetch_to_device` to overlap host-to-device
+    copies with compute. Batches always come in order (``in_order=False`` is
+    accepted; torch allows, but does not require, out-of-order delivery).
+
+    The positional order is torch's (``timeout`` is the tenth argument);
+    ``prefetch_factor``, ``persistent_workers`` and jtoolkit's ``seed`` are
+    keyword-only.
 
     Args:
         dataset: map-style dataset (``__getitem__`` and ``__len__``) or an
@@ -238,16 +244,19 @@ class DataLoader:
         collate_fn: list of samples -> batch (default :func:`default_collate`).
         pin_memory: ignored (see above).
         drop_last: drop the last, smaller batch.
-        seed: seed of the shuffle order and of the workers' seeds; None draws a
-            fresh one for this loader (``state_dict`` records it).
-        generator: instead of ``seed``: a ``numpy.random.Generator`` (one seed is
-            drawn from it) or a ``torch.Generator`` (its ``initial_seed()``).
-        prefetch_factor: batches in flight per worker.
-        persistent_workers: keep the workers alive between passes.
-        worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker.
         timeout: seconds to wait for a batch from the workers; 0 waits forever.
+        worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker.
         multiprocessing_context: ``"fork"``, ``"forkserver"``, ``"spawn"`` (or a
             context) to force a start method; None picks as described above.
+        generator: instead of ``seed``: a ``numpy.random.Generator`` (one seed is
+            drawn from it) or a ``torch.Generator`` (its ``initial_seed()``).
+        prefetch_factor: batches in flight per worker (None: 2 with workers; with
+            ``num_workers=0`` only None, or 2 for older jtoolkit calls).
+        persistent_workers: keep the workers alive between passes.
+        pin_memory_device: ignored (see above).
+        in_order: accepted; batches always come in order.
+        seed: seed of the shuffle order and of the workers' seeds; None draws a
+            fresh one for this loader (``state_dict`` records it). Keyword-only.
 
     Raises:
         ValueError: torch's messages for invalid or conflicting options (batch_size
@@ -276,13 +285,16 @@ class DataLoader:
         collate_fn: Callable[[list[Any]], Any] | None = None,
         pin_memory: bool = False,
         drop_last: bool = False,
-        seed: int | None = 0,
-        prefetch_factor: int | None = 2,
-        persistent_workers: bool = False,
-        worker_init_fn: Callable[[int], None] | None = None,
         timeout: float = 0,
-        generator: Any = None,
+        worker_init_fn: Callable[[int], None] | None = None,
         multiprocessing_context: Any = None,
+        generator: Any = None,
+        *,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
+        in_order: bool = True,
+        seed: int | None = 0,
     ) -> None:
         _check_worker_args(num_workers, timeout, prefetch_factor, persistent_workers)
         self._stream = isinstance(dataset, IterableDataset)
@@ -320,7 +332,7 @@ class DataLoader:
             )
         else:
             fast = auto_batch and self.collate_fn is default_collate
-            gather = _batch_gatherer(dataset) if fast else None
+            gather = batch_gatherer(dataset) if fast else None
             self._fetch = Fetcher(dataset, self.collate_fn, gather, bool(auto_batch))
         self._next_epoch, self._next_skip = 0, 0
         self._progress: _Progress | None = None
@@ -465,7 +477,7 @@ class _MainIter:
                 return self._fetch(idx)
             except StreamEnd:
                 break
-            except _SampleError as e:
+            except SampleError as e:
                 raise_in_main(e, k)
         progress.done = True
         self._indices = iter(())

@@ -36,7 +36,7 @@ __all__ = [
 _U64 = 2**64
 
 
-def _rng(seed: int, epoch: int) -> np.random.Generator:
+def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
     """The Generator that draws the order of pass ``epoch`` for ``seed``."""
     return np.random.default_rng([int(seed) % _U64, int(epoch) % _U64])
 
@@ -140,7 +140,7 @@ class RandomSampler(Sampler):
         return self._num_samples
 
     def _indices(self) -> np.ndarray:
-        n, rng = len(self.data_source), _rng(self.seed, self.epoch)
+        n, rng = len(self.data_source), epoch_rng(self.seed, self.epoch)
         if self.replacement:
             return rng.integers(0, n, size=self.num_samples, dtype=np.int64)
         reps = -(-self.num_samples // n)
@@ -171,7 +171,7 @@ class SubsetRandomSampler(Sampler):
         self.seed = int(seed)
 
     def _indices(self) -> np.ndarray:
-        perm = _rng(self.seed, self.epoch).permutation(len(self.indices))
+        perm = epoch_rng(self.seed, self.epoch).permutation(len(self.indices))
         return np.asarray(self.indices, dtype=np.int64).reshape(-1)[perm]
 
     def __iter__(self) -> Iterator[int]:
@@ -247,7 +247,7 @@ class WeightedRandomSampler(Sampler):
         self.seed = int(seed)
 
     def _indices(self) -> np.ndarray:
-        rng = _rng(self.seed, self.epoch)
+        rng = epoch_rng(self.seed, self.epoch)
         p = self.weights / self.weights.sum()
         if self.replacement:
             cdf = np.cumsum(p)
@@ -392,7 +392,7 @@ class DistributedSampler(Sampler):
     def _indices(self) -> np.ndarray:
         n = len(self.dataset)
         if self.shuffle:
-            order = _rng(self.seed, self.epoch).permutation(n).astype(np.int64)
+            order = epoch_rng(self.seed, self.epoch).permutation(n).astype(np.int64)
         else:
             order = np.arange(n, dtype=np.int64)
         if self.drop_last:

@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jtoolkit._src.data.fetch import StreamEnd, _SampleError, rebuild
+from jtoolkit._src.data.fetch import SampleError, StreamEnd, rebuild
 from jtoolkit._src.data.shared_memory import dumps_shared, release
 
 __all__ = ["WorkerInfo", "get_worker_info"]
@@ -85,7 +85,7 @@ def get_worker_info() -> WorkerInfo | None:
 def _error_payload(err: BaseException, worker_id: int) -> dict[str, Any]:
     """A picklable description of a loading error raised in a worker."""
     where, original = "", err
-    if isinstance(err, _SampleError):
+    if isinstance(err, SampleError):
         where, original = f" while {err.where}", err.error
     text = "".join(traceback.format_exception(original))
     try:

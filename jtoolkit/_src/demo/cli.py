@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from jtoolkit._src.demo.config import _OPTIMIZERS, _SCHEDULERS, DemoConfig, UsageError
+from jtoolkit._src.demo.config import OPTIMIZERS, SCHEDULERS, DemoConfig, UsageError
 from jtoolkit._src.train.runtime import (
     Preempted,
     end_process,
@@ -149,12 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="learning rate (default: the optimizer's torch default, 1e-3 for adam; "
         "%(default)s means that)",
     )
-    add(
-        "--optimizer", choices=_OPTIMIZERS, default=d.optimizer, help="torch.optim twin"
-    )
+    add("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="torch.optim twin")
     add(
         "--scheduler",
-        choices=_SCHEDULERS,
+        choices=SCHEDULERS,
         default=d.scheduler,
         help="lr schedule: step (x0.1 every epochs//3), cosine, onecycle (per "
         "step), plateau (ReduceLROnPlateau on val_loss, patience 2), warmup-cosine",

@@ -7,10 +7,10 @@ import dataclasses
 __all__ = ["DemoConfig", "UsageError"]
 
 
-_OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
 
 
-_SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau", "warmup-cosine")
+SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau", "warmup-cosine")
 
 
 class UsageError(Exception):

@@ -60,9 +60,12 @@ def build_model(name: str, seed: int) -> nnx.Module:
 def _schedule(config: DemoConfig, lr: float, steps_per_epoch: int) -> Any:
     """The lr (float or step -> lr schedule) for ``config.scheduler``."""
     from jtoolkit._src.schedules.compose import per_epoch
-    from jtoolkit._src.schedules.decay import cosine_annealing_lr, step_lr
-    from jtoolkit._src.schedules.one_cycle import one_cycle_lr
-    from jtoolkit._src.schedules.warmup import linear_warmup_cosine_annealing
+    from jtoolkit._src.schedules.cyclic import one_cycle_lr
+    from jtoolkit._src.schedules.decay import (
+        cosine_annealing_lr,
+        linear_warmup_cosine_annealing,
+        step_lr,
+    )
 
     epochs = max(config.epochs, 1)
     if config.scheduler in ("none", "plateau"):
@@ -95,7 +98,7 @@ def _momentum_kwargs(config: DemoConfig, steps_per_epoch: int) -> dict[str, Any]
     """The momentum twin torch's OneCycleLR cycles, as optimizer keyword arguments."""
     if config.scheduler != "onecycle" or config.optimizer not in _CYCLED_MOMENTUM:
         return {}
-    from jtoolkit._src.schedules.one_cycle import one_cycle_momentum
+    from jtoolkit._src.schedules.cyclic import one_cycle_momentum
 
     total = max(config.epochs, 1) * steps_per_epoch
     momentum = one_cycle_momentum(total_steps=total)

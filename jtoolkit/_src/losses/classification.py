@@ -60,9 +60,16 @@ def _class_weight(weight, num_classes: int, dtype) -> jax.Array | None:
     return w
 
 
-def _check_index_target(x: jax.Array, target: jax.Array, ignore_index: int) -> None:
-    """Shape, dtype and (when concrete) range checks of class-index targets."""
+def _check_index_target(
+    x: jax.Array, target: jax.Array, ignore_index: int
+) -> jax.Array:
+    """Shape, dtype and (when concrete) range checks of class-index targets.
+
+    Returns the target; a ``[1]`` target of a 1-d input is its scalar, as torch.
+    """
     expected = x.shape[:1] + x.shape[2:] if x.ndim > 1 else ()
+    if x.ndim == 1 and target.shape == (1,):
+        target = target.reshape(())
     if target.shape != expected:
         batch = (
             f"Expected input batch_size ({x.shape[0]}) to match target batch_size "
@@ -92,6 +99,7 @@ def _check_index_target(x: jax.Array, target: jax.Array, ignore_index: int) -> N
                 f"in [0, {num_classes - 1}] (input has {num_classes} classes) or equal "
                 f"ignore_index={ignore_index}."
             )
+    return target
 
 
 def _is_zero(value) -> bool:
@@ -200,7 +208,7 @@ def cross_entropy(
         logp = jax.nn.log_softmax(x, axis=1)
         out = _probability_loss(logp, t, w, reduction, label_smoothing)
     else:
-        _check_index_target(x, t, ignore_index)
+        t = _check_index_target(x, t, ignore_index)
         x, t = (x[None], t[None]) if unbatched else (x, t)
         logp = jax.nn.log_softmax(x, axis=1)
         out = _index_loss(logp, t, w, ignore_index, reduction, label_smoothing)
@@ -247,7 +255,7 @@ def nll_loss(
     num_classes = x.shape[1] if x.ndim > 1 else x.shape[0]
     w = _class_weight(weight, num_classes, x.dtype)
     t = jnp.asarray(target)
-    _check_index_target(x, t, ignore_index)
+    t = _check_index_target(x, t, ignore_index)
     unbatched = x.ndim == 1
     x, t = (x[None], t[None]) if unbatched else (x, t)
     out = _index_loss(x, t, w, ignore_index, reduction, 0.0)

@@ -43,9 +43,11 @@ def _logsumexp(*terms: jax.Array) -> jax.Array:
 
 
 def _shift(alpha: jax.Array, k: int) -> jax.Array:
-    """``alpha[:, s - k]``, -inf where ``s < k``."""
+    """``alpha[:, s - k]``, -inf where ``s < k`` (any width, 1 for empty targets)."""
+    width = alpha.shape[-1]
+    k = min(k, width)
     pad = jnp.full((*alpha.shape[:-1], k), -jnp.inf, alpha.dtype)
-    return jnp.concatenate([pad, alpha[..., :-k]], axis=-1)
+    return jnp.concatenate([pad, alpha[..., : width - k]], axis=-1)
 
 
 def _log_likelihood(lp, labels, input_lengths, target_lengths, blank):
@@ -53,7 +55,9 @@ def _log_likelihood(lp, labels, input_lengths, target_lengths, blank):
     num_steps, batch = lp.shape[:2]
     ext = jnp.full((batch, 2 * labels.shape[1] + 1), blank, labels.dtype)
     ext = ext.at[:, 1::2].set(labels)
-    two_back = jnp.concatenate([jnp.full((batch, 2), blank, ext.dtype), ext[:, :-2]], 1)
+    width = ext.shape[1]
+    pad = jnp.full((batch, min(2, width)), blank, ext.dtype)
+    two_back = jnp.concatenate([pad, ext[:, : max(width - 2, 0)]], 1)
     skip = (ext != blank) & (ext != two_back)
     emit = jnp.take_along_axis(lp, jnp.broadcast_to(ext, (num_steps, *ext.shape)), 2)
     first = jnp.where(jnp.arange(ext.shape[1]) < 2, emit[0], -jnp.inf)
@@ -69,7 +73,9 @@ def _log_likelihood(lp, labels, input_lengths, target_lengths, blank):
     last = jnp.take_along_axis(alpha, end, axis=1)[:, 0]
     before = jnp.take_along_axis(alpha, jnp.maximum(end - 1, 0), axis=1)[:, 0]
     before = jnp.where(target_lengths > 0, before, -jnp.inf)
-    return _logsumexp(last, before)
+    # no input frames: only the empty target has a path (probability 1), as torch
+    empty = jnp.where(target_lengths == 0, 0.0, -jnp.inf).astype(lp.dtype)
+    return jnp.where(input_lengths == 0, empty, _logsumexp(last, before))
 
 
 @jax.custom_vjp

@@ -73,7 +73,7 @@ def _torch_abs_jvp(primals, tangents):
 
 def clamp_min0(x: jax.Array) -> jax.Array:
     """``max(x, 0)`` with torch's ``clamp_min`` gradient (1 at x == 0, inclusive)."""
-    return jnp.where(x >= 0, x, jnp.zeros_like(x))
+    return jnp.where(x < 0, jnp.zeros_like(x), x)  # NaN stays NaN, as torch
 
 
 def vector_norm(v: jax.Array, p: float, axis: int = -1) -> jax.Array:

@@ -130,7 +130,6 @@ def l1_loss(
 def huber_loss(
     input: ArrayLike,
     target: ArrayLike,
-    *,
     reduction: str = "mean",
     delta: float = 1.0,
     weight: ArrayLike | None = None,

@@ -15,8 +15,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jtoolkit._src.optim.inner_lr import lr_state_init, lr_state_read
-from jtoolkit._src.optim.schedulable import Schedulable, lerp, zero_count
+from jtoolkit._src.optim.lr import lr_state_init, lr_state_read
+from jtoolkit._src.optim.schedulable import (
+    Schedulable,
+    hyper_dtype,
+    lerp,
+    zero_count,
+)
 
 __all__ = ["TorchAdafactorState", "adafactor", "scale_by_torch_adafactor"]
 
@@ -50,7 +55,7 @@ def scale_by_torch_adafactor(
 
     def init_fn(params: optax.Params) -> TorchAdafactorState:
         factors = jax.tree.map(_init_factor, params)
-        return TorchAdafactorState(lr_state_init(lr), zero_count(), factors)
+        return TorchAdafactorState(lr_state_init(lr, params), zero_count(), factors)
 
     def update_fn(updates, state, params=None):
         if params is None:
@@ -58,7 +63,7 @@ def scale_by_torch_adafactor(
                 "adafactor needs params: call tx.update(grads, state, params)"
             )
         lr_t, lr_state = lr_state_read(lr, state.lr)
-        t = (state.count + 1).astype(jnp.float32)
+        t = (state.count + 1).astype(hyper_dtype(updates))
         weight = t**beta2_decay
         rho = jnp.minimum(lr_t, 1 / jnp.sqrt(t))
 

@@ -19,6 +19,7 @@ import optax
 
 from jtoolkit._src.optim.schedulable import (
     Schedulable,
+    hyper_dtype,
     lerp,
     value_at,
     zero_count,
@@ -37,16 +38,16 @@ __all__ = [
 ]
 
 
-def _log_beta(beta: Schedulable, count: jax.Array) -> jax.Array | float:
-    """``log(beta)``: float64 on the host for a constant, float32 for a schedule."""
+def _log_beta(beta: Schedulable, count: jax.Array, dtype) -> jax.Array | float:
+    """``log(beta)``: float64 on the host for a constant, ``dtype`` for a schedule."""
     if callable(beta):
-        return jnp.log(jnp.asarray(beta(count), jnp.float32))
+        return jnp.log(jnp.asarray(beta(count), dtype))
     return math.log(beta) if beta > 0 else -math.inf
 
 
 def _bias_correction(beta: Schedulable, count: jax.Array, t: jax.Array) -> jax.Array:
-    """``1 - beta**t`` accurately in float32 (``-expm1(t * log(beta))``)."""
-    return -jnp.expm1(t * _log_beta(beta, count))
+    """``1 - beta**t`` accurately in ``t``'s dtype (``-expm1(t * log(beta))``)."""
+    return -jnp.expm1(t * _log_beta(beta, count, t.dtype))
 
 
 def _second_moment(nu: optax.Params, g: optax.Updates, b2: float) -> optax.Params:
@@ -92,7 +93,7 @@ def scale_by_torch_adam(
 
     def update_fn(updates, state, params=None):
         del params
-        t = (state.count + 1).astype(jnp.float32)
+        t = (state.count + 1).astype(hyper_dtype(updates))
         beta1 = value_at(b1, state.count)
         mu = _first_moment(state.exp_avg, updates, beta1)
         nu = _second_moment(state.exp_avg_sq, updates, b2)
@@ -133,7 +134,7 @@ def scale_by_torch_adamax(
 
     def update_fn(updates, state, params=None):
         del params
-        t = (state.count + 1).astype(jnp.float32)
+        t = (state.count + 1).astype(hyper_dtype(updates))
         mu = _first_moment(state.exp_avg, updates, value_at(b1, state.count))
         inf = jax.tree.map(
             lambda u, g: jnp.maximum(u * b2, jnp.abs(g) + eps), state.exp_inf, updates
@@ -161,14 +162,14 @@ def scale_by_torch_nadam(
     log_096 = math.log(0.96) * momentum_decay
 
     def init_fn(params: optax.Params) -> TorchNAdamState:
-        one = jnp.ones([], jnp.float32)
+        one = jnp.ones([], hyper_dtype(params))
         return TorchNAdamState(
             zero_count(), one, zeros_like_tree(params), zeros_like_tree(params)
         )
 
     def update_fn(updates, state, params=None):
         del params
-        t = (state.count + 1).astype(jnp.float32)
+        t = (state.count + 1).astype(hyper_dtype(updates))
         beta1 = value_at(b1, state.count)
         mom = beta1 * (1.0 - 0.5 * jnp.exp(t * log_096))
         mom_next = beta1 * (1.0 - 0.5 * jnp.exp((t + 1) * log_096))
@@ -223,7 +224,7 @@ def scale_by_torch_radam(
 
     def update_fn(updates, state, params=None):
         del params
-        t = (state.count + 1).astype(jnp.float32)
+        t = (state.count + 1).astype(hyper_dtype(updates))
         mu = _first_moment(state.exp_avg, updates, value_at(b1, state.count))
         nu = _second_moment(state.exp_avg_sq, updates, b2)
         bc1 = _bias_correction(b1, state.count, t)

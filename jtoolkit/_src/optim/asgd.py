@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jtoolkit._src.optim.inner_lr import lr_state_init, lr_state_read
-from jtoolkit._src.optim.schedulable import Schedulable, zero_count
+from jtoolkit._src.optim.lr import lr_state_init, lr_state_read
+from jtoolkit._src.optim.schedulable import Schedulable, hyper_dtype, zero_count
 
 __all__ = ["TorchAsgdState", "asgd", "scale_by_torch_asgd"]
 
@@ -36,16 +36,16 @@ def scale_by_torch_asgd(
     """
 
     def init_fn(params: optax.Params) -> TorchAsgdState:
-        one = jnp.ones([], jnp.float32)
+        one = jnp.ones([], hyper_dtype(params))
         ax = jax.tree.map(jnp.zeros_like, params)
-        return TorchAsgdState(lr_state_init(lr), zero_count(), one, one, ax)
+        return TorchAsgdState(lr_state_init(lr, params), zero_count(), one, one, ax)
 
     def update_fn(updates, state, params=None):
         if params is None:
             raise ValueError("asgd needs params: call tx.update(grads, state, params)")
         lr_t, lr_state = lr_state_read(lr, state.lr)
         eta = jnp.where(state.count == 0, lr_t, state.eta)
-        step = (state.count + 1).astype(jnp.float32)
+        step = (state.count + 1).astype(hyper_dtype(updates))
 
         def new_param(g, p):
             if weight_decay:

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from jtoolkit._src.core.checks import fail
+from jtoolkit._src.optim.schedulable import hyper_dtype
 
 __all__ = ["ClipGradNormState", "clip_grad_norm", "global_norm"]
 
@@ -92,14 +93,13 @@ def clip_grad_norm(
     p = _norm_type(norm_type, "clip_grad_norm")
 
     def init_fn(params: optax.Params) -> ClipGradNormState:
-        del params
-        return ClipGradNormState(jnp.zeros([], jnp.float32))
+        return ClipGradNormState(jnp.zeros([], hyper_dtype(params)))
 
     def update_fn(updates, state, params=None):
         del params, state
         total = global_norm(updates, p)
         coef = jnp.minimum(max_norm / (total + 1e-6), 1.0)
         clipped = jax.tree.map(lambda g: (g * coef).astype(g.dtype), updates)
-        return clipped, ClipGradNormState(total.astype(jnp.float32))
+        return clipped, ClipGradNormState(total.astype(hyper_dtype(updates)))
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -22,6 +22,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from jtoolkit._src.optim.lr import LearningRateState
+from jtoolkit._src.optim.schedulable import hyper_dtype
 
 __all__ = ["LBFGS", "LBFGSState", "lbfgs"]
 
@@ -47,6 +48,36 @@ class LBFGSState(NamedTuple):
     loss: Any = None
 
 
+def _axpy(x: np.ndarray, alpha: Any, v: np.ndarray) -> np.ndarray:
+    """torch's ``x.add_(v, alpha=alpha)``: alpha in x's dtype, rounded once.
+
+    torch's vectorised CPU kernels (AVX2, AVX-512) fuse ``x + alpha * v`` into one
+    multiply-add; rounding the product and then the sum (numpy's ``x + a * v``)
+    moves every L-BFGS iterate by an ulp more, which the line search amplifies.
+    The product of two float32 numbers is exact in float64, so the float64 sum
+    rounded back is the fused result.
+    """
+    wide = np.promote_types(x.dtype, np.float64)
+    a = np.asarray(alpha, x.dtype).astype(wide)
+    return (x.astype(wide) + a * v.astype(wide)).astype(x.dtype)
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.floating[Any]:
+    """``a . b`` accumulated in float64 and rounded once to a's dtype.
+
+    numpy's float32 dot is BLAS's (its summation order follows this CPU's vector
+    width, which ``--xla_cpu_max_isa`` does not control); the float64 sum rounded
+    once is the same on every CPU and at least as close to exact as torch's.
+    """
+    wide = np.promote_types(a.dtype, np.float64)
+    return a.dtype.type(np.dot(a.astype(wide), b.astype(wide)))
+
+
+def _sum(a: np.ndarray) -> np.floating[Any]:
+    """``a.sum()`` accumulated in float64 and rounded once (see `_dot`)."""
+    return a.dtype.type(a.astype(np.promote_types(a.dtype, np.float64)).sum())
+
+
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     """torch's minimiser of the cubic through two points with slopes."""
     if bounds is not None:
@@ -70,7 +101,7 @@ def _strong_wolfe(obj, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tol=1e-9, max_ls=25)
     d_norm = np.abs(d).max()
     f_new, g_new = obj(x, t, d)
     ls_func_evals = 1
-    gtd_new = g_new.dot(d)
+    gtd_new = _dot(g_new, d)
     t_prev, f_prev, g_prev, gtd_prev = 0, f, g, gtd
     done = False
     ls_iter = 0
@@ -96,7 +127,7 @@ def _strong_wolfe(obj, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tol=1e-9, max_ls=25)
         t_prev, f_prev, g_prev, gtd_prev = tmp, f_new, g_new, gtd_new
         f_new, g_new = obj(x, t, d)
         ls_func_evals += 1
-        gtd_new = g_new.dot(d)
+        gtd_new = _dot(g_new, d)
         ls_iter += 1
     if ls_iter == max_ls:
         bracket, bracket_f, bracket_g = [0, t], [f, f_new], [g, g_new]
@@ -127,7 +158,7 @@ def _strong_wolfe(obj, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tol=1e-9, max_ls=25)
             insuf_progress = False
         f_new, g_new = obj(x, t, d)
         ls_func_evals += 1
-        gtd_new = g_new.dot(d)
+        gtd_new = _dot(g_new, d)
         ls_iter += 1
         if f_new > (f + c1 * t * gtd) or f_new >= bracket_f[low_pos]:
             bracket[high_pos], bracket_f[high_pos] = t, f_new
@@ -177,9 +208,18 @@ class LBFGS:
         self._compiled: dict[Any, Callable] = {}
 
     def init(self, params: Any) -> LBFGSState:
-        """The state before the first step (holds the lr, like ``param_group``)."""
-        del params
-        return LBFGSState(LearningRateState(jnp.asarray(self.lr, jnp.float32)))
+        """The state before the first step (holds the lr, like ``param_group``).
+
+        The lr takes the parameters' `hyper_dtype` (float64 for a float64 model).
+        """
+        return LBFGSState(LearningRateState(jnp.asarray(self.lr, hyper_dtype(params))))
+
+    def _host_lr(self, held: jax.Array) -> float:
+        """The lr as the Python float torch uses: the one given, unless set_lr
+        changed it (``0.8`` stays ``0.8``, not float32's ``0.800000011920929``)."""
+        if held == np.asarray(self.lr, held.dtype):
+            return float(self.lr)
+        return float(held)
 
     def _value_and_grad(
         self, loss_fn: Callable, params: Any, unravel: Callable
@@ -220,7 +260,7 @@ class LBFGS:
             value, grad = vg(jnp.asarray(at))
             return float(value), np.asarray(grad).astype(dtype)
 
-        lr = float(state.lr.lr)
+        lr = self._host_lr(state.lr.lr)
         tol_change = self.tolerance_change
         history_size = self.history_size
         func_evals, n_iter_total = state.func_evals, state.n_iter
@@ -249,7 +289,7 @@ class LBFGS:
             else:
                 y = flat_grad - prev_flat_grad
                 s = d * t
-                ys = y.dot(s)
+                ys = _dot(y, s)
                 if ys > 1e-10:
                     if len(old_dirs) == history_size:
                         old_dirs.pop(0)
@@ -258,32 +298,32 @@ class LBFGS:
                     old_dirs.append(y)
                     old_stps.append(s)
                     ro.append(1.0 / ys)
-                    h_diag = ys / y.dot(y)
+                    h_diag = ys / _dot(y, y)
                 num_old = len(old_dirs)
-                al = [None] * num_old
+                al: list[Any] = [None] * num_old  # filled below, last first
                 q = -flat_grad
                 for i in range(num_old - 1, -1, -1):
-                    al[i] = old_stps[i].dot(q) * ro[i]
-                    q = q - al[i] * old_dirs[i]
+                    al[i] = _dot(old_stps[i], q) * ro[i]
+                    q = _axpy(q, -al[i], old_dirs[i])
                 d = r = (q * h_diag).astype(dtype)
                 for i in range(num_old):
-                    be_i = old_dirs[i].dot(r) * ro[i]
-                    r = r + (al[i] - be_i) * old_stps[i]
+                    be_i = _dot(old_dirs[i], r) * ro[i]
+                    r = _axpy(r, al[i] - be_i, old_stps[i])
                 d = r.astype(dtype)
             prev_flat_grad = flat_grad.copy()
             prev_loss = loss
             if n_iter_total == 1:
-                t = min(1.0, 1.0 / np.abs(flat_grad).sum()) * lr
+                t = min(1.0, 1.0 / _sum(np.abs(flat_grad))) * lr
             else:
                 t = lr
-            gtd = flat_grad.dot(d)
+            gtd = _dot(flat_grad, d)
             if gtd > -tol_change:
                 break
             ls_func_evals = 0
             if self.line_search_fn is not None:
 
                 def obj(x_init, step, direction):
-                    return closure((x_init + step * direction).astype(dtype))
+                    return closure(_axpy(x_init, step, direction))
 
                 loss, flat_grad, t, ls_func_evals = _strong_wolfe(
                     obj,
@@ -296,10 +336,10 @@ class LBFGS:
                     tol=tol_change,
                     max_ls=self.max_eval - current_evals,
                 )
-                x = (x + t * d).astype(dtype)
+                x = _axpy(x, t, d)
                 opt_cond = np.abs(flat_grad).max() <= self.tolerance_grad
             else:
-                x = (x + t * d).astype(dtype)
+                x = _axpy(x, t, d)
                 opt_cond = False
                 if n_iter != self.max_iter:
                     loss, flat_grad = closure(x)

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
 import optax
 
 from jtoolkit._src.optim.groups import ParamGroupsState
-from jtoolkit._src.optim.schedulable import Schedulable, zero_count
+from jtoolkit._src.optim.schedulable import Schedulable, hyper_dtype, zero_count
 
 __all__ = [
     "LearningRateState",
     "ScheduledLearningRateState",
     "current_lr",
+    "lr_state_init",
+    "lr_state_read",
+    "next_lr",
     "scale_by_torch_lr",
     "set_lr",
 ]
@@ -28,10 +31,49 @@ class LearningRateState(NamedTuple):
 
 
 class ScheduledLearningRateState(NamedTuple):
-    """State of a scheduled learning rate: updates done and the lr last used."""
+    """State of a scheduled learning rate.
+
+    ``count`` updates done, ``lr`` the one the last update used and ``next_lr``
+    the one the next update will use (torch's ``param_group["lr"]`` after
+    ``scheduler.step()``).
+    """
 
     count: jax.Array
     lr: jax.Array
+    next_lr: jax.Array
+
+
+def lr_state_init(
+    lr: Schedulable, params: optax.Params | None = None
+) -> LearningRateState | ScheduledLearningRateState:
+    """The lr state before any update (a schedule is evaluated at count 0).
+
+    The lr takes the parameters' `hyper_dtype` (float64 for a float64 model, as
+    torch's Python float).
+    """
+    dtype = hyper_dtype(params)
+    if callable(lr):
+        count = zero_count()
+        first = jnp.asarray(lr(count), dtype)
+        return ScheduledLearningRateState(count, first, first)
+    return LearningRateState(jnp.asarray(lr, dtype))
+
+
+def lr_state_read(
+    lr: Schedulable, state: LearningRateState | ScheduledLearningRateState
+) -> tuple[jax.Array, LearningRateState | ScheduledLearningRateState]:
+    """The lr this update uses (torch's ``group["lr"]``) and the next lr state."""
+    if callable(lr):
+        # lr_state_init gives a schedule this state (a NamedTuple whose
+        # ``count`` the type checker would otherwise take for tuple.count).
+        state = cast(ScheduledLearningRateState, state)
+        dtype = state.lr.dtype
+        lr_t = jnp.asarray(lr(state.count), dtype)
+        count = state.count + 1
+        return lr_t, ScheduledLearningRateState(
+            count, lr_t, jnp.asarray(lr(count), dtype)
+        )
+    return state.lr, state
 
 
 def _scale(updates: optax.Updates, factor: jax.Array) -> optax.Updates:
@@ -41,34 +83,19 @@ def _scale(updates: optax.Updates, factor: jax.Array) -> optax.Updates:
 def scale_by_torch_lr(lr: Schedulable) -> optax.GradientTransformation:
     """Multiply updates by ``-lr``, keeping lr in the state (torch's ``param_group``).
 
-    A float lr lives in `LearningRateState` so ``set_lr`` can replace it between
-    steps; a schedule is evaluated at the update count and the value used is kept in
-    `ScheduledLearningRateState` for ``current_lr``.
+    A float lr lives in `LearningRateState` (in the parameters' `hyper_dtype`:
+    float64 for a float64 model, as torch's Python float) so ``set_lr`` can
+    replace it between steps; a schedule is evaluated at the update count and the
+    value used is kept in `ScheduledLearningRateState` for ``current_lr``.
     """
-    if callable(lr):
 
-        def init_sched(params: optax.Params) -> ScheduledLearningRateState:
-            del params
-            count = zero_count()
-            return ScheduledLearningRateState(
-                count, jnp.asarray(lr(count), jnp.float32)
-            )
-
-        def update_sched(updates, state, params=None):
-            del params
-            lr_t = jnp.asarray(lr(state.count), jnp.float32)
-            new_state = ScheduledLearningRateState(state.count + 1, lr_t)
-            return _scale(updates, -lr_t), new_state
-
-        return optax.GradientTransformation(init_sched, update_sched)
-
-    def init_fn(params: optax.Params) -> LearningRateState:
-        del params
-        return LearningRateState(jnp.asarray(lr, jnp.float32))
+    def init_fn(params: optax.Params):
+        return lr_state_init(lr, params)
 
     def update_fn(updates, state, params=None):
         del params
-        return _scale(updates, -state.lr), state
+        lr_t, new_state = lr_state_read(lr, state)
+        return _scale(updates, -lr_t), new_state
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -106,15 +133,17 @@ def _lr_nodes(opt_state: Any) -> tuple[list[Any], bool]:
 def current_lr(opt_state: Any) -> jax.Array | list[jax.Array]:
     """The learning rate the last update used (before any: the first one).
 
-    torch: ``optimizer.param_groups[0]["lr"]``; a list in group order for a
-    `param_groups` state, as ``[g["lr"] for g in optimizer.param_groups]``.
+    torch: ``optimizer.param_groups[0]["lr"]`` read *before* ``scheduler.step()``
+    (after it, torch shows the next lr: that is `next_lr`); a list in group order
+    for a `param_groups` state, as ``[g["lr"] for g in optimizer.param_groups]``.
     Works through ``accumulate`` and ``optax.chain``.
 
     Args:
         opt_state: the state of a `jtoolkit.optim` optimizer.
 
     Returns:
-        A float32 scalar, or a list of them for param groups.
+        A scalar (float32, float64 for a float64 model), or a list of them
+        for param groups.
 
     Raises:
         ValueError: if ``opt_state`` holds no learning rate.
@@ -126,6 +155,39 @@ def current_lr(opt_state: Any) -> jax.Array | list[jax.Array]:
     """
     nodes, grouped = _lr_nodes(opt_state)
     lrs = [node.lr for node in nodes]
+    return lrs if grouped or len(lrs) > 1 else lrs[0]
+
+
+def next_lr(opt_state: Any) -> jax.Array | list[jax.Array]:
+    """The learning rate the next update will use: torch's reading after a step.
+
+    torch: ``optimizer.param_groups[0]["lr"]`` (or ``scheduler.get_last_lr()``)
+    after ``optimizer.step(); scheduler.step()``: the scheduler has already moved
+    the lr on. `current_lr` is the lr the last update used; the two differ only
+    for an optimizer built with a schedule (``next_lr`` is the schedule at the
+    number of updates done). A list in group order for `param_groups`.
+
+    Args:
+        opt_state: the state of a `jtoolkit.optim` optimizer.
+
+    Returns:
+        A scalar (float32, float64 for a float64 model), or a list of them.
+
+    Raises:
+        ValueError: if ``opt_state`` holds no learning rate.
+
+    Example:
+        >>> import optax
+        >>> from jtoolkit.optim import sgd
+        >>> from jtoolkit.schedules import step_lr
+        >>> tx = sgd(lr=step_lr(1.0, step_size=1, gamma=0.5))
+        >>> state = tx.init({"w": jnp.zeros(1)})
+        >>> _, state = tx.update({"w": jnp.ones(1)}, state)
+        >>> current_lr(state).tolist(), next_lr(state).tolist()
+        (1.0, 0.5)
+    """
+    nodes, grouped = _lr_nodes(opt_state)
+    lrs = [getattr(node, "next_lr", node.lr) for node in nodes]
     return lrs if grouped or len(lrs) > 1 else lrs[0]
 
 

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jtoolkit._src.optim.inner_lr import lr_state_init, lr_state_read
+from jtoolkit._src.optim.lr import lr_state_init, lr_state_read
 from jtoolkit._src.optim.schedulable import Schedulable, zero_count
 
 __all__ = ["TorchRpropState", "rprop", "scale_by_torch_rprop"]
@@ -33,7 +33,7 @@ def scale_by_torch_rprop(
 
     def init_fn(params: optax.Params) -> TorchRpropState:
         zeros = jax.tree.map(jnp.zeros_like, params)
-        return TorchRpropState(lr_state_init(lr), zero_count(), zeros, zeros)
+        return TorchRpropState(lr_state_init(lr, params), zero_count(), zeros, zeros)
 
     def update_fn(updates, state, params=None):
         del params

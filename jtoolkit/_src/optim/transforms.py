@@ -22,6 +22,7 @@ import optax
 
 from jtoolkit._src.optim.schedulable import (
     Schedulable,
+    hyper_dtype,
     lerp,
     value_at,
     zero_count,
@@ -158,7 +159,7 @@ def scale_by_lr_decay(lr_decay: float) -> optax.GradientTransformation:
 
     def update_fn(updates, state, params=None):
         del params
-        denom = 1 + state.count.astype(jnp.float32) * lr_decay
+        denom = 1 + state.count.astype(hyper_dtype(updates)) * lr_decay
         out = jax.tree.map(lambda u: (u / denom).astype(u.dtype), updates)
         return out, LrDecayState(state.count + 1)
 

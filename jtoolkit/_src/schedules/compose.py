@@ -1,4 +1,4 @@
-"""Composing schedules: ``lambda_lr``, ``sequential_lr`` and ``per_epoch``."""
+"""Composing schedules: lambda_lr, sequential_lr, chained_scheduler, per_epoch."""
 
 from collections.abc import Callable, Sequence
 
@@ -9,10 +9,11 @@ from jax.typing import ArrayLike
 
 from jtoolkit._src.core.checks import check_int, check_positive, fail
 from jtoolkit._src.schedules.numerics import (
+    LRSchedule,
     Schedule,
 )
 
-__all__ = ["lambda_lr", "per_epoch", "sequential_lr"]
+__all__ = ["chained_scheduler", "lambda_lr", "per_epoch", "sequential_lr"]
 
 
 def lambda_lr(lr: float, lr_lambda: Callable[[jax.Array], ArrayLike]) -> Schedule:
@@ -42,10 +43,11 @@ def lambda_lr(lr: float, lr_lambda: Callable[[jax.Array], ArrayLike]) -> Schedul
         raise ValueError(f"lr_lambda must be callable, but got {lr_lambda!r}")
 
     def schedule(count: ArrayLike) -> jax.Array:
-        factor = jnp.asarray(lr_lambda(jnp.asarray(count)), jnp.float32)
-        return np.float32(lr) * factor
+        t = jnp.asarray(count)
+        factor = jnp.asarray(lr_lambda(t), jnp.float32)
+        return jnp.broadcast_to(np.float32(lr) * factor, jnp.shape(t))
 
-    return schedule
+    return LRSchedule(schedule, lr)
 
 
 def sequential_lr(schedules: Sequence[Schedule], milestones: Sequence[int]) -> Schedule:
@@ -127,3 +129,81 @@ def per_epoch(schedule: Schedule, steps_per_epoch: int) -> Schedule:
         return schedule(jnp.floor_divide(t, steps_per_epoch))
 
     return stepped
+
+
+def chained_scheduler(
+    schedules: Sequence[Schedule], base_lr: float | None = None
+) -> Schedule:
+    """The product of schedules, the closed form of torch's ``ChainedScheduler``.
+
+    torch: ``torch.optim.lr_scheduler.ChainedScheduler(schedulers)`` steps every
+    scheduler on the same optimizer each step; each one's recursive update
+    multiplies the shared lr by its own factor, so the lr is the first schedule's
+    value times every later schedule's factor ``s_i(t) / lr_i``, ``lr_i`` being
+    the lr that schedule was built on. Write it as torch users do, every schedule
+    on the same lr: ``chained_scheduler([step_lr(0.1, 2), exponential_lr(0.1,
+    0.9)])`` gives torch's values (not ``0.1 ** 2``): jtoolkit's schedules carry
+    their lr (`LRSchedule.base_lr`). The older factor style (later schedules built
+    with ``lr=1.0``) gives the same values.
+
+    A plain function has no recorded lr: its values are taken as factors, unless
+    ``base_lr`` names the lr every later schedule was built on.
+
+    This equals torch for schedulers whose recursive step is a multiplication
+    (StepLR, MultiStepLR, ExponentialLR, ConstantLR, LinearLR, PolynomialLR,
+    MultiplicativeLR). Chaining torch schedulers that set the lr from their own
+    base (LambdaLR, CosineAnnealingLR, CyclicLR, OneCycleLR, SequentialLR) gives
+    history-dependent values that are no product of closed forms; they are not
+    supported here.
+
+    Args:
+        schedules: one or more schedules ``count -> lr``.
+        base_lr: None, or the lr every later schedule was built on (``> 0``);
+            it overrides their recorded lr.
+
+    Returns:
+        A schedule ``count -> lr`` (float32, shaped like ``count``).
+
+    Raises:
+        ValueError: no schedules (torch's message), ``base_lr <= 0``.
+
+    Example:
+        >>> from jtoolkit.schedules import chained_scheduler, constant_lr
+        >>> from jtoolkit.schedules import exponential_lr
+        >>> schedule = chained_scheduler(
+        ...     [constant_lr(1.0, factor=0.5, total_iters=2), exponential_lr(1.0, 0.5)])
+        >>> [round(v, 4) for v in schedule(jnp.arange(4)).tolist()]
+        [0.5, 0.25, 0.25, 0.125]
+    """
+    schedules = list(schedules)
+    if len(schedules) < 1:
+        raise ValueError(
+            "ChainedScheduler expects at least one scheduler to be chained, but got "
+            "no scheduler."
+        )
+    if base_lr is not None:
+        base_lr = check_positive("base_lr", base_lr, fn="chained_scheduler")
+    divisors = [_built_on(s, base_lr) for s in schedules[1:]]
+
+    def schedule(count: ArrayLike) -> jax.Array:
+        value = jnp.asarray(schedules[0](count), jnp.float32)
+        for later, divisor in zip(schedules[1:], divisors, strict=True):
+            factor = jnp.asarray(later(count), jnp.float32)
+            if divisor:
+                factor = factor / np.float32(divisor)
+            value = value * factor
+        return value
+
+    first = schedules[0]
+    return (
+        LRSchedule(schedule, first.base_lr)
+        if isinstance(first, LRSchedule)
+        else schedule
+    )
+
+
+def _built_on(schedule: Schedule, base_lr: float | None) -> float | None:
+    """The lr a chained schedule's values are divided by (None: taken as factors)."""
+    if base_lr is not None:
+        return base_lr
+    return schedule.base_lr if isinstance(schedule, LRSchedule) else None

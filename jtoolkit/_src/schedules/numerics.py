@@ -8,8 +8,11 @@ formula into sums of positive terms whose factors are computed from small, exact
 representable arguments. The parity tests hold them to ``rtol=1e-6``.
 """
 
+import dataclasses
 import math
+import numbers
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -17,8 +20,11 @@ import numpy as np
 from jax.typing import ArrayLike
 
 __all__ = [
+    "LRSchedule",
     "Schedule",
+    "ZeroDivisionArgumentError",
     "as_count",
+    "check_real",
     "cos_mix",
     "linear_mix",
     "power",
@@ -29,6 +35,37 @@ Schedule = Callable[[ArrayLike], jax.Array]
 
 
 """A pure function ``count -> value`` returning a float32 array shaped like count."""
+
+
+class ZeroDivisionArgumentError(ZeroDivisionError, ValueError):
+    """An argument torch's scheduler divides by zero with (``step_size=0``,
+    ``T_max=0``, ``step_size_up=0``, OneCycleLR's ``div_factor=0``, ...): torch's
+    type, ZeroDivisionError, and also a ValueError, as a bad argument."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LRSchedule:
+    """A schedule built on a learning rate: ``count -> lr`` plus its ``base_lr``.
+
+    torch's schedulers all read the optimizer's lr (``scheduler.base_lrs``);
+    `chained_scheduler` divides by it, so that chaining schedules that were each
+    built on ``lr`` gives torch's ``ChainedScheduler`` values, not ``lr`` squared.
+    """
+
+    fn: Callable[[ArrayLike], jax.Array]
+    base_lr: float
+
+    def __call__(self, count: ArrayLike) -> jax.Array:
+        return self.fn(count)
+
+
+def check_real(name: str, value: Any, *, fn: str) -> float:
+    """``value`` as a float (any sign, as torch's schedulers take it); not NaN."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{fn}: {name} must be a real number, got {value!r}")
+    if math.isnan(float(value)):
+        raise ValueError(f"{fn}: {name} must be a real number, got nan")
+    return float(value)
 
 
 def as_count(count: ArrayLike) -> jax.Array:
@@ -53,8 +90,13 @@ def power(base: float, exponent: jax.Array) -> jax.Array:
     in float32 and ``n * tail`` is tiny, so only the ``exp`` calls and the final
     products round.
     """
-    head, tail = _split_log(base)
     n = exponent.astype(jnp.float32)
+    if base <= 0:  # torch accepts gamma <= 0: 0**0 = 1, signs alternate
+        if base == 0:
+            return jnp.where(n == 0, np.float32(1), np.float32(0))
+        odd = jnp.mod(n, np.float32(2)) == 1
+        return jnp.where(odd, np.float32(-1), np.float32(1)) * power(-base, n)
+    head, tail = _split_log(base)
     high = jnp.floor(n / np.float32(4096))
     low = n - high * np.float32(4096)
     exact = jnp.exp(high * (np.float32(4096) * head)) * jnp.exp(low * head)

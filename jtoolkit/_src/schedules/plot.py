@@ -12,17 +12,21 @@ import numpy as np
 
 from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.core.files import atomic_writer
-from jtoolkit._src.schedules.cyclic import cyclic_lr, cyclic_momentum
+from jtoolkit._src.schedules.cyclic import (
+    cyclic_lr,
+    cyclic_momentum,
+    one_cycle_lr,
+    one_cycle_momentum,
+)
 from jtoolkit._src.schedules.decay import (
     cosine_annealing_lr,
     exponential_lr,
     linear_lr,
+    linear_warmup_cosine_annealing,
     multistep_lr,
     step_lr,
 )
 from jtoolkit._src.schedules.numerics import Schedule
-from jtoolkit._src.schedules.one_cycle import one_cycle_lr, one_cycle_momentum
-from jtoolkit._src.schedules.warmup import linear_warmup_cosine_annealing
 
 __all__ = ["PlotConfig", "main", "plot_schedule"]
 

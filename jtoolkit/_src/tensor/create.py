@@ -1,17 +1,21 @@
-"""Tensor creation: ``tensor``, the legacy ``Tensor`` and its typed twins.
+"""Tensor creation: ``tensor``, ``Tensor`` and its typed twins, and the factories.
 
-JAX differences from torch, all documented in the docstrings:
+``zeros, ones, full, empty, arange, linspace, eye`` and the ``*_like`` twins, with
+torch's dtypes. JAX differences from torch, all documented in the docstrings:
 
 * Integers default to ``int32`` unless ``jax_enable_x64`` is on (torch: int64), and
   ``float64`` becomes ``float32`` without x64. ``LongTensor``/``DoubleTensor`` give the
   widest dtype JAX has enabled and never emit JAX's "Explicitly requested dtype"
   warning.
-* ``Tensor(2, 3)`` is zeros: JAX has no uninitialised memory.
+* ``Tensor(2, 3)`` and ``empty`` are zeros: JAX has no uninitialised memory.
+* Sizes are ints or one list/tuple, as torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import numbers
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -31,8 +35,46 @@ __all__ = [
     "LongTensor",
     "ShortTensor",
     "Tensor",
+    "arange",
+    "empty",
+    "eye",
+    "from_numpy",
+    "full",
+    "full_like",
+    "linspace",
+    "ones",
+    "ones_like",
+    "parse_size",
+    "place",
     "tensor",
+    "zeros",
+    "zeros_like",
 ]
+
+
+def parse_size(size: Sequence[Any], fname: str) -> tuple[int, ...]:
+    """Sizes as ints or one list/tuple, with torch's errors."""
+    if len(size) == 1 and isinstance(size[0], Sequence):
+        size = tuple(size[0])
+    for pos, d in enumerate(size):
+        if isinstance(d, bool) or not isinstance(d, int | np.integer):
+            raise TypeError(
+                f"{fname}(): argument 'size' must be tuple of ints, but found element "
+                f"of type {type(d).__name__} at pos {pos}"
+            )
+    shape = tuple(int(d) for d in size)
+    for d in shape:
+        if d < 0:
+            raise RuntimeError(
+                f"Trying to create tensor with negative dimension {d}: "
+                f"{checks.shape_str(shape)}"
+            )
+    return shape
+
+
+def place(x: jax.Array, device: Any) -> jax.Array:
+    """``x`` on ``device`` (None: where it is), as torch's ``device=`` argument."""
+    return x if device is None else jax.device_put(x, _device(device))
 
 
 def _place(x: jax.Array, device: Any) -> jax.Array:
@@ -204,3 +246,371 @@ float64 with ``jax_enable_x64``, else float32.
 
 BoolTensor = _typed("BoolTensor", lambda: np.dtype(np.bool_), "bool (torch.bool)")
 """``torch.BoolTensor``: ``BoolTensor(data)`` or ``BoolTensor(*sizes)``, bool."""
+
+
+def _scalar_dtype(value: Any) -> np.dtype:
+    """torch's dtype for a Python fill value: bool, default int or float32."""
+    if isinstance(value, bool | np.bool_):
+        return np.dtype(np.bool_)
+    if isinstance(value, numbers.Integral):
+        return dtypes.default_int()
+    if isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real):
+        return np.dtype(np.complex64)
+    return dtypes.default_float()
+
+
+def zeros(*size: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+    """An array of zeros (float32 unless ``dtype`` says otherwise).
+
+    torch counterpart: ``torch.zeros(*size, dtype=None, device=None)``.
+
+    Args:
+        *size: ints or one list/tuple of ints.
+        dtype: any dtype spelling (numpy, JAX, name, torch dtype).
+        device: anything ``tensor_ops.device`` accepts.
+
+    Returns:
+        Array of shape ``size``.
+
+    Raises:
+        TypeError: non-int sizes. RuntimeError: a negative size.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import zeros
+        >>> zeros(2, 3).shape, zeros((2,), dtype="int32").tolist()
+        ((2, 3), [0, 0])
+    """
+    shape = parse_size(size, "zeros")
+    dtype = dtypes.resolve_dtype(dtype) or dtypes.default_float()
+    return place(jnp.zeros(shape, dtype), device)
+
+
+def ones(*size: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+    """An array of ones (float32 by default).
+
+    torch counterpart: ``torch.ones(*size, dtype=None, device=None)``.
+
+    Args:
+        *size: ints or one list/tuple of ints.
+        dtype: any dtype spelling.
+        device: anything ``tensor_ops.device`` accepts.
+
+    Returns:
+        Array of shape ``size``.
+
+    Raises:
+        As :func:`zeros`.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import ones
+        >>> ones(2).tolist()
+        [1.0, 1.0]
+    """
+    shape = parse_size(size, "ones")
+    dtype = dtypes.resolve_dtype(dtype) or dtypes.default_float()
+    return place(jnp.ones(shape, dtype), device)
+
+
+def empty(*size: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+    """torch's ``empty``: zeros here, since JAX has no uninitialised memory.
+
+    torch counterpart: ``torch.empty(*size, dtype=None, device=None)``.
+
+    Args:
+        *size: ints or one list/tuple of ints.
+        dtype: any dtype spelling.
+        device: anything ``tensor_ops.device`` accepts.
+
+    Returns:
+        Zeros of shape ``size``.
+
+    Raises:
+        As :func:`zeros`.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import empty
+        >>> empty(1, 2).tolist()
+        [[0.0, 0.0]]
+    """
+    shape = parse_size(size, "empty")
+    dtype = dtypes.resolve_dtype(dtype) or dtypes.default_float()
+    return place(jnp.zeros(shape, dtype), device)
+
+
+def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None):
+    """An array filled with ``fill_value``; dtype from the value as torch.
+
+    torch counterpart: ``torch.full(size, fill_value, dtype=None, device=None)``:
+    a bool value gives bool, an int the default int, a float float32.
+
+    Args:
+        size: list/tuple of ints (or one int).
+        fill_value: a Python number (or a 0-d array, whose dtype is kept).
+        dtype: overrides the inferred dtype.
+        device: anything ``tensor_ops.device`` accepts.
+
+    Returns:
+        Array of shape ``size``.
+
+    Raises:
+        As :func:`zeros`.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import full
+        >>> full((2,), 7).tolist(), full((1,), 0.5).dtype
+        ([7, 7], dtype('float32'))
+    """
+    shape = parse_size((size,), "full")
+    if dtype is None:
+        value = arrays.as_operand(fill_value)
+        dtype = value.dtype if hasattr(value, "dtype") else _scalar_dtype(value)
+    dtype = dtypes.resolve_dtype(dtype)
+    return place(jnp.full(shape, fill_value, dtype), device)
+
+
+def _like(a: Any, dtype: Any) -> tuple[tuple[int, ...], np.dtype]:
+    a = arrays.to_array(a)
+    return a.shape, dtypes.resolve_dtype(dtype) or np.dtype(a.dtype)
+
+
+def zeros_like(input: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+    """Zeros with the shape (and dtype, unless given) of ``input``.
+
+    torch counterpart: ``torch.zeros_like(input, dtype=None, device=None)``.
+
+    Args:
+        input: array-like.
+        dtype: overrides ``input``'s dtype.
+        device: anything ``tensor_ops.device`` accepts.
+
+    Returns:
+        Array of ``input``'s shape.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import zeros_like
+        >>> zeros_like([[1, 2]]).tolist()
+        [[0, 0]]
+    """
+    shape, dtype = _like(input, dtype)
+    return place(jnp.zeros(shape, dtype), device)
+
+
+def ones_like(input: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+    """Ones with the shape (and dtype, unless given) of ``input``.
+
+    torch counterpart: ``torch.ones_like(input, dtype=None, device=None)``.
+
+    Args:
+        input: array-like.
+        dtype: overrides ``input``'s dtype.
+        device: anything ``tensor_ops.device`` accepts.
+
+    Returns:
+        Array of ``input``'s shape.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import ones_like
+        >>> ones_like([1.0, 2.0]).tolist()
+        [1.0, 1.0]
+    """
+    shape, dtype = _like(input, dtype)
+    return place(jnp.ones(shape, dtype), device)
+
+
+def full_like(
+    input: Any, fill_value: Any, dtype: Any = None, device: Any = None
+) -> jax.Array:
+    """``fill_value`` in the shape (and dtype, unless given) of ``input``.
+
+    torch counterpart: ``torch.full_like(input, fill_value, dtype=None)``; the value
+    is cast to ``input``'s dtype (``full_like(int_array, 2.7)`` holds 2).
+
+    Args:
+        input: array-like.
+        fill_value: a number.
+        dtype: overrides ``input``'s dtype.
+        device: anything ``tensor_ops.device`` accepts.
+
+    Returns:
+        Array of ``input``'s shape.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import full_like
+        >>> full_like([1, 2], 2.7).tolist()
+        [2, 2]
+    """
+    shape, dtype = _like(input, dtype)
+    value = jnp.asarray(fill_value)
+    if dtypes.is_integral(dtype, include_bool=False) and dtypes.is_float(value.dtype):
+        value = jnp.trunc(value)  # torch casts the value C-style (toward zero)
+    return place(jnp.full(shape, value.astype(dtype), dtype), device)
+
+
+def _arange_args(start: Any, end: Any, step: Any) -> tuple[Any, Any, Any]:
+    if end is None:
+        start, end = 0, start
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        if isinstance(v, jax.Array | np.ndarray):
+            v = v.item() if not dtypes.is_tracer(v) else v
+        if not isinstance(v, numbers.Real):
+            raise TypeError(
+                f"arange(): argument '{name}' must be Number, not {type(v).__name__}"
+            )
+    return start, end, step
+
+
+def arange(
+    start: Any = 0,
+    end: Any = None,
+    step: Any = 1,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+) -> jax.Array:
+    """Evenly spaced values in ``[start, end)``.
+
+    torch counterpart: ``torch.arange(start=0, end, step=1, dtype=None)``: all-int
+    arguments give the default int (int32 without ``jax_enable_x64``), any float
+    argument gives float32. Values are ``start + i * step`` computed in float64 and
+    rounded once, and the length is ``ceil((end - start) / step)``, as torch.
+
+    Args:
+        start, end, step: Python numbers (``arange(5)`` means ``end=5``).
+        dtype: overrides the inferred dtype.
+        device: anything ``tensor_ops.device`` accepts.
+
+    Returns:
+        1-D array.
+
+    Raises:
+        RuntimeError: ``step == 0`` ("step must be nonzero") or a step whose sign
+            points away from ``end``.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import arange
+        >>> arange(5).dtype, arange(0.0, 1.0, 0.25).tolist()
+        (dtype('int32'), [0.0, 0.25, 0.5, 0.75])
+    """
+    start, end, step = _arange_args(start, end, step)
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    all_int = all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool)
+        for v in (start, end, step)
+    )
+    out_dtype = dtypes.resolve_dtype(dtype) or (
+        dtypes.default_int() if all_int else dtypes.default_float()
+    )
+    if all_int:
+        values = np.arange(int(start), int(end), int(step))
+    else:
+        n = math.ceil((float(end) - float(start)) / float(step))
+        values = float(start) + np.arange(n, dtype=np.float64) * float(step)
+    arrays._check_fits(values, out_dtype, RuntimeError)
+    return place(jnp.asarray(values.astype(out_dtype)), device)
+
+
+def linspace(
+    start: Any, end: Any, steps: int, *, dtype: Any = None, device: Any = None
+) -> jax.Array:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive.
+
+    torch counterpart: ``torch.linspace(start, end, steps, dtype=None)`` (float32 by
+    default); torch's symmetric formula: the first half counts up from ``start``,
+    the second half down from ``end``, so both ends are exact.
+
+    Args:
+        start, end: Python numbers.
+        steps: int >= 0.
+        dtype: the output dtype (integers are truncated, as torch).
+        device: anything ``tensor_ops.device`` accepts.
+
+    Returns:
+        1-D array of length ``steps``.
+
+    Raises:
+        RuntimeError: ``steps < 0``. TypeError: ``steps`` not an int.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import linspace
+        >>> linspace(0, 1, 5).tolist()
+        [0.0, 0.25, 0.5, 0.75, 1.0]
+    """
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
+        raise TypeError(
+            f"linspace(): argument 'steps' must be int, not {type(steps).__name__}"
+        )
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    out_dtype = dtypes.resolve_dtype(dtype) or dtypes.default_float()
+    i = np.arange(steps, dtype=np.float64)
+    start, end = float(start), float(end)
+    if steps == 1:
+        values = np.full(1, start)
+    else:
+        step = (end - start) / max(steps - 1, 1)
+        half = steps // 2
+        values = np.where(i < half, start + step * i, end - step * (steps - 1 - i))
+    if dtypes.is_integral(out_dtype, include_bool=False):
+        values = np.trunc(values)
+    return place(jnp.asarray(values.astype(out_dtype)), device)
+
+
+def eye(
+    n: int, m: int | None = None, *, dtype: Any = None, device: Any = None
+) -> jax.Array:
+    """The ``[n, m]`` identity matrix (float32 by default).
+
+    torch counterpart: ``torch.eye(n, m=None, dtype=None, device=None)``.
+
+    Args:
+        n: rows. m: columns (default ``n``).
+        dtype: any dtype spelling.
+        device: anything ``tensor_ops.device`` accepts.
+
+    Returns:
+        ``[n, m]`` array.
+
+    Raises:
+        RuntimeError: a negative size.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import eye
+        >>> eye(2, 3).tolist()
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    """
+    shape = parse_size((n,) if m is None else (n, m), "eye")
+    for name, v in zip(("n", "m"), shape, strict=False):
+        if v < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {v}")
+    dtype = dtypes.resolve_dtype(dtype) or dtypes.default_float()
+    return place(jnp.eye(shape[0], shape[-1], dtype=dtype), device)
+
+
+def from_numpy(ndarray: np.ndarray) -> jax.Array:
+    """A ``jax.Array`` with a numpy array's data and dtype (a copy: JAX is immutable).
+
+    torch counterpart: ``torch.from_numpy(ndarray)``, which shares memory; here the
+    data is copied and float64/int64 become float32/int32 without
+    ``jax_enable_x64`` (values that do not fit raise OverflowError).
+
+    Args:
+        ndarray: a numpy array.
+
+    Returns:
+        ``jax.Array``.
+
+    Raises:
+        TypeError: anything but a numpy array ("expected np.ndarray (got list)"), or
+            a non-numeric dtype.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import from_numpy
+        >>> from_numpy(np.array([1, 2], np.int16)).dtype
+        dtype('int16')
+    """
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    return arrays.to_array(ndarray)

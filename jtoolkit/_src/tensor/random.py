@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jtoolkit._src.core import checks, dtypes
-from jtoolkit._src.tensor.device import device as _device
+from jtoolkit._src.core import dtypes
+from jtoolkit._src.tensor.create import parse_size, place
 
 __all__ = [
     "manual_seed",
@@ -84,30 +84,6 @@ def _check_key(key: Any, fname: str) -> None:
         )
 
 
-def _parse_size(size: Sequence[Any], fname: str) -> tuple[int, ...]:
-    """Sizes as ints or one list/tuple, with torch's errors."""
-    if len(size) == 1 and isinstance(size[0], Sequence):
-        size = tuple(size[0])
-    for pos, d in enumerate(size):
-        if isinstance(d, bool) or not isinstance(d, int | np.integer):
-            raise TypeError(
-                f"{fname}(): argument 'size' must be tuple of ints, but found element "
-                f"of type {type(d).__name__} at pos {pos}"
-            )
-    shape = tuple(int(d) for d in size)
-    for d in shape:
-        if d < 0:
-            raise RuntimeError(
-                f"Trying to create tensor with negative dimension {d}: "
-                f"{checks.shape_str(shape)}"
-            )
-    return shape
-
-
-def _place(x: jax.Array, device: Any) -> jax.Array:
-    return x if device is None else jax.device_put(x, _device(device))
-
-
 def _float_dtype(dtype: Any, fname: str) -> np.dtype:
     dtype = dtypes.resolve_dtype(dtype) or dtypes.default_float()
     if not jnp.issubdtype(dtype, jnp.floating):
@@ -145,9 +121,9 @@ def randn(
         (2, 3)
     """
     _check_key(key, "randn")
-    shape = _parse_size(size, "randn")
+    shape = parse_size(size, "randn")
     out = jax.random.normal(key, shape, _float_dtype(dtype, "normal_kernel_cpu"))
-    return _place(out, device)
+    return place(out, device)
 
 
 def rand(
@@ -176,9 +152,9 @@ def rand(
         True
     """
     _check_key(key, "rand")
-    shape = _parse_size(size, "rand")
+    shape = parse_size(size, "rand")
     out = jax.random.uniform(key, shape, _float_dtype(dtype, "uniform"))
-    return _place(out, device)
+    return place(out, device)
 
 
 def randint(
@@ -224,7 +200,7 @@ def randint(
         low, high, size = 0, low, high
     if high is None:
         raise TypeError("randint() missing required argument 'high'")
-    shape = _parse_size(size if isinstance(size, Sequence) else (size,), "randint")
+    shape = parse_size(size if isinstance(size, Sequence) else (size,), "randint")
     if low >= high:
         raise RuntimeError(
             "random_ expects 'from' to be less than 'to', but got "
@@ -233,7 +209,7 @@ def randint(
     dtype = dtypes.resolve_dtype(dtype) or dtypes.default_int()
     draw_dtype = dtype if jnp.issubdtype(dtype, jnp.integer) else dtypes.default_int()
     out = jax.random.randint(key, shape, low, high, dtype=draw_dtype).astype(dtype)
-    return _place(out, device)
+    return place(out, device)
 
 
 def randperm(
@@ -269,7 +245,7 @@ def randperm(
         )
     dtype = dtypes.resolve_dtype(dtype) or dtypes.default_int()
     out = jax.random.permutation(key, int(n)).astype(dtype)
-    return _place(out, device)
+    return place(out, device)
 
 
 def _like_dtype(input: Any, dtype: Any, fname: str) -> tuple[tuple[int, ...], Any]:
@@ -304,7 +280,7 @@ def randn_like(
     """
     _check_key(key, "randn_like")
     shape, dtype = _like_dtype(input, dtype, "normal_kernel_cpu")
-    return _place(jax.random.normal(key, shape, dtype), device)
+    return place(jax.random.normal(key, shape, dtype), device)
 
 
 def rand_like(
@@ -333,4 +309,4 @@ def rand_like(
     """
     _check_key(key, "rand_like")
     shape, dtype = _like_dtype(input, dtype, "check_uniform_bounds")
-    return _place(jax.random.uniform(key, shape, dtype), device)
+    return place(jax.random.uniform(key, shape, dtype), device)

@@ -59,7 +59,8 @@ def where(
     if input is None and other is None:
         checks.ensure_concrete(cond, "where(condition)")
         return tuple(
-            jnp.asarray(i, dtypes.default_int()) for i in np.nonzero(np.asarray(cond))
+            jnp.asarray(i, dtypes.default_int())
+            for i in np.nonzero(np.atleast_1d(np.asarray(cond)))  # 0-d: as 1-d, torch
         )
     if input is None or other is None:
         raise TypeError("where() takes condition, input and other (or condition only)")
@@ -83,7 +84,7 @@ def _check_gather(x: jax.Array, axis: int, index: jax.Array) -> None:
         raise RuntimeError(
             "Index tensor must have the same number of dimensions as input tensor"
         )
-    for d in range(index.ndim):
+    for d in range(index.ndim if index.size else 0):  # torch: empty index, no check
         if d != axis and index.shape[d] > x.shape[d]:
             raise RuntimeError(
                 f"Size does not match at dimension {d} expected index "
@@ -132,6 +133,8 @@ def gather(input: ArrayLike, dim: int, index: ArrayLike) -> jax.Array:
     x, idx = arrays.to_array(input), arrays.to_array(index)
     axis = checks.wrap_dim(dim, x.ndim)
     _check_gather(x, axis, idx)
+    if idx.size == 0:
+        return jnp.zeros(idx.shape, x.dtype)
     if x.ndim == 0:
         return jnp.broadcast_to(x, idx.shape)
     window = tuple(

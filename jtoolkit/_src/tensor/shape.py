@@ -69,6 +69,7 @@ def stack(tensors: Sequence[ArrayLike], dim: int = 0) -> jax.Array:
     if not arrays:
         raise RuntimeError("stack expects a non-empty TensorList")
     first = arrays[0].shape
+    axis = checks.wrap_dim(dim, len(first) + 1)  # torch checks the dim first
     for i, a in enumerate(arrays[1:], start=1):
         if a.shape != first:
             raise RuntimeError(
@@ -76,7 +77,6 @@ def stack(tensors: Sequence[ArrayLike], dim: int = 0) -> jax.Array:
                 f"{checks.shape_str(first)} at entry 0 and "
                 f"{checks.shape_str(a.shape)} at entry {i}"
             )
-    axis = checks.wrap_dim(dim, len(first) + 1)
     return jnp.stack(arrays, axis=axis)
 
 

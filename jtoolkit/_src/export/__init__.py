@@ -1,0 +1,1 @@
+"""Export: StableHLO (jax.export), ONNX (jax2onnx) and torch weights."""

@@ -1,0 +1,1 @@
+"""Metrics as pure, jittable, mergeable states (torchmetrics' numbers)."""

@@ -1,0 +1,1 @@
+"""Tests of jtoolkit/_src/export (a package: its _harness has its own name)."""

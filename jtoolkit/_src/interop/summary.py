@@ -45,10 +45,10 @@ def _shape(out: Any) -> str:
     return str(list(np.shape(out)))
 
 
-def _calls(model: nnx.Module, inputs: tuple) -> tuple[Any, dict[int, tuple]]:
+def _calls(model: nnx.Module, inputs: tuple) -> tuple[Any, dict[int, tuple | None]]:
     """The model's output and, per submodule id in first-call order, its first
     (args, kwargs, out)."""
-    seen: dict[int, tuple] = {}
+    seen: dict[int, tuple | None] = {}
     classes = {type(m) for _, m in nnx.iter_graph(model) if isinstance(m, nnx.Module)}
     originals = {cls: cls.__call__ for cls in classes}
 
@@ -106,9 +106,10 @@ def summary(model: nnx.Module, example_input: Any) -> str:
         for p, m in nnx.iter_graph(model)
         if p and isinstance(m, nnx.Module)
     }
-    for key, (args, kwargs, result) in seen.items():
-        if key not in paths:
+    for key, call in seen.items():
+        if key not in paths or call is None:  # None: a call that raised
             continue
+        args, kwargs, result = call
         path, module = paths[key]
         leaf = not any(
             isinstance(m, nnx.Module) and p for p, m in nnx.iter_graph(module)

@@ -99,8 +99,9 @@ class ConfusionMatrix:
         rows = jnp.repeat(w, t.shape[0] // target.shape[0])
         if self.ignore_index is not None:
             rows = rows * (t != self.ignore_index)
-        true = jax.nn.one_hot(t, self.num_classes, dtype=jnp.int32) * rows[:, None]
-        pred = jax.nn.one_hot(label, self.num_classes, dtype=jnp.int32)
+        classes = int(self.num_classes or 0)  # set for multiclass (checked at build)
+        true = jax.nn.one_hot(t, classes, dtype=jnp.int32) * rows[:, None]
+        pred = jax.nn.one_hot(label, classes, dtype=jnp.int32)
         return state + true.T @ pred
 
     def merge(self, a: jax.Array, b: jax.Array) -> jax.Array:

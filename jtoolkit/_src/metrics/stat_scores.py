@@ -163,7 +163,8 @@ class _StatScoresMetric:
         check_choice("average", self.average, AVERAGES, fn=fn)
         check_choice("multidim_average", self.multidim_average, ("global",), fn=fn)
         check_int("top_k", self.top_k, fn=fn, minimum=1)
-        if self.task == "multiclass" and self.top_k > self.num_classes:
+        classes = self.num_classes
+        if self.task == "multiclass" and classes is not None and self.top_k > classes:
             raise ValueError(
                 f"{fn}: top_k must be <= num_classes, got top_k={self.top_k} and "
                 f"num_classes={self.num_classes}"

@@ -62,6 +62,8 @@ if TYPE_CHECKING:  # the real bindings, for type checkers and linters
     from jtoolkit._src.train.fused import make_fused_epoch
     from jtoolkit._src.train.loop import FitResult, fit
     from jtoolkit._src.train.runtime import (
+        PREEMPTED_EXIT_CODE,
+        Preempted,
         install_preemption_handler,
         preemption_requested,
     )
@@ -76,6 +78,7 @@ if TYPE_CHECKING:  # the real bindings, for type checkers and linters
 
 __all__ = [
     "EMA",
+    "PREEMPTED_EXIT_CODE",
     "CSVLogger",
     "Callback",
     "EarlyStopping",
@@ -88,6 +91,7 @@ __all__ = [
     "MaskUnsupportedError",
     "ModelCheckpoint",
     "Monitor",
+    "Preempted",
     "ProgressBar",
     "ReduceLROnPlateau",
     "TensorBoard",
@@ -118,6 +122,8 @@ _HOMES = {
     "broadcast_from_primary": "jtoolkit._src.train.distributed",
     "preemption_requested": "jtoolkit._src.train.runtime",
     "install_preemption_handler": "jtoolkit._src.train.runtime",
+    "Preempted": "jtoolkit._src.train.runtime",
+    "PREEMPTED_EXIT_CODE": "jtoolkit._src.train.runtime",
     "TrainStep": "jtoolkit._src.train.step",
     "EvalStep": "jtoolkit._src.train.step",
     "EpochFeeder": "jtoolkit._src.train.feeder",

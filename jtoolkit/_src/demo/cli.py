@@ -18,7 +18,11 @@ import time
 from collections.abc import Callable
 
 from jtoolkit._src.demo.config import OPTIMIZERS, SCHEDULERS, DemoConfig, UsageError
-from jtoolkit._src.train.runtime import end_process, parse_coordinator_address
+from jtoolkit._src.train.runtime import (
+    Preempted,
+    end_process,
+    parse_coordinator_address,
+)
 
 __all__ = ["build_parser", "main", "parse_config", "run"]
 
@@ -417,6 +421,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return end_process(2)
+    except Preempted as err:  # saved already; exits 143 (the launcher's sign)
+        if _is_primary():
+            print(f"python -m jtoolkit.train: {err}", file=sys.stderr, flush=True)
+        raise
     except KeyboardInterrupt:
         print("python -m jtoolkit.train: interrupted", file=sys.stderr)
         return end_process(130)

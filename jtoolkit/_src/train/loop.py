@@ -26,7 +26,9 @@ from jtoolkit._src.train.callbacks.monitor import ReduceLROnPlateau
 from jtoolkit._src.train.callbacks.progress import ProgressBar
 from jtoolkit._src.train.distributed import (
     batch_sharding,
+    broadcast_from_primary,
     check_divisible,
+    check_replicated,
     is_primary,
     place_replicated,
     resolve_mesh,
@@ -36,6 +38,12 @@ from jtoolkit._src.train.feeder import (
     Resumable,
     Shuffled,
     batch_size_of,
+)
+from jtoolkit._src.train.runtime import (
+    Preempted,
+    install_preemption_handler,
+    preemption_requested,
+    stop_preemption_polling,
 )
 from jtoolkit._src.train.state import TrainState
 from jtoolkit._src.train.step import EvalStep, TrainStep
@@ -161,6 +169,10 @@ def _train_epoch(
             run.running_loss = log.mean()
         for cb in hooks:
             cb.on_step_end(run, metrics)
+        # every call, every process, exactly once: the calls are counted, and JAX's
+        # preemption sync manager answers True at the same call everywhere
+        if preemption_requested():
+            _preempted(run, hooks)
         if run.stop:
             break
     jax.block_until_ready(run.state.step)  # HOST SYNC: the epoch's time
@@ -172,6 +184,20 @@ def _train_epoch(
         "time_s": elapsed,
         "skipped_steps": int(np.sum(~np.asarray(log.finite, bool))),
     }
+
+
+def _preempted(run: Run, hooks: list) -> None:
+    """Save where the run stands (every process, together) and stop: Preempted."""
+    saver = next((c for c in hooks if isinstance(c, ModelCheckpoint)), None)
+    if saver is not None:
+        saver.save(run)
+    stop_preemption_polling()
+    where = None if saver is None else saver.key(run)
+    run.log(
+        f"fit: preempted (SIGTERM) at epoch {run.epoch}, batch {run.batch}: "
+        + ("no ModelCheckpoint, nothing saved" if saver is None else f"saved {where}")
+    )
+    raise Preempted(where)
 
 
 def _legacy_callbacks(legacy: dict, validation: Any) -> tuple[list, Any, Any]:
@@ -325,6 +351,18 @@ def fit(
             (= ``ModelCheckpoint(dir, every_epochs, keep)``), ``on_epoch_end``
             (= ``LambdaCallback(on_epoch_end=...)``).
 
+    Preemption: ``fit`` installs ``install_preemption_handler`` and polls
+    ``preemption_requested()`` after every call of the step (every process, once
+    per call). After a SIGTERM (to any process of a job: JAX's sync manager makes
+    them agree on the call) it saves a checkpoint right there through the first
+    ``ModelCheckpoint`` (mid-epoch, with the loader position) and raises
+    ``Preempted``, a ``SystemExit`` with code 143: uncaught, the process exits 143
+    and ``resume="auto"`` in the next run continues exactly where it stopped;
+    ``except Preempted`` keeps the process alive. A SIGTERM before the first call
+    or after ``fit`` returns ends the process at once with 143. With several
+    processes the initial state is broadcast from process 0 (DDP's rule), or, after
+    a resume, checked to be the same everywhere.
+
     The step's own ``nan_policy`` decides what a non-finite loss does: ``"raise"``
     stops with FloatingPointError naming the step (checked every ``log_every``
     batches; the bad update itself was skipped), ``"skip"``/``"ignore"`` go on.
@@ -340,6 +378,8 @@ def fit(
             or a scalar loss with ragged batches.
         FileNotFoundError: ``resume=True`` and no checkpoint yet.
         FloatingPointError: a non-finite loss with ``nan_policy="raise"``.
+        Preempted: a SIGTERM arrived (after the checkpoint was saved); exit code
+            143 when uncaught.
         CheckpointCorruptError: no checkpoint in the directory is intact.
         NotADirectoryError: the checkpoint directory is a file.
 
@@ -356,6 +396,7 @@ def fit(
         >>> len(history), int(state.step), history[-1]["epoch"]
         (3, 6, 3)
     """
+    install_preemption_handler()  # SIGTERM: save at the next step, then Preempted
     check_int("epochs", epochs, fn="fit", minimum=0)
     check_int("steps_per_execution", steps_per_execution, fn="fit", minimum=1)
     extra, validation, directory = _legacy_callbacks(legacy, validation)
@@ -399,41 +440,50 @@ def fit(
     log_ref = [_EpochLog()]
     run.fit_state = lambda: _fit_state(run, hooks, log_ref)
     partial = _restore(run, directory, resume, hooks) if resume else None
+    if jax.process_count() > 1:  # DDP's guarantee: one model everywhere
+        if run.resumed:
+            check_replicated(run.state)
+        else:
+            run.state = broadcast_from_primary(run.state)
     val_feeder, updater = None, metric_updater(metrics, predict) if metrics else None
     if validation is not None:
         val_placement = None if mesh is None else batch_sharding(mesh, 0)
         val_feeder = EpochFeeder(validation, placement=val_placement, prefetch=prefetch)
-    for cb in hooks:
-        cb.on_train_begin(run)
-    first = run.epoch + 1 if partial is None else run.epoch
-    for epoch in range(first, epochs + 1):
-        if partial is None:
-            run.epoch, run.batch = epoch, 0
-            if isinstance(train_loader, Shuffled):
-                train_loader.set_epoch(epoch - 1)
-        run.epoch_rows, run.running_loss = 0, None
-        log_ref[0] = _EpochLog(partial)
-        partial = None
+    try:
         for cb in hooks:
-            cb.on_epoch_begin(run)
-        record: dict[str, Any] = {"epoch": epoch}
-        if run.batch < run.steps_per_epoch:
-            record |= _train_epoch(run, step, feeder, hooks, log_ref[0])
-        else:  # killed after the epoch's last batch, before its end
-            record |= {"train_loss": log_ref[0].mean(), "samples_per_s": 0.0}
-            record |= {"time_s": 0.0, "skipped_steps": log_ref[0].finite.count(False)}
-        cut_short = run.stop and run.batch < run.steps_per_epoch
-        if val_feeder is not None and not cut_short:
-            checked = run.state
+            cb.on_train_begin(run)
+        first = run.epoch + 1 if partial is None else run.epoch
+        for epoch in range(first, epochs + 1):
+            if partial is None:
+                run.epoch, run.batch = epoch, 0
+                if isinstance(train_loader, Shuffled):
+                    train_loader.set_epoch(epoch - 1)
+            run.epoch_rows, run.running_loss = 0, None
+            log_ref[0] = _EpochLog(partial)
+            partial = None
             for cb in hooks:
-                checked = cb.evaluation_state(checked)
-            record |= evaluate(eval_step, checked, val_feeder, metrics, updater)
-        record["lr"] = lr_of(run.state.opt_state)
-        run.history.append(record)
+                cb.on_epoch_begin(run)
+            record: dict[str, Any] = {"epoch": epoch}
+            if run.batch < run.steps_per_epoch:
+                record |= _train_epoch(run, step, feeder, hooks, log_ref[0])
+            else:  # killed after the epoch's last batch, before its end
+                record |= {"train_loss": log_ref[0].mean(), "samples_per_s": 0.0}
+                skipped = log_ref[0].finite.count(False)
+                record |= {"time_s": 0.0, "skipped_steps": skipped}
+            cut_short = run.stop and run.batch < run.steps_per_epoch
+            if val_feeder is not None and not cut_short:
+                checked = run.state
+                for cb in hooks:
+                    checked = cb.evaluation_state(checked)
+                record |= evaluate(eval_step, checked, val_feeder, metrics, updater)
+            record["lr"] = lr_of(run.state.opt_state)
+            run.history.append(record)
+            for cb in hooks:
+                cb.on_epoch_end(run, record)
+            if run.stop:
+                break
         for cb in hooks:
-            cb.on_epoch_end(run, record)
-        if run.stop:
-            break
-    for cb in hooks:
-        cb.on_train_end(run)
-    return FitResult(run.state, run.history)
+            cb.on_train_end(run)
+        return FitResult(run.state, run.history)
+    finally:  # a SIGTERM from now on ends the process at once (143)
+        stop_preemption_polling()

@@ -32,6 +32,7 @@ from typing import Any
 __all__ = [
     "PREEMPTED_EXIT_CODE",
     "JobSetupError",
+    "Preempted",
     "agree_across_processes",
     "check_port_free",
     "end_process",
@@ -39,10 +40,40 @@ __all__ = [
     "install_preemption_handler",
     "parse_coordinator_address",
     "preemption_requested",
+    "stop_preemption_polling",
     "wait_for_coordinator",
 ]
 
 PREEMPTED_EXIT_CODE = 128 + signal.SIGTERM  # 143, what a shell reports for SIGTERM
+
+
+class Preempted(SystemExit):
+    """``fit`` stopped because the job was preempted (SIGTERM); it saved first.
+
+    A ``SystemExit`` with code ``PREEMPTED_EXIT_CODE`` (143): uncaught, the
+    process exits 143 quietly, which tells a launcher or scheduler "preempted,
+    restart me with ``resume='auto'``"; ``except Exception`` does not catch it,
+    ``except Preempted`` does (then the process goes on; the request is spent).
+    ``checkpoint_step`` is the number of the checkpoint saved (None without a
+    ``ModelCheckpoint``). torch has no counterpart.
+
+    Example:
+        >>> err = Preempted(7)
+        >>> err.code, err.checkpoint_step
+        (143, 7)
+    """
+
+    def __init__(self, checkpoint_step: int | None = None) -> None:
+        super().__init__(PREEMPTED_EXIT_CODE)
+        self.checkpoint_step = checkpoint_step
+
+    def __str__(self) -> str:
+        saved = (
+            "no checkpoint (no ModelCheckpoint)"
+            if self.checkpoint_step is None
+            else f"checkpoint {self.checkpoint_step} saved"
+        )
+        return f"preempted (SIGTERM): {saved}; exit code {PREEMPTED_EXIT_CODE}"
 
 
 class JobSetupError(RuntimeError):
@@ -493,3 +524,15 @@ def preemption_requested() -> bool:
     if manager is not None:
         return bool(manager.reached_sync_point(call))
     return _PREEMPTION.requested
+
+
+def stop_preemption_polling() -> None:
+    """Nothing polls ``preemption_requested`` any more (``fit`` returned or
+    stopped): a SIGTERM from now on ends the process at once with 143, as
+    without a handler, and a request already acted on is forgotten.
+
+    Example:
+        >>> stop_preemption_polling()
+    """
+    _PREEMPTION.polled = False
+    _PREEMPTION.requested = False

@@ -352,12 +352,15 @@ class TrainStep:
         if self.mesh is not None:
             rows = jnp.shape(jax.tree.leaves(batch)[0])[self.batch_axis]
             check_divisible(int(rows), self.mesh)
+        # checked before the call: a call that fails donates the buffers itself,
+        # and its own error must not be blamed on an earlier donation
+        donated_before = _was_donated(state)
         try:
             if self.steps > 1:
                 return self._jitted(state, batch, mask, valid)
             return self._jitted(state, batch, mask)
         except (ValueError, RuntimeError) as err:
-            if _was_donated(state):
+            if donated_before:
                 kind = ValueError if isinstance(err, ValueError) else RuntimeError
                 raise kind(_DONATED_HINT) from err
             raise

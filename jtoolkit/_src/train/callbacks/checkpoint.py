@@ -76,6 +76,7 @@ class ModelCheckpoint(Callback):
         self.best, self.monitor, self.mode = best, monitor, mode
         self._best_value: float | None = None
         self._mark = 0
+        self._saved_at: tuple[int, int] | None = None
 
     def key(self, run: Run) -> int:
         """The checkpoint number for the run's current position."""
@@ -127,7 +128,17 @@ class ModelCheckpoint(Callback):
             self._best_value = value
         return better
 
+    def save(self, run: Run) -> None:
+        """Save the run's current position now, unless this callback just did.
+
+        ``fit`` calls it when the job is preempted (SIGTERM): mid-epoch, with the
+        loader position, so ``fit(resume=...)`` continues at the next batch.
+        """
+        if self._saved_at != (self.key(run), run.batches_done):
+            self._save(run)
+
     def _save(self, run: Run) -> None:
+        self._saved_at = (self.key(run), run.batches_done)
         save_checkpoint(
             self.directory,
             run.state,

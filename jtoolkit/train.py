@@ -67,6 +67,7 @@ if TYPE_CHECKING:  # the real bindings, for type checkers and linters
         install_preemption_handler,
         preemption_requested,
     )
+    from jtoolkit._src.train.sharding import state_shardings
     from jtoolkit._src.train.state import TrainState
     from jtoolkit._src.train.step import (
         EvalStep,
@@ -110,6 +111,7 @@ __all__ = [
     "preemption_requested",
     "restore_checkpoint",
     "save_checkpoint",
+    "state_shardings",
 ]
 
 _HOMES = {
@@ -124,6 +126,7 @@ _HOMES = {
     "install_preemption_handler": "jtoolkit._src.train.runtime",
     "Preempted": "jtoolkit._src.train.runtime",
     "PREEMPTED_EXIT_CODE": "jtoolkit._src.train.runtime",
+    "state_shardings": "jtoolkit._src.train.sharding",
     "TrainStep": "jtoolkit._src.train.step",
     "EvalStep": "jtoolkit._src.train.step",
     "EpochFeeder": "jtoolkit._src.train.feeder",

@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 PREEMPTED_EXIT_CODE = 128 + signal.SIGTERM  # 143, what a shell reports for SIGTERM
+"""Exit code of a run stopped by SIGTERM after saving (143, as a shell reports)."""
 
 
 class Preempted(SystemExit):

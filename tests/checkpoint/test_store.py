@@ -11,6 +11,7 @@ test_checkpoint_integrity.py:
 Damaged checkpoints are detected, named and fallen back from; rewrites are safe.
 """
 
+import json
 import os
 import shutil
 
@@ -22,9 +23,11 @@ import pytest
 from flax import nnx
 
 from jtoolkit._src.checkpoint import steps
+from jtoolkit._src.checkpoint.integrity import FILES, json_digest, write_file_sums
 from jtoolkit._src.checkpoint.lock import LOCK
 from jtoolkit._src.checkpoint.store import _checkpointer
 from jtoolkit.checkpoint import (
+    CheckpointCorruptError,
     all_steps,
     latest_step,
     prune_checkpoints,
@@ -32,7 +35,7 @@ from jtoolkit.checkpoint import (
     save_checkpoint,
 )
 from jtoolkit.train import TrainState, make_train_step
-from tests.checkpoint._harness import _TARGET, _state
+from tests.checkpoint._harness import _TARGET, _layout, _placed_state, _state
 
 
 class _Net(nnx.Module):
@@ -239,3 +242,48 @@ def test_key_shapes_are_traced_once(tmp_path):
     for _ in range(5):
         restore_checkpoint(tmp_path, state)
     assert pjit._infer_params_cached.cache_info().currsize == traced
+
+
+@pytest.mark.parametrize(
+    ("saved", "restored"),
+    [
+        ("sharded8", "replicated8"),
+        ("replicated8", "sharded8"),
+        ("sharded8", "sharded2"),
+        ("single", "sharded8"),
+    ],
+)
+def test_sharded_checkpoints_restore_onto_any_layout(tmp_path, saved, restored):
+    """Each shard is written and digested where it lives; the target's sharding
+    decides where the restored arrays land (8 devices <-> 2 <-> 1)."""
+    state = _placed_state(_layout(saved), 3.0)
+    where = save_checkpoint(tmp_path, state, 1)
+    with open(os.path.join(where, "jtoolkit-shards-00000.json")) as f:
+        blocks = json.load(f)["blocks"]
+    assert len(blocks["2"]) == (8 if saved == "sharded8" else 1)  # "w"'s blocks
+    target = _placed_state(_layout(restored), 0.0)
+    out = restore_checkpoint(tmp_path, target)
+    _assert_same(out, state)
+    for got, want in zip(jax.tree.leaves(out), jax.tree.leaves(target), strict=True):
+        assert got.sharding == want.sharding
+
+
+def test_a_block_that_fails_its_digest_is_named(tmp_path):
+    """A shard digest that disagrees with the data orbax reads back is damage
+    naming the block (the files' checksums re-written to match, as a reader
+    that misplaced a shard would look)."""
+    where = save_checkpoint(tmp_path, _placed_state(_layout("sharded8")), 1)
+    name = os.path.join(where, "jtoolkit-shards-00000.json")
+    with open(name) as f:
+        record = json.load(f)
+    blocks = record["blocks"]["2"]  # "w" (after "key" and "n")
+    blocks[0][1], blocks[1][1] = blocks[1][1], blocks[0][1]  # rows 0 and 1 swapped
+    body = {"process": 0, "blocks": record["blocks"]}
+    with open(name, "w") as f:
+        json.dump({**body, "sha256": json_digest(body)}, f)
+    os.remove(os.path.join(where, FILES))
+    write_file_sums(where)
+    with pytest.raises(
+        CheckpointCorruptError, match=r"block \[\[0, 1\], \[0, 4\]\] of array \['w'\]"
+    ):
+        restore_checkpoint(tmp_path, _placed_state(_layout("replicated8")), step=1)

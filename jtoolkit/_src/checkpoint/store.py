@@ -1,4 +1,10 @@
-"""Atomic, resumable checkpoints of a training state on orbax-checkpoint."""
+"""Atomic, resumable checkpoints of a training state on orbax-checkpoint.
+
+Each process writes its own shards (orbax) and the digests of the blocks it wrote
+(from its own device data): nothing is gathered to one host, so a state sharded
+over several processes saves, and restores onto any topology (its target's
+shardings decide where the arrays land).
+"""
 
 from __future__ import annotations
 
@@ -25,8 +31,10 @@ from jtoolkit._src.checkpoint.integrity import (
     make_manifest,
     read_json_item,
     read_manifest,
+    read_shard_digests,
     verify_file_sums,
     write_file_sums,
+    write_shard_digests,
 )
 from jtoolkit._src.checkpoint.lock import hold_writer_lock, lost_directory
 from jtoolkit._src.core.checks import check_int
@@ -149,6 +157,73 @@ def _key(i: int) -> str:
     return f"{i:05d}"
 
 
+def _bounds(index: tuple, shape: tuple) -> list[list[int]]:
+    """``[[start, stop], ...]`` per dimension of a shard's index (slices)."""
+    out = []
+    for sl, n in zip(index, shape, strict=True):
+        start, stop, _ = sl.indices(n)
+        out.append([start, stop])
+    return out
+
+
+def _owned_blocks(array: Any) -> list[tuple[list, np.ndarray]]:
+    """``(bounds, host copy)`` of each block this process writes: its shards of
+    replica 0 (one copy of each block in the whole job); a host array: process 0."""
+    if isinstance(array, jax.Array):
+        return [
+            (_bounds(s.index, array.shape), np.asarray(s.data))
+            for s in array.addressable_shards
+            if s.replica_id == 0
+        ]
+    if not is_primary():
+        return []
+    return [([[0, n] for n in np.shape(array)], np.asarray(array))]
+
+
+def _block_digests(arrays: list[Any]) -> dict[int, list]:
+    """This process's ``{array index: [(bounds, sha256)]}``, one shard at a time."""
+    return {
+        i: [(b, array_digest(block)) for b, block in _owned_blocks(a)]
+        for i, a in enumerate(arrays)
+    }
+
+
+def _inside(inner: list, outer: list) -> bool:
+    return all(
+        o0 <= i0 and i1 <= o1 for (i0, i1), (o0, o1) in zip(inner, outer, strict=True)
+    )
+
+
+def _check_blocks(where: str, path: str, value: Any, blocks: list) -> None:
+    """Check the saved blocks that lie inside this process's restored shards of
+    ``value`` against their digests (a block split over several processes' shards
+    is covered by the files' checksums only)."""
+    shards = (
+        [
+            (_bounds(s.index, value.shape), s.data)
+            for s in value.addressable_shards
+            if s.replica_id == 0
+        ]
+        if isinstance(value, jax.Array)
+        else [([[0, n] for n in np.shape(value)], value)]
+    )
+    for outer, data in shards:
+        host = None
+        for bounds, digest in blocks:
+            if not _inside(bounds, outer):
+                continue
+            host = np.asarray(data) if host is None else host
+            rel = tuple(
+                slice(b0 - o0, b1 - o0)
+                for (b0, b1), (o0, _) in zip(bounds, outer, strict=True)
+            )
+            if array_digest(host[rel]) != digest:
+                raise CheckpointCorruptError(
+                    f"checkpoint {where} is damaged: block {bounds} of array {path} "
+                    f"in {where}/{_STATE} fails its checksum"
+                )
+
+
 def save_checkpoint(
     directory: str | os.PathLike,
     state: Any,
@@ -161,8 +236,11 @@ def save_checkpoint(
 
     The twin of ``torch.save(state_dict, f"{directory}/{step}")``, but atomic and
     checked: the checkpoint is written to a temporary directory and renamed when
-    complete, with a manifest holding every array's tree path, shape, dtype and
-    SHA-256 (and the ``extra`` item's), verified by ``restore_checkpoint``.
+    complete, with a manifest holding every array's tree path, shape and dtype
+    (and the ``extra`` item's SHA-256) and, per process, the SHA-256 of every
+    shard it wrote, verified by ``restore_checkpoint``. Every process writes its
+    own shards (orbax): nothing is gathered to one host, so a state sharded over
+    several processes (FSDP) saves, and restores onto any topology.
     Saving over an existing step writes the new copy completely before the old
     one is removed, so a kill at any moment leaves one complete copy.
 
@@ -201,9 +279,10 @@ def save_checkpoint(
     root = os.path.abspath(os.fspath(directory))
     if os.path.exists(root) and not os.path.isdir(root):
         raise NotADirectoryError(f"checkpoint directory {root} is a file")
-    paths, savable, _, _ = _flat(state)
-    arrays = [np.asarray(jax.device_get(x)) for x in savable]
-    manifest = make_manifest(paths, arrays, extra)
+    paths, arrays, _, _ = _flat(state)
+    shapes, dtypes = [np.shape(a) for a in arrays], [a.dtype for a in arrays]
+    manifest = make_manifest(paths, shapes, dtypes, extra, jax.process_count())
+    digests = _block_digests(arrays)  # now: the caller may donate the state next
     ocp = _ocp()
     items = {
         _STATE: ocp.args.StandardSave({_key(i): a for i, a in enumerate(arrays)}),
@@ -223,6 +302,9 @@ def save_checkpoint(
             _checkpointer().save(
                 final + steps.NEW, args=ocp.args.Composite(**items), force=True
             )
+        barrier("save_checkpoint", final)  # orbax's directory is complete
+        write_shard_digests(final + steps.NEW, jax.process_index(), digests)
+        barrier("save_checkpoint", final)
         if is_primary():  # jtoolkit's own file steps: one process, between barriers
             write_file_sums(final + steps.NEW)
             steps.replace_step(root, step)
@@ -387,6 +469,7 @@ def _restore_step(where: str, target: Any, with_extra: bool) -> tuple[Any, Any]:
     abstract = [_abstract(leaf) for leaf in target_leaves]
     order = _order(manifest, paths, [a.shape for a in abstract], where)
     verified = manifest["format"] >= 2
+    blocks = read_shard_digests(where, manifest) if manifest["format"] >= 3 else None
     extra = None
     if verified and manifest["extra_sha256"] is not None:
         extra = read_json_item(where, _EXTRA)
@@ -412,7 +495,10 @@ def _restore_step(where: str, target: Any, with_extra: bool) -> tuple[Any, Any]:
             f"checkpoint {where} is damaged: {where}/{_STATE} cannot be read "
             f"({type(err).__name__}: {first})"
         ) from None
-    if verified:
+    if blocks is not None:
+        for p, i, value in zip(paths, order, saved, strict=True):
+            _check_blocks(where, p, value, blocks[i])
+    elif verified:  # format 2: one digest of each whole array
         for p, i, value in zip(paths, order, saved, strict=True):
             if array_digest(jax.device_get(value)) != manifest["sha256"][i]:
                 raise CheckpointCorruptError(

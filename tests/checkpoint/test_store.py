@@ -13,7 +13,10 @@ Damaged checkpoints are detected, named and fallen back from; rewrites are safe.
 
 import json
 import os
+import pathlib
 import shutil
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +38,13 @@ from jtoolkit.checkpoint import (
     save_checkpoint,
 )
 from jtoolkit.train import TrainState, make_train_step
-from tests.checkpoint._harness import _TARGET, _layout, _placed_state, _state
+from tests.checkpoint._harness import (
+    _TARGET,
+    _layout,
+    _placed_state,
+    _state,
+    cross_topology,
+)
 
 
 class _Net(nnx.Module):
@@ -287,3 +296,53 @@ def test_a_block_that_fails_its_digest_is_named(tmp_path):
         CheckpointCorruptError, match=r"block \[\[0, 1\], \[0, 4\]\] of array \['w'\]"
     ):
         restore_checkpoint(tmp_path, _placed_state(_layout("replicated8")), step=1)
+
+
+def _launch(nproc, mode, directory, tmp_path):
+    """``cross_topology(mode, directory)`` in ``nproc`` processes (1 CPU device
+    each) through ``jtoolkit.launch``."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    script = tmp_path / f"{mode}{nproc}.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(root)!r})\n"
+        "from jtoolkit.train import initialize_distributed\n"
+        "initialize_distributed()\n"
+        "from tests.checkpoint._harness import cross_topology\n"
+        f"cross_topology({mode!r}, {str(directory)!r})\n"
+    )
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=1",
+        "JAX_PLATFORMS": "cpu",
+        "JTOOLKIT_COMPILATION_CACHE": "0",
+    }
+    cmd = [sys.executable, "-m", "jtoolkit.launch", "--nproc", str(nproc)]
+    result = subprocess.run(
+        [*cmd, str(script)], capture_output=True, text=True, timeout=240, env=env
+    )
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-4000:])
+
+
+@pytest.fixture(scope="module")
+def _saved_by_four(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("four")
+    _launch(4, "save", tmp / "ckpt", tmp)
+    return tmp / "ckpt"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("saved", "restored"), [(4, 1), (4, 2), (1, 4)])
+def test_sharded_checkpoints_move_between_process_counts(
+    request, tmp_path, saved, restored
+):
+    """A state sharded over 4 processes (each writes its own shards and digests)
+    restores on 1 process and on 2; one saved by 1 process restores on 4."""
+    if saved == 4:
+        directory = request.getfixturevalue("_saved_by_four")
+    else:
+        directory = tmp_path / "ckpt"
+        cross_topology("save", directory)
+    if restored == 1:
+        cross_topology("restore", directory)
+    else:
+        _launch(restored, "restore", directory, tmp_path)

@@ -31,11 +31,13 @@ from jtoolkit._src.checkpoint.lock import LOCK
 from jtoolkit._src.checkpoint.store import _checkpointer
 from jtoolkit.checkpoint import (
     CheckpointCorruptError,
+    CheckpointWriteError,
     all_steps,
     latest_step,
     prune_checkpoints,
     restore_checkpoint,
     save_checkpoint,
+    wait_until_finished,
 )
 from jtoolkit.train import TrainState, make_train_step
 from tests.checkpoint._harness import (
@@ -346,3 +348,27 @@ def test_sharded_checkpoints_move_between_process_counts(
         cross_topology("restore", directory)
     else:
         _launch(restored, "restore", directory, tmp_path)
+
+
+def test_an_async_save_reports_its_failure_at_the_next_call(tmp_path, monkeypatch):
+    """blocking=False: orbax writes in a background thread; its failure raises at
+    the next wait_until_finished or save_checkpoint, naming the path, and the
+    previous step stays the latest."""
+    from orbax.checkpoint._src.path import atomicity
+
+    save_checkpoint(tmp_path, {"w": jnp.ones(2)}, 1, blocking=False)
+    wait_until_finished()
+    assert latest_step(tmp_path) == 1
+
+    def crash(self, *args, **kwargs):
+        raise RuntimeError("simulated failure in the background")
+
+    for finish in (wait_until_finished, lambda: save_checkpoint(tmp_path, {}, 9)):
+        with monkeypatch.context() as patch:
+            patch.setattr(atomicity.AtomicRenameTemporaryPath, "finalize", crash)
+            save_checkpoint(tmp_path, {"w": jnp.full(2, 9.0)}, 2, blocking=False)
+            with pytest.raises(CheckpointWriteError, match=rf"{tmp_path}/2: .*simul"):
+                finish()
+        assert all_steps(tmp_path) == [1]
+    _assert_same(restore_checkpoint(tmp_path, {"w": jnp.zeros(2)}), {"w": jnp.ones(2)})
+    wait_until_finished()  # nothing pending: a no-op

@@ -13,7 +13,7 @@ import errno
 import os
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -46,6 +46,7 @@ __all__ = [
     "prune_checkpoints",
     "restore_checkpoint",
     "save_checkpoint",
+    "wait_until_finished",
 ]
 
 
@@ -69,6 +70,31 @@ def _checkpointer():
 
 
 _CHECKPOINTER = None
+
+
+def _async_checkpointer():
+    """One orbax AsyncCheckpointer per process: it copies the arrays to the host
+    and writes them in a background thread."""
+    global _ASYNC_CHECKPOINTER
+    if _ASYNC_CHECKPOINTER is None:
+        ocp = _ocp()
+        handler = ocp.CompositeCheckpointHandler()
+        _ASYNC_CHECKPOINTER = ocp.AsyncCheckpointer(handler)
+    return _ASYNC_CHECKPOINTER
+
+
+_ASYNC_CHECKPOINTER = None
+
+
+class _Pending(NamedTuple):
+    """An asynchronous save whose files are still being written."""
+
+    root: str
+    step: int
+    final: str
+    max_to_keep: int | None
+    digests: dict
+    signals: set | None = None  # orbax's signal keys before the save began
 
 
 def _is_key(x: Any) -> bool:
@@ -96,15 +122,9 @@ def _key_data_struct(leaf: Any) -> jax.ShapeDtypeStruct:
     return _KEY_DATA[index]
 
 
-@contextlib.contextmanager
-def _forget_orbax_signals() -> Iterator[None]:
-    """Drop the completion-signal keys one orbax call leaves behind.
-
-    In a single process orbax signals completion through a process-wide dict
-    that it never empties (two keys per save: RSS grew with every call). The
-    keys a finished call added are deleted; a multi-process run's signals live
-    in the distributed key-value store and are left alone.
-    """
+def _signal_keys() -> tuple[Any, set | None]:
+    """orbax's in-process signalling client and its current keys (None: a
+    multi-process run's signals live in the distributed key-value store)."""
     try:
         from orbax.checkpoint._src.futures import signaling_client
 
@@ -112,15 +132,32 @@ def _forget_orbax_signals() -> Iterator[None]:
     except (ImportError, AttributeError, RuntimeError):
         client = None
     data = getattr(client, "_data", None)
-    if client is None or not isinstance(data, dict):
-        yield
+    return client, set(data) if isinstance(data, dict) else None
+
+
+def _drop_signals(client: Any, before: set | None) -> None:
+    """Delete the signal keys added since ``before`` (orbax never does)."""
+    data = getattr(client, "_data", None)
+    if before is None or not isinstance(data, dict):
         return
-    before = set(data)
+    for key in set(data) - before:
+        client.key_value_delete(key)
+
+
+@contextlib.contextmanager
+def _forget_orbax_signals() -> Iterator[None]:
+    """Drop the completion-signal keys one finished orbax call leaves behind.
+
+    In a single process orbax signals completion through a process-wide dict
+    that it never empties (two keys per save: RSS grew with every call). An
+    asynchronous save's keys are dropped after ``wait_until_finished`` instead
+    (its background thread still waits on them).
+    """
+    client, before = _signal_keys()
     try:
         yield
     finally:
-        for key in set(data) - before:
-            client.key_value_delete(key)
+        _drop_signals(client, before)
 
 
 def _abstract(leaf: Any) -> jax.ShapeDtypeStruct:
@@ -231,6 +268,7 @@ def save_checkpoint(
     *,
     extra: dict | None = None,
     max_to_keep: int | None = None,
+    blocking: bool = True,
 ) -> str:
     """Save ``state`` (any pytree of arrays) as checkpoint ``step`` in ``directory``.
 
@@ -252,9 +290,15 @@ def save_checkpoint(
             (epoch, ``loader.state_dict()``, plateau state, history).
         max_to_keep: keep only the newest N checkpoints (None: keep all); older
             ones are deleted at every save.
+        blocking: False returns once the arrays are copied to the host, and
+            orbax writes them in a background thread (the state may be donated
+            to the next step at once); the save is finished (checksummed, swapped
+            in, old steps pruned) by the next ``save_checkpoint`` or
+            ``wait_until_finished``, which raise its error naming the path.
+            Until then the previous step is the latest.
 
     Returns:
-        The path of the finished checkpoint.
+        The path of the checkpoint (finished, or being written).
 
     Raises:
         ValueError: negative ``step``.
@@ -276,6 +320,7 @@ def save_checkpoint(
         [1.0, 1.0]
     """
     step = check_int("step", step, fn="save_checkpoint", minimum=0)
+    wait_until_finished()  # the previous asynchronous save, finished or raised
     root = os.path.abspath(os.fspath(directory))
     if os.path.exists(root) and not os.path.isdir(root):
         raise NotADirectoryError(f"checkpoint directory {root} is a file")
@@ -297,24 +342,86 @@ def save_checkpoint(
     barrier("save_checkpoint", final)  # every process is here, the directory tidy
     # Written beside the step, checksummed, then swapped in: a kill at any moment
     # leaves a complete copy (the old one, or the new one with its checksums).
+    pending = _Pending(root, step, final, max_to_keep, digests, _signal_keys()[1])
     try:
-        with quiet_orbax(), _forget_orbax_signals():
-            _checkpointer().save(
+        checkpointer = _checkpointer() if blocking else _async_checkpointer()
+        with (
+            quiet_orbax(),
+            _forget_orbax_signals() if blocking else contextlib.nullcontext(),
+        ):
+            checkpointer.save(
                 final + steps.NEW, args=ocp.args.Composite(**items), force=True
             )
+    except (OSError, ValueError, UnsafePathError) as err:
+        if is_primary():
+            _discard(root)
+        raise write_failure(what, final, err) from None
+    if blocking:
+        _finish(pending)
+    else:
+        global _PENDING
+        _PENDING = pending
+    return final
+
+
+_PENDING: _Pending | None = None
+
+
+def _finish(pending: _Pending) -> None:
+    """The file steps after orbax wrote a save: each process's shard digests,
+    then (process 0) the files' checksums, the swap into place and retention."""
+    root, final = pending.root, pending.final
+    what = f"save_checkpoint: writing step {pending.step}"
+    try:
         barrier("save_checkpoint", final)  # orbax's directory is complete
-        write_shard_digests(final + steps.NEW, jax.process_index(), digests)
+        write_shard_digests(final + steps.NEW, jax.process_index(), pending.digests)
         barrier("save_checkpoint", final)
         if is_primary():  # jtoolkit's own file steps: one process, between barriers
             write_file_sums(final + steps.NEW)
-            steps.replace_step(root, step)
-            steps.prune(root, max_to_keep, protect=step)
+            steps.replace_step(root, pending.step)
+            steps.prune(root, pending.max_to_keep, protect=pending.step)
     except (OSError, ValueError, UnsafePathError) as err:
         if is_primary():
             _discard(root)
         raise write_failure(what, final, err) from None
     barrier("save_checkpoint", final)
-    return final
+
+
+def wait_until_finished() -> None:
+    """Finish this process's asynchronous save (``blocking=False``), if any.
+
+    Waits for orbax's background write, then checksums the step and swaps it in
+    (every process must call it, as ``save_checkpoint``). A no-op without one.
+    The twin of orbax's ``AsyncCheckpointer.wait_until_finished``.
+
+    Raises:
+        CheckpointWriteError: the background write failed; the message names
+            the checkpoint's path and the cause. The unfinished copy is removed
+            and the previous step stays the latest.
+
+    Example:
+        >>> import tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> _ = save_checkpoint(d, {"w": jnp.ones(2)}, 5, blocking=False)
+        >>> wait_until_finished()
+        >>> latest_step(d)
+        5
+    """
+    global _PENDING
+    pending, _PENDING = _PENDING, None
+    if pending is None:
+        return
+    try:
+        with quiet_orbax():
+            _async_checkpointer().wait_until_finished()
+    except Exception as err:  # whatever the background thread raised
+        if is_primary():
+            _discard(pending.root)
+        what = f"save_checkpoint: writing step {pending.step} in the background"
+        raise write_failure(what, pending.final, err) from err
+    finally:
+        _drop_signals(_signal_keys()[0], pending.signals)
+    _finish(pending)
 
 
 def _tidy(root: str, what: str) -> None:

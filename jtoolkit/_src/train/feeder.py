@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jtoolkit._src.data.loader import DataLoader
 from jtoolkit._src.data.padding import batch_rows, pad_batch
 from jtoolkit._src.data.prefetch import prefetch_to_device
 from jtoolkit._src.data.samplers import BatchSampler, DistributedSampler
@@ -136,7 +137,8 @@ class SamplerPadding(NamedTuple):
 
 def sampler_padding(loader: Any) -> SamplerPadding | None:
     """The padding of ``loader``'s pass if it batches a ``DistributedSampler`` that
-    pads (a ``DataLoader(sampler=DistributedSampler(...))``), else None.
+    pads (a ``DataLoader(sampler=DistributedSampler(...))`` itself: a prefetcher
+    around it runs ahead of the batches it hands out), else None.
 
     Example:
         >>> from jtoolkit._src.data.loader import DataLoader
@@ -144,8 +146,10 @@ def sampler_padding(loader: Any) -> SamplerPadding | None:
         >>> sampler_padding(DataLoader(range(5), batch_size=2, sampler=s)).local
         array([ True,  True, False])
     """
-    batches = getattr(loader, "batch_sampler", None)
-    if type(batches) is not BatchSampler or not isinstance(loader, Resumable):
+    if not isinstance(loader, DataLoader):
+        return None
+    batches = loader.batch_sampler
+    if type(batches) is not BatchSampler:
         return None
     sampler = batches.sampler
     if not isinstance(sampler, DistributedSampler):

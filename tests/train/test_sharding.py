@@ -41,6 +41,16 @@ def _mlp():
     return models.MLP([64, 256, 64], rngs=nnx.Rngs(0))
 
 
+_ADAM = optax.adam(1e-2)
+
+
+@pytest.fixture(scope="module")
+def fsdp():
+    """An 8-device mesh and one FSDP step over it, compiled once for the module."""
+    mesh = _mesh8()
+    return mesh, make_train_step(_loss, _ADAM, mesh=mesh, shard="fsdp")
+
+
 def _close(a, b, rtol=1e-5):
     for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(_host(v), _host(u), rtol=rtol, atol=1e-6)
@@ -78,10 +88,9 @@ def test_fsdp_shards_big_leaves_and_a_spec_must_divide():
         state_shardings(state, mesh, {"odd": P("data")})
 
 
-def test_fsdp_step_equals_one_device_and_holds_an_eighth():
-    mesh, opt = _mesh8(), optax.adam(1e-2)
+def test_fsdp_step_equals_one_device_and_holds_an_eighth(fsdp):
+    (mesh, eight), opt = fsdp, _ADAM
     one = make_train_step(_loss, opt)
-    eight = make_train_step(_loss, opt, mesh=mesh, shard="fsdp")
     s1 = TrainState.create(_mlp(), opt)
     s8 = TrainState.create(_mlp(), opt, mesh=mesh, shard="fsdp")
     replicated = _per_device_bytes(TrainState.create(_mlp(), opt, mesh=mesh))
@@ -105,17 +114,17 @@ def test_fsdp_step_equals_one_device_and_holds_an_eighth():
         eight(TrainState.create(_mlp(), opt, mesh=mesh), batch)
 
 
-def test_abstract_create_never_builds_the_whole_state_and_matches():
-    mesh, opt = _mesh8(), optax.adam(1e-2)
-    fsdp = TrainState.create(_mlp, opt, mesh=mesh, shard="fsdp")
+def test_abstract_create_never_builds_the_whole_state_and_matches(fsdp):
+    (mesh, step), opt = fsdp, _ADAM
+    state = TrainState.create(_mlp, opt, mesh=mesh, shard="fsdp")
     rep = TrainState.create(_mlp, opt, mesh=mesh)
-    kernel = fsdp.model["layers"][2]["kernel"]  # (256, 64): split on dim 0
+    kernel = state.model["layers"][2]["kernel"]  # (256, 64): split on dim 0
     assert kernel.sharding.spec == P("data") and kernel.shape == (256, 64)
-    _close(rep, fsdp, rtol=0)  # jax.random draws: the same values at any sharding
-    step = make_train_step(_loss, opt, mesh=mesh, shard="fsdp")
-    fsdp, _ = step(fsdp, _batch())
-    fsdp, _ = step(fsdp, _batch())
-    assert step.jitted._cache_size() == 1
+    _close(rep, state, rtol=0)  # jax.random draws: the same values at any sharding
+    state, _ = step(state, _batch())
+    compiled = step.jitted._cache_size()
+    state, _ = step(state, _batch())
+    assert step.jitted._cache_size() == compiled
 
 
 def test_fit_fsdp_equals_replicated_with_validation():

@@ -81,7 +81,11 @@ class TrainState:
                 that builds one: with ``mesh=`` it is built abstractly
                 (``jax.eval_shape``) and then inside one ``jax.jit`` whose
                 ``out_shardings`` place every leaf, so the whole state never exists
-                on one device (torch's meta-device init for FSDP).
+                on one device (torch's meta-device init for FSDP). jtoolkit's
+                layers then draw their initial values with ``jax.random``
+                (eagerly, with numpy): the same distributions, other values,
+                identical at any mesh and policy; pass the module itself for the
+                eager values.
             optimizer: an ``optax.GradientTransformation`` (``jtoolkit.optim.adam``).
             seed: int seed of the step key (dropout masks).
             loss_scale: ``True`` (initial scale 2**16, as ``torch.amp.GradScaler``) or

@@ -154,3 +154,25 @@ def same_numbers_fit(out=None):
         with open(f"{out}/{rank}.json", "w") as f:
             json.dump(result, f)
     return result
+
+
+def _mesh8(shape=(8,), names=("data",)):
+    """A mesh over the first 8 devices (skips the test when there are fewer: run
+    with ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` or
+    ``jax.config.update("jax_num_cpu_devices", 8)`` before JAX starts)."""
+    import pytest
+    from jax.sharding import Mesh
+
+    if len(jax.devices()) < 8:
+        pytest.skip("needs 8 devices (8 fake CPU devices: jax_num_cpu_devices=8)")
+    return Mesh(np.array(jax.devices()[:8]).reshape(shape), names)
+
+
+def _per_device_bytes(tree):
+    """Bytes the first device holds of ``tree``'s arrays (keys as raw data)."""
+    total = 0
+    for leaf in jax.tree.leaves(tree):
+        if jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        total += leaf.addressable_shards[0].data.nbytes
+    return total

@@ -30,7 +30,6 @@ from jtoolkit._src.train.distributed import (
     check_divisible,
     check_replicated,
     is_primary,
-    place_replicated,
     resolve_mesh,
 )
 from jtoolkit._src.train.feeder import (
@@ -295,6 +294,7 @@ def fit(
     callbacks: Iterable[Callback] = (),
     resume: bool | str | None = None,
     mesh: Any = None,
+    shard: Any = None,
     steps_per_execution: int = 1,
     metrics: Mapping[str, Any] | None = None,
     predict: Callable | None = None,
@@ -338,8 +338,12 @@ def fit(
             ``ReduceLROnPlateau``, ``CSVLogger``, ``TensorBoard``, ``EMA``, ...).
         resume: None, True or ``"auto"`` (above).
         mesh: data parallelism: None (the step's own mesh, else one device),
-            ``"auto"`` or a ``Mesh``; state replicated, batches split. The loader's
+            ``"auto"`` or a ``Mesh``; batches split over ``"data"``. The loader's
             batch size times the process count must divide by the data shards.
+        shard: where the state lives on the mesh: None (the step's own ``shard``,
+            else replicated), ``"fsdp"`` or a layout map (``state_shardings``'
+            policy; ``make_train_step``'s ``shard``). The state is placed so
+            before training (a restore lands there) and evaluated there.
         steps_per_execution: optimizer steps per dispatch (Keras's name); the same
             numbers as 1.
         metrics: ``{name: metric}`` with ``init() -> s``, ``update(s, preds,
@@ -426,14 +430,21 @@ def fit(
         )
     mesh = resolve_mesh(mesh) or train_step.mesh
     step = train_step.with_mesh(mesh).with_steps(steps_per_execution)
+    if shard is not None and mesh is None:
+        raise ValueError(
+            f"fit(shard={shard!r}) needs a mesh: pass mesh='auto' or a "
+            "jax.sharding.Mesh (or give make_train_step one)"
+        )
+    step = step if shard is None else step.with_shard(shard)
     placement = None
     if mesh is not None:
         size = batch_size_of(train_loader)
         if size is not None:
             check_divisible(size * jax.process_count(), mesh)
         placement = batch_sharding(mesh, step.batch_axis)
-        state = place_replicated(state, mesh)  # a restore lands on this sharding
-        eval_step = None if eval_step is None else eval_step.with_mesh(mesh)
+        state = step.place(state)  # a restore lands on this sharding
+        if eval_step is not None:
+            eval_step = eval_step.with_mesh(mesh).with_shard(step.shard)
     feeder = EpochFeeder(
         train_loader,
         steps=step.steps,

@@ -184,9 +184,8 @@ def _split_loaders(config: DemoConfig, split: Any):
 
     ``--batch-size`` is the global batch: with N processes each loads batch/N rows
     of its shard (rows ``rank::N`` of the epoch's permutation), so the global batches
-    are those of a single-process run. Every process evaluates the whole
-    validation set (the global eval batch is then N identical copies: the same
-    means as one process, and no uneven shards).
+    are those of a single-process run (the sampler's padding copies masked by
+    ``fit``). ``fit`` shards the validation loader: each process evaluates 1/N.
     """
     import jax
 

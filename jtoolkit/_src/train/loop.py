@@ -46,7 +46,12 @@ from jtoolkit._src.train.runtime import (
 )
 from jtoolkit._src.train.state import TrainState
 from jtoolkit._src.train.step import EvalStep, TrainStep
-from jtoolkit._src.train.validation import evaluate, lr_of, metric_updater
+from jtoolkit._src.train.validation import (
+    evaluate,
+    lr_of,
+    metric_updater,
+    shard_validation,
+)
 
 __all__ = ["FitResult", "fit"]
 
@@ -153,9 +158,9 @@ def _train_epoch(
         mask = feed.mask if use_mask else None
         run.state, metrics = step(run.state, feed.batch, mask, feed.valid)
         acc = step.accumulate  # the log keeps one entry per optimizer step
+        rows = feed.weights or feed.rows  # each loss weighs its rows on all processes
         log.add(
-            metrics,
-            tuple(sum(feed.rows[i : i + acc]) for i in range(0, len(feed.rows), acc)),
+            metrics, tuple(sum(rows[i : i + acc]) for i in range(0, len(rows), acc))
         )
         run.batch += len(feed.rows)
         run.call_batches, run.position = len(feed.rows), feed.position
@@ -324,7 +329,10 @@ def fit(
             batches (``set_epoch``/``state_dict`` used when it has them).
         epochs: total number of epochs (including those of a resumed run).
         validation: validation batches, evaluated after every epoch with
-            ``eval_step`` (metrics ``val_<name>``) and ``metrics``.
+            ``eval_step`` (metrics ``val_<name>``) and ``metrics``. With a mesh
+            over several processes a sequential ``DataLoader`` is sharded: each
+            process evaluates its share, the sums are global, the numbers those of
+            one process.
         eval_step: ``make_eval_step(metric_fn)``.
         callbacks: ``Callback`` objects (``ModelCheckpoint``, ``EarlyStopping``,
             ``ReduceLROnPlateau``, ``CSVLogger``, ``TensorBoard``, ``EMA``, ...).
@@ -459,7 +467,11 @@ def fit(
     val_feeder, updater = None, metric_updater(metrics, predict) if metrics else None
     if validation is not None:
         val_placement = None if mesh is None else batch_sharding(mesh, 0)
-        val_feeder = EpochFeeder(validation, placement=val_placement, prefetch=prefetch)
+        val_feeder = EpochFeeder(
+            shard_validation(validation, mesh),  # each process evaluates its share
+            placement=val_placement,
+            prefetch=prefetch,
+        )
     try:
         for cb in hooks:
             cb.on_train_begin(run)

@@ -46,7 +46,102 @@ def _activation_name(activation: str | Callable) -> str | None:
     return None
 
 
-class TransformerEncoderLayer(nnx.Module):
+class _TransformerLayer(nnx.Module):
+    """What torch's encoder and decoder layers share: the children in torch's order
+    (so state_dict keys and ``summary`` are torch's), the feed-forward block, the
+    pre/post-norm residual wiring and the order-keeping copy."""
+
+    _CROSS: bool  # the decoder: ``multihead_attn``, ``norm3`` and ``dropout3`` too
+    norm1: LayerNorm  # set by ``setattr`` with the other numbered children
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable = "relu",
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        *,
+        rngs: nnx.Rngs,
+    ) -> None:
+        # torch's signature and child order (no docstring: the subclass's renders)
+        self.activation_name = _activation_name(activation)
+        if not isinstance(activation, nnx.Module):  # a module is set last, as torch
+            self._activation = activation
+
+        def attention() -> MultiheadAttention:
+            return MultiheadAttention(
+                d_model,
+                nhead,
+                dropout=dropout,
+                bias=bias,
+                batch_first=batch_first,
+                rngs=rngs,
+            )
+
+        self.self_attn = attention()
+        if self._CROSS:
+            self.multihead_attn = attention()
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, rngs=rngs)
+        self.dropout = Dropout(dropout, rngs=rngs)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, rngs=rngs)
+        name = type(self).__name__
+        self.norm_first = check_bool("norm_first", norm_first, fn=name)
+        blocks = range(1, 4 if self._CROSS else 3)
+        for index in blocks:
+            setattr(self, f"norm{index}", LayerNorm(d_model, layer_norm_eps, bias=bias))
+        for index in blocks:
+            setattr(self, f"dropout{index}", Dropout(dropout, rngs=rngs))
+        if isinstance(activation, nnx.Module):  # torch prints a module activation
+            self.activation = activation
+
+    def _copy(self) -> _TransformerLayer:
+        """A deep copy that keeps torch's child order (``nnx.clone`` sorts names)."""
+        twin = type(self)(
+            self.self_attn.embed_dim,
+            self.self_attn.num_heads,
+            self.linear1.out_features,
+            self.dropout.rate,
+            self.activation_name or self._activation_fn(),
+            self.norm1.eps,
+            self.self_attn.batch_first,
+            self.norm_first,
+            self.linear1.bias is not None,
+            rngs=nnx.Rngs(0),
+        )
+        nnx.update(twin, nnx.clone(nnx.state(self)))
+        return twin
+
+    def _activation_fn(self) -> Callable:
+        if self.activation_name is not None:
+            return _ACTIVATIONS[self.activation_name]
+        fn = getattr(self, "activation", None) or self._activation
+        return cast(Callable, fn)  # activation_name is None: a callable was given
+
+    def _ff(self, y: jax.Array) -> jax.Array:
+        """The feed-forward block, linear2(dropout(act(linear1(y))))."""
+        return self.linear2(self.dropout(self._activation_fn()(self.linear1(y))))
+
+    def _residual(
+        self, x: jax.Array, blocks: list[Callable[[jax.Array], jax.Array]]
+    ) -> jax.Array:
+        """torch's wiring of block i with ``norm{i}`` and ``dropout{i}``: pre-norm
+        x = x + dropout(block(norm(x))), post-norm x = norm(x + dropout(block(x)))."""
+        for index, block in enumerate(blocks, start=1):
+            norm = getattr(self, f"norm{index}")
+            drop = getattr(self, f"dropout{index}")
+            if self.norm_first:
+                x = x + drop(block(norm(x)))
+            else:
+                x = norm(x + drop(block(x)))
+        return x
+
+
+class TransformerEncoderLayer(_TransformerLayer):
     """Self-attention + feed-forward block, torch's ``nn.TransformerEncoderLayer``.
 
     torch: ``torch.nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048,
@@ -80,69 +175,7 @@ class TransformerEncoderLayer(nnx.Module):
       (3, 5, 8)
     """
 
-    def __init__(
-        self,
-        d_model: int,
-        nhead: int,
-        dim_feedforward: int = 2048,
-        dropout: float = 0.1,
-        activation: str | Callable = "relu",
-        layer_norm_eps: float = 1e-5,
-        batch_first: bool = False,
-        norm_first: bool = False,
-        bias: bool = True,
-        *,
-        rngs: nnx.Rngs,
-    ) -> None:
-        self.activation_name = _activation_name(activation)
-        if not isinstance(activation, nnx.Module):  # a module is set last, as torch
-            self._activation = activation
-        self.self_attn = MultiheadAttention(
-            d_model,
-            nhead,
-            dropout=dropout,
-            bias=bias,
-            batch_first=batch_first,
-            rngs=rngs,
-        )
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, rngs=rngs)
-        self.dropout = Dropout(dropout, rngs=rngs)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, rngs=rngs)
-        self.norm_first = check_bool(
-            "norm_first", norm_first, fn="TransformerEncoderLayer"
-        )
-        self.norm1 = LayerNorm(d_model, layer_norm_eps, bias=bias)
-        self.norm2 = LayerNorm(d_model, layer_norm_eps, bias=bias)
-        self.dropout1 = Dropout(dropout, rngs=rngs)
-        self.dropout2 = Dropout(dropout, rngs=rngs)
-        if isinstance(activation, nnx.Module):  # torch prints a module activation
-            self.activation = activation
-
-    def _copy(self) -> TransformerEncoderLayer:
-        """A deep copy that keeps torch's child order (``nnx.clone`` sorts names)."""
-        twin = TransformerEncoderLayer(
-            self.self_attn.embed_dim,
-            self.self_attn.num_heads,
-            self.linear1.out_features,
-            self.dropout.rate,
-            self.activation_name or self._activation_fn(),
-            self.norm1.eps,
-            self.self_attn.batch_first,
-            self.norm_first,
-            self.linear1.bias is not None,
-            rngs=nnx.Rngs(0),
-        )
-        nnx.update(twin, nnx.clone(nnx.state(self)))
-        return twin
-
-    def _activation_fn(self) -> Callable:
-        if self.activation_name is not None:
-            return _ACTIVATIONS[self.activation_name]
-        fn = getattr(self, "activation", None) or self._activation
-        return cast(Callable, fn)  # activation_name is None: a callable was given
-
-    def _act(self, x: jax.Array) -> jax.Array:
-        return self._activation_fn()(x)
+    _CROSS = False
 
     def __call__(
         self,
@@ -151,8 +184,6 @@ class TransformerEncoderLayer(nnx.Module):
         src_key_padding_mask: jax.Array | None = None,
         is_causal: bool = False,
     ) -> jax.Array:
-        x = jnp.asarray(src)
-
         def sa(y):
             out, _ = self.self_attn(
                 y,
@@ -163,16 +194,9 @@ class TransformerEncoderLayer(nnx.Module):
                 need_weights=False,
                 is_causal=is_causal,
             )
-            return self.dropout1(out)
+            return out
 
-        def ff(y):
-            return self.dropout2(self.linear2(self.dropout(self._act(self.linear1(y)))))
-
-        if self.norm_first:
-            x = x + sa(self.norm1(x))
-            return x + ff(self.norm2(x))
-        x = self.norm1(x + sa(x))
-        return self.norm2(x + ff(x))
+        return self._residual(jnp.asarray(src), [sa, self._ff])
 
 
 def _stack(layer, num_layers: int, what: str) -> list[nnx.Module]:
@@ -274,7 +298,7 @@ class TransformerEncoder(nnx.Module):
         return x if self.norm is None else self.norm(x)
 
 
-class TransformerDecoderLayer(nnx.Module):
+class TransformerDecoderLayer(_TransformerLayer):
     """Self-attention, cross-attention and feed-forward, torch's
     ``nn.TransformerDecoderLayer``.
 
@@ -311,66 +335,7 @@ class TransformerDecoderLayer(nnx.Module):
       (4, 3, 8)
     """
 
-    def __init__(
-        self,
-        d_model: int,
-        nhead: int,
-        dim_feedforward: int = 2048,
-        dropout: float = 0.1,
-        activation: str | Callable = "relu",
-        layer_norm_eps: float = 1e-5,
-        batch_first: bool = False,
-        norm_first: bool = False,
-        bias: bool = True,
-        *,
-        rngs: nnx.Rngs,
-    ) -> None:
-        self.activation_name = _activation_name(activation)
-        if not isinstance(activation, nnx.Module):
-            self._activation = activation
-        self.self_attn = MultiheadAttention(
-            d_model, nhead, dropout, bias, batch_first, rngs=rngs
-        )
-        self.multihead_attn = MultiheadAttention(
-            d_model, nhead, dropout, bias, batch_first, rngs=rngs
-        )
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, rngs=rngs)
-        self.dropout = Dropout(dropout, rngs=rngs)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, rngs=rngs)
-        self.norm_first = check_bool(
-            "norm_first", norm_first, fn="TransformerDecoderLayer"
-        )
-        self.norm1 = LayerNorm(d_model, layer_norm_eps, bias=bias)
-        self.norm2 = LayerNorm(d_model, layer_norm_eps, bias=bias)
-        self.norm3 = LayerNorm(d_model, layer_norm_eps, bias=bias)
-        self.dropout1 = Dropout(dropout, rngs=rngs)
-        self.dropout2 = Dropout(dropout, rngs=rngs)
-        self.dropout3 = Dropout(dropout, rngs=rngs)
-        if isinstance(activation, nnx.Module):
-            self.activation = activation
-
-    def _copy(self) -> TransformerDecoderLayer:
-        """A deep copy that keeps torch's child order (``nnx.clone`` sorts names)."""
-        twin = TransformerDecoderLayer(
-            self.self_attn.embed_dim,
-            self.self_attn.num_heads,
-            self.linear1.out_features,
-            self.dropout.rate,
-            self.activation_name or self._activation_fn(),
-            self.norm1.eps,
-            self.self_attn.batch_first,
-            self.norm_first,
-            self.linear1.bias is not None,
-            rngs=nnx.Rngs(0),
-        )
-        nnx.update(twin, nnx.clone(nnx.state(self)))
-        return twin
-
-    def _activation_fn(self) -> Callable:
-        if self.activation_name is not None:
-            return _ACTIVATIONS[self.activation_name]
-        fn = getattr(self, "activation", None) or self._activation
-        return cast(Callable, fn)  # activation_name is None: a callable was given
+    _CROSS = True
 
     def __call__(
         self,
@@ -395,7 +360,7 @@ class TransformerDecoderLayer(nnx.Module):
                 need_weights=False,
                 is_causal=tgt_is_causal,
             )
-            return self.dropout1(out)
+            return out
 
         def mha(y):
             out, _ = self.multihead_attn(
@@ -407,19 +372,9 @@ class TransformerDecoderLayer(nnx.Module):
                 need_weights=False,
                 is_causal=memory_is_causal,
             )
-            return self.dropout2(out)
+            return out
 
-        def ff(y):
-            act = self._activation_fn()
-            return self.dropout3(self.linear2(self.dropout(act(self.linear1(y)))))
-
-        if self.norm_first:
-            x = x + sa(self.norm1(x))
-            x = x + mha(self.norm2(x))
-            return x + ff(self.norm3(x))
-        x = self.norm1(x + sa(x))
-        x = self.norm2(x + mha(x))
-        return self.norm3(x + ff(x))
+        return self._residual(x, [sa, mha, self._ff])
 
 
 class TransformerDecoder(nnx.Module):

@@ -46,6 +46,20 @@ def _activation_name(activation: str | Callable) -> str | None:
     return None
 
 
+def _attend(attention, query, memory, mask, padding, causal: bool) -> jax.Array:
+    """One attention block of a layer: ``query`` attends to ``memory`` (weights off)."""
+    out, _ = attention(
+        query,
+        memory,
+        memory,
+        attn_mask=mask,
+        key_padding_mask=padding,
+        need_weights=False,
+        is_causal=causal,
+    )
+    return out
+
+
 class _TransformerLayer(nnx.Module):
     """What torch's encoder and decoder layers share: the children in torch's order
     (so state_dict keys and ``summary`` are torch's), the feed-forward block, the
@@ -165,7 +179,7 @@ class TransformerEncoderLayer(_TransformerLayer):
       ``MultiheadAttention``).
 
     Raises:
-      ValueError: an unknown activation name; others as ``MultiheadAttention``.
+      RuntimeError: an unknown activation name; others as ``MultiheadAttention``.
 
     Example:
       >>> from flax import nnx
@@ -185,16 +199,9 @@ class TransformerEncoderLayer(_TransformerLayer):
         is_causal: bool = False,
     ) -> jax.Array:
         def sa(y):
-            out, _ = self.self_attn(
-                y,
-                y,
-                y,
-                attn_mask=src_mask,
-                key_padding_mask=src_key_padding_mask,
-                need_weights=False,
-                is_causal=is_causal,
+            return _attend(
+                self.self_attn, y, y, src_mask, src_key_padding_mask, is_causal
             )
-            return out
 
         return self._residual(jnp.asarray(src), [sa, self._ff])
 
@@ -312,12 +319,8 @@ class TransformerDecoderLayer(_TransformerLayer):
     ``norm1..3``, ``dropout1..3``).
 
     Args:
-      d_model: E. nhead: heads. dim_feedforward: hidden width of ff.
-      dropout: probability for the Dropouts and both attentions' weights.
-      activation: ``"relu"``, ``"gelu"`` (exact) or a callable.
-      layer_norm_eps: LayerNorm eps. batch_first: [N, L, E] instead of [L, N, E].
-      norm_first: pre-norm. bias: biases of the Linears and LayerNorms.
-      rngs: ``nnx.Rngs``.
+      d_model: as ``TransformerEncoderLayer``; so are the other arguments
+        (``dropout`` also applies to the cross-attention weights).
 
     Returns:
       Called as ``layer(tgt, memory, tgt_mask=None, memory_mask=None,
@@ -351,28 +354,14 @@ class TransformerDecoderLayer(_TransformerLayer):
         x, memory = jnp.asarray(tgt), jnp.asarray(memory)
 
         def sa(y):
-            out, _ = self.self_attn(
-                y,
-                y,
-                y,
-                attn_mask=tgt_mask,
-                key_padding_mask=tgt_key_padding_mask,
-                need_weights=False,
-                is_causal=tgt_is_causal,
-            )
-            return out
+            mask, padding = tgt_mask, tgt_key_padding_mask
+            return _attend(self.self_attn, y, y, mask, padding, tgt_is_causal)
 
         def mha(y):
-            out, _ = self.multihead_attn(
-                y,
-                memory,
-                memory,
-                attn_mask=memory_mask,
-                key_padding_mask=memory_key_padding_mask,
-                need_weights=False,
-                is_causal=memory_is_causal,
+            mask, padding = memory_mask, memory_key_padding_mask
+            return _attend(
+                self.multihead_attn, y, memory, mask, padding, memory_is_causal
             )
-            return out
 
         return self._residual(x, [sa, mha, self._ff])
 

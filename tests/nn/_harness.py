@@ -38,21 +38,31 @@ def _dtype(torch_dtype):
     return jax.dtypes.canonicalize_dtype(np.dtype(name))
 
 
-def check(torch, rng, jfn, tfn, inputs, rtol=RTOL, atol=1e-6, jit=True):
-    """Values eager (and jitted); gradients of float inputs against autograd."""
+def check(torch, rng, jfn, tfn, inputs, rtol=RTOL, atol=1e-6, jit=True, eager=True):
+    """Values eager (and jitted); gradients of float inputs against autograd.
+
+    ``eager=False`` compiles once: values and gradients from one jitted function
+    (for ops whose eager run dispatches many small programs, e.g. pooling folds).
+    """
     tin = [torch.tensor(x, requires_grad=x.dtype.kind == "f") for x in inputs]
     theirs = tfn(*tin)
-    runs = [jfn(*inputs)] + ([jax.jit(jfn)(*inputs)] if jit else [])
+    diff = [i for i, x in enumerate(inputs) if x.dtype.kind == "f"]
+    grad_too = bool(diff) and theirs.dtype.is_floating_point
+    w = rng.standard_normal(tuple(theirs.shape)).astype(np.float32)
+    loss = jax.grad(lambda *a: (jfn(*a) * w).sum(), argnums=tuple(diff))
+    if eager:
+        runs = [jfn(*inputs)] + ([jax.jit(jfn)(*inputs)] if jit else [])
+        grads = jax.jit(loss)(*inputs) if grad_too else ()
+    else:
+        both = jax.jit(lambda *a: (jfn(*a), loss(*a) if grad_too else ()))
+        value, grads = both(*inputs)
+        runs = [value]
     for ours in runs:
         assert ours.dtype == _dtype(theirs.dtype) and ours.shape == tuple(theirs.shape)
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=rtol, atol=atol)
-    diff = [i for i, x in enumerate(inputs) if x.dtype.kind == "f"]
-    if not diff or not theirs.dtype.is_floating_point:
+    if not grad_too:
         return
-    w = rng.standard_normal(tuple(theirs.shape)).astype(np.float32)
     (theirs * torch.tensor(w)).sum().backward()
-    loss = jax.jit(jax.grad(lambda *a: (jfn(*a) * w).sum(), argnums=tuple(diff)))
-    grads = loss(*inputs)
     for g, i in zip(grads, diff, strict=True):
         np.testing.assert_allclose(g, tin[i].grad.numpy(), rtol=rtol, atol=atol)
 

@@ -74,6 +74,8 @@ def _x(rng, *shape):
 def _to_torch_layout(x):
     """jtoolkit's channels-last array in torch's channels-first layout."""
     x = np.asarray(x)
+    if x.ndim == 5:
+        return x.transpose(0, 4, 1, 2, 3)
     if x.ndim == 4:
         return x.transpose(0, 3, 1, 2)
     if x.ndim == 3:
@@ -83,6 +85,8 @@ def _to_torch_layout(x):
 
 def _from_torch_layout(x):
     x = np.asarray(x)
+    if x.ndim == 5:
+        return x.transpose(0, 2, 3, 4, 1)
     if x.ndim == 4:
         return x.transpose(0, 2, 3, 1)
     if x.ndim == 3:

@@ -89,6 +89,7 @@ from jtoolkit._src.nn.functional.pooling import (
     max_unpool3d,
 )
 from jtoolkit._src.nn.functional.sparse import one_hot
+from jtoolkit._src.nn.functional.upsampling import interpolate
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -114,6 +115,7 @@ __all__ = [
     "gelu",
     "hinge_embedding_loss",
     "huber_loss",
+    "interpolate",
     "kl_div",
     "l1_loss",
     "leaky_relu",

@@ -107,6 +107,11 @@ from jtoolkit._src.nn.transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
+from jtoolkit._src.nn.upsampling import (
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
 
 __all__ = [
     "CNN",
@@ -185,6 +190,9 @@ __all__ = [
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "Unflatten",
+    "Upsample",
+    "UpsamplingBilinear2d",
+    "UpsamplingNearest2d",
     "ZeroPad1d",
     "ZeroPad2d",
     "ZeroPad3d",

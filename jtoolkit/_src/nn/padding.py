@@ -89,114 +89,346 @@ class _ConstantPad(_Pad):
         return f"padding={self.padding}, value={self.value}"
 
 
-def _doc(torch_name: str, n: int, what: str, example: str) -> str:
-    value = ", value" if "Constant" in torch_name else ""
-    return f"""torch's ``nn.{torch_name}`` on channels-last input: {what}.
+class ZeroPad1d(_Pad):
+    """torch's ``nn.ZeroPad1d``, channels-last (zeros padding).
 
-    torch: ``torch.nn.{torch_name}(padding{value})``
-    pads the last {n} axes of a channels-first tensor; here the input is
-    {_AXES[n]} (or unbatched) and the same ``padding`` tuple pads the same
+    torch: ``torch.nn.ZeroPad1d(padding)``
+    pads the last 1 axes of a channels-first tensor; here the input is
+    [N, L, C] (or unbatched) and the same ``padding`` tuple pads the same
     spatial axes (torch's order: the last spatial axis first).
 
     Raises:
-      ValueError: a padding tuple of odd length or longer than {2 * n}.
+      ValueError: a padding tuple of odd length or longer than 2.
       RuntimeError (at call): input without the channel axis, or a size
         ``F.pad``'s mode rejects.
 
     Example:
-{example}
+      >>> from jtoolkit.models import ZeroPad1d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> ZeroPad1d((1, 2))(x.reshape(3, 1)).ravel().tolist()
+      [0.0, 1.0, 2.0, 3.0, 0.0, 0.0]
     """
 
-
-class ZeroPad1d(_Pad):
     _n = 1
 
 
 class ZeroPad2d(_Pad):
+    """torch's ``nn.ZeroPad2d``, channels-last (zeros padding).
+
+    torch: ``torch.nn.ZeroPad2d(padding)``
+    pads the last 2 axes of a channels-first tensor; here the input is
+    [N, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
+    spatial axes (torch's order: the last spatial axis first).
+
+    Raises:
+      ValueError: a padding tuple of odd length or longer than 4.
+      RuntimeError (at call): input without the channel axis, or a size
+        ``F.pad``'s mode rejects.
+
+    Example:
+      >>> from jtoolkit.models import ZeroPad2d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> ZeroPad2d((1, 2, 0, 0))(x.reshape(1, 3, 1)).ravel().tolist()
+      [0.0, 1.0, 2.0, 3.0, 0.0, 0.0]
+    """
+
     _n = 2
 
 
 class ZeroPad3d(_Pad):
+    """torch's ``nn.ZeroPad3d``, channels-last (zeros padding).
+
+    torch: ``torch.nn.ZeroPad3d(padding)``
+    pads the last 3 axes of a channels-first tensor; here the input is
+    [N, D, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
+    spatial axes (torch's order: the last spatial axis first).
+
+    Raises:
+      ValueError: a padding tuple of odd length or longer than 6.
+      RuntimeError (at call): input without the channel axis, or a size
+        ``F.pad``'s mode rejects.
+
+    Example:
+      >>> from jtoolkit.models import ZeroPad3d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> ZeroPad3d((1, 2, 0, 0, 0, 0))(x.reshape(1, 1, 3, 1)).ravel().tolist()
+      [0.0, 1.0, 2.0, 3.0, 0.0, 0.0]
+    """
+
     _n = 3
 
 
 class ConstantPad1d(_ConstantPad):
+    """torch's ``nn.ConstantPad1d``, channels-last (a constant padding).
+
+    torch: ``torch.nn.ConstantPad1d(padding, value)``
+    pads the last 1 axes of a channels-first tensor; here the input is
+    [N, L, C] (or unbatched) and the same ``padding`` tuple pads the same
+    spatial axes (torch's order: the last spatial axis first).
+
+    Raises:
+      ValueError: a padding tuple of odd length or longer than 2.
+      RuntimeError (at call): input without the channel axis, or a size
+        ``F.pad``'s mode rejects.
+
+    Example:
+      >>> from jtoolkit.models import ConstantPad1d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> ConstantPad1d((1, 2), 0.5)(x.reshape(3, 1)).ravel().tolist()
+      [0.5, 1.0, 2.0, 3.0, 0.5, 0.5]
+    """
+
     _n = 1
 
 
 class ConstantPad2d(_ConstantPad):
+    """torch's ``nn.ConstantPad2d``, channels-last (a constant padding).
+
+    torch: ``torch.nn.ConstantPad2d(padding, value)``
+    pads the last 2 axes of a channels-first tensor; here the input is
+    [N, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
+    spatial axes (torch's order: the last spatial axis first).
+
+    Raises:
+      ValueError: a padding tuple of odd length or longer than 4.
+      RuntimeError (at call): input without the channel axis, or a size
+        ``F.pad``'s mode rejects.
+
+    Example:
+      >>> from jtoolkit.models import ConstantPad2d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> ConstantPad2d((1, 2, 0, 0), 0.5)(x.reshape(1, 3, 1)).ravel().tolist()
+      [0.5, 1.0, 2.0, 3.0, 0.5, 0.5]
+    """
+
     _n = 2
 
 
 class ConstantPad3d(_ConstantPad):
+    """torch's ``nn.ConstantPad3d``, channels-last (a constant padding).
+
+    torch: ``torch.nn.ConstantPad3d(padding, value)``
+    pads the last 3 axes of a channels-first tensor; here the input is
+    [N, D, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
+    spatial axes (torch's order: the last spatial axis first).
+
+    Raises:
+      ValueError: a padding tuple of odd length or longer than 6.
+      RuntimeError (at call): input without the channel axis, or a size
+        ``F.pad``'s mode rejects.
+
+    Example:
+      >>> from jtoolkit.models import ConstantPad3d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> ConstantPad3d((1, 2, 0, 0, 0, 0), 0.5)(x.reshape(1, 1, 3, 1)).ravel().tolist()
+      [0.5, 1.0, 2.0, 3.0, 0.5, 0.5]
+    """
+
     _n = 3
 
 
 class ReflectionPad1d(_Pad):
+    """torch's ``nn.ReflectionPad1d``, channels-last (mirror padding).
+
+    torch: ``torch.nn.ReflectionPad1d(padding)``
+    pads the last 1 axes of a channels-first tensor; here the input is
+    [N, L, C] (or unbatched) and the same ``padding`` tuple pads the same
+    spatial axes (torch's order: the last spatial axis first).
+
+    Raises:
+      ValueError: a padding tuple of odd length or longer than 2.
+      RuntimeError (at call): input without the channel axis, or a size
+        ``F.pad``'s mode rejects.
+
+    Example:
+      >>> from jtoolkit.models import ReflectionPad1d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> ReflectionPad1d((1, 2))(x.reshape(3, 1)).ravel().tolist()
+      [2.0, 1.0, 2.0, 3.0, 2.0, 1.0]
+    """
+
     _n, _mode = 1, "reflect"
 
 
 class ReflectionPad2d(_Pad):
+    """torch's ``nn.ReflectionPad2d``, channels-last (mirror padding).
+
+    torch: ``torch.nn.ReflectionPad2d(padding)``
+    pads the last 2 axes of a channels-first tensor; here the input is
+    [N, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
+    spatial axes (torch's order: the last spatial axis first).
+
+    Raises:
+      ValueError: a padding tuple of odd length or longer than 4.
+      RuntimeError (at call): input without the channel axis, or a size
+        ``F.pad``'s mode rejects.
+
+    Example:
+      >>> from jtoolkit.models import ReflectionPad2d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> ReflectionPad2d((1, 2, 0, 0))(x.reshape(1, 3, 1)).ravel().tolist()
+      [2.0, 1.0, 2.0, 3.0, 2.0, 1.0]
+    """
+
     _n, _mode = 2, "reflect"
 
 
 class ReflectionPad3d(_Pad):
+    """torch's ``nn.ReflectionPad3d``, channels-last (mirror padding).
+
+    torch: ``torch.nn.ReflectionPad3d(padding)``
+    pads the last 3 axes of a channels-first tensor; here the input is
+    [N, D, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
+    spatial axes (torch's order: the last spatial axis first).
+
+    Raises:
+      ValueError: a padding tuple of odd length or longer than 6.
+      RuntimeError (at call): input without the channel axis, or a size
+        ``F.pad``'s mode rejects.
+
+    Example:
+      >>> from jtoolkit.models import ReflectionPad3d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> ReflectionPad3d((1, 2, 0, 0, 0, 0))(x.reshape(1, 1, 3, 1)).ravel().tolist()
+      [2.0, 1.0, 2.0, 3.0, 2.0, 1.0]
+    """
+
     _n, _mode = 3, "reflect"
 
 
 class ReplicationPad1d(_Pad):
+    """torch's ``nn.ReplicationPad1d``, channels-last (edge padding).
+
+    torch: ``torch.nn.ReplicationPad1d(padding)``
+    pads the last 1 axes of a channels-first tensor; here the input is
+    [N, L, C] (or unbatched) and the same ``padding`` tuple pads the same
+    spatial axes (torch's order: the last spatial axis first).
+
+    Raises:
+      ValueError: a padding tuple of odd length or longer than 2.
+      RuntimeError (at call): input without the channel axis, or a size
+        ``F.pad``'s mode rejects.
+
+    Example:
+      >>> from jtoolkit.models import ReplicationPad1d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> ReplicationPad1d((1, 2))(x.reshape(3, 1)).ravel().tolist()
+      [1.0, 1.0, 2.0, 3.0, 3.0, 3.0]
+    """
+
     _n, _mode = 1, "replicate"
 
 
 class ReplicationPad2d(_Pad):
+    """torch's ``nn.ReplicationPad2d``, channels-last (edge padding).
+
+    torch: ``torch.nn.ReplicationPad2d(padding)``
+    pads the last 2 axes of a channels-first tensor; here the input is
+    [N, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
+    spatial axes (torch's order: the last spatial axis first).
+
+    Raises:
+      ValueError: a padding tuple of odd length or longer than 4.
+      RuntimeError (at call): input without the channel axis, or a size
+        ``F.pad``'s mode rejects.
+
+    Example:
+      >>> from jtoolkit.models import ReplicationPad2d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> ReplicationPad2d((1, 2, 0, 0))(x.reshape(1, 3, 1)).ravel().tolist()
+      [1.0, 1.0, 2.0, 3.0, 3.0, 3.0]
+    """
+
     _n, _mode = 2, "replicate"
 
 
 class ReplicationPad3d(_Pad):
+    """torch's ``nn.ReplicationPad3d``, channels-last (edge padding).
+
+    torch: ``torch.nn.ReplicationPad3d(padding)``
+    pads the last 3 axes of a channels-first tensor; here the input is
+    [N, D, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
+    spatial axes (torch's order: the last spatial axis first).
+
+    Raises:
+      ValueError: a padding tuple of odd length or longer than 6.
+      RuntimeError (at call): input without the channel axis, or a size
+        ``F.pad``'s mode rejects.
+
+    Example:
+      >>> from jtoolkit.models import ReplicationPad3d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> ReplicationPad3d((1, 2, 0, 0, 0, 0))(x.reshape(1, 1, 3, 1)).ravel().tolist()
+      [1.0, 1.0, 2.0, 3.0, 3.0, 3.0]
+    """
+
     _n, _mode = 3, "replicate"
 
 
 class CircularPad1d(_Pad):
+    """torch's ``nn.CircularPad1d``, channels-last (wrap padding).
+
+    torch: ``torch.nn.CircularPad1d(padding)``
+    pads the last 1 axes of a channels-first tensor; here the input is
+    [N, L, C] (or unbatched) and the same ``padding`` tuple pads the same
+    spatial axes (torch's order: the last spatial axis first).
+
+    Raises:
+      ValueError: a padding tuple of odd length or longer than 2.
+      RuntimeError (at call): input without the channel axis, or a size
+        ``F.pad``'s mode rejects.
+
+    Example:
+      >>> from jtoolkit.models import CircularPad1d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> CircularPad1d((1, 2))(x.reshape(3, 1)).ravel().tolist()
+      [3.0, 1.0, 2.0, 3.0, 1.0, 2.0]
+    """
+
     _n, _mode = 1, "circular"
 
 
 class CircularPad2d(_Pad):
+    """torch's ``nn.CircularPad2d``, channels-last (wrap padding).
+
+    torch: ``torch.nn.CircularPad2d(padding)``
+    pads the last 2 axes of a channels-first tensor; here the input is
+    [N, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
+    spatial axes (torch's order: the last spatial axis first).
+
+    Raises:
+      ValueError: a padding tuple of odd length or longer than 4.
+      RuntimeError (at call): input without the channel axis, or a size
+        ``F.pad``'s mode rejects.
+
+    Example:
+      >>> from jtoolkit.models import CircularPad2d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> CircularPad2d((1, 2, 0, 0))(x.reshape(1, 3, 1)).ravel().tolist()
+      [3.0, 1.0, 2.0, 3.0, 1.0, 2.0]
+    """
+
     _n, _mode = 2, "circular"
 
 
 class CircularPad3d(_Pad):
+    """torch's ``nn.CircularPad3d``, channels-last (wrap padding).
+
+    torch: ``torch.nn.CircularPad3d(padding)``
+    pads the last 3 axes of a channels-first tensor; here the input is
+    [N, D, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
+    spatial axes (torch's order: the last spatial axis first).
+
+    Raises:
+      ValueError: a padding tuple of odd length or longer than 6.
+      RuntimeError (at call): input without the channel axis, or a size
+        ``F.pad``'s mode rejects.
+
+    Example:
+      >>> from jtoolkit.models import CircularPad3d
+      >>> x = jnp.array([[1.0], [2.0], [3.0]])
+      >>> CircularPad3d((1, 2, 0, 0, 0, 0))(x.reshape(1, 1, 3, 1)).ravel().tolist()
+      [3.0, 1.0, 2.0, 3.0, 1.0, 2.0]
+    """
+
     _n, _mode = 3, "circular"
-
-
-_WHAT = {
-    "constant": "zeros",
-    "reflect": "the mirror image without the edge",
-    "replicate": "copies of the edge",
-    "circular": "wrap-around values",
-}
-_ONE = "      >>> x = jnp.array([[1.0], [2.0], [3.0]])  # [L, C]\n"
-_EXAMPLE = {
-    "ZeroPad": "ravel().tolist()\n      [0.0, 1.0, 2.0, 3.0, 0.0, 0.0]",
-    "ConstantPad": "ravel().tolist()\n      [0.5, 1.0, 2.0, 3.0, 0.5, 0.5]",
-    "ReflectionPad": "ravel().tolist()\n      [2.0, 1.0, 2.0, 3.0, 2.0, 1.0]",
-    "ReplicationPad": "ravel().tolist()\n      [1.0, 1.0, 2.0, 3.0, 3.0, 3.0]",
-    "CircularPad": "ravel().tolist()\n      [3.0, 1.0, 2.0, 3.0, 1.0, 2.0]",
-}
-for _cls in (
-    ZeroPad1d, ZeroPad2d, ZeroPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
-    ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d,
-    ReplicationPad2d, ReplicationPad3d, CircularPad1d, CircularPad2d, CircularPad3d,
-):  # fmt: skip
-    _name = _cls.__name__
-    _family = _name[:-2]
-    _pads = str((1, 2) + (0, 0) * (_cls._n - 1))
-    _args = f"{_pads}, 0.5" if _family == "ConstantPad" else _pads
-    _what = "the constant ``value``" if _family == "ConstantPad" else _WHAT[_cls._mode]
-    _shape = {1: "(3, 1)", 2: "(1, 3, 1)", 3: "(1, 1, 3, 1)"}[_cls._n]
-    _cls.__doc__ = _doc(
-        _name,
-        _cls._n,
-        f"pads the spatial axes with {_what}",
-        f"      >>> from jtoolkit.models import {_name}\n{_ONE}"
-        f"      >>> {_name}({_args})(x.reshape{_shape}).{_EXAMPLE[_family]}",
-    )

@@ -298,34 +298,6 @@ def _max_pool(
     return restore(best), restore(lax.stop_gradient(index))
 
 
-_MAX_DOC = """Max over sliding windows, torch's channels-first layout by default.
-
-    torch counterpart: ``torch.nn.functional.{name}(input, kernel_size,
-    stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False)``.
-
-    Args:
-        input: ``[N, C, {sp}]`` or ``[C, {sp}]`` (channels last with
-            ``data_format="{last}"``); N may be 0.
-        kernel_size, stride (default ``kernel_size``), padding, dilation: ints or
-            {n}-tuples; padding is -inf, at most half the effective kernel.
-        ceil_mode: round the output size up (the last window must start inside
-            the input or the left padding, as torch).
-        return_indices: also return torch's indices (each window's maximum as a
-            flat position in its channel's input, the default int dtype), the
-            input of ``max_unpool{n}d``.
-        data_format: "{first}" (torch's, default) or "{last}".
-
-    Returns:
-        The pooled array in the input's layout (and the indices, with
-        ``return_indices``).
-
-    Raises:
-        RuntimeError: input that is not {n1}-D/{n2}-D, a bad geometry (torch's
-            messages), an output size below 1. ValueError: an unknown
-            ``data_format``.
-"""
-
-
 def max_pool1d(
     input: Any,
     kernel_size: Any,
@@ -337,6 +309,37 @@ def max_pool1d(
     *,
     data_format: str = "NCL",
 ) -> Any:
+    """Max over sliding windows, torch's channels-first layout by default.
+
+    torch counterpart: ``torch.nn.functional.max_pool1d(input, kernel_size,
+    stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False)``.
+
+    Args:
+        input: ``[N, C, L]`` or ``[C, L]`` (channels last with
+            ``data_format="NLC"``); N may be 0.
+        kernel_size, stride (default ``kernel_size``), padding, dilation: ints or
+            1-tuples; padding is -inf, at most half the effective kernel.
+        ceil_mode: round the output size up (the last window must start inside
+            the input or the left padding, as torch).
+        return_indices: also return torch's indices (each window's maximum as a
+            flat position in its channel's input, the default int dtype), the
+            input of ``max_unpool1d``.
+        data_format: "NCL" (torch's, default) or "NLC".
+
+    Returns:
+        The pooled array in the input's layout (and the indices, with
+        ``return_indices``).
+
+    Raises:
+        RuntimeError: input that is not 2-D/3-D, a bad geometry (torch's
+            messages), an output size below 1. ValueError: an unknown
+            ``data_format``.
+
+    Example:
+        >>> from jtoolkit.functional import max_pool1d
+        >>> max_pool1d(jnp.array([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+        [[[3.0, 2.0]]]
+    """
     return _max_pool(
         input,
         1,
@@ -362,6 +365,38 @@ def max_pool2d(
     *,
     data_format: str = "NCHW",
 ) -> Any:
+    """Max over sliding windows, torch's channels-first layout by default.
+
+    torch counterpart: ``torch.nn.functional.max_pool2d(input, kernel_size,
+    stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False)``.
+
+    Args:
+        input: ``[N, C, H, W]`` or ``[C, H, W]`` (channels last with
+            ``data_format="NHWC"``); N may be 0.
+        kernel_size, stride (default ``kernel_size``), padding, dilation: ints or
+            2-tuples; padding is -inf, at most half the effective kernel.
+        ceil_mode: round the output size up (the last window must start inside
+            the input or the left padding, as torch).
+        return_indices: also return torch's indices (each window's maximum as a
+            flat position in its channel's input, the default int dtype), the
+            input of ``max_unpool2d``.
+        data_format: "NCHW" (torch's, default) or "NHWC".
+
+    Returns:
+        The pooled array in the input's layout (and the indices, with
+        ``return_indices``).
+
+    Raises:
+        RuntimeError: input that is not 3-D/4-D, a bad geometry (torch's
+            messages), an output size below 1. ValueError: an unknown
+            ``data_format``.
+
+    Example:
+        >>> from jtoolkit.functional import max_pool2d
+        >>> x = jnp.arange(16.0).reshape(1, 1, 4, 4)
+        >>> max_pool2d(x, 2).tolist()
+        [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
     return _max_pool(
         input,
         2,
@@ -387,6 +422,37 @@ def max_pool3d(
     *,
     data_format: str = "NCDHW",
 ) -> Any:
+    """Max over sliding windows, torch's channels-first layout by default.
+
+    torch counterpart: ``torch.nn.functional.max_pool3d(input, kernel_size,
+    stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False)``.
+
+    Args:
+        input: ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (channels last with
+            ``data_format="NDHWC"``); N may be 0.
+        kernel_size, stride (default ``kernel_size``), padding, dilation: ints or
+            3-tuples; padding is -inf, at most half the effective kernel.
+        ceil_mode: round the output size up (the last window must start inside
+            the input or the left padding, as torch).
+        return_indices: also return torch's indices (each window's maximum as a
+            flat position in its channel's input, the default int dtype), the
+            input of ``max_unpool3d``.
+        data_format: "NCDHW" (torch's, default) or "NDHWC".
+
+    Returns:
+        The pooled array in the input's layout (and the indices, with
+        ``return_indices``).
+
+    Raises:
+        RuntimeError: input that is not 4-D/5-D, a bad geometry (torch's
+            messages), an output size below 1. ValueError: an unknown
+            ``data_format``.
+
+    Example:
+        >>> from jtoolkit.functional import max_pool3d
+        >>> max_pool3d(jnp.arange(8.0).reshape(1, 1, 2, 2, 2), 2).ravel().tolist()
+        [7.0]
+    """
     return _max_pool(
         input,
         3,
@@ -452,32 +518,6 @@ def _avg_pool(
     return restore(sums / divisor)
 
 
-_AVG_DOC = """Mean over sliding windows, torch's channels-first layout by default.
-
-    torch counterpart: ``torch.nn.functional.{name}(input, kernel_size,
-    stride=None, padding=0, ceil_mode=False, count_include_pad=True{div})``, with
-    torch's divisors (zero padding counted unless ``count_include_pad=False``;
-    ceil-mode windows clipped to the padded input).
-
-    Args:
-        input: ``[N, C, {sp}]`` or ``[C, {sp}]`` (channels last with
-            ``data_format="{last}"``); N may be 0; integers give integer means
-            rounded toward zero, as torch.
-        kernel_size, stride (default ``kernel_size``), padding: ints or
-            {n}-tuples.
-        ceil_mode: round the output size up.
-        count_include_pad: count zero padding in the divisor.{div_arg}
-        data_format: "{first}" (torch's, default) or "{last}".
-
-    Returns:
-        The pooled array in the input's layout.
-
-    Raises:
-        RuntimeError: input that is not {n1}-D/{n2}-D, a bad geometry (torch's
-            messages){div_raise}. ValueError: an unknown ``data_format``.
-"""
-
-
 def avg_pool1d(
     input: Any,
     kernel_size: Any,
@@ -488,6 +528,35 @@ def avg_pool1d(
     *,
     data_format: str = "NCL",
 ) -> jax.Array:
+    """Mean over sliding windows, torch's channels-first layout by default.
+
+    torch counterpart: ``torch.nn.functional.avg_pool1d(input, kernel_size,
+    stride=None, padding=0, ceil_mode=False, count_include_pad=True)``, with
+    torch's divisors (zero padding counted unless ``count_include_pad=False``;
+    ceil-mode windows clipped to the padded input).
+
+    Args:
+        input: ``[N, C, L]`` or ``[C, L]`` (channels last with
+            ``data_format="NLC"``); N may be 0; integers give integer means
+            rounded toward zero, as torch.
+        kernel_size, stride (default ``kernel_size``), padding: ints or
+            1-tuples.
+        ceil_mode: round the output size up.
+        count_include_pad: count zero padding in the divisor.
+        data_format: "NCL" (torch's, default) or "NLC".
+
+    Returns:
+        The pooled array in the input's layout.
+
+    Raises:
+        RuntimeError: input that is not 2-D/3-D, a bad geometry (torch's
+            messages). ValueError: an unknown ``data_format``.
+
+    Example:
+        >>> from jtoolkit.functional import avg_pool1d
+        >>> avg_pool1d(jnp.array([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+        [[[2.0, 1.0]]]
+    """
     return _avg_pool(
         input,
         1,
@@ -513,6 +582,38 @@ def avg_pool2d(
     *,
     data_format: str = "NCHW",
 ) -> jax.Array:
+    """Mean over sliding windows, torch's channels-first layout by default.
+
+    torch counterpart: ``torch.nn.functional.avg_pool2d(input, kernel_size,
+    stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+    divisor_override=None)``, with torch's divisors (zero padding counted
+    unless ``count_include_pad=False``; ceil-mode windows clipped to the padded
+    input).
+
+    Args:
+        input: ``[N, C, H, W]`` or ``[C, H, W]`` (channels last with
+            ``data_format="NHWC"``); N may be 0; integers give integer means
+            rounded toward zero, as torch.
+        kernel_size, stride (default ``kernel_size``), padding: ints or
+            2-tuples.
+        ceil_mode: round the output size up.
+        count_include_pad: count zero padding in the divisor.
+        divisor_override: divide every window sum by this instead.
+        data_format: "NCHW" (torch's, default) or "NHWC".
+
+    Returns:
+        The pooled array in the input's layout.
+
+    Raises:
+        RuntimeError: input that is not 3-D/4-D, a bad geometry (torch's
+            messages); ``divisor_override == 0``. ValueError: an unknown
+            ``data_format``.
+
+    Example:
+        >>> from jtoolkit.functional import avg_pool2d
+        >>> avg_pool2d(jnp.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
+        [[[[2.5, 4.5], [10.5, 12.5]]]]
+    """
     return _avg_pool(
         input,
         2,
@@ -538,6 +639,38 @@ def avg_pool3d(
     *,
     data_format: str = "NCDHW",
 ) -> jax.Array:
+    """Mean over sliding windows, torch's channels-first layout by default.
+
+    torch counterpart: ``torch.nn.functional.avg_pool3d(input, kernel_size,
+    stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+    divisor_override=None)``, with torch's divisors (zero padding counted
+    unless ``count_include_pad=False``; ceil-mode windows clipped to the padded
+    input).
+
+    Args:
+        input: ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (channels last with
+            ``data_format="NDHWC"``); N may be 0; integers give integer means
+            rounded toward zero, as torch.
+        kernel_size, stride (default ``kernel_size``), padding: ints or
+            3-tuples.
+        ceil_mode: round the output size up.
+        count_include_pad: count zero padding in the divisor.
+        divisor_override: divide every window sum by this instead.
+        data_format: "NCDHW" (torch's, default) or "NDHWC".
+
+    Returns:
+        The pooled array in the input's layout.
+
+    Raises:
+        RuntimeError: input that is not 4-D/5-D, a bad geometry (torch's
+            messages); ``divisor_override == 0``. ValueError: an unknown
+            ``data_format``.
+
+    Example:
+        >>> from jtoolkit.functional import avg_pool3d
+        >>> avg_pool3d(jnp.arange(8.0).reshape(1, 1, 2, 2, 2), 2).ravel().tolist()
+        [3.5]
+    """
     return _avg_pool(
         input,
         3,
@@ -568,30 +701,6 @@ def _lp_pool(input, n, norm_type, kernel_size, stride, ceil_mode, data_format, f
     return (jnp.sign(mean) * jax.nn.relu(jnp.abs(mean)) * size) ** (1.0 / p)
 
 
-_LP_DOC = """Power-average pooling, torch's channels-first layout by default.
-
-    torch counterpart: ``torch.nn.functional.{name}(input, norm_type,
-    kernel_size, stride=None, ceil_mode=False)``: ``(sum over the window of
-    x ** p) ** (1 / p)`` (torch's formula through ``avg_pool{n}d``, so a
-    ceil-mode window clipped at the edge is rescaled as torch does).
-
-    Args:
-        input: ``[N, C, {sp}]`` or ``[C, {sp}]`` (channels last with
-            ``data_format="{last}"``).
-        norm_type: the power ``p`` (``inf`` is max pooling in torch's words; here
-            it overflows as torch's formula does).
-        kernel_size, stride (default ``kernel_size``): ints or {n}-tuples.
-        ceil_mode: round the output size up.
-        data_format: "{first}" (torch's, default) or "{last}".
-
-    Returns:
-        The pooled array in the input's layout.
-
-    Raises:
-        RuntimeError: as ``avg_pool{n}d``.
-"""
-
-
 def lp_pool1d(
     input: Any,
     norm_type: float,
@@ -601,6 +710,33 @@ def lp_pool1d(
     *,
     data_format: str = "NCL",
 ) -> jax.Array:
+    """Power-average pooling, torch's channels-first layout by default.
+
+    torch counterpart: ``torch.nn.functional.lp_pool1d(input, norm_type,
+    kernel_size, stride=None, ceil_mode=False)``: ``(sum over the window of
+    x ** p) ** (1 / p)`` (torch's formula through ``avg_pool1d``, so a
+    ceil-mode window clipped at the edge is rescaled as torch does).
+
+    Args:
+        input: ``[N, C, L]`` or ``[C, L]`` (channels last with
+            ``data_format="NLC"``).
+        norm_type: the power ``p`` (``inf`` is max pooling in torch's words; here
+            it overflows as torch's formula does).
+        kernel_size, stride (default ``kernel_size``): ints or 1-tuples.
+        ceil_mode: round the output size up.
+        data_format: "NCL" (torch's, default) or "NLC".
+
+    Returns:
+        The pooled array in the input's layout.
+
+    Raises:
+        RuntimeError: as ``avg_pool1d``.
+
+    Example:
+        >>> from jtoolkit.functional import lp_pool1d
+        >>> lp_pool1d(jnp.array([[[3.0, 4.0]]]), 2, 2).tolist()
+        [[[5.0]]]
+    """
     return _lp_pool(
         input, 1, norm_type, kernel_size, stride, ceil_mode, data_format, "lp_pool1d"
     )
@@ -615,6 +751,33 @@ def lp_pool2d(
     *,
     data_format: str = "NCHW",
 ) -> jax.Array:
+    """Power-average pooling, torch's channels-first layout by default.
+
+    torch counterpart: ``torch.nn.functional.lp_pool2d(input, norm_type,
+    kernel_size, stride=None, ceil_mode=False)``: ``(sum over the window of
+    x ** p) ** (1 / p)`` (torch's formula through ``avg_pool2d``, so a
+    ceil-mode window clipped at the edge is rescaled as torch does).
+
+    Args:
+        input: ``[N, C, H, W]`` or ``[C, H, W]`` (channels last with
+            ``data_format="NHWC"``).
+        norm_type: the power ``p`` (``inf`` is max pooling in torch's words; here
+            it overflows as torch's formula does).
+        kernel_size, stride (default ``kernel_size``): ints or 2-tuples.
+        ceil_mode: round the output size up.
+        data_format: "NCHW" (torch's, default) or "NHWC".
+
+    Returns:
+        The pooled array in the input's layout.
+
+    Raises:
+        RuntimeError: as ``avg_pool2d``.
+
+    Example:
+        >>> from jtoolkit.functional import lp_pool2d
+        >>> lp_pool2d(jnp.ones((1, 1, 2, 2)), 2, 2).tolist()
+        [[[[2.0]]]]
+    """
     return _lp_pool(
         input, 2, norm_type, kernel_size, stride, ceil_mode, data_format, "lp_pool2d"
     )
@@ -629,6 +792,33 @@ def lp_pool3d(
     *,
     data_format: str = "NCDHW",
 ) -> jax.Array:
+    """Power-average pooling, torch's channels-first layout by default.
+
+    torch counterpart: ``torch.nn.functional.lp_pool3d(input, norm_type,
+    kernel_size, stride=None, ceil_mode=False)``: ``(sum over the window of
+    x ** p) ** (1 / p)`` (torch's formula through ``avg_pool3d``, so a
+    ceil-mode window clipped at the edge is rescaled as torch does).
+
+    Args:
+        input: ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (channels last with
+            ``data_format="NDHWC"``).
+        norm_type: the power ``p`` (``inf`` is max pooling in torch's words; here
+            it overflows as torch's formula does).
+        kernel_size, stride (default ``kernel_size``): ints or 3-tuples.
+        ceil_mode: round the output size up.
+        data_format: "NCDHW" (torch's, default) or "NDHWC".
+
+    Returns:
+        The pooled array in the input's layout.
+
+    Raises:
+        RuntimeError: as ``avg_pool3d``.
+
+    Example:
+        >>> from jtoolkit.functional import lp_pool3d
+        >>> lp_pool3d(jnp.ones((1, 1, 2, 2, 2)), 1, 2).ravel().tolist()
+        [8.0]
+    """
     return _lp_pool(
         input, 3, norm_type, kernel_size, stride, ceil_mode, data_format, "lp_pool3d"
     )
@@ -701,43 +891,96 @@ def _adaptive_avg(input, n, output_size, data_format, fname):
     return restore(x)
 
 
-_ADAPTIVE_AVG_DOC = """Average over torch's adaptive bins, channels-first by default.
+def adaptive_avg_pool1d(
+    input: Any, output_size: Any, *, data_format: str = "NCL"
+) -> jax.Array:
+    """Average over torch's adaptive bins, channels-first by default.
 
-    torch counterpart: ``torch.nn.functional.{name}(input, output_size)``; bin
-    ``i`` of ``n`` inputs into ``o`` outputs spans ``[floor(i*n/o),
+    torch counterpart: ``torch.nn.functional.adaptive_avg_pool1d(input,
+    output_size)``; bin ``i`` of ``n`` inputs into ``o`` outputs spans ``[floor(i*n/o),
     ceil((i+1)*n/o))``.
 
     Args:
-        input: ``[N, C, {sp}]`` or ``[C, {sp}]`` (channels last with
-            ``data_format="{last}"``).
-        output_size: an int or a {n}-tuple (None keeps that input size).
-        data_format: "{first}" (torch's, default) or "{last}".
+        input: ``[N, C, L]`` or ``[C, L]`` (channels last with
+            ``data_format="NLC"``).
+        output_size: an int or a 1-tuple (None keeps that input size).
+        data_format: "NCL" (torch's, default) or "NLC".
 
     Returns:
         The pooled array in the input's layout.
 
     Raises:
-        RuntimeError: input that is not {n1}-D/{n2}-D. ValueError: a bad
+        RuntimeError: input that is not 2-D/3-D. ValueError: a bad
             ``output_size`` or ``data_format``. NotImplementedError: integer
             input, as torch.
-"""
 
-
-def adaptive_avg_pool1d(
-    input: Any, output_size: Any, *, data_format: str = "NCL"
-) -> jax.Array:
+    Example:
+        >>> from jtoolkit.functional import adaptive_avg_pool1d
+        >>> adaptive_avg_pool1d(jnp.array([[[1.0, 2.0, 3.0]]]), 2).tolist()
+        [[[1.5, 2.5]]]
+    """
     return _adaptive_avg(input, 1, output_size, data_format, "adaptive_avg_pool1d")
 
 
 def adaptive_avg_pool2d(
     input: Any, output_size: Any, *, data_format: str = "NCHW"
 ) -> jax.Array:
+    """Average over torch's adaptive bins, channels-first by default.
+
+    torch counterpart: ``torch.nn.functional.adaptive_avg_pool2d(input,
+    output_size)``; bin ``i`` of ``n`` inputs into ``o`` outputs spans ``[floor(i*n/o),
+    ceil((i+1)*n/o))``.
+
+    Args:
+        input: ``[N, C, H, W]`` or ``[C, H, W]`` (channels last with
+            ``data_format="NHWC"``).
+        output_size: an int or a 2-tuple (None keeps that input size).
+        data_format: "NCHW" (torch's, default) or "NHWC".
+
+    Returns:
+        The pooled array in the input's layout.
+
+    Raises:
+        RuntimeError: input that is not 3-D/4-D. ValueError: a bad
+            ``output_size`` or ``data_format``. NotImplementedError: integer
+            input, as torch.
+
+    Example:
+        >>> from jtoolkit.functional import adaptive_avg_pool2d
+        >>> adaptive_avg_pool2d(jnp.arange(16.0).reshape(1, 1, 4, 4), 1).tolist()
+        [[[[7.5]]]]
+    """
     return _adaptive_avg(input, 2, output_size, data_format, "adaptive_avg_pool2d")
 
 
 def adaptive_avg_pool3d(
     input: Any, output_size: Any, *, data_format: str = "NCDHW"
 ) -> jax.Array:
+    """Average over torch's adaptive bins, channels-first by default.
+
+    torch counterpart: ``torch.nn.functional.adaptive_avg_pool3d(input,
+    output_size)``; bin ``i`` of ``n`` inputs into ``o`` outputs spans ``[floor(i*n/o),
+    ceil((i+1)*n/o))``.
+
+    Args:
+        input: ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (channels last with
+            ``data_format="NDHWC"``).
+        output_size: an int or a 3-tuple (None keeps that input size).
+        data_format: "NCDHW" (torch's, default) or "NDHWC".
+
+    Returns:
+        The pooled array in the input's layout.
+
+    Raises:
+        RuntimeError: input that is not 4-D/5-D. ValueError: a bad
+            ``output_size`` or ``data_format``. NotImplementedError: integer
+            input, as torch.
+
+    Example:
+        >>> from jtoolkit.functional import adaptive_avg_pool3d
+        >>> adaptive_avg_pool3d(jnp.ones((2, 3, 4, 4, 4)), (1, 2, None)).shape
+        (2, 3, 1, 2, 4)
+    """
     return _adaptive_avg(input, 3, output_size, data_format, "adaptive_avg_pool3d")
 
 
@@ -780,29 +1023,6 @@ def _adaptive_max(input, n, output_size, return_indices, data_format, fname):
     return restore(best), restore(lax.stop_gradient(flat))
 
 
-_ADAPTIVE_MAX_DOC = """Max over torch's adaptive bins, channels-first by default.
-
-    torch counterpart: ``torch.nn.functional.{name}(input, output_size,
-    return_indices=False)``; torch's bins (``[floor(i*n/o), ceil((i+1)*n/o))``),
-    the first maximum wins a tie and a NaN wins, as torch.
-
-    Args:
-        input: ``[N, C, {sp}]`` or ``[C, {sp}]`` (channels last with
-            ``data_format="{last}"``).
-        output_size: an int or a {n}-tuple (None keeps that input size).
-        return_indices: also return torch's flat per-channel indices.
-        data_format: "{first}" (torch's, default) or "{last}".
-
-    Returns:
-        The pooled array in the input's layout (and the indices).
-
-    Raises:
-        RuntimeError: input that is not {n1}-D/{n2}-D or with an empty
-            non-batch dim. ValueError: a bad ``output_size`` or ``data_format``.
-            NotImplementedError: integer input, as torch.
-"""
-
-
 def adaptive_max_pool1d(
     input: Any,
     output_size: Any,
@@ -810,6 +1030,33 @@ def adaptive_max_pool1d(
     *,
     data_format: str = "NCL",
 ) -> Any:
+    """Max over torch's adaptive bins, channels-first by default.
+
+    torch counterpart: ``torch.nn.functional.adaptive_max_pool1d(input, output_size,
+    return_indices=False)``; torch's bins (``[floor(i*n/o), ceil((i+1)*n/o))``),
+    the first maximum wins a tie and a NaN wins, as torch.
+
+    Args:
+        input: ``[N, C, L]`` or ``[C, L]`` (channels last with
+            ``data_format="NLC"``).
+        output_size: an int or a 1-tuple (None keeps that input size).
+        return_indices: also return torch's flat per-channel indices.
+        data_format: "NCL" (torch's, default) or "NLC".
+
+    Returns:
+        The pooled array in the input's layout (and the indices).
+
+    Raises:
+        RuntimeError: input that is not 2-D/3-D or with an empty
+            non-batch dim. ValueError: a bad ``output_size`` or ``data_format``.
+            NotImplementedError: integer input, as torch.
+
+    Example:
+        >>> from jtoolkit.functional import adaptive_max_pool1d
+        >>> y, i = adaptive_max_pool1d(jnp.array([[1.0, 3.0, 2.0]]), 2, True)
+        >>> y.tolist(), i.tolist()
+        ([[3.0, 3.0]], [[1, 1]])
+    """
     return _adaptive_max(
         input, 1, output_size, return_indices, data_format, "adaptive_max_pool1d"
     )
@@ -822,6 +1069,32 @@ def adaptive_max_pool2d(
     *,
     data_format: str = "NCHW",
 ) -> Any:
+    """Max over torch's adaptive bins, channels-first by default.
+
+    torch counterpart: ``torch.nn.functional.adaptive_max_pool2d(input, output_size,
+    return_indices=False)``; torch's bins (``[floor(i*n/o), ceil((i+1)*n/o))``),
+    the first maximum wins a tie and a NaN wins, as torch.
+
+    Args:
+        input: ``[N, C, H, W]`` or ``[C, H, W]`` (channels last with
+            ``data_format="NHWC"``).
+        output_size: an int or a 2-tuple (None keeps that input size).
+        return_indices: also return torch's flat per-channel indices.
+        data_format: "NCHW" (torch's, default) or "NHWC".
+
+    Returns:
+        The pooled array in the input's layout (and the indices).
+
+    Raises:
+        RuntimeError: input that is not 3-D/4-D or with an empty
+            non-batch dim. ValueError: a bad ``output_size`` or ``data_format``.
+            NotImplementedError: integer input, as torch.
+
+    Example:
+        >>> from jtoolkit.functional import adaptive_max_pool2d
+        >>> adaptive_max_pool2d(jnp.arange(9.0).reshape(1, 3, 3), 2).tolist()
+        [[[4.0, 5.0], [7.0, 8.0]]]
+    """
     return _adaptive_max(
         input, 2, output_size, return_indices, data_format, "adaptive_max_pool2d"
     )
@@ -834,6 +1107,32 @@ def adaptive_max_pool3d(
     *,
     data_format: str = "NCDHW",
 ) -> Any:
+    """Max over torch's adaptive bins, channels-first by default.
+
+    torch counterpart: ``torch.nn.functional.adaptive_max_pool3d(input, output_size,
+    return_indices=False)``; torch's bins (``[floor(i*n/o), ceil((i+1)*n/o))``),
+    the first maximum wins a tie and a NaN wins, as torch.
+
+    Args:
+        input: ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (channels last with
+            ``data_format="NDHWC"``).
+        output_size: an int or a 3-tuple (None keeps that input size).
+        return_indices: also return torch's flat per-channel indices.
+        data_format: "NCDHW" (torch's, default) or "NDHWC".
+
+    Returns:
+        The pooled array in the input's layout (and the indices).
+
+    Raises:
+        RuntimeError: input that is not 4-D/5-D or with an empty
+            non-batch dim. ValueError: a bad ``output_size`` or ``data_format``.
+            NotImplementedError: integer input, as torch.
+
+    Example:
+        >>> from jtoolkit.functional import adaptive_max_pool3d
+        >>> adaptive_max_pool3d(jnp.ones((1, 2, 3, 3, 3)), 1).shape
+        (1, 2, 1, 1, 1)
+    """
     return _adaptive_max(
         input, 3, output_size, return_indices, data_format, "adaptive_max_pool3d"
     )
@@ -1015,30 +1314,6 @@ def _unpool_size(output_size, n: int, default: tuple[int, ...]) -> tuple[int, ..
     return sizes
 
 
-_UNPOOL_DOC = """The inverse of ``max_pool{n}d``: each value placed at its index,
-    zeros elsewhere, channels-first by default.
-
-    torch counterpart: ``torch.nn.functional.{name}(input, indices,
-    kernel_size, stride=None, padding=0, output_size=None)``; the default
-    output size is ``(in - 1) * stride - 2 * padding + kernel_size`` per axis.
-
-    Args:
-        input, indices: ``[N, C, {sp}]`` or ``[C, {sp}]`` (channels last with
-            ``data_format="{last}"``), the values and indices ``max_pool{n}d``
-            returned.
-        kernel_size, stride (default ``kernel_size``), padding: as the pool's.
-        output_size: the spatial size to restore (or with N and C in front).
-        data_format: "{first}" (torch's, default) or "{last}".
-
-    Returns:
-        The unpooled array in the input's layout; indices out of range are
-        dropped (torch raises).
-
-    Raises:
-        RuntimeError: indices of another shape than the input.
-"""
-
-
 def max_unpool1d(
     input: Any,
     indices: Any,
@@ -1049,6 +1324,35 @@ def max_unpool1d(
     *,
     data_format: str = "NCL",
 ) -> jax.Array:
+    """The inverse of ``max_pool1d``: each value placed at its index,
+    zeros elsewhere, channels-first by default.
+
+    torch counterpart: ``torch.nn.functional.max_unpool1d(input, indices,
+    kernel_size, stride=None, padding=0, output_size=None)``; the default
+    output size is ``(in - 1) * stride - 2 * padding + kernel_size`` per axis.
+
+    Args:
+        input, indices: ``[N, C, L]`` or ``[C, L]`` (channels last with
+            ``data_format="NLC"``), the values and indices ``max_pool1d``
+            returned.
+        kernel_size, stride (default ``kernel_size``), padding: as the pool's.
+        output_size: the spatial size to restore (or with N and C in front).
+        data_format: "NCL" (torch's, default) or "NLC".
+
+    Returns:
+        The unpooled array in the input's layout; indices out of range are
+        dropped (torch raises).
+
+    Raises:
+        RuntimeError: indices of another shape than the input.
+
+    Example:
+        >>> from jtoolkit.functional import max_pool1d, max_unpool1d
+        >>> x = jnp.array([[[1.0, 3.0, 2.0, 0.0]]])
+        >>> y, i = max_pool1d(x, 2, return_indices=True)
+        >>> max_unpool1d(y, i, 2).tolist()
+        [[[0.0, 3.0, 2.0, 0.0]]]
+    """
     return _max_unpool(
         input,
         indices,
@@ -1072,6 +1376,34 @@ def max_unpool2d(
     *,
     data_format: str = "NCHW",
 ) -> jax.Array:
+    """The inverse of ``max_pool2d``: each value placed at its index,
+    zeros elsewhere, channels-first by default.
+
+    torch counterpart: ``torch.nn.functional.max_unpool2d(input, indices,
+    kernel_size, stride=None, padding=0, output_size=None)``; the default
+    output size is ``(in - 1) * stride - 2 * padding + kernel_size`` per axis.
+
+    Args:
+        input, indices: ``[N, C, H, W]`` or ``[C, H, W]`` (channels last with
+            ``data_format="NHWC"``), the values and indices ``max_pool2d``
+            returned.
+        kernel_size, stride (default ``kernel_size``), padding: as the pool's.
+        output_size: the spatial size to restore (or with N and C in front).
+        data_format: "NCHW" (torch's, default) or "NHWC".
+
+    Returns:
+        The unpooled array in the input's layout; indices out of range are
+        dropped (torch raises).
+
+    Raises:
+        RuntimeError: indices of another shape than the input.
+
+    Example:
+        >>> from jtoolkit.functional import max_pool2d, max_unpool2d
+        >>> y, i = max_pool2d(jnp.arange(4.0).reshape(1, 2, 2), 2, return_indices=True)
+        >>> max_unpool2d(y, i, 2).tolist()
+        [[[0.0, 0.0], [0.0, 3.0]]]
+    """
     return _max_unpool(
         input,
         indices,
@@ -1095,6 +1427,35 @@ def max_unpool3d(
     *,
     data_format: str = "NCDHW",
 ) -> jax.Array:
+    """The inverse of ``max_pool3d``: each value placed at its index,
+    zeros elsewhere, channels-first by default.
+
+    torch counterpart: ``torch.nn.functional.max_unpool3d(input, indices,
+    kernel_size, stride=None, padding=0, output_size=None)``; the default
+    output size is ``(in - 1) * stride - 2 * padding + kernel_size`` per axis.
+
+    Args:
+        input, indices: ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (channels last with
+            ``data_format="NDHWC"``), the values and indices ``max_pool3d``
+            returned.
+        kernel_size, stride (default ``kernel_size``), padding: as the pool's.
+        output_size: the spatial size to restore (or with N and C in front).
+        data_format: "NCDHW" (torch's, default) or "NDHWC".
+
+    Returns:
+        The unpooled array in the input's layout; indices out of range are
+        dropped (torch raises).
+
+    Raises:
+        RuntimeError: indices of another shape than the input.
+
+    Example:
+        >>> from jtoolkit.functional import max_pool3d, max_unpool3d
+        >>> x = jnp.arange(8.0).reshape(1, 2, 2, 2)
+        >>> y, i = max_pool3d(x, 2, return_indices=True)
+        >>> max_unpool3d(y, i, 2).ravel().tolist()
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 7.0]
+    """
     return _max_unpool(
         input,
         indices,
@@ -1106,153 +1467,3 @@ def max_unpool3d(
         data_format,
         "max_unpool3d",
     )
-
-
-# ------------------------------------------------------------- docs, examples
-
-_SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
-_EXAMPLES = {
-    "max_pool1d": """
-        >>> from jtoolkit.functional import max_pool1d
-        >>> max_pool1d(jnp.array([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
-        [[[3.0, 2.0]]]""",
-    "max_pool2d": """
-        >>> from jtoolkit.functional import max_pool2d
-        >>> x = jnp.arange(16.0).reshape(1, 1, 4, 4)
-        >>> max_pool2d(x, 2).tolist()
-        [[[[5.0, 7.0], [13.0, 15.0]]]]""",
-    "max_pool3d": """
-        >>> from jtoolkit.functional import max_pool3d
-        >>> max_pool3d(jnp.arange(8.0).reshape(1, 1, 2, 2, 2), 2).ravel().tolist()
-        [7.0]""",
-    "avg_pool1d": """
-        >>> from jtoolkit.functional import avg_pool1d
-        >>> avg_pool1d(jnp.array([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
-        [[[2.0, 1.0]]]""",
-    "avg_pool2d": """
-        >>> from jtoolkit.functional import avg_pool2d
-        >>> avg_pool2d(jnp.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
-        [[[[2.5, 4.5], [10.5, 12.5]]]]""",
-    "avg_pool3d": """
-        >>> from jtoolkit.functional import avg_pool3d
-        >>> avg_pool3d(jnp.arange(8.0).reshape(1, 1, 2, 2, 2), 2).ravel().tolist()
-        [3.5]""",
-    "lp_pool1d": """
-        >>> from jtoolkit.functional import lp_pool1d
-        >>> lp_pool1d(jnp.array([[[3.0, 4.0]]]), 2, 2).tolist()
-        [[[5.0]]]""",
-    "lp_pool2d": """
-        >>> from jtoolkit.functional import lp_pool2d
-        >>> lp_pool2d(jnp.ones((1, 1, 2, 2)), 2, 2).tolist()
-        [[[[2.0]]]]""",
-    "lp_pool3d": """
-        >>> from jtoolkit.functional import lp_pool3d
-        >>> lp_pool3d(jnp.ones((1, 1, 2, 2, 2)), 1, 2).ravel().tolist()
-        [8.0]""",
-    "adaptive_avg_pool1d": """
-        >>> from jtoolkit.functional import adaptive_avg_pool1d
-        >>> adaptive_avg_pool1d(jnp.array([[[1.0, 2.0, 3.0]]]), 2).tolist()
-        [[[1.5, 2.5]]]""",
-    "adaptive_avg_pool2d": """
-        >>> from jtoolkit.functional import adaptive_avg_pool2d
-        >>> adaptive_avg_pool2d(jnp.arange(16.0).reshape(1, 1, 4, 4), 1).tolist()
-        [[[[7.5]]]]""",
-    "adaptive_avg_pool3d": """
-        >>> from jtoolkit.functional import adaptive_avg_pool3d
-        >>> adaptive_avg_pool3d(jnp.ones((2, 3, 4, 4, 4)), (1, 2, None)).shape
-        (2, 3, 1, 2, 4)""",
-    "adaptive_max_pool1d": """
-        >>> from jtoolkit.functional import adaptive_max_pool1d
-        >>> y, i = adaptive_max_pool1d(jnp.array([[1.0, 3.0, 2.0]]), 2, True)
-        >>> y.tolist(), i.tolist()
-        ([[3.0, 3.0]], [[1, 1]])""",
-    "adaptive_max_pool2d": """
-        >>> from jtoolkit.functional import adaptive_max_pool2d
-        >>> adaptive_max_pool2d(jnp.arange(9.0).reshape(1, 3, 3), 2).tolist()
-        [[[4.0, 5.0], [7.0, 8.0]]]""",
-    "adaptive_max_pool3d": """
-        >>> from jtoolkit.functional import adaptive_max_pool3d
-        >>> adaptive_max_pool3d(jnp.ones((1, 2, 3, 3, 3)), 1).shape
-        (1, 2, 1, 1, 1)""",
-    "max_unpool1d": """
-        >>> from jtoolkit.functional import max_pool1d, max_unpool1d
-        >>> x = jnp.array([[[1.0, 3.0, 2.0, 0.0]]])
-        >>> y, i = max_pool1d(x, 2, return_indices=True)
-        >>> max_unpool1d(y, i, 2).tolist()
-        [[[0.0, 3.0, 2.0, 0.0]]]""",
-    "max_unpool2d": """
-        >>> from jtoolkit.functional import max_pool2d, max_unpool2d
-        >>> y, i = max_pool2d(jnp.arange(4.0).reshape(1, 2, 2), 2, return_indices=True)
-        >>> max_unpool2d(y, i, 2).tolist()
-        [[[0.0, 0.0], [0.0, 3.0]]]""",
-    "max_unpool3d": """
-        >>> from jtoolkit.functional import max_pool3d, max_unpool3d
-        >>> x = jnp.arange(8.0).reshape(1, 2, 2, 2)
-        >>> y, i = max_pool3d(x, 2, return_indices=True)
-        >>> max_unpool3d(y, i, 2).ravel().tolist()
-        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 7.0]""",
-}
-
-
-def _document(fn: Callable, template: str, n: int) -> None:
-    first, last = LAYOUTS[n]
-    div = ", divisor_override=None" if n > 1 else ""
-    div_arg = (
-        "\n        divisor_override: divide every window sum by this instead."
-        if n > 1
-        else ""
-    )
-    fn.__doc__ = (
-        template.format(
-            name=fn.__name__,
-            n=n,
-            n1=n + 1,
-            n2=n + 2,
-            sp=_SPATIAL[n],
-            first=first,
-            last=last,
-            div=div,
-            div_arg=div_arg,
-            div_raise="; ``divisor_override == 0``" if n > 1 else "",
-        )
-        + "\n    Example:"
-        + _EXAMPLES[fn.__name__]
-        + "\n"
-    )
-
-
-for _n, (_max, _avg, _lp, _aavg, _amax, _unpool) in enumerate(
-    [
-        (
-            max_pool1d,
-            avg_pool1d,
-            lp_pool1d,
-            adaptive_avg_pool1d,
-            adaptive_max_pool1d,
-            max_unpool1d,
-        ),
-        (
-            max_pool2d,
-            avg_pool2d,
-            lp_pool2d,
-            adaptive_avg_pool2d,
-            adaptive_max_pool2d,
-            max_unpool2d,
-        ),
-        (
-            max_pool3d,
-            avg_pool3d,
-            lp_pool3d,
-            adaptive_avg_pool3d,
-            adaptive_max_pool3d,
-            max_unpool3d,
-        ),
-    ],
-    start=1,
-):
-    _document(_max, _MAX_DOC, _n)
-    _document(_avg, _AVG_DOC, _n)
-    _document(_lp, _LP_DOC, _n)
-    _document(_aavg, _ADAPTIVE_AVG_DOC, _n)
-    _document(_amax, _ADAPTIVE_MAX_DOC, _n)
-    _document(_unpool, _UNPOOL_DOC, _n)

@@ -26,7 +26,8 @@ class Upsample(nnx.Module):
     torch), with torch's sizes, indices and weights.
 
     Raises:
-      As ``F.interpolate`` (at call).
+      ValueError: at call, as ``F.interpolate`` (size, scale_factor, modes).
+      NotImplementedError: at call, a mode that does not fit the input rank.
 
     Example:
       >>> from jtoolkit.models import Upsample

@@ -146,12 +146,14 @@ def _mix(x: jax.Array, axis: int, index: np.ndarray, weights: np.ndarray):
     """``sum_k weights[k] * x[index[k]]`` along ``axis``, torch's order."""
     shape = [1] * x.ndim
     shape[axis] = index.shape[1]
-    out = None
-    for idx, w in zip(index, weights, strict=True):
-        term = jnp.take(x, jnp.asarray(idx), axis=axis) * jnp.asarray(
-            w.reshape(shape), x.dtype
-        )
-        out = term if out is None else out + term
+    terms = [
+        jnp.take(x, jnp.asarray(idx), axis=axis)
+        * jnp.asarray(w.reshape(shape), x.dtype)
+        for idx, w in zip(index, weights, strict=True)
+    ]
+    out = terms[0]
+    for term in terms[1:]:
+        out = out + term
     return out
 
 

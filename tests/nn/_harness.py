@@ -48,13 +48,17 @@ def check(torch, rng, jfn, tfn, inputs, rtol=RTOL, atol=1e-6, jit=True, eager=Tr
     theirs = tfn(*tin)
     diff = [i for i, x in enumerate(inputs) if x.dtype.kind == "f"]
     grad_too = bool(diff) and theirs.dtype.is_floating_point
-    w = rng.standard_normal(tuple(theirs.shape)).astype(np.float32)
-    loss = jax.grad(lambda *a: (jfn(*a) * w).sum(), argnums=tuple(diff))
     if eager:
         runs = [jfn(*inputs)] + ([jax.jit(jfn)(*inputs)] if jit else [])
-        grads = jax.jit(loss)(*inputs) if grad_too else ()
+    if grad_too:  # drawn only here, so the caller's rng stream is as before
+        w = rng.standard_normal(tuple(theirs.shape)).astype(np.float32)
+        loss = jax.grad(lambda *a: (jfn(*a) * w).sum(), argnums=tuple(diff))
     else:
-        both = jax.jit(lambda *a: (jfn(*a), loss(*a) if grad_too else ()))
+        w, loss = None, None
+    if eager:
+        grads = jax.jit(loss)(*inputs) if loss is not None else ()
+    else:
+        both = jax.jit(lambda *a: (jfn(*a), loss(*a) if loss is not None else ()))
         value, grads = both(*inputs)
         runs = [value]
     for ours in runs:

@@ -160,13 +160,15 @@ def _kernel_grad_chunked(
     def body(acc, inputs):
         return acc + partial_grad(*inputs), None
 
-    head = (
-        xp[: steps * chunk].reshape(steps, chunk, *xp.shape[1:]),
-        dy[: steps * chunk].reshape(steps, chunk, *dy.shape[1:]),
+    if rest:  # zero rows add nothing: one scan body, not a second copy of it
+        steps, extra = steps + 1, chunk - rest
+        xp = jnp.pad(xp, ((0, extra), (0, 0), (0, 0), (0, 0)))
+        dy = jnp.pad(dy, ((0, extra), (0, 0), (0, 0), (0, 0)))
+    chunks = (
+        xp.reshape(steps, chunk, *xp.shape[1:]),
+        dy.reshape(steps, chunk, *dy.shape[1:]),
     )
-    acc, _ = lax.scan(body, jnp.zeros((kh * kw * cin, cout), jnp.float32), head)
-    if rest:
-        acc = acc + partial_grad(xp[steps * chunk :], dy[steps * chunk :])
+    acc, _ = lax.scan(body, jnp.zeros((kh * kw * cin, cout), jnp.float32), chunks)
     return acc.reshape(kernel_shape)
 
 

@@ -62,6 +62,14 @@ from jtoolkit._src.nn.functional.activation import (
     softmax,
     tanh,
 )
+from jtoolkit._src.nn.functional.conv import (
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+)
 from jtoolkit._src.nn.functional.distance import cosine_similarity, normalize
 from jtoolkit._src.nn.functional.dropout import dropout, dropout2d
 from jtoolkit._src.nn.functional.flatten import flatten
@@ -80,6 +88,12 @@ __all__ = [
     "avg_pool2d",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
     "cosine_embedding_loss",
     "cosine_similarity",
     "cross_entropy",

@@ -32,7 +32,14 @@ from jtoolkit._src.nn.activations import (
 )
 from jtoolkit._src.nn.attention import MultiheadAttention
 from jtoolkit._src.nn.containers import Identity, ModuleDict, ModuleList, Sequential
-from jtoolkit._src.nn.conv import Conv1d, Conv2d, ConvTranspose2d
+from jtoolkit._src.nn.conv import (
+    Conv1d,
+    Conv2d,
+    Conv3d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
+)
 from jtoolkit._src.nn.dropout import Dropout, Dropout2d
 from jtoolkit._src.nn.init import Buffer, to
 from jtoolkit._src.nn.linear import Embedding, Linear
@@ -85,7 +92,10 @@ __all__ = [
     "Buffer",
     "Conv1d",
     "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
     "ConvTranspose2d",
+    "ConvTranspose3d",
     "Dropout",
     "Dropout2d",
     "Embedding",

@@ -64,20 +64,12 @@ def _x(rng, *shape):
 def _to_torch_layout(x):
     """jtoolkit's channels-last array in torch's channels-first layout."""
     x = np.asarray(x)
-    if x.ndim == 4:
-        return x.transpose(0, 3, 1, 2)
-    if x.ndim == 3:
-        return x.transpose(0, 2, 1)
-    return x
+    return np.moveaxis(x, -1, 1) if x.ndim in (3, 4, 5) else x
 
 
 def _from_torch_layout(x):
     x = np.asarray(x)
-    if x.ndim == 4:
-        return x.transpose(0, 2, 3, 1)
-    if x.ndim == 3:
-        return x.transpose(0, 2, 1)
-    return x
+    return np.moveaxis(x, 1, -1) if x.ndim in (3, 4, 5) else x
 
 
 def _randomize(torch, ref):

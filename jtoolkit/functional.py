@@ -73,6 +73,12 @@ from jtoolkit._src.nn.functional.conv import (
 from jtoolkit._src.nn.functional.distance import cosine_similarity, normalize
 from jtoolkit._src.nn.functional.dropout import dropout, dropout2d
 from jtoolkit._src.nn.functional.flatten import flatten
+from jtoolkit._src.nn.functional.fold import (
+    fold,
+    pixel_shuffle,
+    pixel_unshuffle,
+    unfold,
+)
 from jtoolkit._src.nn.functional.linear import linear
 from jtoolkit._src.nn.functional.padding import pad
 from jtoolkit._src.nn.functional.pooling import (
@@ -101,6 +107,7 @@ __all__ = [
     "dropout",
     "dropout2d",
     "flatten",
+    "fold",
     "gaussian_nll_loss",
     "gelu",
     "hinge_embedding_loss",
@@ -121,6 +128,8 @@ __all__ = [
     "normalize",
     "one_hot",
     "pad",
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "poisson_nll_loss",
     "relu",
     "sigmoid",
@@ -131,4 +140,5 @@ __all__ = [
     "tanh",
     "triplet_margin_loss",
     "triplet_margin_with_distance_loss",
+    "unfold",
 ]

@@ -41,6 +41,7 @@ from jtoolkit._src.nn.conv import (
     ConvTranspose3d,
 )
 from jtoolkit._src.nn.dropout import Dropout, Dropout2d
+from jtoolkit._src.nn.fold import Fold, PixelShuffle, PixelUnshuffle, Unfold
 from jtoolkit._src.nn.init import Buffer, to
 from jtoolkit._src.nn.linear import Embedding, Linear
 from jtoolkit._src.nn.networks import CNN, MLP, LSTMClassifier, SimpleNN
@@ -100,6 +101,7 @@ __all__ = [
     "Dropout2d",
     "Embedding",
     "Flatten",
+    "Fold",
     "GRUCell",
     "GroupNorm",
     "Identity",
@@ -115,6 +117,8 @@ __all__ = [
     "ModuleDict",
     "ModuleList",
     "MultiheadAttention",
+    "PixelShuffle",
+    "PixelUnshuffle",
     "RNNBase",
     "RNNCell",
     "RNNCellBase",
@@ -131,6 +135,7 @@ __all__ = [
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "Unflatten",
+    "Unfold",
     "count_parameters",
     "load_safetensors",
     "load_torch_state_dict",

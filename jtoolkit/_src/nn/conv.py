@@ -428,13 +428,14 @@ class _ConvTranspose(_ConvBase):
                 strict=True,
             )
         ]
+        shown = tuple(sizes) if isinstance(output_size, tuple) else sizes
         largest = [m + s - 1 for m, s in zip(smallest, self.stride, strict=True)]
         if any(
             not lo <= o <= hi
             for o, lo, hi in zip(sizes, smallest, largest, strict=True)
         ):
             raise ValueError(
-                f"requested an output size of {tuple(sizes)}, but valid sizes range "
+                f"requested an output size of {shown}, but valid sizes range "
                 f"from {smallest} to {largest} (for an input of "
                 f"{tuple(x.shape[1:-1])})"
             )

@@ -88,8 +88,9 @@ def test_impls_agree_and_forward_mode_works_by_default(rng):
         _close(F.conv2d(x, w, **kwargs, impl=impl), base, atol=1e-5)
     tangent = jax.jvp(lambda x: F.conv2d(x, w), (x,), (np.ones_like(x),))[1]
     assert tangent.shape == (2, 4, 5, 5)
-    with pytest.raises(NotImplementedError, match="groups=1 only"):
-        F.conv2d(x[:, :2], w[:, :1], groups=2, impl="im2col")
+    grouped = F.conv2d(x[:, :2], w[:, :1], groups=2)
+    for impl in ("im2col", "hybrid"):  # once per group
+        _close(F.conv2d(x[:, :2], w[:, :1], groups=2, impl=impl), grouped, atol=1e-5)
 
 
 ERRORS = [

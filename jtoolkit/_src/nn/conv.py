@@ -201,7 +201,7 @@ class _Conv(_ConvBase):
                 raise RuntimeError("negative padding is not supported")
             pads = tuple((p, p) for p in self.padding)
         self._pads = pads
-        conv_lowering.lowering(impl, n, groups)  # a bad impl raises here
+        conv_lowering.pick_impl(impl)  # a bad impl raises here
         self.impl = impl
         self._init_params(bias, device, dtype, rngs)
 
@@ -291,17 +291,17 @@ class Conv2d(_Conv):
       padding_mode: "zeros", "reflect", "replicate" or "circular".
       device, dtype: where the parameters live and their dtype (as ``Conv1d``).
       rngs: ``nnx.Rngs`` with a ``params`` stream.
-      impl: "auto" ("hybrid" on CPU for groups=1, "xla" elsewhere), "xla"
+      impl: "auto" ("hybrid" on CPU unless depthwise, "xla" elsewhere), "xla"
         (``lax.conv_general_dilated`` and autodiff), "im2col" (patches + one
         matmul) or "hybrid" (XLA forward, cache-blocked im2col kernel gradient;
-        reverse mode only). All give the same numbers to float32 rounding; the
-        last two need groups=1.
+        reverse mode only); the last two run once per channel group. All give
+        the same numbers to float32 rounding.
 
     Raises:
       ValueError: bad sizes, groups, padding string, padding_mode or impl.
-      NotImplementedError: impl "im2col"/"hybrid" with groups > 1. RuntimeError:
-        non-positive stride/dilation, negative padding; at call, input that is not
-        [N, H, W, in_channels] / [H, W, in_channels] or smaller than the kernel.
+      RuntimeError: non-positive stride/dilation, negative padding; at call,
+        input that is not [N, H, W, in_channels] / [H, W, in_channels] or
+        smaller than the kernel.
 
     Example:
       >>> from flax import nnx

@@ -3,8 +3,7 @@
 Three lowerings of the same convolution (any number of spatial dims, strides,
 explicit padding, dilation) give the same numbers (to float32 rounding):
 
-* ``"xla"``: ``lax.conv_general_dilated`` and its autodiff (cuDNN on GPU); the only
-  one for ``groups > 1``;
+* ``"xla"``: ``lax.conv_general_dilated`` and its autodiff (cuDNN on GPU);
 * ``"im2col"``: the prod(k) shifted strided slices of the padded input concatenated
   along channels, then one ``[N*prod(out), prod(k)*C] @ [prod(k)*C, O]`` matmul,
   differentiated by autodiff;
@@ -14,17 +13,17 @@ explicit padding, dilation) give the same numbers (to float32 rounding):
   slow part of a conv layer (3.5-7x slower than this in isolation) while its forward
   is fast; a whole CNN train step gained 7-26% (benchmarks/RESULTS.md).
 
-``"auto"`` picks "hybrid" for an ungrouped 2-D convolution on the CPU backend and
-"xla" otherwise, at trace time. "hybrid" is a ``jax.custom_vjp``: reverse mode (grad,
-any order) works, forward mode (``jax.jvp``/``jacfwd``) does not; use
-``impl="xla"`` for that.
+``"auto"`` picks "hybrid" for a 2-D convolution that is not depthwise on the CPU
+backend and "xla" otherwise, at trace time (``pick_impl``); "im2col" and "hybrid"
+run a grouped convolution once per group. "hybrid" is a ``jax.custom_vjp``:
+reverse mode (grad, any order) works, forward mode (``jax.jvp``/``jacfwd``) does
+not; use ``impl="xla"`` for that.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
 from functools import partial
 
 import jax
@@ -66,40 +65,45 @@ def pair(value: int | tuple[int, ...], name: str) -> Pair:
     return values[0], values[1]
 
 
-def pick_impl(impl: str, n: int = 2, groups: int = 1) -> str:
+def pick_impl(impl: str, n: int = 2, groups: int = 1, depthwise: bool = False) -> str:
     """The lowering to trace: ``impl`` itself, or for "auto" the best measured one.
 
-    "auto" is "hybrid" for an ungrouped 2-D convolution on one CPU device and "xla"
-    elsewhere: on a GPU, for grouped or 1-D/3-D convolutions, and while tracing under
-    a multi-device mesh (a data-parallel step traces under ``use_abstract_mesh``),
-    where the hybrid kernel gradient's chunked scan makes XLA gather the batch
-    (measured in benchmarks/RESULTS.md, "Scaling").
+    "auto" is "hybrid" for a 2-D convolution that is not depthwise on one CPU
+    device, and "xla" elsewhere: on a GPU, for depthwise (one input channel per
+    group) or 1-D/3-D convolutions, and while tracing under a multi-device mesh (a
+    data-parallel step traces under ``use_abstract_mesh``), where the hybrid kernel
+    gradient's chunked scan makes XLA gather the batch (measured in
+    benchmarks/RESULTS.md, "Scaling"). A grouped convolution runs "hybrid" once
+    per group: XLA's CPU gradient of a grouped convolution is ~20x slower than
+    that (benchmarks/bench_conv.py, "grouped").
     """
     if impl not in _IMPLS:
         raise ValueError(f"impl must be one of {_IMPLS}, but got impl={impl!r}")
     if impl != "auto":
         return impl
-    if n != 2 or groups != 1:
+    if n != 2 or (groups > 1 and depthwise):
         return "xla"
     if jax.default_backend() != "cpu" or jax.sharding.get_abstract_mesh().size > 1:
         return "xla"
     return "hybrid"
 
 
-def lowering(impl: str, n: int, groups: int) -> Callable[..., jax.Array]:
-    """The kernel ``(x, w, stride, padding, dilation, groups) -> y`` for ``impl``."""
-    chosen = pick_impl(impl, n, groups)
-    if chosen != "xla" and groups != 1:
-        raise NotImplementedError(
-            f"impl={impl!r} supports groups=1 only, got groups={groups}; use "
-            "impl='xla' (or 'auto') for grouped and depthwise convolutions"
-        )
+def lowering(impl: str, n: int, groups: int, depthwise: bool = False):
+    """The kernel ``(x, w, stride, padding, dilation, groups) -> y`` for ``impl``;
+    "im2col"/"hybrid" run once per channel group and concatenate."""
+    chosen = pick_impl(impl, n, groups, depthwise)
     if chosen == "xla":
         return conv_xla
     fn = conv_im2col if chosen == "im2col" else conv_hybrid
-    return lambda x, w, stride, padding, dilation, groups: fn(
-        x, w, stride, padding, dilation
-    )
+
+    def per_group(x, w, stride, padding, dilation, groups):
+        if groups == 1:
+            return fn(x, w, stride, padding, dilation)
+        parts = zip(jnp.split(x, groups, -1), jnp.split(w, groups, -1), strict=True)
+        ys = [fn(xg, wg, stride, padding, dilation) for xg, wg in parts]
+        return jnp.concatenate(ys, axis=-1)
+
+    return per_group
 
 
 def conv_xla(x, kernel, stride, padding, dilation=None, groups: int = 1):

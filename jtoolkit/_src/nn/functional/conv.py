@@ -183,7 +183,8 @@ def _conv_nd(
     impl: str = "xla",
 ) -> jax.Array:
     """Channels-last convolution of checked operands ([N, *S, C] x [*k, C/g, O])."""
-    lowering = conv_lowering.lowering(impl, x.ndim - 2, groups)
+    depthwise = w.shape[-2] == 1
+    lowering = conv_lowering.lowering(impl, x.ndim - 2, groups, depthwise)
     y = lowering(x, w, stride, pads, dilation, groups)
     return y if bias is None else y + jnp.asarray(bias, y.dtype)
 
@@ -362,16 +363,15 @@ def conv2d(
         groups: channel groups (``groups == C``: depthwise).
         data_format: ``"NCHW"`` (torch's) or ``"NHWC"``.
         impl: ``"xla"`` (default; any autodiff mode), ``"im2col"``, ``"hybrid"``
-            or ``"auto"``, as ``models.Conv2d``'s (``groups=1`` only for the last
-            three; "auto" falls back to "xla" otherwise).
+            or ``"auto"``, as ``models.Conv2d``'s (the last two per channel group).
 
     Returns:
         ``[N, out, H_out, W_out]`` (``"NHWC"``: ``[N, H_out, W_out, out]``),
         unbatched without N.
 
     Raises:
-        RuntimeError: torch's messages (see ``conv1d``). NotImplementedError:
-            ``impl="im2col"``/``"hybrid"`` with ``groups > 1``.
+        RuntimeError: torch's messages (see ``conv1d``). ValueError: an unknown
+            ``impl``.
 
     Example:
         >>> import jtoolkit.functional as F

@@ -52,6 +52,7 @@ CONV1D = [
 CONV_ND = [
     (2, (4, 6, 3), {"groups": 2, "dilation": 2, "padding": 2}),
     (2, (4, 8, 3), {"groups": 4, "padding": 1, "padding_mode": "reflect"}),
+    (2, (4, 4, 3), {"groups": 4, "stride": 2, "dilation": (2, 1), "padding": 1}),
     (2, (3, 4, (3, 2)), {"padding": (1, 2), "padding_mode": "circular"}),
     (
         2,

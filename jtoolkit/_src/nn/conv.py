@@ -291,7 +291,8 @@ class Conv2d(_Conv):
       padding_mode: "zeros", "reflect", "replicate" or "circular".
       device, dtype: where the parameters live and their dtype (as ``Conv1d``).
       rngs: ``nnx.Rngs`` with a ``params`` stream.
-      impl: "auto" ("hybrid" on CPU unless depthwise, "xla" elsewhere), "xla"
+      impl: "auto" (on CPU "hybrid", or for depthwise a shifted-slice
+        multiply-add; "xla" elsewhere), "xla"
         (``lax.conv_general_dilated`` and autodiff), "im2col" (patches + one
         matmul) or "hybrid" (XLA forward, cache-blocked im2col kernel gradient;
         reverse mode only); the last two run once per channel group. All give

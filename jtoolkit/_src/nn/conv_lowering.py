@@ -13,11 +13,11 @@ explicit padding, dilation) give the same numbers (to float32 rounding):
   slow part of a conv layer (3.5-7x slower than this in isolation) while its forward
   is fast; a whole CNN train step gained 7-26% (benchmarks/RESULTS.md).
 
-``"auto"`` picks "hybrid" for a 2-D convolution that is not depthwise on the CPU
-backend and "xla" otherwise, at trace time (``pick_impl``); "im2col" and "hybrid"
-run a grouped convolution once per group. "hybrid" is a ``jax.custom_vjp``:
-reverse mode (grad, any order) works, forward mode (``jax.jvp``/``jacfwd``) does
-not; use ``impl="xla"`` for that.
+``"auto"`` picks, at trace time (``pick_impl``), on the CPU backend "hybrid" for a
+2-D convolution and a shifted-slice multiply-add for a 2-D depthwise one, and "xla"
+otherwise; "im2col" and "hybrid" run a grouped convolution once per group.
+"hybrid" is a ``jax.custom_vjp``: reverse mode (grad, any order) works, forward
+mode (``jax.jvp``/``jacfwd``) does not; use ``impl="xla"`` for that.
 """
 
 from __future__ import annotations
@@ -68,9 +68,11 @@ def pair(value: int | tuple[int, ...], name: str) -> Pair:
 def pick_impl(impl: str, n: int = 2, groups: int = 1, depthwise: bool = False) -> str:
     """The lowering to trace: ``impl`` itself, or for "auto" the best measured one.
 
-    "auto" is "hybrid" for a 2-D convolution that is not depthwise on one CPU
-    device, and "xla" elsewhere: on a GPU, for depthwise (one input channel per
-    group) or 1-D/3-D convolutions, and while tracing under a multi-device mesh (a
+    "auto" is, on one CPU device, "hybrid" for a 2-D convolution and "shifted"
+    (the sum of prod(k) shifted input slices times their kernel row, no matmul)
+    for a 2-D depthwise one (one input channel per group; ~4x faster than XLA's
+    there); "xla" elsewhere: on a GPU, for 1-D/3-D convolutions, and while
+    tracing under a multi-device mesh (a
     data-parallel step traces under ``use_abstract_mesh``), where the hybrid kernel
     gradient's chunked scan makes XLA gather the batch (measured in
     benchmarks/RESULTS.md, "Scaling"). A grouped convolution runs "hybrid" once
@@ -81,11 +83,11 @@ def pick_impl(impl: str, n: int = 2, groups: int = 1, depthwise: bool = False) -
         raise ValueError(f"impl must be one of {_IMPLS}, but got impl={impl!r}")
     if impl != "auto":
         return impl
-    if n != 2 or (groups > 1 and depthwise):
+    if n != 2 or jax.default_backend() != "cpu":
         return "xla"
-    if jax.default_backend() != "cpu" or jax.sharding.get_abstract_mesh().size > 1:
+    if jax.sharding.get_abstract_mesh().size > 1:
         return "xla"
-    return "hybrid"
+    return "shifted" if groups > 1 and depthwise else "hybrid"
 
 
 def lowering(impl: str, n: int, groups: int, depthwise: bool = False):
@@ -94,6 +96,10 @@ def lowering(impl: str, n: int, groups: int, depthwise: bool = False):
     chosen = pick_impl(impl, n, groups, depthwise)
     if chosen == "xla":
         return conv_xla
+    if chosen == "shifted":
+        return lambda x, w, stride, padding, dilation, groups: conv_shifted(
+            x, w, stride, padding, dilation
+        )
     fn = conv_im2col if chosen == "im2col" else conv_hybrid
 
     def per_group(x, w, stride, padding, dilation, groups):
@@ -117,6 +123,25 @@ def conv_xla(x, kernel, stride, padding, dilation=None, groups: int = 1):
         dimension_numbers=dimension_numbers(x.ndim - 2),
         feature_group_count=groups,
     )
+
+
+def conv_shifted(x, kernel, stride, padding, dilation):
+    """A depthwise convolution ([*k, 1, C * m] kernel) as the sum over kernel
+    offsets of the strided input slice times that offset's kernel row."""
+    *k, _, cout = kernel.shape
+    xp = _pad(x, padding)
+    if cout != x.shape[-1]:  # channel multiplier m: output o reads input o // m
+        xp = jnp.repeat(xp, cout // x.shape[-1], axis=-1)
+    outs = _out_shape(x.shape, kernel.shape, stride, padding, dilation)[1:-1]
+    acc = None
+    for offsets in itertools.product(*(range(size) for size in k)):
+        index = tuple(
+            slice(o * d, o * d + (m - 1) * s + 1, s)
+            for o, d, m, s in zip(offsets, dilation, outs, stride, strict=True)
+        )
+        term = xp[(slice(None), *index)] * kernel[(*offsets, 0)]
+        acc = term if acc is None else acc + term
+    return acc
 
 
 def conv_output_size(size: int, k: int, s: int, pads: Pair, d: int = 1) -> int:

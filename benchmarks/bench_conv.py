@@ -6,7 +6,8 @@ dilated (dilation=2), each forward + backward (input and parameter gradients).
 Contenders (interleaved repetitions, medians, ratios to torch eager):
 
 * ``jtk-xla`` / ``jtk-im2col`` / ``jtk-hybrid``: ``jtoolkit.models`` with each ``impl``
-  ("hybrid" is what ``impl="auto"`` picks on CPU);
+  ("hybrid" is what ``impl="auto"`` picks on CPU; ``jtk-auto`` in the grouped,
+  depthwise and dilated cases);
 * ``flax``: the same network built from ``flax.nnx.Conv`` / ``nnx.Linear``;
 * ``torch``: torch eager, ``torch.set_num_threads(threads)``.
 
@@ -218,8 +219,8 @@ VARIANTS = [  # (title, in, out, Conv2d keywords)
 
 
 def variant_cases(torch, args) -> list[tuple[str, dict]]:
-    """Grouped, depthwise and dilated Conv2d fwd+bwd ("hybrid" runs per group; a
-    depthwise conv has only "xla", what "auto" picks for it)."""
+    """Grouped, depthwise and dilated Conv2d fwd+bwd: ``impl="xla"`` and "auto"
+    (on CPU: "hybrid", once per group; for depthwise the shifted-slice kernel)."""
     rng = np.random.default_rng(0)
     out = []
     for title, cin, cout, kw in VARIANTS:
@@ -227,8 +228,7 @@ def variant_cases(torch, args) -> list[tuple[str, dict]]:
         ref = torch.nn.Conv2d(cin, cout, 3, **kw)
         sd = {k: v.detach().numpy() for k, v in ref.state_dict().items()}
         thunks = {}
-        impls = ("xla",) if kw.get("groups", 1) == cin else ("xla", "hybrid")
-        for impl in impls:
+        for impl in ("xla", "auto"):
             layer = models.Conv2d(cin, cout, 3, **kw, rngs=nnx.Rngs(0), impl=impl)
             models.load_torch_state_dict(layer, sd)
             thunks[f"jtk-{impl}"] = jax_conv_fwd_bwd(layer, jnp.asarray(x))

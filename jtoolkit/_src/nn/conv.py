@@ -325,8 +325,8 @@ class Conv3d(_Conv):
     kw, in/groups, out]``.
 
     Args:
-      in_channels, out_channels, groups, bias, padding_mode, device, dtype, rngs,
-        impl: as ``Conv2d``.
+      in_channels, out_channels, groups, bias: as ``Conv2d``.
+      padding_mode, device, dtype, rngs, impl: as ``Conv2d``.
       kernel_size, stride, dilation: int or (d, h, w).
       padding: int, triple, "valid" or "same" (stride 1).
 
@@ -491,10 +491,13 @@ class ConvTranspose2d(_ConvTranspose):
     ``load_torch_state_dict`` converts.
 
     Args:
-      as ``ConvTranspose1d``, with pairs.
+      in_channels, out_channels, kernel_size, stride, padding: as
+        ``ConvTranspose1d``, with pairs.
+      output_padding, groups, bias, dilation, padding_mode, device, dtype, rngs:
+        as ``ConvTranspose1d``.
 
     Raises:
-      as ``ConvTranspose1d``.
+      ValueError, TypeError, RuntimeError: as ``ConvTranspose1d``.
 
     Example:
       >>> from flax import nnx
@@ -517,10 +520,13 @@ class ConvTranspose3d(_ConvTranspose):
     kd, kh, kw]; here ``kernel`` is [kd, kh, kw, in, out/groups].
 
     Args:
-      as ``ConvTranspose1d``, with triples.
+      in_channels, out_channels, kernel_size, stride, padding: as
+        ``ConvTranspose1d``, with triples.
+      output_padding, groups, bias, dilation, padding_mode, device, dtype, rngs:
+        as ``ConvTranspose1d``.
 
     Raises:
-      as ``ConvTranspose1d``.
+      ValueError, TypeError, RuntimeError: as ``ConvTranspose1d``.
 
     Example:
       >>> from flax import nnx

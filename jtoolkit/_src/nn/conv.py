@@ -70,6 +70,7 @@ class _ConvBase(nnx.Module):
 
     num_spatial_dims: ClassVar[int]
     transposed: ClassVar[bool] = False
+    padding: Any  # str ("same"/"valid") or an n-tuple of ints
     _torch_layout: ClassVar = {"weight": ("kernel", "conv"), "bias": ("bias", "same")}
 
     def _configure(self, in_channels, out_channels, kernel_size, stride, dilation):
@@ -147,8 +148,9 @@ class _ConvBase(nnx.Module):
             text += f", padding={self.padding}"
         if self.dilation != (1,) * n:
             text += f", dilation={self.dilation}"
-        if getattr(self, "output_padding", (0,) * n) != (0,) * n:
-            text += f", output_padding={self.output_padding}"
+        output_padding = getattr(self, "output_padding", (0,) * n)
+        if output_padding != (0,) * n:
+            text += f", output_padding={output_padding}"
         if self.groups != 1:
             text += f", groups={self.groups}"
         if self.bias is None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 from functools import partial
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -107,7 +108,7 @@ def lowering(impl: str, n: int, groups: int, depthwise: bool = False):
             return fn(x, w, stride, padding, dilation)
         parts = zip(jnp.split(x, groups, -1), jnp.split(w, groups, -1), strict=True)
         ys = [fn(xg, wg, stride, padding, dilation) for xg, wg in parts]
-        return jnp.concatenate(ys, axis=-1)
+        return jnp.concatenate(cast(list[jax.Array], ys), axis=-1)
 
     return per_group
 
@@ -141,7 +142,7 @@ def conv_shifted(x, kernel, stride, padding, dilation):
         )
         term = xp[(slice(None), *index)] * kernel[(*offsets, 0)]
         acc = term if acc is None else acc + term
-    return acc
+    return cast(jax.Array, acc)  # prod(k) >= 1 terms
 
 
 def conv_output_size(size: int, k: int, s: int, pads: Pair, d: int = 1) -> int:

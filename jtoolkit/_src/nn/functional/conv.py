@@ -18,7 +18,7 @@ convolution is the input-dilated convolution with the spatially flipped kernel:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -185,7 +185,7 @@ def _conv_nd(
     """Channels-last convolution of checked operands ([N, *S, C] x [*k, C/g, O])."""
     depthwise = w.shape[-2] == 1
     lowering = conv_lowering.lowering(impl, x.ndim - 2, groups, depthwise)
-    y = lowering(x, w, stride, pads, dilation, groups)
+    y = cast(jax.Array, lowering(x, w, stride, pads, dilation, groups))
     return y if bias is None else y + jnp.asarray(bias, y.dtype)
 
 

@@ -263,6 +263,12 @@ def _add_scale_out(p: argparse.ArgumentParser) -> None:
         help="train data-parallel on every local device (and every process's)",
     )
     g.add_argument(
+        "--fsdp",
+        action="store_true",
+        help="fully sharded data parallel: like --data-parallel, with parameters "
+        "and optimizer state split over the devices (torch's FSDP)",
+    )
+    g.add_argument(
         "--coordinator-address",
         default=None,
         help="HOST:PORT of process 0, for a multi-process run",
@@ -367,9 +373,10 @@ def configure_runtime(config: DemoConfig) -> str:
     device = jax.devices("gpu")[0] if config.device == "gpu" else jax.devices()[0]
     procs = jax.process_count()
     where = f"{procs} process" + ("es" if procs > 1 else "")
-    if config.data_parallel:
+    if config.data_parallel or config.fsdp:
+        kind = "fully sharded data-parallel" if config.fsdp else "data-parallel"
         return (
-            f"{device.platform} ({device.device_kind}), data-parallel on "
+            f"{device.platform} ({device.device_kind}), {kind} on "
             f"{jax.device_count()} device(s) in {where}"
         )
     count = jax.device_count()

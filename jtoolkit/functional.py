@@ -62,9 +62,23 @@ from jtoolkit._src.nn.functional.activation import (
     softmax,
     tanh,
 )
+from jtoolkit._src.nn.functional.conv import (
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+)
 from jtoolkit._src.nn.functional.distance import cosine_similarity, normalize
 from jtoolkit._src.nn.functional.dropout import dropout, dropout2d
 from jtoolkit._src.nn.functional.flatten import flatten
+from jtoolkit._src.nn.functional.fold import (
+    fold,
+    pixel_shuffle,
+    pixel_unshuffle,
+    unfold,
+)
 from jtoolkit._src.nn.functional.linear import linear
 from jtoolkit._src.nn.functional.padding import pad
 from jtoolkit._src.nn.functional.pooling import (
@@ -103,6 +117,12 @@ __all__ = [
     "avg_pool3d",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
     "cosine_embedding_loss",
     "cosine_similarity",
     "cross_entropy",
@@ -110,6 +130,7 @@ __all__ = [
     "dropout",
     "dropout2d",
     "flatten",
+    "fold",
     "fractional_max_pool2d",
     "gaussian_nll_loss",
     "gelu",
@@ -139,6 +160,8 @@ __all__ = [
     "normalize",
     "one_hot",
     "pad",
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "poisson_nll_loss",
     "relu",
     "sigmoid",
@@ -149,4 +172,5 @@ __all__ = [
     "tanh",
     "triplet_margin_loss",
     "triplet_margin_with_distance_loss",
+    "unfold",
 ]

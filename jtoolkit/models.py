@@ -32,8 +32,16 @@ from jtoolkit._src.nn.activations import (
 )
 from jtoolkit._src.nn.attention import MultiheadAttention
 from jtoolkit._src.nn.containers import Identity, ModuleDict, ModuleList, Sequential
-from jtoolkit._src.nn.conv import Conv1d, Conv2d, ConvTranspose2d
+from jtoolkit._src.nn.conv import (
+    Conv1d,
+    Conv2d,
+    Conv3d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
+)
 from jtoolkit._src.nn.dropout import Dropout, Dropout2d
+from jtoolkit._src.nn.fold import Fold, PixelShuffle, PixelUnshuffle, Unfold
 from jtoolkit._src.nn.init import Buffer, to
 from jtoolkit._src.nn.linear import Embedding, Linear
 from jtoolkit._src.nn.networks import CNN, MLP, LSTMClassifier, SimpleNN
@@ -140,11 +148,15 @@ __all__ = [
     "ConstantPad3d",
     "Conv1d",
     "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
     "ConvTranspose2d",
+    "ConvTranspose3d",
     "Dropout",
     "Dropout2d",
     "Embedding",
     "Flatten",
+    "Fold",
     "FractionalMaxPool2d",
     "GRUCell",
     "GroupNorm",
@@ -168,6 +180,8 @@ __all__ = [
     "ModuleDict",
     "ModuleList",
     "MultiheadAttention",
+    "PixelShuffle",
+    "PixelUnshuffle",
     "RNNBase",
     "RNNCell",
     "RNNCellBase",
@@ -190,6 +204,7 @@ __all__ = [
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "Unflatten",
+    "Unfold",
     "Upsample",
     "UpsamplingBilinear2d",
     "UpsamplingNearest2d",

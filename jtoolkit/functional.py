@@ -81,10 +81,22 @@ from jtoolkit._src.nn.functional.activation import (
     tanhshrink,
     threshold,
 )
-from jtoolkit._src.nn.functional.distance import cosine_similarity, normalize
+from jtoolkit._src.nn.functional.distance import (
+    cosine_similarity,
+    normalize,
+    pairwise_distance,
+)
 from jtoolkit._src.nn.functional.dropout import dropout, dropout2d
 from jtoolkit._src.nn.functional.flatten import flatten
-from jtoolkit._src.nn.functional.linear import linear
+from jtoolkit._src.nn.functional.linear import bilinear, linear
+from jtoolkit._src.nn.functional.normalization import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    local_response_norm,
+    rms_norm,
+)
 from jtoolkit._src.nn.functional.padding import pad
 from jtoolkit._src.nn.functional.pooling import (
     adaptive_avg_pool2d,
@@ -97,6 +109,8 @@ from jtoolkit._src.nn.functional.sparse import one_hot
 __all__ = [
     "adaptive_avg_pool2d",
     "avg_pool2d",
+    "batch_norm",
+    "bilinear",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "celu",
@@ -111,16 +125,20 @@ __all__ = [
     "gaussian_nll_loss",
     "gelu",
     "glu",
+    "group_norm",
     "hardshrink",
     "hardsigmoid",
     "hardswish",
     "hardtanh",
     "hinge_embedding_loss",
     "huber_loss",
+    "instance_norm",
     "kl_div",
     "l1_loss",
+    "layer_norm",
     "leaky_relu",
     "linear",
+    "local_response_norm",
     "log_softmax",
     "logsigmoid",
     "margin_ranking_loss",
@@ -135,10 +153,12 @@ __all__ = [
     "normalize",
     "one_hot",
     "pad",
+    "pairwise_distance",
     "poisson_nll_loss",
     "prelu",
     "relu",
     "relu6",
+    "rms_norm",
     "rrelu",
     "selu",
     "sigmoid",

@@ -53,15 +53,22 @@ from jtoolkit._src.nn.activations import (
 from jtoolkit._src.nn.attention import MultiheadAttention
 from jtoolkit._src.nn.containers import Identity, ModuleDict, ModuleList, Sequential
 from jtoolkit._src.nn.conv import Conv1d, Conv2d, ConvTranspose2d
+from jtoolkit._src.nn.distance import CosineSimilarity, PairwiseDistance
 from jtoolkit._src.nn.dropout import Dropout, Dropout2d
 from jtoolkit._src.nn.init import Buffer, to
-from jtoolkit._src.nn.linear import Embedding, Linear
+from jtoolkit._src.nn.linear import Bilinear, Embedding, Linear
 from jtoolkit._src.nn.networks import CNN, MLP, LSTMClassifier, SimpleNN
 from jtoolkit._src.nn.normalization import (
     BatchNorm1d,
     BatchNorm2d,
+    BatchNorm3d,
     GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
     LayerNorm,
+    LocalResponseNorm,
+    RMSNorm,
 )
 from jtoolkit._src.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d
 from jtoolkit._src.nn.recurrent import (
@@ -106,10 +113,13 @@ __all__ = [
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "BatchNorm3d",
+    "Bilinear",
     "Buffer",
     "Conv1d",
     "Conv2d",
     "ConvTranspose2d",
+    "CosineSimilarity",
     "Dropout",
     "Dropout2d",
     "Embedding",
@@ -122,11 +132,15 @@ __all__ = [
     "Hardtanh",
     "Identity",
     "IncompatibleKeys",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
     "LSTMCell",
     "LSTMClassifier",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
+    "LocalResponseNorm",
     "LogSigmoid",
     "LogSoftmax",
     "MaxPool1d",
@@ -136,6 +150,8 @@ __all__ = [
     "ModuleList",
     "MultiheadAttention",
     "PReLU",
+    "PairwiseDistance",
+    "RMSNorm",
     "RNNBase",
     "RNNCell",
     "RNNCellBase",

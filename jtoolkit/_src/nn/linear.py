@@ -9,7 +9,7 @@ files: ``conv.py``, ``normalization.py``, ``recurrent.py``, ...).
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import jax
 import jax.core
@@ -17,10 +17,10 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_int
-from jtoolkit._src.nn.functional.linear import linear_kernel
-from jtoolkit._src.nn.init import normal_param, uniform_param
+from jtoolkit._src.nn.functional.linear import bilinear, linear_kernel
+from jtoolkit._src.nn.init import normal_param, place, uniform_param
 
-__all__ = ["Embedding", "Linear"]
+__all__ = ["Bilinear", "Embedding", "Linear"]
 
 
 class Linear(nnx.Module):
@@ -81,6 +81,70 @@ class Linear(nnx.Module):
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
+        )
+
+
+class Bilinear(nnx.Module):
+    """``y = x1 @ weight @ x2 + bias`` per output, torch's ``nn.Bilinear``.
+
+    torch: ``torch.nn.Bilinear(in1_features, in2_features, out_features,
+    bias=True, device=None, dtype=None)``: ``weight`` ``[out, in1, in2]`` and
+    ``bias`` ``[out]`` (torch's layout and state_dict names), both from
+    U(-1/sqrt(in1_features), 1/sqrt(in1_features)). ``F.bilinear`` is the
+    computation.
+
+    Args:
+      in1_features, in2_features: the two inputs' last dims.
+      out_features: the output's last dim. bias: learn ``bias``.
+      device: where the parameters are placed (``jax.device_put``).
+      dtype: the parameters' dtype (None: the default float).
+      rngs: ``nnx.Rngs`` with a ``params`` stream.
+
+    Raises:
+      ValueError: non-positive sizes. RuntimeError (at call): mismatched inputs.
+
+    Example:
+      >>> from flax import nnx
+      >>> from jtoolkit.models import Bilinear
+      >>> layer = Bilinear(2, 3, 4, rngs=nnx.Rngs(0))
+      >>> layer(jnp.ones((5, 2)), jnp.ones((5, 3))).shape, layer.weight.shape
+      ((5, 4), (4, 2, 3))
+    """
+
+    def __init__(
+        self,
+        in1_features: int,
+        in2_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        rngs: nnx.Rngs,
+    ) -> None:
+        sizes = {
+            "in1_features": in1_features,
+            "in2_features": in2_features,
+            "out_features": out_features,
+        }
+        for name, value in sizes.items():
+            check_int(name, value, fn="Bilinear", minimum=1)
+        self.in1_features, self.in2_features = in1_features, in2_features
+        self.out_features = out_features
+        bound = 1.0 / math.sqrt(in1_features)
+        shape = (out_features, in1_features, in2_features)
+        self.weight = uniform_param(rngs, shape, bound)
+        self.bias = uniform_param(rngs, (out_features,), bound) if bias else None
+        place(self, device, dtype)
+
+    def __call__(self, input1: jax.Array, input2: jax.Array) -> jax.Array:
+        bias = None if self.bias is None else self.bias[...]
+        return bilinear(input1, input2, self.weight[...], bias)
+
+    def _torch_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
         )
 
 

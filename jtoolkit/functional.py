@@ -104,7 +104,7 @@ from jtoolkit._src.nn.functional.pooling import (
     max_pool1d,
     max_pool2d,
 )
-from jtoolkit._src.nn.functional.sparse import one_hot
+from jtoolkit._src.nn.functional.sparse import embedding, embedding_bag, one_hot
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -121,6 +121,8 @@ __all__ = [
     "dropout",
     "dropout2d",
     "elu",
+    "embedding",
+    "embedding_bag",
     "flatten",
     "gaussian_nll_loss",
     "gelu",

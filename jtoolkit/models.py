@@ -56,7 +56,7 @@ from jtoolkit._src.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from jtoolkit._src.nn.distance import CosineSimilarity, PairwiseDistance
 from jtoolkit._src.nn.dropout import Dropout, Dropout2d
 from jtoolkit._src.nn.init import Buffer, to
-from jtoolkit._src.nn.linear import Bilinear, Embedding, Linear
+from jtoolkit._src.nn.linear import Bilinear, Embedding, EmbeddingBag, Linear
 from jtoolkit._src.nn.networks import CNN, MLP, LSTMClassifier, SimpleNN
 from jtoolkit._src.nn.normalization import (
     BatchNorm1d,
@@ -123,6 +123,7 @@ __all__ = [
     "Dropout",
     "Dropout2d",
     "Embedding",
+    "EmbeddingBag",
     "Flatten",
     "GRUCell",
     "GroupNorm",

@@ -145,11 +145,16 @@ class _NormBase(nnx.Module):
             return 1.0 / jnp.maximum(tracked, 1).astype(jnp.float32)
         return self.momentum
 
+    def _running(self) -> tuple[nnx.BatchStat, nnx.BatchStat] | None:
+        """``(running_mean, running_var)``, or None without running statistics."""
+        if self.running_mean is None or self.running_var is None:
+            return None
+        return self.running_mean, self.running_var
+
     def _update(self, mean: Any, var: Any, count: Any, any_rows: Any = True) -> None:
         """Fold one batch's statistics into the running ones (torch's rule)."""
-        running = (self.running_mean, self.running_var)
-        tracked = self.num_batches_tracked
-        if running[0] is None or running[1] is None or tracked is None:
+        running, tracked = self._running(), self.num_batches_tracked
+        if running is None or tracked is None:
             return
         if self._counts_batches:
             tracked[...] = jnp.where(any_rows, tracked[...] + 1, tracked[...])
@@ -177,9 +182,9 @@ class _BatchNorm(_NormBase):
         x = jnp.asarray(x)
         self._check_input(x.shape)
         weight, bias = self._params()
-        use_batch = not self.use_running_average or self.running_mean is None
-        if not use_batch and self.running_mean is not None:
-            mean, var = self.running_mean[...], self.running_var[...]
+        running = self._running()
+        if self.use_running_average and running is not None:
+            mean, var = running[0][...], running[1][...]
         elif x.size == 0:  # torch: an empty batch counts, the statistics stay
             if self._updates():
                 self._update(None, None, None)
@@ -348,11 +353,12 @@ class _InstanceNorm(_NormBase):
             x = x[None]
         self._check_channels(x.shape)
         weight, bias = self._params()
-        if self.use_running_average and self.running_mean is not None:
+        running = self._running()
+        if self.use_running_average and running is not None:
             y = instance_norm(
                 x,
-                self.running_mean[...],
-                self.running_var[...],
+                running[0][...],
+                running[1][...],
                 weight,
                 bias,
                 False,

@@ -305,3 +305,10 @@ def test_lstm_proj_size_matches_torch(torch, rng, batch_first):
     expected = ref(tx[0] if batch_first else tx[:, 0])
     for ours, theirs in zip(_flat(unbatched), _flat(expected), strict=True):
         _close(ours, theirs.detach().numpy(), atol=2e-6)
+
+
+def test_device_keyword_places_the_parameters():
+    cpu = jax.devices("cpu")[0]
+    model = models.GRU(IN, H, device=cpu, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
+    assert model.weight_ih_l0[...].devices() == {cpu}
+    assert model.weight_ih_l0.dtype == jnp.bfloat16

@@ -20,7 +20,7 @@ from flax import nnx
 
 from jtoolkit._src.core.checks import check_bool
 from jtoolkit._src.nn.functional.dropout import dropout
-from jtoolkit._src.nn.init import uniform_param
+from jtoolkit._src.nn.init import place, uniform_param
 
 __all__ = [
     "GRU",
@@ -246,8 +246,8 @@ class RNNBase(nnx.Module):
     dtype=None)``. ``mode`` is ``"LSTM"``, ``"GRU"``, ``"RNN_TANH"`` or ``"RNN_RELU"``.
     Parameters are named and shaped as torch's (``weight_ih_l{k}[_reverse]`` [G, W],
     ``weight_hh_l{k}[_reverse]`` [G, H], ``bias_ih_l{k}``, ``bias_hh_l{k}`` [G],
-    G = 4H, 3H or H) and drawn from U(-1/sqrt(H), 1/sqrt(H)). ``device`` is accepted
-    and ignored (JAX places arrays); ``dtype`` is the parameters' dtype (None:
+    G = 4H, 3H or H) and drawn from U(-1/sqrt(H), 1/sqrt(H)). ``device`` places
+    them (``jax.device_put``; None: JAX's default); ``dtype`` is their dtype (None:
     the default float). ``proj_size`` > 0 (LSTM only) adds torch's projection
     ``weight_hr_l{k}[_reverse]`` [P, H]: h (and the output) has width P and
     ``weight_hh`` is [4H, P].
@@ -258,8 +258,8 @@ class RNNBase(nnx.Module):
       bias: learn b_ih and b_hh. batch_first: [N, T, *] instead of [T, N, *].
       dropout: in [0, 1], between layers in training mode (masks from the
         ``dropout`` stream of ``rngs``). bidirectional: add a reverse direction.
-      proj_size: LSTM's projection size (0: none). device: ignored. dtype:
-        parameter dtype.
+      proj_size: LSTM's projection size (0: none). device: where the
+        parameters are placed. dtype: parameter dtype.
       rngs: ``nnx.Rngs`` with a ``params`` stream.
 
     Returns:
@@ -292,7 +292,6 @@ class RNNBase(nnx.Module):
         *,
         rngs: nnx.Rngs,
     ) -> None:
-        del device
         name = type(self).__name__
         if mode not in _GATES:
             raise ValueError(f"Unrecognized RNN mode: {mode!r}; use one of {_GATES}")
@@ -347,6 +346,7 @@ class RNNBase(nnx.Module):
         if self.dropout > 0:
             self.dropout_rngs = rngs["dropout"].fork()
         self._init_params(rngs, dtype)
+        place(self, device, None)  # torch's device=: where the parameters live
 
     @property
     def _out_size(self) -> int:

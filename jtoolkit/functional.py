@@ -53,14 +53,33 @@ from jtoolkit._src.losses.regression import (
 )
 from jtoolkit._src.losses.triplet import triplet_margin_loss
 from jtoolkit._src.nn.functional.activation import (
+    celu,
+    elu,
     gelu,
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
     leaky_relu,
     log_softmax,
+    logsigmoid,
+    mish,
+    prelu,
     relu,
+    relu6,
+    rrelu,
+    selu,
     sigmoid,
     silu,
     softmax,
+    softmin,
+    softplus,
+    softshrink,
+    softsign,
     tanh,
+    tanhshrink,
+    threshold,
 )
 from jtoolkit._src.nn.functional.conv import (
     conv1d,
@@ -70,7 +89,11 @@ from jtoolkit._src.nn.functional.conv import (
     conv_transpose2d,
     conv_transpose3d,
 )
-from jtoolkit._src.nn.functional.distance import cosine_similarity, normalize
+from jtoolkit._src.nn.functional.distance import (
+    cosine_similarity,
+    normalize,
+    pairwise_distance,
+)
 from jtoolkit._src.nn.functional.dropout import dropout, dropout2d
 from jtoolkit._src.nn.functional.flatten import flatten
 from jtoolkit._src.nn.functional.fold import (
@@ -79,7 +102,15 @@ from jtoolkit._src.nn.functional.fold import (
     pixel_unshuffle,
     unfold,
 )
-from jtoolkit._src.nn.functional.linear import linear
+from jtoolkit._src.nn.functional.linear import bilinear, linear
+from jtoolkit._src.nn.functional.normalization import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    local_response_norm,
+    rms_norm,
+)
 from jtoolkit._src.nn.functional.padding import pad
 from jtoolkit._src.nn.functional.pooling import (
     adaptive_avg_pool1d,
@@ -102,7 +133,7 @@ from jtoolkit._src.nn.functional.pooling import (
     max_unpool2d,
     max_unpool3d,
 )
-from jtoolkit._src.nn.functional.sparse import one_hot
+from jtoolkit._src.nn.functional.sparse import embedding, embedding_bag, one_hot
 from jtoolkit._src.nn.functional.upsampling import interpolate
 
 __all__ = [
@@ -115,8 +146,11 @@ __all__ = [
     "avg_pool1d",
     "avg_pool2d",
     "avg_pool3d",
+    "batch_norm",
+    "bilinear",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "celu",
     "conv1d",
     "conv2d",
     "conv3d",
@@ -129,19 +163,32 @@ __all__ = [
     "ctc_loss",
     "dropout",
     "dropout2d",
+    "elu",
+    "embedding",
+    "embedding_bag",
     "flatten",
     "fold",
     "fractional_max_pool2d",
     "gaussian_nll_loss",
     "gelu",
+    "glu",
+    "group_norm",
+    "hardshrink",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
     "hinge_embedding_loss",
     "huber_loss",
+    "instance_norm",
     "interpolate",
     "kl_div",
     "l1_loss",
+    "layer_norm",
     "leaky_relu",
     "linear",
+    "local_response_norm",
     "log_softmax",
+    "logsigmoid",
     "lp_pool1d",
     "lp_pool2d",
     "lp_pool3d",
@@ -152,6 +199,7 @@ __all__ = [
     "max_unpool1d",
     "max_unpool2d",
     "max_unpool3d",
+    "mish",
     "mse_loss",
     "multi_margin_loss",
     "multilabel_margin_loss",
@@ -160,16 +208,28 @@ __all__ = [
     "normalize",
     "one_hot",
     "pad",
+    "pairwise_distance",
     "pixel_shuffle",
     "pixel_unshuffle",
     "poisson_nll_loss",
+    "prelu",
     "relu",
+    "relu6",
+    "rms_norm",
+    "rrelu",
+    "selu",
     "sigmoid",
     "silu",
     "smooth_l1_loss",
     "soft_margin_loss",
     "softmax",
+    "softmin",
+    "softplus",
+    "softshrink",
+    "softsign",
     "tanh",
+    "tanhshrink",
+    "threshold",
     "triplet_margin_loss",
     "triplet_margin_with_distance_loss",
     "unfold",

@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -326,8 +325,8 @@ def parse_config(argv: list[str] | None = None) -> DemoConfig:
 def configure_runtime(config: DemoConfig) -> str:
     """Pick the device and enable JAX's persistent compilation cache.
 
-    The cache lives in ``$JAX_COMPILATION_CACHE_DIR`` if set, else
-    ``~/.cache/jtoolkit/jax``; ``JTOOLKIT_COMPILATION_CACHE=0`` turns it off.
+    The cache is ``enable_compilation_cache``'s (``$JAX_COMPILATION_CACHE_DIR``,
+    else ``~/.cache/jtoolkit/jax``; ``JTOOLKIT_COMPILATION_CACHE=0`` turns it off).
 
     Returns:
         A one-line description of the device.
@@ -337,6 +336,7 @@ def configure_runtime(config: DemoConfig) -> str:
     """
     import jax
 
+    from jtoolkit._src.core.compilation_cache import enable_compilation_cache
     from jtoolkit._src.train.distributed import initialize_distributed
     from jtoolkit._src.train.runtime import JobSetupError
 
@@ -355,12 +355,7 @@ def configure_runtime(config: DemoConfig) -> str:
     except (RuntimeError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
         raise UsageError(f"cannot join the multi-process run: {first}") from None
-    if os.environ.get("JTOOLKIT_COMPILATION_CACHE", "1") != "0":
-        cache = os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.path.join(
-            os.path.expanduser("~"), ".cache", "jtoolkit", "jax"
-        )
-        jax.config.update("jax_compilation_cache_dir", cache)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    enable_compilation_cache()
     if config.device == "gpu":
         try:
             gpus = jax.devices("gpu")

@@ -19,6 +19,7 @@ import numpy as np
 from jtoolkit._src.checkpoint.integrity import CheckpointCorruptError
 from jtoolkit._src.checkpoint.store import latest_step, restore_checkpoint
 from jtoolkit._src.core.checks import check_int
+from jtoolkit._src.core.compilation_cache import enable_compilation_cache
 from jtoolkit._src.train.callbacks.base import Callback, Run
 from jtoolkit._src.train.callbacks.checkpoint import ModelCheckpoint
 from jtoolkit._src.train.callbacks.lambda_callback import LambdaCallback
@@ -409,6 +410,7 @@ def fit(
         (3, 6, 3)
     """
     install_preemption_handler()  # SIGTERM: save at the next step, then Preempted
+    enable_compilation_cache()  # a second run of the script compiles nothing
     check_int("epochs", epochs, fn="fit", minimum=0)
     check_int("steps_per_execution", steps_per_execution, fn="fit", minimum=1)
     extra, validation, directory = _legacy_callbacks(legacy, validation)

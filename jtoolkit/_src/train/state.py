@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx, struct
 
+from jtoolkit._src.core.compilation_cache import enable_compilation_cache
 from jtoolkit._src.train.distributed import resolve_mesh
 from jtoolkit._src.train.model_state import (
     ModelState,
@@ -122,6 +123,7 @@ class TrainState:
                 "optimizer must be an optax.GradientTransformation (with init and "
                 f"update), got {type(optimizer).__name__}"
             )
+        enable_compilation_cache()  # the copies and optimizer init compile too
         check_policy(shard)
         mesh = resolve_mesh(mesh)
         if mesh is None and shard is not None:

@@ -25,6 +25,7 @@ import optax
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_int
+from jtoolkit._src.core.compilation_cache import enable_compilation_cache
 from jtoolkit._src.nn.normalization import batch_mask
 from jtoolkit._src.train.distributed import (
     batch_sharding,
@@ -413,6 +414,7 @@ class TrainStep:
     _siblings: dict = dataclasses.field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        enable_compilation_cache()  # before the first compile; cheap once on
         fn = self.update
         if self.steps > 1:
             fn = repeat_update(self.update, self.steps)
@@ -690,6 +692,7 @@ class EvalStep:
     _siblings: dict = dataclasses.field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        enable_compilation_cache()
         jitted = _jit(self.evaluate, self.mesh, 0, False, 0, self.shard)
         object.__setattr__(self, "_jitted", jitted)
         object.__setattr__(self, "_siblings", {})

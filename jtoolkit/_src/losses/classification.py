@@ -270,6 +270,23 @@ def _elementwise_weight(weight, x: jax.Array, name: str) -> jax.Array | None:
     return w
 
 
+def _binary_operands(input, target, weight, reduction: str, logits: bool):
+    """The BCE losses' prelude: ``reduction`` checked, input and target as one float
+    dtype and one shape (torch's message otherwise), the weight broadcast."""
+    check_reduction(reduction)
+    x = as_float(input)
+    y = as_float(target, x.dtype)
+    if logits:
+        message = "Target size ({target}) must be the same as input size ({input})."
+    else:
+        message = (
+            "Using a target size ({target}) that is different to the input size "
+            "({input}) is deprecated. Please ensure they have the same size."
+        )
+    check_same_shape(x.shape, y.shape, message)
+    return x, y, _elementwise_weight(weight, x, "weight")
+
+
 def binary_cross_entropy(
     input: ArrayLike,
     target: ArrayLike,
@@ -306,16 +323,7 @@ def binary_cross_entropy(
         >>> np.asarray(loss, dtype=float).round(4).tolist()
         [0.1054, 0.2231, 100.0]
     """
-    check_reduction(reduction)
-    x = as_float(input)
-    y = as_float(target, x.dtype)
-    check_same_shape(
-        x.shape,
-        y.shape,
-        "Using a target size ({target}) that is different to the input size "
-        "({input}) is deprecated. Please ensure they have the same size.",
-    )
-    w = _elementwise_weight(weight, x, "weight")
+    x, y, w = _binary_operands(input, target, weight, reduction, logits=False)
     check_unit_interval(input, "input")
     check_unit_interval(target, "target")
     loss = bce_elementwise(x, y)
@@ -357,15 +365,7 @@ def binary_cross_entropy_with_logits(
         >>> binary_cross_entropy_with_logits(z, y, reduction="none").tolist()
         [100.0, 100.0, 0.6931471824645996]
     """
-    check_reduction(reduction)
-    z = as_float(input)
-    y = as_float(target, z.dtype)
-    check_same_shape(
-        z.shape,
-        y.shape,
-        "Target size ({target}) must be the same as input size ({input}).",
-    )
-    w = _elementwise_weight(weight, z, "weight")
+    z, y, w = _binary_operands(input, target, weight, reduction, logits=True)
     pw = _elementwise_weight(pos_weight, z, "pos_weight")
     pw = jnp.ones((), z.dtype) if pw is None else pw
     loss = bce_with_logits_elementwise(z, y, pw)

@@ -125,7 +125,14 @@ class LossBase:
 
     A subclass sets ``loss_fn`` (the functional loss) and declares the options as
     dataclass fields; ``_check`` adds construction-time checks beyond
-    ``reduction``'s.
+    ``reduction``'s. What every loss module shares is said here once:
+
+    Returns:
+        A frozen callable; calling it returns ``loss_fn(*inputs, **options)``.
+
+    Raises:
+        ValueError: an unknown ``reduction`` (and what the subclass lists), raised
+            at construction, not at the call.
     """
 
     loss_fn: ClassVar[Callable[..., jax.Array]]
@@ -162,9 +169,6 @@ class CrossEntropyLoss(LossBase):
         options: ``weight``, ``ignore_index``, ``reduction``, ``label_smoothing``, as
             ``cross_entropy`` takes them (same defaults).
 
-    Returns:
-        A frozen callable; calling it returns ``cross_entropy(..., **options)``.
-
     Raises:
         ValueError: an unknown ``reduction``. LossInputError: ``label_smoothing``
             outside [0, 1] or a ``weight`` that is not 1-d. Raised at construction, not
@@ -198,9 +202,6 @@ class NLLLoss(LossBase):
         options: ``weight``, ``ignore_index``, ``reduction``, as ``nll_loss`` takes them
             (same defaults).
 
-    Returns:
-        A frozen callable; calling it returns ``nll_loss(..., **options)``.
-
     Raises:
         ValueError: an unknown ``reduction``. LossInputError: a ``weight`` that is not
             1-d. Raised at construction, not at the call.
@@ -229,12 +230,6 @@ class BCELoss(LossBase):
         options: ``weight``, ``reduction``, as ``binary_cross_entropy`` takes them (same
             defaults).
 
-    Returns:
-        A frozen callable; calling it returns ``binary_cross_entropy(..., **options)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
-
     Example:
         >>> round(float(BCELoss()(jnp.array([0.5]), jnp.array([1.0]))), 4)
         0.6931
@@ -253,13 +248,6 @@ class BCEWithLogitsLoss(LossBase):
     Args:
         options: ``weight``, ``reduction``, ``pos_weight``, as
             ``binary_cross_entropy_with_logits`` takes them (same defaults).
-
-    Returns:
-        A frozen callable; calling it returns ``binary_cross_entropy_with_logits(...,
-            **options)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
 
     Example:
         >>> criterion = BCEWithLogitsLoss(pos_weight=jnp.array([2.0]))
@@ -283,12 +271,6 @@ class MSELoss(LossBase):
     Args:
         options: ``reduction``, as ``mse_loss`` takes them (same defaults).
 
-    Returns:
-        A frozen callable; calling it returns ``mse_loss(..., **options)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
-
     Example:
         >>> criterion = MSELoss(reduction="sum")
         >>> criterion, float(criterion(jnp.array([1.0, 2.0]), jnp.zeros(2)))
@@ -307,12 +289,6 @@ class L1Loss(LossBase):
     Args:
         options: ``reduction``, as ``l1_loss`` takes them (same defaults).
 
-    Returns:
-        A frozen callable; calling it returns ``l1_loss(..., **options)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
-
     Example:
         >>> float(L1Loss()(jnp.array([1.0, -3.0]), jnp.zeros(2)))
         2.0
@@ -329,9 +305,6 @@ class HuberLoss(LossBase):
 
     Args:
         options: ``reduction``, ``delta``, as ``huber_loss`` takes them (same defaults).
-
-    Returns:
-        A frozen callable; calling it returns ``huber_loss(..., **options)``.
 
     Raises:
         ValueError: an unknown ``reduction``. LossInputError: ``delta <= 0``. Raised at
@@ -358,9 +331,6 @@ class SmoothL1Loss(LossBase):
         options: ``reduction``, ``beta``, as ``smooth_l1_loss`` takes them (same
             defaults).
 
-    Returns:
-        A frozen callable; calling it returns ``smooth_l1_loss(..., **options)``.
-
     Raises:
         ValueError: an unknown ``reduction``. LossInputError: ``beta < 0``. Raised at
             construction, not at the call.
@@ -386,9 +356,6 @@ class TripletMarginLoss(LossBase):
     Args:
         options: ``margin``, ``p``, ``eps``, ``swap``, ``reduction``, as
             ``triplet_margin_loss`` takes them (same defaults).
-
-    Returns:
-        A frozen callable; calling it returns ``triplet_margin_loss(..., **options)``.
 
     Raises:
         ValueError: an unknown ``reduction``, ``margin <= 0`` or a bad ``p``. Raised at
@@ -420,12 +387,6 @@ class KLDivLoss(LossBase):
         options: ``reduction``, ``log_target``, as ``kl_div`` takes them (same
             defaults).
 
-    Returns:
-        A frozen callable; calling it returns ``kl_div(..., **options)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
-
     Example:
         >>> logq = jnp.log(jnp.array([[0.5, 0.5]]))
         >>> KLDivLoss(reduction="batchmean")(logq, jnp.array([[0.5, 0.5]])).tolist()
@@ -447,12 +408,6 @@ class CosineEmbeddingLoss(LossBase):
         options: ``margin``, ``reduction``, as ``cosine_embedding_loss`` takes them
             (same defaults).
 
-    Returns:
-        A frozen callable; calling it returns ``cosine_embedding_loss(...)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
-
     Example:
         >>> x = jnp.array([[1.0, 0.0]])
         >>> CosineEmbeddingLoss(margin=0.5)(x, x, jnp.array([-1])).tolist()
@@ -472,12 +427,6 @@ class MarginRankingLoss(LossBase):
     Args:
         options: ``margin``, ``reduction``, as ``margin_ranking_loss`` takes them
             (same defaults).
-
-    Returns:
-        A frozen callable; calling it returns ``margin_ranking_loss(...)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
 
     Example:
         >>> criterion = MarginRankingLoss(margin=1.0)
@@ -499,12 +448,6 @@ class HingeEmbeddingLoss(LossBase):
         options: ``margin``, ``reduction``, as ``hinge_embedding_loss`` takes them
             (same defaults).
 
-    Returns:
-        A frozen callable; calling it returns ``hinge_embedding_loss(...)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
-
     Example:
         >>> float(HingeEmbeddingLoss(margin=2.0)(jnp.array([0.5]), jnp.array([-1.0])))
         1.5
@@ -523,12 +466,6 @@ class SoftMarginLoss(LossBase):
     Args:
         options: ``reduction``, as ``soft_margin_loss`` takes it (same default).
 
-    Returns:
-        A frozen callable; calling it returns ``soft_margin_loss(...)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
-
     Example:
         >>> round(float(SoftMarginLoss()(jnp.array([0.0]), jnp.array([1.0]))), 4)
         0.6931
@@ -546,12 +483,6 @@ class MultiLabelSoftMarginLoss(LossBase):
     Args:
         options: ``weight``, ``reduction``, as ``multilabel_soft_margin_loss`` takes
             them (same defaults).
-
-    Returns:
-        A frozen callable; calling it returns ``multilabel_soft_margin_loss(...)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
 
     Example:
         >>> criterion = MultiLabelSoftMarginLoss(weight=jnp.array([2.0, 0.0]))
@@ -572,9 +503,6 @@ class MultiMarginLoss(LossBase):
     Args:
         options: ``p``, ``margin``, ``weight``, ``reduction``, as
             ``multi_margin_loss`` takes them (same defaults).
-
-    Returns:
-        A frozen callable; calling it returns ``multi_margin_loss(...)``.
 
     Raises:
         ValueError: an unknown ``reduction``, ``p`` not 1 or 2, a weight that is not
@@ -605,12 +533,6 @@ class MultiLabelMarginLoss(LossBase):
     Args:
         options: ``reduction``, as ``multilabel_margin_loss`` takes it.
 
-    Returns:
-        A frozen callable; calling it returns ``multilabel_margin_loss(...)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
-
     Example:
         >>> x, y = jnp.array([[0.1, 0.2, 0.4, 0.8]]), jnp.array([[3, 0, -1, 1]])
         >>> round(float(MultiLabelMarginLoss()(x, y)), 4)
@@ -631,9 +553,6 @@ class TripletMarginWithDistanceLoss(LossBase):
         options: ``distance_function``, ``margin``, ``swap``, ``reduction``
             (keyword-only, as torch), as ``triplet_margin_with_distance_loss`` takes
             them (same defaults).
-
-    Returns:
-        A frozen callable; calling it returns the functional's loss.
 
     Raises:
         ValueError: an unknown ``reduction`` or ``margin <= 0``. Raised at
@@ -664,12 +583,6 @@ class PoissonNLLLoss(LossBase):
         options: ``log_input``, ``full``, ``eps``, ``reduction``, as
             ``poisson_nll_loss`` takes them (same defaults).
 
-    Returns:
-        A frozen callable; calling it returns ``poisson_nll_loss(..., **options)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
-
     Example:
         >>> criterion = PoissonNLLLoss(log_input=False)
         >>> criterion, round(float(criterion(jnp.array([2.0]), jnp.array([2.0]))), 4)
@@ -692,12 +605,6 @@ class GaussianNLLLoss(LossBase):
         options: ``full``, ``eps``, ``reduction`` (keyword-only, as torch), as
             ``gaussian_nll_loss`` takes them (same defaults).
 
-    Returns:
-        A frozen callable; calling it returns ``gaussian_nll_loss(..., **options)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
-
     Example:
         >>> criterion = GaussianNLLLoss(reduction="sum")
         >>> float(criterion(jnp.array([1.0, 2.0]), jnp.array([0.0, 2.0]), 1.0))
@@ -719,12 +626,6 @@ class CTCLoss(LossBase):
     Args:
         options: ``blank``, ``reduction``, ``zero_infinity``, as ``ctc_loss`` takes
             them (same defaults).
-
-    Returns:
-        A frozen callable; calling it returns ``ctc_loss(..., **options)``.
-
-    Raises:
-        ValueError: an unknown ``reduction``. Raised at construction, not at the call.
 
     Example:
         >>> lp = jnp.log(jnp.full((2, 1, 2), 0.5))

@@ -46,7 +46,116 @@ def _activation_name(activation: str | Callable) -> str | None:
     return None
 
 
-class TransformerEncoderLayer(nnx.Module):
+def _attend(attention, query, memory, mask, padding, causal: bool) -> jax.Array:
+    """One attention block of a layer: ``query`` attends to ``memory`` (weights off)."""
+    out, _ = attention(
+        query,
+        memory,
+        memory,
+        attn_mask=mask,
+        key_padding_mask=padding,
+        need_weights=False,
+        is_causal=causal,
+    )
+    return out
+
+
+class _TransformerLayer(nnx.Module):
+    """What torch's encoder and decoder layers share: the children in torch's order
+    (so state_dict keys and ``summary`` are torch's), the feed-forward block, the
+    pre/post-norm residual wiring and the order-keeping copy."""
+
+    _CROSS: bool  # the decoder: ``multihead_attn``, ``norm3`` and ``dropout3`` too
+    norm1: LayerNorm  # set by ``setattr`` with the other numbered children
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable = "relu",
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        *,
+        rngs: nnx.Rngs,
+    ) -> None:
+        # torch's signature and child order (no docstring: the subclass's renders)
+        self.activation_name = _activation_name(activation)
+        if not isinstance(activation, nnx.Module):  # a module is set last, as torch
+            self._activation = activation
+
+        def attention() -> MultiheadAttention:
+            return MultiheadAttention(
+                d_model,
+                nhead,
+                dropout=dropout,
+                bias=bias,
+                batch_first=batch_first,
+                rngs=rngs,
+            )
+
+        self.self_attn = attention()
+        if self._CROSS:
+            self.multihead_attn = attention()
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, rngs=rngs)
+        self.dropout = Dropout(dropout, rngs=rngs)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, rngs=rngs)
+        name = type(self).__name__
+        self.norm_first = check_bool("norm_first", norm_first, fn=name)
+        blocks = range(1, 4 if self._CROSS else 3)
+        for index in blocks:
+            setattr(self, f"norm{index}", LayerNorm(d_model, layer_norm_eps, bias=bias))
+        for index in blocks:
+            setattr(self, f"dropout{index}", Dropout(dropout, rngs=rngs))
+        if isinstance(activation, nnx.Module):  # torch prints a module activation
+            self.activation = activation
+
+    def _copy(self) -> _TransformerLayer:
+        """A deep copy that keeps torch's child order (``nnx.clone`` sorts names)."""
+        twin = type(self)(
+            self.self_attn.embed_dim,
+            self.self_attn.num_heads,
+            self.linear1.out_features,
+            self.dropout.rate,
+            self.activation_name or self._activation_fn(),
+            self.norm1.eps,
+            self.self_attn.batch_first,
+            self.norm_first,
+            self.linear1.bias is not None,
+            rngs=nnx.Rngs(0),
+        )
+        nnx.update(twin, nnx.clone(nnx.state(self)))
+        return twin
+
+    def _activation_fn(self) -> Callable:
+        if self.activation_name is not None:
+            return _ACTIVATIONS[self.activation_name]
+        fn = getattr(self, "activation", None) or self._activation
+        return cast(Callable, fn)  # activation_name is None: a callable was given
+
+    def _ff(self, y: jax.Array) -> jax.Array:
+        """The feed-forward block, linear2(dropout(act(linear1(y))))."""
+        return self.linear2(self.dropout(self._activation_fn()(self.linear1(y))))
+
+    def _residual(
+        self, x: jax.Array, blocks: list[Callable[[jax.Array], jax.Array]]
+    ) -> jax.Array:
+        """torch's wiring of block i with ``norm{i}`` and ``dropout{i}``: pre-norm
+        x = x + dropout(block(norm(x))), post-norm x = norm(x + dropout(block(x)))."""
+        for index, block in enumerate(blocks, start=1):
+            norm = getattr(self, f"norm{index}")
+            drop = getattr(self, f"dropout{index}")
+            if self.norm_first:
+                x = x + drop(block(norm(x)))
+            else:
+                x = norm(x + drop(block(x)))
+        return x
+
+
+class TransformerEncoderLayer(_TransformerLayer):
     """Self-attention + feed-forward block, torch's ``nn.TransformerEncoderLayer``.
 
     torch: ``torch.nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048,
@@ -70,7 +179,7 @@ class TransformerEncoderLayer(nnx.Module):
       ``MultiheadAttention``).
 
     Raises:
-      ValueError: an unknown activation name; others as ``MultiheadAttention``.
+      RuntimeError: an unknown activation name; others as ``MultiheadAttention``.
 
     Example:
       >>> from flax import nnx
@@ -80,69 +189,7 @@ class TransformerEncoderLayer(nnx.Module):
       (3, 5, 8)
     """
 
-    def __init__(
-        self,
-        d_model: int,
-        nhead: int,
-        dim_feedforward: int = 2048,
-        dropout: float = 0.1,
-        activation: str | Callable = "relu",
-        layer_norm_eps: float = 1e-5,
-        batch_first: bool = False,
-        norm_first: bool = False,
-        bias: bool = True,
-        *,
-        rngs: nnx.Rngs,
-    ) -> None:
-        self.activation_name = _activation_name(activation)
-        if not isinstance(activation, nnx.Module):  # a module is set last, as torch
-            self._activation = activation
-        self.self_attn = MultiheadAttention(
-            d_model,
-            nhead,
-            dropout=dropout,
-            bias=bias,
-            batch_first=batch_first,
-            rngs=rngs,
-        )
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, rngs=rngs)
-        self.dropout = Dropout(dropout, rngs=rngs)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, rngs=rngs)
-        self.norm_first = check_bool(
-            "norm_first", norm_first, fn="TransformerEncoderLayer"
-        )
-        self.norm1 = LayerNorm(d_model, layer_norm_eps, bias=bias)
-        self.norm2 = LayerNorm(d_model, layer_norm_eps, bias=bias)
-        self.dropout1 = Dropout(dropout, rngs=rngs)
-        self.dropout2 = Dropout(dropout, rngs=rngs)
-        if isinstance(activation, nnx.Module):  # torch prints a module activation
-            self.activation = activation
-
-    def _copy(self) -> TransformerEncoderLayer:
-        """A deep copy that keeps torch's child order (``nnx.clone`` sorts names)."""
-        twin = TransformerEncoderLayer(
-            self.self_attn.embed_dim,
-            self.self_attn.num_heads,
-            self.linear1.out_features,
-            self.dropout.rate,
-            self.activation_name or self._activation_fn(),
-            self.norm1.eps,
-            self.self_attn.batch_first,
-            self.norm_first,
-            self.linear1.bias is not None,
-            rngs=nnx.Rngs(0),
-        )
-        nnx.update(twin, nnx.clone(nnx.state(self)))
-        return twin
-
-    def _activation_fn(self) -> Callable:
-        if self.activation_name is not None:
-            return _ACTIVATIONS[self.activation_name]
-        fn = getattr(self, "activation", None) or self._activation
-        return cast(Callable, fn)  # activation_name is None: a callable was given
-
-    def _act(self, x: jax.Array) -> jax.Array:
-        return self._activation_fn()(x)
+    _CROSS = False
 
     def __call__(
         self,
@@ -151,28 +198,12 @@ class TransformerEncoderLayer(nnx.Module):
         src_key_padding_mask: jax.Array | None = None,
         is_causal: bool = False,
     ) -> jax.Array:
-        x = jnp.asarray(src)
-
         def sa(y):
-            out, _ = self.self_attn(
-                y,
-                y,
-                y,
-                attn_mask=src_mask,
-                key_padding_mask=src_key_padding_mask,
-                need_weights=False,
-                is_causal=is_causal,
+            return _attend(
+                self.self_attn, y, y, src_mask, src_key_padding_mask, is_causal
             )
-            return self.dropout1(out)
 
-        def ff(y):
-            return self.dropout2(self.linear2(self.dropout(self._act(self.linear1(y)))))
-
-        if self.norm_first:
-            x = x + sa(self.norm1(x))
-            return x + ff(self.norm2(x))
-        x = self.norm1(x + sa(x))
-        return self.norm2(x + ff(x))
+        return self._residual(jnp.asarray(src), [sa, self._ff])
 
 
 def _stack(layer, num_layers: int, what: str) -> list[nnx.Module]:
@@ -274,7 +305,7 @@ class TransformerEncoder(nnx.Module):
         return x if self.norm is None else self.norm(x)
 
 
-class TransformerDecoderLayer(nnx.Module):
+class TransformerDecoderLayer(_TransformerLayer):
     """Self-attention, cross-attention and feed-forward, torch's
     ``nn.TransformerDecoderLayer``.
 
@@ -288,12 +319,8 @@ class TransformerDecoderLayer(nnx.Module):
     ``norm1..3``, ``dropout1..3``).
 
     Args:
-      d_model: E. nhead: heads. dim_feedforward: hidden width of ff.
-      dropout: probability for the Dropouts and both attentions' weights.
-      activation: ``"relu"``, ``"gelu"`` (exact) or a callable.
-      layer_norm_eps: LayerNorm eps. batch_first: [N, L, E] instead of [L, N, E].
-      norm_first: pre-norm. bias: biases of the Linears and LayerNorms.
-      rngs: ``nnx.Rngs``.
+      d_model: as ``TransformerEncoderLayer``; so are the other arguments
+        (``dropout`` also applies to the cross-attention weights).
 
     Returns:
       Called as ``layer(tgt, memory, tgt_mask=None, memory_mask=None,
@@ -311,66 +338,7 @@ class TransformerDecoderLayer(nnx.Module):
       (4, 3, 8)
     """
 
-    def __init__(
-        self,
-        d_model: int,
-        nhead: int,
-        dim_feedforward: int = 2048,
-        dropout: float = 0.1,
-        activation: str | Callable = "relu",
-        layer_norm_eps: float = 1e-5,
-        batch_first: bool = False,
-        norm_first: bool = False,
-        bias: bool = True,
-        *,
-        rngs: nnx.Rngs,
-    ) -> None:
-        self.activation_name = _activation_name(activation)
-        if not isinstance(activation, nnx.Module):
-            self._activation = activation
-        self.self_attn = MultiheadAttention(
-            d_model, nhead, dropout, bias, batch_first=batch_first, rngs=rngs
-        )
-        self.multihead_attn = MultiheadAttention(
-            d_model, nhead, dropout, bias, batch_first=batch_first, rngs=rngs
-        )
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, rngs=rngs)
-        self.dropout = Dropout(dropout, rngs=rngs)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, rngs=rngs)
-        self.norm_first = check_bool(
-            "norm_first", norm_first, fn="TransformerDecoderLayer"
-        )
-        self.norm1 = LayerNorm(d_model, layer_norm_eps, bias=bias)
-        self.norm2 = LayerNorm(d_model, layer_norm_eps, bias=bias)
-        self.norm3 = LayerNorm(d_model, layer_norm_eps, bias=bias)
-        self.dropout1 = Dropout(dropout, rngs=rngs)
-        self.dropout2 = Dropout(dropout, rngs=rngs)
-        self.dropout3 = Dropout(dropout, rngs=rngs)
-        if isinstance(activation, nnx.Module):
-            self.activation = activation
-
-    def _copy(self) -> TransformerDecoderLayer:
-        """A deep copy that keeps torch's child order (``nnx.clone`` sorts names)."""
-        twin = TransformerDecoderLayer(
-            self.self_attn.embed_dim,
-            self.self_attn.num_heads,
-            self.linear1.out_features,
-            self.dropout.rate,
-            self.activation_name or self._activation_fn(),
-            self.norm1.eps,
-            self.self_attn.batch_first,
-            self.norm_first,
-            self.linear1.bias is not None,
-            rngs=nnx.Rngs(0),
-        )
-        nnx.update(twin, nnx.clone(nnx.state(self)))
-        return twin
-
-    def _activation_fn(self) -> Callable:
-        if self.activation_name is not None:
-            return _ACTIVATIONS[self.activation_name]
-        fn = getattr(self, "activation", None) or self._activation
-        return cast(Callable, fn)  # activation_name is None: a callable was given
+    _CROSS = True
 
     def __call__(
         self,
@@ -386,40 +354,16 @@ class TransformerDecoderLayer(nnx.Module):
         x, memory = jnp.asarray(tgt), jnp.asarray(memory)
 
         def sa(y):
-            out, _ = self.self_attn(
-                y,
-                y,
-                y,
-                attn_mask=tgt_mask,
-                key_padding_mask=tgt_key_padding_mask,
-                need_weights=False,
-                is_causal=tgt_is_causal,
-            )
-            return self.dropout1(out)
+            mask, padding = tgt_mask, tgt_key_padding_mask
+            return _attend(self.self_attn, y, y, mask, padding, tgt_is_causal)
 
         def mha(y):
-            out, _ = self.multihead_attn(
-                y,
-                memory,
-                memory,
-                attn_mask=memory_mask,
-                key_padding_mask=memory_key_padding_mask,
-                need_weights=False,
-                is_causal=memory_is_causal,
+            mask, padding = memory_mask, memory_key_padding_mask
+            return _attend(
+                self.multihead_attn, y, memory, mask, padding, memory_is_causal
             )
-            return self.dropout2(out)
 
-        def ff(y):
-            act = self._activation_fn()
-            return self.dropout3(self.linear2(self.dropout(act(self.linear1(y)))))
-
-        if self.norm_first:
-            x = x + sa(self.norm1(x))
-            x = x + mha(self.norm2(x))
-            return x + ff(self.norm3(x))
-        x = self.norm1(x + sa(x))
-        x = self.norm2(x + mha(x))
-        return self.norm3(x + ff(x))
+        return self._residual(x, [sa, mha, self._ff])
 
 
 class TransformerDecoder(nnx.Module):

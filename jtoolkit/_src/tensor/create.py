@@ -77,10 +77,6 @@ def place(x: jax.Array, device: Any) -> jax.Array:
     return x if device is None else jax.device_put(x, _device(device))
 
 
-def _place(x: jax.Array, device: Any) -> jax.Array:
-    return x if device is None else jax.device_put(x, _device(device))
-
-
 def tensor(data: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     """Build an array from data, inferring the dtype by category as torch does.
 
@@ -108,7 +104,7 @@ def tensor(data: Any, dtype: Any = None, device: Any = None) -> jax.Array:
         >>> tensor([1, 2, 3]).dtype, tensor([1.0, 2.5]).dtype, tensor([True]).dtype
         (dtype('int32'), dtype('float32'), dtype('bool'))
     """
-    return _place(arrays.to_array(data, dtype), device)
+    return place(arrays.to_array(data, dtype), device)
 
 
 def _is_size(x: Any) -> bool:
@@ -118,7 +114,7 @@ def _is_size(x: Any) -> bool:
 def _legacy(args: tuple[Any, ...], dtype: np.dtype, device: Any) -> jax.Array:
     """torch's legacy constructor: ints are sizes, one sequence/array is data."""
     if not args:
-        return _place(jnp.zeros((0,), dtype), device)
+        return place(jnp.zeros((0,), dtype), device)
     if all(_is_size(a) for a in args):
         sizes = tuple(int(a) for a in args)
         if any(s < 0 for s in sizes):
@@ -127,7 +123,7 @@ def _legacy(args: tuple[Any, ...], dtype: np.dtype, device: Any) -> jax.Array:
                 f"Trying to create tensor with negative dimension {bad}: "
                 f"{checks.shape_str(sizes)}"
             )
-        return _place(jnp.zeros(sizes, dtype), device)
+        return place(jnp.zeros(sizes, dtype), device)
     if len(args) == 1:
         data = args[0]
         if isinstance(data, bool | float | complex | np.generic):
@@ -135,7 +131,7 @@ def _legacy(args: tuple[Any, ...], dtype: np.dtype, device: Any) -> jax.Array:
                 f"new(): data must be a sequence (got {type(data).__name__}); "
                 "pass sizes as ints or data as a list"
             )
-        return _place(arrays.to_array(data, dtype), device)
+        return place(arrays.to_array(data, dtype), device)
     bad = next(i for i, a in enumerate(args) if not _is_size(a))
     raise TypeError(
         f"new(): argument 'size' must be tuple of ints, but found element of type "
@@ -259,6 +255,15 @@ def _scalar_dtype(value: Any) -> np.dtype:
     return dtypes.default_float()
 
 
+def _filled(
+    fill: Callable[..., jax.Array], shape: tuple[int, ...], dtype: Any, device: Any
+) -> jax.Array:
+    """``fill(shape, dtype)`` (float32 unless ``dtype`` says otherwise) on ``device``:
+    the one builder behind ``zeros``, ``ones``, ``empty`` and ``eye``."""
+    dtype = dtypes.resolve_dtype(dtype) or dtypes.default_float()
+    return place(fill(shape, dtype), device)
+
+
 def zeros(*size: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     """An array of zeros (float32 unless ``dtype`` says otherwise).
 
@@ -280,9 +285,7 @@ def zeros(*size: Any, dtype: Any = None, device: Any = None) -> jax.Array:
         >>> zeros(2, 3).shape, zeros((2,), dtype="int32").tolist()
         ((2, 3), [0, 0])
     """
-    shape = parse_size(size, "zeros")
-    dtype = dtypes.resolve_dtype(dtype) or dtypes.default_float()
-    return place(jnp.zeros(shape, dtype), device)
+    return _filled(jnp.zeros, parse_size(size, "zeros"), dtype, device)
 
 
 def ones(*size: Any, dtype: Any = None, device: Any = None) -> jax.Array:
@@ -291,24 +294,17 @@ def ones(*size: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     torch counterpart: ``torch.ones(*size, dtype=None, device=None)``.
 
     Args:
-        *size: ints or one list/tuple of ints.
-        dtype: any dtype spelling.
-        device: anything ``tensor_ops.device`` accepts.
+        *size, dtype, device: as :func:`zeros`.
 
     Returns:
-        Array of shape ``size``.
-
-    Raises:
-        As :func:`zeros`.
+        Array of shape ``size``; raises as :func:`zeros`.
 
     Example:
         >>> from jtoolkit.tensor_ops import ones
         >>> ones(2).tolist()
         [1.0, 1.0]
     """
-    shape = parse_size(size, "ones")
-    dtype = dtypes.resolve_dtype(dtype) or dtypes.default_float()
-    return place(jnp.ones(shape, dtype), device)
+    return _filled(jnp.ones, parse_size(size, "ones"), dtype, device)
 
 
 def empty(*size: Any, dtype: Any = None, device: Any = None) -> jax.Array:
@@ -317,24 +313,17 @@ def empty(*size: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     torch counterpart: ``torch.empty(*size, dtype=None, device=None)``.
 
     Args:
-        *size: ints or one list/tuple of ints.
-        dtype: any dtype spelling.
-        device: anything ``tensor_ops.device`` accepts.
+        *size, dtype, device: as :func:`zeros`.
 
     Returns:
-        Zeros of shape ``size``.
-
-    Raises:
-        As :func:`zeros`.
+        Zeros of shape ``size``; raises as :func:`zeros`.
 
     Example:
         >>> from jtoolkit.tensor_ops import empty
         >>> empty(1, 2).tolist()
         [[0.0, 0.0]]
     """
-    shape = parse_size(size, "empty")
-    dtype = dtypes.resolve_dtype(dtype) or dtypes.default_float()
-    return place(jnp.zeros(shape, dtype), device)
+    return _filled(jnp.zeros, parse_size(size, "empty"), dtype, device)
 
 
 def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None):
@@ -369,6 +358,7 @@ def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None):
 
 
 def _like(a: Any, dtype: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """``a``'s shape and dtype (``dtype`` overrides it), the ``*_like`` rule."""
     a = arrays.to_array(a)
     return a.shape, dtypes.resolve_dtype(dtype) or np.dtype(a.dtype)
 
@@ -391,8 +381,7 @@ def zeros_like(input: Any, dtype: Any = None, device: Any = None) -> jax.Array:
         >>> zeros_like([[1, 2]]).tolist()
         [[0, 0]]
     """
-    shape, dtype = _like(input, dtype)
-    return place(jnp.zeros(shape, dtype), device)
+    return place(jnp.zeros(*_like(input, dtype)), device)
 
 
 def ones_like(input: Any, dtype: Any = None, device: Any = None) -> jax.Array:
@@ -401,9 +390,7 @@ def ones_like(input: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     torch counterpart: ``torch.ones_like(input, dtype=None, device=None)``.
 
     Args:
-        input: array-like.
-        dtype: overrides ``input``'s dtype.
-        device: anything ``tensor_ops.device`` accepts.
+        input, dtype, device: as :func:`zeros_like`.
 
     Returns:
         Array of ``input``'s shape.
@@ -413,8 +400,7 @@ def ones_like(input: Any, dtype: Any = None, device: Any = None) -> jax.Array:
         >>> ones_like([1.0, 2.0]).tolist()
         [1.0, 1.0]
     """
-    shape, dtype = _like(input, dtype)
-    return place(jnp.ones(shape, dtype), device)
+    return place(jnp.ones(*_like(input, dtype)), device)
 
 
 def full_like(
@@ -426,10 +412,8 @@ def full_like(
     is cast to ``input``'s dtype (``full_like(int_array, 2.7)`` holds 2).
 
     Args:
-        input: array-like.
+        input, dtype, device: as :func:`zeros_like`.
         fill_value: a number.
-        dtype: overrides ``input``'s dtype.
-        device: anything ``tensor_ops.device`` accepts.
 
     Returns:
         Array of ``input``'s shape.
@@ -585,8 +569,7 @@ def eye(
     for name, v in zip(("n", "m"), shape, strict=False):
         if v < 0:
             raise RuntimeError(f"{name} must be greater or equal to 0, got {v}")
-    dtype = dtypes.resolve_dtype(dtype) or dtypes.default_float()
-    return place(jnp.eye(shape[0], shape[-1], dtype=dtype), device)
+    return _filled(lambda s, t: jnp.eye(s[0], s[-1], dtype=t), shape, dtype, device)
 
 
 def from_numpy(ndarray: np.ndarray) -> jax.Array:

@@ -291,16 +291,10 @@ def rand_like(
     torch counterpart: ``torch.rand_like(input, dtype=None)``, with the key first.
 
     Args:
-        key: PRNG key.
-        input: array-like; a floating dtype unless ``dtype`` is given.
-        dtype: a floating dtype.
-        device: anything :func:`device` accepts.
+        key, input, dtype, device: as :func:`randn_like`.
 
     Returns:
-        Array of ``input``'s shape.
-
-    Raises:
-        As :func:`randn_like`.
+        Array of ``input``'s shape; raises as :func:`randn_like`.
 
     Example:
         >>> from jtoolkit.tensor_ops import manual_seed, rand_like

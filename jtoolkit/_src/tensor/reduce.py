@@ -256,6 +256,12 @@ def _no_bool(x: jax.Array, fname: str) -> jax.Array:
     return x
 
 
+def _arg_index(input, dim, keepdim, fname, find) -> jax.Array:
+    """argmax/argmin: no bool, torch's dim rules, the default int dtype."""
+    x = _no_bool(arrays.to_array(input), fname)
+    return _arg_reduce(x, dim, keepdim, fname, find).astype(dtypes.default_int())
+
+
 def argmax(
     input: ArrayLike, dim: int | None = None, keepdim: bool = False
 ) -> jax.Array:
@@ -282,9 +288,7 @@ def argmax(
         >>> argmax(x).item(), argmax(x, 1).tolist()
         (1, [1, 0])
     """
-    x = _no_bool(arrays.to_array(input), "argmax")
-    out = _arg_reduce(x, dim, keepdim, "argmax", jnp.argmax)
-    return out.astype(dtypes.default_int())
+    return _arg_index(input, dim, keepdim, "argmax", jnp.argmax)
 
 
 def argmin(
@@ -295,25 +299,17 @@ def argmin(
     torch counterpart: ``torch.argmin(input, dim=None, keepdim=False)``.
 
     Args:
-        input: array-like (not bool).
-        dim: None or an int.
-        keepdim: keep the reduced dim with size 1.
+        input, dim, keepdim: as :func:`argmax`.
 
     Returns:
-        Indices in the default int dtype.
-
-    Raises:
-        IndexError: ``dim`` out of range, or an empty reduction.
-        RuntimeError: bool input, as torch.
+        Indices in the default int dtype; raises as :func:`argmax`.
 
     Example:
         >>> from jtoolkit.tensor_ops import argmin
         >>> argmin([[4, 1], [0, 5]], dim=0).tolist()
         [1, 0]
     """
-    x = _no_bool(arrays.to_array(input), "argmin")
-    out = _arg_reduce(x, dim, keepdim, "argmin", jnp.argmin)
-    return out.astype(dtypes.default_int())
+    return _arg_index(input, dim, keepdim, "argmin", jnp.argmin)
 
 
 def _extreme(input, dim, keepdim, fname, full, find, pairwise):

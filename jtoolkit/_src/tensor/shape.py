@@ -373,11 +373,7 @@ def reshape(input: ArrayLike, *shape: Any) -> jax.Array:
         *shape: one tuple/list of ints, or ints.
 
     Returns:
-        The reshaped array.
-
-    Raises:
-        RuntimeError: a shape that does not fit ("shape '[4]' is invalid for input of
-            size 6"), two -1s, or a size below -1.
+        The reshaped array; raises as :func:`view`.
 
     Example:
         >>> from jtoolkit.tensor_ops import reshape

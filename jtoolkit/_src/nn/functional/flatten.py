@@ -22,15 +22,10 @@ def flatten(input: Any, start_dim: int = 1, end_dim: int = -1) -> jax.Array:
     ``models.CNN`` does).
 
     Args:
-        input: array.
-        start_dim, end_dim: the first and last dims to merge.
+        input, start_dim, end_dim: as ``tensor_ops.flatten``.
 
     Returns:
-        The flattened array.
-
-    Raises:
-        IndexError: a dim out of range. RuntimeError: ``start_dim`` after
-            ``end_dim``.
+        The flattened array; raises as ``tensor_ops.flatten``.
 
     Example:
         >>> from jtoolkit.functional import flatten

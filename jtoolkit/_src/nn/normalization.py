@@ -23,6 +23,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_int
@@ -200,7 +201,7 @@ class _BatchNorm(_NormBase):
         one is announced for this batch size); updates the running statistics in
         training mode. An all-padding batch leaves them alone."""
         mask = _BATCH_MASK.get()
-        if mask is not None and jnp.shape(mask)[0] != x.shape[0]:
+        if mask is not None and np.shape(mask)[0] != x.shape[0]:
             mask = None
         mean, var, count = batch_stats(x, x.ndim - 1, mask)
         if self._updates():

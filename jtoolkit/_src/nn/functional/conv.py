@@ -22,6 +22,7 @@ from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jtoolkit._src.core import arrays, checks
@@ -126,10 +127,10 @@ def _check_operands(x, w, bias, groups: int, transposed: bool) -> int:
             f"{expected} channels, but got {x.shape[-1]} channels instead"
         )
     out = w.shape[n + 1] * groups if transposed else w.shape[n + 1]
-    if bias is not None and tuple(jnp.shape(bias)) != (out,):
+    if bias is not None and tuple(np.shape(bias)) != (out,):
         raise RuntimeError(
             f"Given weight of size {ws}, expected bias to be 1-dimensional with "
-            f"{out} elements, but got bias of size {list(jnp.shape(bias))} instead"
+            f"{out} elements, but got bias of size {list(np.shape(bias))} instead"
         )
     return out
 

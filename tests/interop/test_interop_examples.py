@@ -27,6 +27,7 @@ def test_every_interop_example_is_checked():
     assert found == sorted(EXPECT)
 
 
+@pytest.mark.slow  # whole scripts: the ISA parity reruns leave them to the main run
 @pytest.mark.parametrize("name", sorted(EXPECT))
 def test_example_runs(name, capsys, tmp_path, monkeypatch):
     pytest.importorskip("torch")

@@ -1,9 +1,13 @@
 """Conv2d forward+backward and the CNN train step: jtoolkit vs torch eager vs flax.nnx.
 
+Conv2d cases: plain (1->32, 32->64), grouped (groups=4), depthwise (groups=C) and
+dilated (dilation=2), each forward + backward (input and parameter gradients).
+
 Contenders (interleaved repetitions, medians, ratios to torch eager):
 
 * ``jtk-xla`` / ``jtk-im2col`` / ``jtk-hybrid``: ``jtoolkit.models`` with each ``impl``
-  ("hybrid" is what ``impl="auto"`` picks on CPU);
+  ("hybrid" is what ``impl="auto"`` picks on CPU; ``jtk-auto`` in the grouped,
+  depthwise and dilated cases);
 * ``flax``: the same network built from ``flax.nnx.Conv`` / ``nnx.Linear``;
 * ``torch``: torch eager, ``torch.set_num_threads(threads)``.
 
@@ -41,7 +45,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--quick", action="store_true", help="3 reps, batch 32")
-    parser.add_argument("--only", choices=["conv", "cnn"], default=None)
+    parser.add_argument("--only", choices=["conv", "variants", "cnn"], default=None)
     args = parser.parse_args()
     if args.quick:
         args.reps, args.batch = 3, 32
@@ -207,6 +211,45 @@ def conv_cases(torch, args) -> list[tuple[str, dict]]:
     return out
 
 
+VARIANTS = [  # (title, in, out, Conv2d keywords)
+    ("grouped", 32, 64, {"padding": 1, "groups": 4}),
+    ("depthwise", 32, 32, {"padding": 1, "groups": 32}),
+    ("dilated", 32, 64, {"padding": 2, "dilation": 2}),
+]
+
+
+def variant_cases(torch, args) -> list[tuple[str, dict]]:
+    """Grouped, depthwise and dilated Conv2d fwd+bwd: ``impl="xla"`` and "auto"
+    (on CPU: "hybrid", once per group; for depthwise the shifted-slice kernel)."""
+    rng = np.random.default_rng(0)
+    out = []
+    for title, cin, cout, kw in VARIANTS:
+        x = rng.standard_normal((args.batch, args.size, args.size, cin), np.float32)
+        ref = torch.nn.Conv2d(cin, cout, 3, **kw)
+        sd = {k: v.detach().numpy() for k, v in ref.state_dict().items()}
+        thunks = {}
+        for impl in ("xla", "auto"):
+            layer = models.Conv2d(cin, cout, 3, **kw, rngs=nnx.Rngs(0), impl=impl)
+            models.load_torch_state_dict(layer, sd)
+            thunks[f"jtk-{impl}"] = jax_conv_fwd_bwd(layer, jnp.asarray(x))
+        pad = kw["padding"]
+        flax_conv = nnx.Conv(
+            cin,
+            cout,
+            (3, 3),
+            padding=((pad, pad), (pad, pad)),
+            feature_group_count=kw.get("groups", 1),
+            kernel_dilation=kw.get("dilation", 1),
+            rngs=nnx.Rngs(0),
+        )
+        thunks["flax"] = jax_conv_fwd_bwd(flax_conv, jnp.asarray(x))
+        tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+        thunks["torch"] = torch_conv_fwd_bwd(torch, ref, tx)
+        args_text = ", ".join(f"{k}={v}" for k, v in kw.items())
+        out.append((f"{title} Conv2d({cin}, {cout}, 3, {args_text}) fwd+bwd", thunks))
+    return out
+
+
 def cnn_case(torch, args) -> tuple[str, dict]:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.batch, args.size, args.size, 1), np.float32)
@@ -267,6 +310,8 @@ def main() -> None:
     cases = []
     if args.only in (None, "conv"):
         cases += conv_cases(torch, args)
+    if args.only in (None, "variants"):
+        cases += variant_cases(torch, args)
     if args.only in (None, "cnn"):
         cases.append(cnn_case(torch, args))
     for title, thunks in cases:

@@ -48,6 +48,7 @@ from jtoolkit._src.checkpoint.store import (
     prune_checkpoints,
     restore_checkpoint,
     save_checkpoint,
+    wait_until_finished,
 )
 
 __all__ = [
@@ -60,4 +61,5 @@ __all__ = [
     "prune_checkpoints",
     "restore_checkpoint",
     "save_checkpoint",
+    "wait_until_finished",
 ]

@@ -75,6 +75,8 @@ from jtoolkit._src.tensor.random import (
 )
 from jtoolkit._src.tensor.reduce import (
     ValuesIndices,
+    amax,
+    amin,
     argmax,
     argmin,
     max,
@@ -115,6 +117,8 @@ __all__ = [
     "ValuesIndices",
     "abs",
     "add",
+    "amax",
+    "amin",
     "arange",
     "argmax",
     "argmin",

@@ -28,6 +28,11 @@ The twin of a PyTorch training loop (``model.train()``, forward, loss, ``backwar
   of the checkpoint API is in ``jtoolkit.checkpoint``);
 - ``python -m jtoolkit.train``: the demo (``--help`` lists its options).
 
+``TrainState.create``, ``make_train_step``, ``make_eval_step``, ``fit`` and the demo
+switch on JAX's persistent compilation cache (``$JAX_COMPILATION_CACHE_DIR``, else a
+configured ``jax_compilation_cache_dir``, else ``~/.cache/jtoolkit/jax``;
+``JTOOLKIT_COMPILATION_CACHE=0`` turns it off), so a second run compiles nothing.
+
 The names are loaded on first use, so ``python -m jtoolkit.train --help`` answers
 without importing JAX.
 """

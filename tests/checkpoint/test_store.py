@@ -11,8 +11,12 @@ test_checkpoint_integrity.py:
 Damaged checkpoints are detected, named and fallen back from; rewrites are safe.
 """
 
+import json
 import os
+import pathlib
 import shutil
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -22,17 +26,27 @@ import pytest
 from flax import nnx
 
 from jtoolkit._src.checkpoint import steps
+from jtoolkit._src.checkpoint.integrity import FILES, json_digest, write_file_sums
 from jtoolkit._src.checkpoint.lock import LOCK
 from jtoolkit._src.checkpoint.store import _checkpointer
 from jtoolkit.checkpoint import (
+    CheckpointCorruptError,
+    CheckpointWriteError,
     all_steps,
     latest_step,
     prune_checkpoints,
     restore_checkpoint,
     save_checkpoint,
+    wait_until_finished,
 )
 from jtoolkit.train import TrainState, make_train_step
-from tests.checkpoint._harness import _TARGET, _state
+from tests.checkpoint._harness import (
+    _TARGET,
+    _layout,
+    _placed_state,
+    _state,
+    cross_topology,
+)
 
 
 class _Net(nnx.Module):
@@ -239,3 +253,122 @@ def test_key_shapes_are_traced_once(tmp_path):
     for _ in range(5):
         restore_checkpoint(tmp_path, state)
     assert pjit._infer_params_cached.cache_info().currsize == traced
+
+
+@pytest.mark.parametrize(
+    ("saved", "restored"),
+    [
+        ("sharded8", "replicated8"),
+        ("replicated8", "sharded8"),
+        ("sharded8", "sharded2"),
+        ("single", "sharded8"),
+    ],
+)
+def test_sharded_checkpoints_restore_onto_any_layout(tmp_path, saved, restored):
+    """Each shard is written and digested where it lives; the target's sharding
+    decides where the restored arrays land (8 devices <-> 2 <-> 1)."""
+    state = _placed_state(_layout(saved), 3.0)
+    where = save_checkpoint(tmp_path, state, 1)
+    with open(os.path.join(where, "jtoolkit-shards-00000.json")) as f:
+        blocks = json.load(f)["blocks"]
+    assert len(blocks["2"]) == (8 if saved == "sharded8" else 1)  # "w"'s blocks
+    target = _placed_state(_layout(restored), 0.0)
+    out = restore_checkpoint(tmp_path, target)
+    _assert_same(out, state)
+    for got, want in zip(jax.tree.leaves(out), jax.tree.leaves(target), strict=True):
+        assert got.sharding == want.sharding
+
+
+def test_a_block_that_fails_its_digest_is_named(tmp_path):
+    """A shard digest that disagrees with the data orbax reads back is damage
+    naming the block (the files' checksums re-written to match, as a reader
+    that misplaced a shard would look)."""
+    where = save_checkpoint(tmp_path, _placed_state(_layout("sharded8")), 1)
+    name = os.path.join(where, "jtoolkit-shards-00000.json")
+    with open(name) as f:
+        record = json.load(f)
+    blocks = record["blocks"]["2"]  # "w" (after "key" and "n")
+    blocks[0][1], blocks[1][1] = blocks[1][1], blocks[0][1]  # rows 0 and 1 swapped
+    body = {"process": 0, "blocks": record["blocks"]}
+    with open(name, "w") as f:
+        json.dump({**body, "sha256": json_digest(body)}, f)
+    os.remove(os.path.join(where, FILES))
+    write_file_sums(where)
+    with pytest.raises(
+        CheckpointCorruptError, match=r"block \[\[0, 1\], \[0, 4\]\] of array \['w'\]"
+    ):
+        restore_checkpoint(tmp_path, _placed_state(_layout("replicated8")), step=1)
+
+
+def _launch(nproc, mode, directory, tmp_path):
+    """``cross_topology(mode, directory)`` in ``nproc`` processes (1 CPU device
+    each) through ``jtoolkit.launch``."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    script = tmp_path / f"{mode}{nproc}.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(root)!r})\n"
+        "from jtoolkit.train import initialize_distributed\n"
+        "initialize_distributed()\n"
+        "from tests.checkpoint._harness import cross_topology\n"
+        f"cross_topology({mode!r}, {str(directory)!r})\n"
+    )
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=1",
+        "JAX_PLATFORMS": "cpu",
+        "JTOOLKIT_COMPILATION_CACHE": "0",
+    }
+    cmd = [sys.executable, "-m", "jtoolkit.launch", "--nproc", str(nproc)]
+    result = subprocess.run(
+        [*cmd, str(script)], capture_output=True, text=True, timeout=240, env=env
+    )
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-4000:])
+
+
+@pytest.fixture(scope="module")
+def _saved_by_four(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("four")
+    _launch(4, "save", tmp / "ckpt", tmp)
+    return tmp / "ckpt"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("saved", "restored"), [(4, 1), (4, 2), (1, 4)])
+def test_sharded_checkpoints_move_between_process_counts(
+    request, tmp_path, saved, restored
+):
+    """A state sharded over 4 processes (each writes its own shards and digests)
+    restores on 1 process and on 2; one saved by 1 process restores on 4."""
+    if saved == 4:
+        directory = request.getfixturevalue("_saved_by_four")
+    else:
+        directory = tmp_path / "ckpt"
+        cross_topology("save", directory)
+    if restored == 1:
+        cross_topology("restore", directory)
+    else:
+        _launch(restored, "restore", directory, tmp_path)
+
+
+def test_an_async_save_reports_its_failure_at_the_next_call(tmp_path, monkeypatch):
+    """blocking=False: orbax writes in a background thread; its failure raises at
+    the next wait_until_finished or save_checkpoint, naming the path, and the
+    previous step stays the latest."""
+    from orbax.checkpoint._src.path import atomicity
+
+    save_checkpoint(tmp_path, {"w": jnp.ones(2)}, 1, blocking=False)
+    wait_until_finished()
+    assert latest_step(tmp_path) == 1
+
+    def crash(self, *args, **kwargs):
+        raise RuntimeError("simulated failure in the background")
+
+    for finish in (wait_until_finished, lambda: save_checkpoint(tmp_path, {}, 9)):
+        with monkeypatch.context() as patch:
+            patch.setattr(atomicity.AtomicRenameTemporaryPath, "finalize", crash)
+            save_checkpoint(tmp_path, {"w": jnp.full(2, 9.0)}, 2, blocking=False)
+            with pytest.raises(CheckpointWriteError, match=rf"{tmp_path}/2: .*simul"):
+                finish()
+        assert all_steps(tmp_path) == [1]
+    _assert_same(restore_checkpoint(tmp_path, {"w": jnp.zeros(2)}), {"w": jnp.ones(2)})
+    wait_until_finished()  # nothing pending: a no-op

@@ -68,3 +68,13 @@ def test_planted_tmp_symlinks_are_not_written_through(tmp_path, capsys):
     assert plot.read_bytes()[:4] == b"\x89PNG"
     leftovers = [n for n in os.listdir(tmp_path) if n.startswith(".")]
     assert leftovers == [], leftovers
+
+
+def test_fsdp_flag_gives_sharded_steps_over_every_device():
+    from jtoolkit._src.demo.cli import parse_config
+    from jtoolkit._src.demo.run import _engine
+
+    assert not parse_config([]).fsdp
+    _, _, step, evaluate = _engine(parse_config(["--fsdp"]), 10)
+    assert step.shard == evaluate.shard == "fsdp"
+    assert step.mesh is not None and step.mesh.axis_names == ("data",)

@@ -38,21 +38,35 @@ def _dtype(torch_dtype):
     return jax.dtypes.canonicalize_dtype(np.dtype(name))
 
 
-def check(torch, rng, jfn, tfn, inputs, rtol=RTOL, atol=1e-6, jit=True):
-    """Values eager (and jitted); gradients of float inputs against autograd."""
+def check(torch, rng, jfn, tfn, inputs, rtol=RTOL, atol=1e-6, jit=True, eager=True):
+    """Values eager (and jitted); gradients of float inputs against autograd.
+
+    ``eager=False`` compiles once: values and gradients from one jitted function
+    (for ops whose eager run dispatches many small programs, e.g. pooling folds).
+    """
     tin = [torch.tensor(x, requires_grad=x.dtype.kind == "f") for x in inputs]
     theirs = tfn(*tin)
-    runs = [jfn(*inputs)] + ([jax.jit(jfn)(*inputs)] if jit else [])
+    diff = [i for i, x in enumerate(inputs) if x.dtype.kind == "f"]
+    grad_too = bool(diff) and theirs.dtype.is_floating_point
+    if eager:
+        runs = [jfn(*inputs)] + ([jax.jit(jfn)(*inputs)] if jit else [])
+    if grad_too:  # drawn only here, so the caller's rng stream is as before
+        w = rng.standard_normal(tuple(theirs.shape)).astype(np.float32)
+        loss = jax.grad(lambda *a: (jfn(*a) * w).sum(), argnums=tuple(diff))
+    else:
+        w, loss = None, None
+    if eager:
+        grads = jax.jit(loss)(*inputs) if loss is not None else ()
+    else:
+        both = jax.jit(lambda *a: (jfn(*a), loss(*a) if loss is not None else ()))
+        value, grads = both(*inputs)
+        runs = [value]
     for ours in runs:
         assert ours.dtype == _dtype(theirs.dtype) and ours.shape == tuple(theirs.shape)
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=rtol, atol=atol)
-    diff = [i for i, x in enumerate(inputs) if x.dtype.kind == "f"]
-    if not diff or not theirs.dtype.is_floating_point:
+    if not grad_too:
         return
-    w = rng.standard_normal(tuple(theirs.shape)).astype(np.float32)
     (theirs * torch.tensor(w)).sum().backward()
-    loss = jax.jit(jax.grad(lambda *a: (jfn(*a) * w).sum(), argnums=tuple(diff)))
-    grads = loss(*inputs)
     for g, i in zip(grads, diff, strict=True):
         np.testing.assert_allclose(g, tin[i].grad.numpy(), rtol=rtol, atol=atol)
 
@@ -64,6 +78,8 @@ def _x(rng, *shape):
 def _to_torch_layout(x):
     """jtoolkit's channels-last array in torch's channels-first layout."""
     x = np.asarray(x)
+    if x.ndim == 5:
+        return x.transpose(0, 4, 1, 2, 3)
     if x.ndim == 4:
         return x.transpose(0, 3, 1, 2)
     if x.ndim == 3:
@@ -73,6 +89,8 @@ def _to_torch_layout(x):
 
 def _from_torch_layout(x):
     x = np.asarray(x)
+    if x.ndim == 5:
+        return x.transpose(0, 2, 3, 4, 1)
     if x.ndim == 4:
         return x.transpose(0, 2, 3, 1)
     if x.ndim == 3:

@@ -157,3 +157,56 @@ def test_mha_init_summary_and_errors(torch):
         RuntimeError, match=r"The shape of the 2D attn_mask is \(3, 4\)"
     ):
         mha(x, x, x, attn_mask=np.zeros((3, 4), bool))
+
+
+MHA_ARGS = [
+    {"kdim": 3, "vdim": 5},
+    {"add_bias_kv": True},
+    {"add_zero_attn": True, "bias": False},
+    {"add_bias_kv": True, "add_zero_attn": True, "kdim": 6, "vdim": 6},
+]
+
+
+@pytest.mark.parametrize("kwargs", MHA_ARGS, ids=str)
+def test_mha_kdim_vdim_bias_kv_zero_attn_match_torch(torch, rng, kwargs):
+    ref = torch.nn.MultiheadAttention(E, HEADS, **kwargs)
+    with torch.no_grad():
+        for p in ref.parameters():  # zero-initialised biases made non-trivial
+            p.add_(0.3 * torch.randn_like(p))
+    ours = MultiheadAttention(E, HEADS, **kwargs, rngs=nnx.Rngs(0))
+    assert list(models.torch_state_dict(ours)) == list(ref.state_dict())
+    _load(ref, ours)
+    kdim, vdim = kwargs.get("kdim", E), kwargs.get("vdim", E)
+    q = rng.standard_normal((L, N, E)).astype(np.float32)
+    k = rng.standard_normal((S, N, kdim)).astype(np.float32)
+    v = rng.standard_normal((S, N, vdim)).astype(np.float32)
+    padding = np.zeros((N, S), bool)
+    padding[1, -2:] = True
+    causal = np.triu(np.ones((L, S), bool), k=1)
+    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+    t_out, t_w = ref(
+        tq,
+        tk,
+        tv,
+        key_padding_mask=torch.tensor(padding),
+        attn_mask=torch.tensor(causal),
+    )
+    cot = rng.standard_normal(tuple(t_out.shape)).astype(np.float32)
+    (t_out * torch.tensor(cot)).sum().backward()
+    out, weights = ours(q, k, v, key_padding_mask=padding, attn_mask=causal)
+    _close_mha(out, t_out)
+    _close_mha(weights, t_w)
+    graphdef, params = nnx.split(ours)
+
+    def loss(params, q, k, v):
+        y, _ = nnx.merge(graphdef, params)(q, k, v, padding, attn_mask=causal)
+        return jnp.sum(y * cot)
+
+    gp, gq, gk, gv = jax.grad(loss, argnums=(0, 1, 2, 3))(params, q, k, v)
+    for ours_g, theirs in ((gq, tq), (gk, tk), (gv, tv)):
+        _close_mha(ours_g, theirs.grad, atol=1e-5)
+    grads = models.torch_state_dict(nnx.merge(graphdef, gp))
+    for name, p in ref.named_parameters():
+        _close_mha(grads[name], p.grad, atol=1e-5)
+    unbatched, _ = ours(q[:, 0], k[:, 0], v[:, 0])
+    _close_mha(unbatched, ref(tq[:, 0], tk[:, 0], tv[:, 0])[0])

@@ -83,3 +83,18 @@ def test_a_padded_train_step_equals_torch_on_the_ragged_batch(torch, rng):
             continue
         ours = {v: k for k, v in names.items()}[name.split(".")[0]] + name[1:]
         np.testing.assert_allclose(got[ours], value.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_masked_statistics_for_the_new_batchnorm_arguments(torch, rng):
+    """BatchNorm3d, affine=False and track_running_stats=False keep the mask."""
+    x = rng.standard_normal((5, 2, 3, 2, 4)).astype(np.float32)
+    x[3:] = 1e3
+    mask = jnp.asarray((np.arange(5) < 3).astype(np.float32))
+    for kwargs in ({"affine": False, "momentum": None}, {"track_running_stats": False}):
+        bn, tbn = models.BatchNorm3d(4, **kwargs), torch.nn.BatchNorm3d(4, **kwargs)
+        with batch_mask(mask):
+            y = bn(x)
+        ty = tbn(torch.tensor(x[:3]).permute(0, 4, 1, 2, 3)).permute(0, 2, 3, 4, 1)
+        np.testing.assert_allclose(y[:3], ty.detach().numpy(), rtol=1e-5, atol=1e-5)
+        if tbn.running_mean is not None:
+            np.testing.assert_allclose(bn.running_var[...], tbn.running_var, 1e-5)

@@ -1,4 +1,6 @@
-"""Tests of ``jtoolkit/_src/nn/conv.py`` (``Conv1d``, ``Conv2d``).
+"""Tests of ``jtoolkit/_src/nn/conv.py`` (``Conv1d``, ``Conv2d``, ``Conv3d``; the
+transposed layers are in test_conv_transpose.py, ``F.conv*`` in
+test_functional_conv.py).
 
 Moved from test_layers_more.py, test_models.py when the tests were laid out to mirror
 the code; those files' notes:
@@ -17,11 +19,13 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from jtoolkit import models
 from jtoolkit.models import (
     GELU,
     AvgPool2d,
     Conv1d,
     Conv2d,
+    Conv3d,
     ConvTranspose2d,
     Flatten,
     GroupNorm,
@@ -43,11 +47,85 @@ CONV1D = [
 ]
 
 
+# Conv2d/Conv3d: groups, depthwise, dilation, every padding_mode, 'same' with an
+# even kernel, size-1 spatial dims; values, input and parameter gradients, summary.
+CONV_ND = [
+    (2, (4, 6, 3), {"groups": 2, "dilation": 2, "padding": 2}),
+    (2, (4, 8, 3), {"groups": 4, "padding": 1, "padding_mode": "reflect"}),
+    (2, (4, 4, 3), {"groups": 4, "stride": 2, "dilation": (2, 1), "padding": 1}),
+    (2, (3, 4, (3, 2)), {"padding": (1, 2), "padding_mode": "circular"}),
+    (
+        2,
+        (3, 4, 4),
+        {"padding": "same", "dilation": (2, 1), "padding_mode": "replicate"},
+    ),
+    (2, (3, 4, 1), {"stride": 2, "bias": False}),
+    (3, (2, 4, 3), {"padding": 1, "stride": (1, 2, 2), "groups": 2}),
+    (3, (2, 2, (2, 1, 3)), {"padding": "same", "padding_mode": "reflect"}),
+    (3, (3, 3, 2), {"dilation": 2, "groups": 3, "padding": 1}),
+]
+
+
 @pytest.mark.parametrize(("args", "kwargs"), CONV1D, ids=str)
 def test_conv1d_matches_torch(torch, rng, args, kwargs):
     x = rng.standard_normal((2, 11, args[0])).astype(np.float32)
     layer = Conv1d(*args, **kwargs, rngs=nnx.Rngs(0))
     _parity(torch, rng, torch.nn.Conv1d(*args, **kwargs), layer, x)
+
+
+@pytest.mark.parametrize(("n", "args", "kwargs"), CONV_ND, ids=str)
+def test_conv2d_conv3d_match_torch(torch, rng, n, args, kwargs):
+    spatial = (6, 5) if n == 2 else (5, 1, 6)
+    x = rng.standard_normal((2, *spatial, args[0])).astype(np.float32)
+    layer = getattr(models, f"Conv{n}d")(*args, **kwargs, rngs=nnx.Rngs(0))
+    _parity(torch, rng, getattr(torch.nn, f"Conv{n}d")(*args, **kwargs), layer, x)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_unbatched_and_empty_batch_inputs(torch, rng, n):
+    kwargs = {"padding": 1, "groups": 2, "padding_mode": "circular"}
+    layer = getattr(models, f"Conv{n}d")(2, 4, 3, **kwargs, rngs=nnx.Rngs(0))
+    ref = getattr(torch.nn, f"Conv{n}d")(2, 4, 3, **kwargs)
+    _load_from(ref, layer)
+    x = rng.standard_normal((*(4,) * n, 2)).astype(np.float32)
+    theirs = ref(torch.from_numpy(np.moveaxis(x, -1, 0).copy()))
+    _close(layer(x), np.moveaxis(theirs.detach().numpy(), 0, -1), atol=1e-6)
+    empty = jnp.zeros((0, *(4,) * n, 2))
+    assert layer(empty).shape == tuple(
+        ref(torch.zeros(0, 2, *(4,) * n)).shape[i] for i in (0, *range(2, n + 2), 1)
+    )
+    grad = jax.grad(lambda m: m(empty).sum())(layer)
+    assert not np.any(grad.kernel[...])
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"],
+)
+def test_state_dict_round_trip_through_torch(torch, rng, name):
+    """torch_state_dict -> torch's load_state_dict: torch then computes our output."""
+    n = int(name[-2])
+    layer = getattr(models, name)(4, 6, 3, stride=2, groups=2, rngs=nnx.Rngs(1))
+    ref = getattr(torch.nn, name)(4, 6, 3, stride=2, groups=2)
+    ref.load_state_dict(
+        {k: torch.from_numpy(v) for k, v in models.torch_state_dict(layer).items()}
+    )
+    x = rng.standard_normal((2, *(5,) * n, 4)).astype(np.float32)
+    theirs = ref(torch.from_numpy(np.moveaxis(x, -1, 1).copy())).detach().numpy()
+    _close(layer(x), np.moveaxis(theirs, 1, -1), atol=1e-6)
+
+
+def test_dtype_and_device_are_the_parameters(torch):
+    cpu = jax.devices("cpu")[0]
+    for cls in (Conv3d, models.ConvTranspose1d):
+        layer = cls(2, 4, 3, device="cpu", dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
+        for p in (layer.kernel[...], layer.bias[...]):
+            assert p.dtype == jnp.bfloat16 and p.devices() == {cpu}
+    same = Conv2d(2, 4, 3, dtype=torch.float32, device=cpu, rngs=nnx.Rngs(0))
+    _close(same.kernel[...], Conv2d(2, 4, 3, rngs=nnx.Rngs(0)).kernel[...], 0, 0)
+    if not jax.config.read("jax_enable_x64"):
+        with pytest.raises(ValueError, match="jax_enable_x64"):
+            Conv2d(2, 4, 3, dtype=torch.float64, rngs=nnx.Rngs(0))
 
 
 def _same_error(torch_call, our_call, exc):
@@ -79,6 +157,49 @@ def test_errors_match_torch(torch):
         lambda: Conv1d(4, 4, 3, stride=2, padding="same", rngs=rngs),
         ValueError,
     )
+    for make in (  # torch prints a set: any order
+        lambda: nn.Conv3d(4, 4, 3, padding="full"),
+        lambda: Conv3d(4, 4, 3, padding="full", rngs=rngs),
+    ):
+        with pytest.raises(ValueError, match="Invalid padding string 'full', should"):
+            make()
+    _same_error(
+        lambda: nn.Conv2d(4, 4, 3, groups=0),
+        lambda: Conv2d(4, 4, 3, groups=0, rngs=rngs),
+        ValueError,
+    )
+    _same_error(
+        lambda: nn.Conv2d(4, 6, 3, groups=4),
+        lambda: Conv2d(4, 6, 3, groups=4, rngs=rngs),
+        ValueError,
+    )
+    _same_error(
+        lambda: nn.ConvTranspose3d(4, 4, 3, padding_mode="reflect"),
+        lambda: models.ConvTranspose3d(4, 4, 3, padding_mode="reflect", rngs=rngs),
+        ValueError,
+    )
+    _same_error(
+        lambda: nn.Conv2d(4, 4, 3, padding=-1)(torch.ones(1, 4, 5, 5)),
+        lambda: Conv2d(4, 4, 3, padding=-1, rngs=rngs),
+        RuntimeError,
+    )
+    _same_error(
+        lambda: nn.Conv2d(4, 4, 3, padding=1, padding_mode="circular")(
+            torch.ones(1, 4, 5, 5)[:, :, :0]
+        ),
+        lambda: Conv2d(4, 4, 3, padding=1, padding_mode="circular", rngs=rngs)(
+            jnp.ones((1, 0, 5, 4))
+        ),
+        RuntimeError,
+    )
+    with pytest.raises(RuntimeError, match="Padding size should be less than"):
+        nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect")(torch.ones(1, 4, 1, 5))
+    with pytest.raises(RuntimeError, match="Padding size should be less than"):
+        Conv2d(4, 4, 3, padding=1, padding_mode="reflect", rngs=rngs)(
+            jnp.ones((1, 1, 5, 4))
+        )
+    with pytest.raises(ValueError, match="impl must be one of"):
+        Conv2d(4, 4, 3, groups=2, impl="fast", rngs=rngs)
     _same_error(
         lambda: nn.ConvTranspose2d(2, 4, 3, stride=2, output_padding=2)(
             torch.ones(1, 2, 4, 4)

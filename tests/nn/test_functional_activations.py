@@ -9,6 +9,7 @@ autograd as the oracle on ``sum(f(x) * w)``), under ``jax.jit``, layouts and
 torch's exception types.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -66,3 +67,128 @@ def test_gelu_rejects_unknown_approximation(torch):
         torch.nn.functional.gelu(torch.zeros(2), approximate="x")
     with pytest.raises(RuntimeError, match="none or tanh"):
         F.gelu(jnp.zeros(2), approximate="x")
+
+
+# ------------------------------------- the rest: kinks, NaN and inf against torch
+
+KINKS = [0.0, -0.0, 0.5, -0.5, 1.0, -1.0, 3.0, -3.0, 6.0, 2.5, 10.0, -10.0, 100.0]
+SPECIAL = [np.nan, np.inf, -np.inf]
+
+ELEMENTWISE = {
+    "elu": ((), (0.7,)),
+    "celu": ((), (2.0,)),
+    "selu": ((), ()),
+    "hardshrink": ((), (1.0,)),
+    "softshrink": ((), (1.0,)),
+    "hardsigmoid": ((), ()),
+    "hardswish": ((), ()),
+    "hardtanh": ((), (-1.0, 2.5)),
+    "relu6": ((), ()),
+    "logsigmoid": ((), ()),
+    "mish": ((), ()),
+    "softplus": ((), (2.0, 5.0)),
+    "softsign": ((), ()),
+    "tanhshrink": ((), ()),
+    "threshold": ((1.0, -2.0), (-1.0, 3.0)),
+}
+CASES = [(n, a) for n, (first, second) in ELEMENTWISE.items() for a in (first, second)]
+
+
+def _kink_input(rng):
+    return np.concatenate([KINKS, SPECIAL, 3 * _x(rng, 12)]).astype(np.float32)
+
+
+def _torch_value_and_grad(torch, fn, x, w):
+    t = torch.tensor(x, requires_grad=True)
+    y = fn(t)
+    (y * torch.tensor(w)).sum().backward()
+    return y.detach().numpy(), t.grad.numpy()
+
+
+@pytest.mark.parametrize(("name", "args"), CASES, ids=str)
+def test_more_activations_match_torch_at_kinks(torch, rng, name, args):
+    x = _kink_input(rng)
+    w = _x(rng, x.size)
+    y, g = _torch_value_and_grad(
+        torch, lambda t: getattr(torch.nn.functional, name)(t, *args), x, w
+    )
+    ours = getattr(F, name)
+    np.testing.assert_allclose(ours(x, *args), y, RTOL, 1e-6)
+    grad = jax.grad(lambda v: jnp.sum(ours(v, *args) * w))(jnp.asarray(x))
+    np.testing.assert_allclose(grad, g, RTOL, 1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("glu", lambda rng: (_x(rng, 3, 4, 2), 1)),
+        ("glu", lambda rng: (_x(rng, 6), -1)),
+        ("softmin", lambda rng: (_x(rng, 3, 4), 0)),
+        ("prelu", lambda rng: (_x(rng, 2, 3, 4), _x(rng, 3))),
+        ("prelu", lambda rng: (_x(rng, 5), np.float32([0.3]))),
+        ("rrelu", lambda rng: (_kink_input(rng)[np.isfinite(_kink_input(rng))], 0.1)),
+    ],
+    ids=str,
+)
+def test_shaped_activations_match_torch(torch, rng, name, make):
+    x, arg = make(rng)
+    floats = [x, arg] if isinstance(arg, np.ndarray) else [x]
+    rest = [] if isinstance(arg, np.ndarray) else [arg]
+    check(
+        torch,
+        rng,
+        lambda *a: getattr(F, name)(*a, *rest),
+        lambda *a: getattr(torch.nn.functional, name)(*a, *rest),
+        floats,
+    )
+
+
+def test_prelu_channels_last_is_torchs_channel_dim(rng):
+    x, w = _x(rng, 2, 3, 4), _x(rng, 3)
+    nchw = F.prelu(x, w)
+    nhwc = F.prelu(x.transpose(0, 2, 1), w, channels_last=True)
+    np.testing.assert_array_equal(nchw, np.asarray(nhwc).transpose(0, 2, 1))
+
+
+def test_rrelu_training_draws_slopes_in_range_with_their_gradient():
+    x = -jnp.linspace(0.0, 2.0, 4000)
+    key = jax.random.key(0)
+    y = F.rrelu(x, 0.1, 0.3, training=True, key=key)
+    slopes = np.asarray(y[1:] / x[1:])
+    assert 0.1 <= slopes.min() and slopes.max() <= 0.3
+    assert abs(slopes.mean() - 0.2) < 0.005  # U(0.1, 0.3): sd of the mean 0.0009
+    grad = jax.grad(lambda v: F.rrelu(v, 0.1, 0.3, True, key=key).sum())(x)
+    np.testing.assert_allclose(grad[1:], slopes, rtol=1e-6)
+    np.testing.assert_array_equal(y, F.rrelu(x, 0.1, 0.3, True, key=key))
+
+
+def _ones(*shape):
+    return np.ones(shape, np.float32)
+
+
+BAD = [
+    ("glu", (np.float32(1.0),), RuntimeError, "does not support scalars"),
+    ("glu", (_ones(2, 3), 1), RuntimeError, "Halving dimension"),
+    ("glu", (_ones(2, 4), 2), IndexError, "out of range"),
+    ("softshrink", (_ones(2), -1.0), RuntimeError, "lambda must be"),
+    ("celu", (_ones(2), 0.0), RuntimeError, "alpha cannot be 0"),
+    ("hardtanh", (_ones(2), 2.0, 1.0), ValueError, "min_val cannot"),
+    ("rrelu", (_ones(2), 0.5, 0.1, True), RuntimeError, "Lower"),
+    ("prelu", (_ones(2, 4), _ones(3)), RuntimeError, "Mismatch"),
+    ("prelu", (_ones(2, 3), _ones(3, 1)), RuntimeError, "1D"),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "exc", "match"), BAD, ids=str)
+def test_bad_activation_calls_raise_as_torch(torch, name, args, exc, match):
+    arrays = np.ndarray | np.generic
+    targs = [torch.tensor(a) if isinstance(a, arrays) else a for a in args]
+    with pytest.raises(exc, match=match):
+        getattr(torch.nn.functional, name)(*targs)
+    with pytest.raises(exc, match=match):
+        getattr(F, name)(*args)
+
+
+def test_rrelu_training_needs_a_key():
+    with pytest.raises(ValueError, match=r"key=jax\.random\.key"):
+        F.rrelu(jnp.ones(2), training=True)

@@ -48,3 +48,26 @@ def test_cosine_similarity_matches_torch_with_zero_vectors(torch, rng, shapes, d
         lambda u, v: tf.cosine_similarity(u, v, dim),
         [a, b],
     )
+
+
+@pytest.mark.parametrize(
+    ("shapes", "p", "keepdim"),
+    [
+        (((4, 3), (4, 3)), 2.0, False),
+        (((4, 3), (1, 3)), 1.0, True),
+        (((2, 4, 3), (4, 3)), 3.0, False),
+        (((5,), (5,)), float("inf"), False),
+    ],
+    ids=str,
+)
+def test_pairwise_distance_matches_torch(torch, rng, shapes, p, keepdim):
+    a, b = (_x(rng, *s) for s in shapes)
+    if a.shape == b.shape:
+        b[0] = a[0]  # a zero distance (plus eps): torch's gradient there
+    check(
+        torch,
+        rng,
+        lambda x, y: F.pairwise_distance(x, y, p, 1e-6, keepdim),
+        lambda x, y: torch.nn.functional.pairwise_distance(x, y, p, 1e-6, keepdim),
+        [a, b],
+    )

@@ -34,3 +34,20 @@ def test_linear_errors_follow_torch(torch):
         torch.nn.functional.linear(torch.tensor(x), torch.tensor(w))
     with pytest.raises(RuntimeError, match=text):
         F.linear(x, w)
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 3)], ids=str)
+@pytest.mark.parametrize("bias", [True, False])
+def test_bilinear_matches_torch(torch, rng, shape, bias):
+    inputs = [_x(rng, *shape, 3), _x(rng, *shape, 2), _x(rng, 5, 3, 2)]
+    inputs += [_x(rng, 5)] if bias else []
+    check(torch, rng, F.bilinear, torch.nn.functional.bilinear, inputs)
+
+
+def test_bilinear_errors_follow_torch(torch):
+    x1, x2 = np.ones((2, 3), np.float32), np.ones((2, 4), np.float32)
+    for m, arr in ((torch.nn.functional, torch.tensor), (F, np.asarray)):
+        with pytest.raises(RuntimeError):
+            m.bilinear(arr(x1), arr(x2), arr(np.ones((5, 3, 2), np.float32)))
+        with pytest.raises(RuntimeError):
+            m.bilinear(arr(x1), arr(x2[:1]), arr(np.ones((5, 3, 4), np.float32)))

@@ -49,6 +49,11 @@ CASES = {
         lambda nn: nn.Conv2d(64, 128, 3),
         {"kernel": "weight"},
     ),
+    "ConvTranspose3d": (  # fan_in from weight.size(1) = out/groups
+        lambda r: models.ConvTranspose3d(128, 128, 3, groups=2, rngs=r),
+        lambda nn: nn.ConvTranspose3d(128, 128, 3, groups=2),
+        {"kernel": "weight"},
+    ),
     "Embedding": (
         lambda r: models.Embedding(1024, 64, rngs=r),
         lambda nn: nn.Embedding(1024, 64),

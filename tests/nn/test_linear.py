@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from jtoolkit import models
 from jtoolkit.models import (
     Conv2d,
     Embedding,
     Linear,
 )
-from tests.nn._harness import _close, _load_from, _t
+from tests.nn._harness import _close, _load_from, _t, _x
 
 # ---------------------------------------------------------------- Linear, Conv2d
 
@@ -69,3 +70,41 @@ def test_linear_shape_mismatch_is_torch_runtime_error():
     layer = Linear(4, 2, rngs=nnx.Rngs(0))
     with pytest.raises(RuntimeError, match=r"\(3x5 and 4x2\)"):
         layer(jnp.ones((3, 5)))
+
+
+def test_bilinear_matches_torch_init_state_dict_and_grads(torch, rng):
+    ref = torch.nn.Bilinear(3, 2, 4)
+    ours = models.Bilinear(3, 2, 4, rngs=nnx.Rngs(0))
+    sd = models.torch_state_dict(ours)
+    assert list(sd) == list(ref.state_dict()) == ["weight", "bias"]
+    assert sd["weight"].shape == (4, 3, 2) and np.abs(sd["weight"]).max() <= 3**-0.5
+    assert models.summary(ours) == str(ref)
+    _load_from(ref, ours)
+    x1, x2 = _x(rng, 5, 3), _x(rng, 5, 2)
+    t1, t2 = (torch.tensor(v, requires_grad=True) for v in (x1, x2))
+    ref(t1, t2).sum().backward()
+    _close(ours(x1, x2), ref(t1, t2).detach().numpy())
+    graphdef, params = nnx.split(ours)
+
+    def loss(params, a, b):
+        return nnx.merge(graphdef, params)(a, b).sum()
+
+    gp, g1, g2 = jax.grad(loss, argnums=(0, 1, 2))(params, x1, x2)
+    _close(g1, t1.grad.numpy())
+    _close(g2, t2.grad.numpy())
+    grads = models.torch_state_dict(nnx.merge(graphdef, gp))
+    _close(grads["weight"], ref.weight.grad.numpy())
+    nobias = models.Bilinear(3, 2, 4, False, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
+    assert nobias.bias is None and nobias.weight.dtype == jnp.bfloat16
+
+
+def test_distance_modules_call_their_functions(torch, rng):
+    a, b = _x(rng, 4, 3), _x(rng, 4, 3)
+    for name, args in (
+        ("PairwiseDistance", (1.0, 1e-3, True)),
+        ("CosineSimilarity", (0, 1e-6)),
+    ):
+        ref, ours = getattr(torch.nn, name)(*args), getattr(models, name)(*args)
+        expected = ref(torch.tensor(a), torch.tensor(b)).numpy()
+        _close(ours(a, b), expected)
+        assert models.summary(ours) == str(ref)

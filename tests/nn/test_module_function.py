@@ -37,6 +37,11 @@ def _matrix(rng):
     return np.stack([_vector(rng), _vector(rng)[::-1]])
 
 
+def _eval(module):
+    module.eval()
+    return module
+
+
 ELEMENTWISE = {
     "ReLU": (lambda: models.ReLU(), F.relu),
     "Tanh": (lambda: models.Tanh(), F.tanh),
@@ -48,6 +53,37 @@ ELEMENTWISE = {
     "Softmax": (lambda: models.Softmax(dim=1), lambda x: F.softmax(x, 1)),
     "LogSoftmax": (lambda: models.LogSoftmax(dim=0), lambda x: F.log_softmax(x, 0)),
     "Softmax-neg": (lambda: models.Softmax(-1), lambda x: F.softmax(x, -1)),
+    "ELU": (lambda: models.ELU(0.5), lambda x: F.elu(x, 0.5)),
+    "CELU": (lambda: models.CELU(2.0), lambda x: F.celu(x, 2.0)),
+    "SELU": (lambda: models.SELU(), F.selu),
+    "GLU": (lambda: models.GLU(0), lambda x: F.glu(x, 0)),
+    "Hardshrink": (lambda: models.Hardshrink(1.0), lambda x: F.hardshrink(x, 1.0)),
+    "Softshrink": (lambda: models.Softshrink(1.0), lambda x: F.softshrink(x, 1.0)),
+    "Hardsigmoid": (lambda: models.Hardsigmoid(), F.hardsigmoid),
+    "Hardswish": (lambda: models.Hardswish(), F.hardswish),
+    "Hardtanh": (
+        lambda: models.Hardtanh(-1.0, 2.5),
+        lambda x: F.hardtanh(x, -1.0, 2.5),
+    ),
+    "ReLU6": (lambda: models.ReLU6(), F.relu6),
+    "LogSigmoid": (lambda: models.LogSigmoid(), F.logsigmoid),
+    "Mish": (lambda: models.Mish(), F.mish),
+    "Softplus": (lambda: models.Softplus(2.0, 5.0), lambda x: F.softplus(x, 2.0, 5.0)),
+    "Softsign": (lambda: models.Softsign(), F.softsign),
+    "Tanhshrink": (lambda: models.Tanhshrink(), F.tanhshrink),
+    "Threshold": (
+        lambda: models.Threshold(1.0, -2.0),
+        lambda x: F.threshold(x, 1.0, -2.0),
+    ),
+    "Softmin": (lambda: models.Softmin(1), lambda x: F.softmin(x, 1)),
+    "PReLU": (
+        lambda: models.PReLU(16, 0.1),
+        lambda x: F.prelu(x, jnp.full(16, 0.1, jnp.float32), channels_last=True),
+    ),
+    "RReLU-eval": (
+        lambda: _eval(models.RReLU(0.1, 0.4)),
+        lambda x: F.rrelu(x, 0.1, 0.4),
+    ),
 }
 
 

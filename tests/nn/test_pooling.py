@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
 from jtoolkit import models
 from jtoolkit.models import (
@@ -65,3 +66,89 @@ def test_maxpool_values_and_tie_gradients_match_torch(torch, rng, args):
     (grad,) = pullback(jnp.asarray(weights.transpose(0, 2, 3, 1)))
     _close(grad, _nhwc(tx.grad), rtol=0, atol=1e-6)
     assert models.summary(pool) == str(torch.nn.MaxPool2d(*args))
+
+
+# ------------------------------------------- every pooling module, 1-D to 3-D
+
+MODULES = [
+    ("MaxPool3d", (2,), {}, (2, 4, 5, 4, 3)),
+    (
+        "MaxPool3d",
+        (3, 2, 1),
+        {"ceil_mode": True, "dilation": (1, 1, 2)},
+        (1, 5, 6, 7, 2),
+    ),
+    ("AvgPool1d", (3, 2, 1), {}, (2, 9, 3)),
+    ("AvgPool1d", (2,), {"ceil_mode": True}, (2, 7, 3)),
+    ("AvgPool3d", (2,), {"padding": 1, "count_include_pad": False}, (1, 4, 5, 3, 2)),
+    ("AvgPool3d", (3, 2), {"divisor_override": 5}, (1, 5, 6, 5, 2)),
+    ("LPPool1d", (2, 3), {"stride": 2}, (2, 9, 3)),
+    ("LPPool2d", (2, (2, 3)), {"ceil_mode": True}, (2, 7, 8, 3)),
+    ("LPPool3d", (1, 2), {}, (1, 4, 5, 4, 2)),
+    ("AdaptiveAvgPool1d", (3,), {}, (2, 7, 3)),
+    ("AdaptiveAvgPool3d", ((2, None, 3),), {}, (1, 5, 4, 7, 2)),
+    ("AdaptiveMaxPool1d", (3,), {}, (2, 7, 3)),
+    ("AdaptiveMaxPool2d", ((4, 5),), {}, (2, 7, 6, 3)),
+    ("AdaptiveMaxPool3d", (2,), {}, (1, 5, 4, 7, 2)),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs", "shape"), MODULES, ids=str)
+def test_pooling_modules_match_torch(torch, rng, name, args, kwargs, shape):
+    """Channels-last module vs torch's channels-first one: values, input
+    gradients (ties on integer-valued input for the max pools) and repr."""
+    if "Max" in name:
+        x = rng.integers(-3, 4, shape).astype(np.float32)
+    else:
+        x = np.abs(rng.standard_normal(shape)).astype(np.float32) + 0.1
+    ref = getattr(torch.nn, name)(*args, **kwargs)
+    _parity(torch, rng, ref, getattr(models, name)(*args, **kwargs), x)
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "shape"),
+    [
+        ("MaxPool3d", (2,), (4, 5, 4, 3)),
+        ("AvgPool1d", (3, 2, 1), (9, 3)),
+        ("AdaptiveMaxPool2d", (3,), (7, 6, 3)),
+        ("LPPool2d", (2, 2), (5, 4, 3)),
+    ],
+    ids=str,
+)
+def test_pooling_modules_take_unbatched_input(torch, rng, name, args, shape):
+    x = rng.standard_normal(shape).astype(np.float32)
+    ours = getattr(models, name)(*args)(x)
+    theirs = getattr(torch.nn, name)(*args)(_t(torch, np.moveaxis(x, -1, 0)))
+    _close(ours, np.moveaxis(theirs.numpy(), 0, -1))
+
+
+def test_max_pool3d_indices_round_trip_through_max_unpool3d(torch, rng):
+    x = rng.integers(-3, 4, (2, 4, 5, 4, 3)).astype(np.float32)
+    ours, idx = models.MaxPool3d(2, return_indices=True)(x)
+    t_pool = torch.nn.MaxPool3d(2, return_indices=True)
+    theirs, t_idx = t_pool(_t(torch, x.transpose(0, 4, 1, 2, 3)))
+    _close(ours, theirs.numpy().transpose(0, 2, 3, 4, 1), rtol=0, atol=0)
+    np.testing.assert_array_equal(idx, t_idx.numpy().transpose(0, 2, 3, 4, 1))
+    unpool, t_unpool = models.MaxUnpool3d(2), torch.nn.MaxUnpool3d(2)
+    size = (4, 5, 4)
+    back = unpool(ours, idx, output_size=size)
+    t_back = t_unpool(theirs, t_idx, output_size=size)
+    _close(back, t_back.numpy().transpose(0, 2, 3, 4, 1), rtol=0, atol=0)
+    assert models.summary(unpool) == str(t_unpool)
+
+
+def test_fractional_max_pool2d_module_matches_torch_given_samples(torch, rng):
+    x = rng.standard_normal((2, 9, 8, 3)).astype(np.float32)
+    samples = rng.uniform(size=(2, 3, 2)).astype(np.float32)
+    ref = torch.nn.FractionalMaxPool2d(
+        2, output_ratio=(0.5, 0.6), _random_samples=torch.tensor(samples)
+    )
+    ours = models.FractionalMaxPool2d(
+        2, output_ratio=(0.5, 0.6), _random_samples=samples
+    )
+    _parity(torch, rng, ref, ours, x)
+    drawn = models.FractionalMaxPool2d(3, output_size=4, rngs=nnx.Rngs(0))
+    first, second = drawn(x), drawn(x)
+    assert first.shape == (2, 4, 4, 3) and not np.array_equal(first, second)
+    with pytest.raises(ValueError, match="either an output size"):
+        models.FractionalMaxPool2d(2)

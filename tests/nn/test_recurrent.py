@@ -269,3 +269,46 @@ def test_errors_match_torch(torch):
         RNN(3, 0, rngs=nnx.Rngs(0))
     with pytest.warns(UserWarning, match="non-zero dropout expects num_layers"):
         LSTM(3, 5, dropout=0.5, rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lstm_proj_size_matches_torch(torch, rng, batch_first):
+    cfg = {"num_layers": 2, "bidirectional": True, "batch_first": batch_first}
+    ref = torch.nn.LSTM(IN, H, proj_size=2, **cfg)
+    model = models.LSTM(IN, H, proj_size=2, **cfg, rngs=nnx.Rngs(0))
+    sd = models.torch_state_dict(model)
+    assert list(sd) == list(ref.state_dict())
+    assert {k: v.shape for k, v in sd.items()} == {
+        k: tuple(v.shape) for k, v in ref.state_dict().items()
+    }
+    _load_from(ref, model)
+    assert models.summary(model) == str(ref)
+    x = rng.standard_normal((N, T, IN) if batch_first else (T, N, IN))
+    x = x.astype(np.float32)
+    h0 = rng.standard_normal((4, N, 2)).astype(np.float32)
+    c0 = rng.standard_normal((4, N, H)).astype(np.float32)
+    tx, th, tc = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
+    out = ref(tx, (th, tc))
+    sum((o**2).sum() for o in _flat(out)).backward()
+
+    def loss(m, x, hx):
+        return sum(jnp.sum(o**2) for o in _flat(m(x, hx)))
+
+    for ours, theirs in zip(_flat(model(x, (h0, c0))), _flat(out), strict=True):
+        _close(ours, theirs.detach().numpy(), atol=2e-6)
+    g_model, g_x, (g_h, g_c) = jax.grad(loss, (0, 1, 2))(model, x, (h0, c0))
+    for ours, theirs in ((g_x, tx), (g_h, th), (g_c, tc)):
+        _close(ours, theirs.grad.numpy(), atol=1e-5)
+    for name, p in ref.named_parameters():
+        _close(getattr(g_model, name)[...], p.grad.numpy(), atol=1e-5)
+    unbatched = model(x[0] if batch_first else x[:, 0])
+    expected = ref(tx[0] if batch_first else tx[:, 0])
+    for ours, theirs in zip(_flat(unbatched), _flat(expected), strict=True):
+        _close(ours, theirs.detach().numpy(), atol=2e-6)
+
+
+def test_device_keyword_places_the_parameters():
+    cpu = jax.devices("cpu")[0]
+    model = models.GRU(IN, H, device=cpu, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
+    assert model.weight_ih_l0[...].devices() == {cpu}
+    assert model.weight_ih_l0.dtype == jnp.bfloat16

@@ -138,8 +138,10 @@ def test_fourth_positional_argument_is_bias_as_torch(torch):
 
 
 def test_proj_size_and_mode_are_checked():
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        models.LSTM(3, 4, proj_size=2, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="only supported for LSTM"):
+        models.RNNBase("GRU", 3, 4, proj_size=2, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="smaller than hidden_size"):
+        models.LSTM(3, 4, proj_size=4, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="proj_size"):
         models.LSTM(3, 4, proj_size=-1, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="mode"):

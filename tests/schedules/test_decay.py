@@ -32,6 +32,10 @@ STEP = [
     dict(lr=0.1, step_size=3, gamma=0.5),
     dict(lr=1.0, step_size=1, gamma=0.9),
     dict(lr=0.05, step_size=7, gamma=0.1),
+    dict(lr=0.1, step_size=2.5, gamma=0.5),  # torch decays where t % 2.5 == 0
+    dict(lr=0.1, step_size=0.5, gamma=0.9),
+    dict(lr=0.1, step_size=-1.5, gamma=0.5),
+    dict(lr=0.1, step_size=0.1, gamma=0.5),  # 1 % 0.1 != 0: never decays
 ]
 
 
@@ -136,7 +140,7 @@ def test_schedules_take_batched_counts():
             lambda: S.step_lr(0.1, 0),
             "step_lr: step_size must be nonzero, got 0",
         ),
-        (lambda: S.step_lr(0.1, 2.5), "step_size must be an integer, got 2.5"),
+        (lambda: S.step_lr(0.1, "2"), "step_size must be an integer, got '2'"),
         (lambda: S.step_lr(-0.1, 3), "step_lr: lr must be >= 0, got -0.1"),
         (lambda: S.cosine_annealing_lr(0.1, 0), "T_max must be > 0, got 0"),
         (lambda: S.cosine_annealing_lr(0.1, -5), "T_max must be > 0, got -5"),

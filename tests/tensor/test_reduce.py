@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import jtoolkit.tensor_ops as T
-from tests.tensor._harness import RTOL, _dtype, _x, check
+from tests.tensor._harness import RTOL, _dtype, _x, check, check_op
 
 # ---------------------------------------------------------------- reductions
 
@@ -152,3 +152,30 @@ def test_tensor_ops_under_vmap_equal_the_batched_call(rng):
     )
     got = jax.vmap(lambda s: T.matmul(s, s.T))(x)
     np.testing.assert_allclose(got, T.bmm(x, jnp.swapaxes(x, 1, 2)), rtol=RTOL)
+
+
+@pytest.mark.parametrize(
+    ("dim", "keepdim"), [(None, False), (1, True), ((0, 2), False), ((), False)]
+)
+@pytest.mark.parametrize("name", ["amax", "amin"])
+def test_amax_amin_split_gradients_among_ties(torch, rng, name, dim, keepdim):
+    x = np.round(rng.standard_normal((3, 4, 2))).astype(np.float32)  # many ties
+    args = () if dim is None else (dim, keepdim)
+    check_op(
+        torch,
+        rng,
+        lambda a: getattr(T, name)(a, *args),
+        lambda a: getattr(torch, name)(a, *args),
+        [x],
+        diff=(0,),
+    )
+
+
+def test_amax_amin_edge_cases_as_torch(torch):
+    x = np.array([[1.0, np.nan], [2.0, 0.0]], np.float32)
+    np.testing.assert_array_equal(T.amax(x, 1), torch.amax(torch.tensor(x), 1))
+    empty = np.zeros((0, 3), np.float32)
+    assert T.amin(empty, 1).shape == tuple(torch.amin(torch.tensor(empty), 1).shape)
+    for call in (lambda: torch.amax(torch.tensor(empty), 0), lambda: T.amax(empty, 0)):
+        with pytest.raises(IndexError, match="Expected reduction dim 0 to have non"):
+            call()

@@ -46,6 +46,24 @@ def test_feeds_have_one_shape_with_masks_and_valid_flags():
     assert feeds[1].position == {"epoch": 1, "batches_yielded": 0, "seed": 1}
 
 
+def test_sampler_padding_is_masked_and_weighed_over_all_processes():
+    """Rank 2 of 3 over 10 rows gets 4 positions, the last a copy of sample 1:
+    its mask row is 0, and each batch weighs the rows of all three processes (the
+    global batch the step averages over)."""
+    ds = data.ArrayDataset(np.arange(10))
+    sampler = data.DistributedSampler(ds, num_replicas=3, rank=2, shuffle=False)
+    loader = data.DataLoader(ds, batch_size=3, sampler=sampler)
+    feeds = list(EpochFeeder(loader))
+    assert [np.asarray(f.batch[0]).tolist() for f in feeds] == [[2, 5, 8], [1, 1, 1]]
+    assert [np.asarray(f.mask).tolist() for f in feeds][1] == [0.0, 0.0, 0.0]
+    assert [f.rows for f in feeds] == [(3,), (0,)]
+    assert [f.weights for f in feeds] == [(9,), (1,)]  # 10 rows in all
+    # Resumed at the last batch, the feeder still knows that it is padding.
+    loader.load_state_dict({"epoch": 0, "batches_yielded": 1, "seed": 0})
+    (feed,) = list(EpochFeeder(loader, size=3))
+    assert feed.rows == (0,) and feed.weights == (1,)
+
+
 def test_a_batch_size_larger_than_the_data_is_the_data():
     (feed,) = list(EpochFeeder(_loader(40, 1000)))
     assert feed.batch[0].shape == (40, 6) and feed.rows == (40,)

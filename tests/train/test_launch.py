@@ -7,8 +7,10 @@ global batches.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -17,6 +19,7 @@ import psutil
 import pytest
 
 from jtoolkit.launch import worker_env
+from tests.train._harness import same_numbers_fit
 
 pytestmark = pytest.mark.slow
 
@@ -181,3 +184,35 @@ def test_saving_from_one_process_only_fails_fast_with_a_clear_error(tmp_path):
     assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-3000:])
     assert "caught: save_checkpoint" in result.stdout
     assert "every process must call save_checkpoint" in result.stdout
+
+
+@functools.cache
+def _one_process_numbers():
+    return same_numbers_fit()
+
+
+@pytest.mark.parametrize("nproc", [2, 3, 4])
+def test_same_numbers_at_any_process_count(tmp_path, nproc):
+    """1001 rows (not a multiple of 2, 3 or 4): the DistributedSampler's padding
+    copies are masked and validation is sharded, so 2-4 processes train and
+    evaluate exactly the one-process numbers, each sample once per epoch."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    script = tmp_path / "same.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(root)!r})\n"
+        "from jtoolkit.train import initialize_distributed\n"
+        "initialize_distributed()\n"
+        "from tests.train._harness import same_numbers_fit\n"
+        f"same_numbers_fit({str(tmp_path)!r})\n"
+    )
+    _run(
+        [sys.executable, "-m", "jtoolkit.launch", "--nproc", str(nproc), str(script)], 1
+    )
+    one = _one_process_numbers()
+    results = [json.loads((tmp_path / f"{r}.json").read_text()) for r in range(nproc)]
+    seen = sorted(i for r in results for i in r["seen"])
+    assert seen == list(range(1001)) == sorted(one["seen"])
+    for r in results:
+        (got,), (want,) = r["history"], one["history"]
+        for key in ("train_loss", "val_loss"):
+            assert got[key] == pytest.approx(want[key], rel=1e-6), key

@@ -7,6 +7,7 @@ import numpy as np
 import optax
 import pytest
 from flax import nnx
+from jax.sharding import PartitionSpec as P
 
 from jtoolkit import losses, models, optim
 from jtoolkit.train import TrainState, TrainStep, make_eval_step, make_train_step
@@ -37,8 +38,13 @@ def test_step_is_a_frozen_object_with_cached_siblings():
     assert k4.steps == 4 and k4 is step.with_steps(4) and step.with_steps(1) is step
     assert k4.nan_policy == "skip"
     assert isinstance(make_eval_step(_loss).takes_mask(_state(opt), _data()), bool)
-    with pytest.raises(NotImplementedError, match="distributed issue"):
-        make_train_step(_loss, opt, shard="fsdp")
+    with pytest.raises(NotImplementedError, match="as shard="):
+        make_train_step(_loss, opt, layout={"kernel": None})
+    with pytest.raises(ValueError, match="policy must be"):
+        make_train_step(_loss, opt, shard="zero3")
+    fsdp = make_train_step(_loss, opt, shard="fsdp")
+    assert fsdp.shard == "fsdp" and fsdp.with_shard("fsdp") is fsdp
+    assert step.with_shard({"k": P()}) is step.with_shard({"k": P()})
     with pytest.raises(ValueError, match="make_train_step: accumulate must be"):
         make_train_step(_loss, opt, accumulate=0)
 

@@ -1,9 +1,12 @@
 """Checksums and the manifest that make a damaged checkpoint detectable.
 
-Each checkpoint carries a manifest (JSON): the tree path, shape, dtype and SHA-256
-of every array, and the SHA-256 of the ``extra`` JSON item, plus a checksum of the
-manifest itself; and ``jtoolkit-files.json``: the size and SHA-256 of every file,
-checked before orbax reads any of them. Restoring recomputes both, so a flipped
+Each checkpoint carries a manifest (JSON): the tree path, shape and dtype of every
+array, the number of processes that wrote it and the SHA-256 of the ``extra`` JSON
+item, plus a checksum of the manifest itself; ``jtoolkit-shards-<process>.json``
+per process: the SHA-256 of every block (shard) of every array that this process
+wrote, computed by that process from its own device data (no process ever holds
+the whole state); and ``jtoolkit-files.json``: the size and SHA-256 of every file,
+checked before orbax reads any of them. Restoring recomputes them, so a flipped
 bit, a truncated file or a missing part is reported instead of restored.
 
 The checksums detect accidental damage, not a writer with access to the directory
@@ -38,11 +41,13 @@ __all__ = [
     "make_manifest",
     "read_json_item",
     "read_manifest",
+    "read_shard_digests",
     "verify_file_sums",
     "write_file_sums",
+    "write_shard_digests",
 ]
 
-FORMAT = 2
+FORMAT = 3  # 2: one SHA-256 per whole array in the manifest; 3: per shard, per process
 
 
 class CheckpointCorruptError(RuntimeError):
@@ -66,17 +71,68 @@ def json_digest(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def make_manifest(paths, arrays, extra: Any) -> dict:
-    """The manifest of a checkpoint (paths, shapes, dtypes, digests), self-checked."""
+def make_manifest(paths, shapes, dtypes, extra: Any, processes: int = 1) -> dict:
+    """The manifest of a checkpoint (paths, shapes, dtypes, the writing processes,
+    the ``extra`` item's digest), self-checked. Reads no array data."""
     body = {
         "format": FORMAT,
         "paths": list(paths),
-        "shapes": [list(np.shape(a)) for a in arrays],
-        "dtypes": [np.asarray(a).dtype.str for a in arrays],
-        "sha256": [array_digest(a) for a in arrays],
+        "shapes": [[int(d) for d in shape] for shape in shapes],
+        "dtypes": [np.dtype(d).str for d in dtypes],
+        "processes": int(processes),
         "extra_sha256": None if extra is None else json_digest(extra),
     }
     return {**body, "manifest_sha256": json_digest(body)}
+
+
+SHARDS = "jtoolkit-shards-{:05d}.json"
+
+
+def write_shard_digests(step_dir: str, process: int, blocks: dict) -> None:
+    """Write this process's block digests: ``blocks`` maps a saved array's index
+    to ``[(bounds, sha256), ...]``, ``bounds`` the ``[start, stop]`` of each
+    dimension of a block this process wrote."""
+    body = {"process": int(process), "blocks": {str(k): v for k, v in blocks.items()}}
+    record = {**body, "sha256": json_digest(body)}
+    atomic_write(os.path.join(step_dir, SHARDS.format(process)), json.dumps(record))
+
+
+def _volume(bounds: list) -> int:
+    return int(np.prod([stop - start for start, stop in bounds]))
+
+
+def read_shard_digests(step_dir: str, manifest: dict) -> dict[int, list]:
+    """Every process's block digests, merged: ``{array index: [(bounds, sha)]}``.
+
+    Raises:
+        CheckpointCorruptError: a process's file is missing or fails its checksum,
+            or the blocks of an array do not add up to the whole array.
+    """
+    merged: dict[int, list] = {i: [] for i in range(len(manifest["shapes"]))}
+    for process in range(int(manifest.get("processes", 1))):
+        name = SHARDS.format(process)
+        try:
+            record = _read_json(step_dir, name)
+            body = {"process": record["process"], "blocks": record["blocks"]}
+            ok = record["sha256"] == json_digest(body) and body["process"] == process
+            for key, items in body["blocks"].items():
+                merged[int(key)] += [(b, sha) for b, sha in items]
+        except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+            ok = False
+        if not ok:
+            raise CheckpointCorruptError(
+                f"checkpoint {step_dir} is damaged: {step_dir}/{name} fails its "
+                "checksum"
+            )
+    for i, shape in enumerate(manifest["shapes"]):
+        covered = sum(_volume(b) for b, _ in merged[i])
+        if covered != int(np.prod(shape)):
+            raise CheckpointCorruptError(
+                f"checkpoint {step_dir} is incomplete: the shard digests of array "
+                f"{manifest['paths'][i]} cover {covered} of {int(np.prod(shape))} "
+                "elements"
+            )
+    return merged
 
 
 _JSON_LIMIT = 1 << 28  # bytes of one JSON file read whole (a manifest, ``extra``)

@@ -1,4 +1,10 @@
-"""Atomic, resumable checkpoints of a training state on orbax-checkpoint."""
+"""Atomic, resumable checkpoints of a training state on orbax-checkpoint.
+
+Each process writes its own shards (orbax) and the digests of the blocks it wrote
+(from its own device data): nothing is gathered to one host, so a state sharded
+over several processes saves, and restores onto any topology (its target's
+shardings decide where the arrays land).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import errno
 import os
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -25,8 +31,10 @@ from jtoolkit._src.checkpoint.integrity import (
     make_manifest,
     read_json_item,
     read_manifest,
+    read_shard_digests,
     verify_file_sums,
     write_file_sums,
+    write_shard_digests,
 )
 from jtoolkit._src.checkpoint.lock import hold_writer_lock, lost_directory
 from jtoolkit._src.core.checks import check_int
@@ -38,6 +46,7 @@ __all__ = [
     "prune_checkpoints",
     "restore_checkpoint",
     "save_checkpoint",
+    "wait_until_finished",
 ]
 
 
@@ -61,6 +70,31 @@ def _checkpointer():
 
 
 _CHECKPOINTER = None
+
+
+def _async_checkpointer():
+    """One orbax AsyncCheckpointer per process: it copies the arrays to the host
+    and writes them in a background thread."""
+    global _ASYNC_CHECKPOINTER
+    if _ASYNC_CHECKPOINTER is None:
+        ocp = _ocp()
+        handler = ocp.CompositeCheckpointHandler()
+        _ASYNC_CHECKPOINTER = ocp.AsyncCheckpointer(handler)
+    return _ASYNC_CHECKPOINTER
+
+
+_ASYNC_CHECKPOINTER = None
+
+
+class _Pending(NamedTuple):
+    """An asynchronous save whose files are still being written."""
+
+    root: str
+    step: int
+    final: str
+    max_to_keep: int | None
+    digests: dict
+    signals: set | None = None  # orbax's signal keys before the save began
 
 
 def _is_key(x: Any) -> bool:
@@ -88,15 +122,9 @@ def _key_data_struct(leaf: Any) -> jax.ShapeDtypeStruct:
     return _KEY_DATA[index]
 
 
-@contextlib.contextmanager
-def _forget_orbax_signals() -> Iterator[None]:
-    """Drop the completion-signal keys one orbax call leaves behind.
-
-    In a single process orbax signals completion through a process-wide dict
-    that it never empties (two keys per save: RSS grew with every call). The
-    keys a finished call added are deleted; a multi-process run's signals live
-    in the distributed key-value store and are left alone.
-    """
+def _signal_keys() -> tuple[Any, set | None]:
+    """orbax's in-process signalling client and its current keys (None: a
+    multi-process run's signals live in the distributed key-value store)."""
     try:
         from orbax.checkpoint._src.futures import signaling_client
 
@@ -104,15 +132,32 @@ def _forget_orbax_signals() -> Iterator[None]:
     except (ImportError, AttributeError, RuntimeError):
         client = None
     data = getattr(client, "_data", None)
-    if client is None or not isinstance(data, dict):
-        yield
+    return client, set(data) if isinstance(data, dict) else None
+
+
+def _drop_signals(client: Any, before: set | None) -> None:
+    """Delete the signal keys added since ``before`` (orbax never does)."""
+    data = getattr(client, "_data", None)
+    if before is None or not isinstance(data, dict):
         return
-    before = set(data)
+    for key in set(data) - before:
+        client.key_value_delete(key)
+
+
+@contextlib.contextmanager
+def _forget_orbax_signals() -> Iterator[None]:
+    """Drop the completion-signal keys one finished orbax call leaves behind.
+
+    In a single process orbax signals completion through a process-wide dict
+    that it never empties (two keys per save: RSS grew with every call). An
+    asynchronous save's keys are dropped after ``wait_until_finished`` instead
+    (its background thread still waits on them).
+    """
+    client, before = _signal_keys()
     try:
         yield
     finally:
-        for key in set(data) - before:
-            client.key_value_delete(key)
+        _drop_signals(client, before)
 
 
 def _abstract(leaf: Any) -> jax.ShapeDtypeStruct:
@@ -149,6 +194,73 @@ def _key(i: int) -> str:
     return f"{i:05d}"
 
 
+def _bounds(index: tuple, shape: tuple) -> list[list[int]]:
+    """``[[start, stop], ...]`` per dimension of a shard's index (slices)."""
+    out = []
+    for sl, n in zip(index, shape, strict=True):
+        start, stop, _ = sl.indices(n)
+        out.append([start, stop])
+    return out
+
+
+def _owned_blocks(array: Any) -> list[tuple[list, np.ndarray]]:
+    """``(bounds, host copy)`` of each block this process writes: its shards of
+    replica 0 (one copy of each block in the whole job); a host array: process 0."""
+    if isinstance(array, jax.Array):
+        return [
+            (_bounds(s.index, array.shape), np.asarray(s.data))
+            for s in array.addressable_shards
+            if s.replica_id == 0
+        ]
+    if not is_primary():
+        return []
+    return [([[0, n] for n in np.shape(array)], np.asarray(array))]
+
+
+def _block_digests(arrays: list[Any]) -> dict[int, list]:
+    """This process's ``{array index: [(bounds, sha256)]}``, one shard at a time."""
+    return {
+        i: [(b, array_digest(block)) for b, block in _owned_blocks(a)]
+        for i, a in enumerate(arrays)
+    }
+
+
+def _inside(inner: list, outer: list) -> bool:
+    return all(
+        o0 <= i0 and i1 <= o1 for (i0, i1), (o0, o1) in zip(inner, outer, strict=True)
+    )
+
+
+def _check_blocks(where: str, path: str, value: Any, blocks: list) -> None:
+    """Check the saved blocks that lie inside this process's restored shards of
+    ``value`` against their digests (a block split over several processes' shards
+    is covered by the files' checksums only)."""
+    shards = (
+        [
+            (_bounds(s.index, value.shape), s.data)
+            for s in value.addressable_shards
+            if s.replica_id == 0
+        ]
+        if isinstance(value, jax.Array)
+        else [([[0, n] for n in np.shape(value)], value)]
+    )
+    for outer, data in shards:
+        host = None
+        for bounds, digest in blocks:
+            if not _inside(bounds, outer):
+                continue
+            host = np.asarray(data) if host is None else host
+            rel = tuple(
+                slice(b0 - o0, b1 - o0)
+                for (b0, b1), (o0, _) in zip(bounds, outer, strict=True)
+            )
+            if array_digest(host[rel]) != digest:
+                raise CheckpointCorruptError(
+                    f"checkpoint {where} is damaged: block {bounds} of array {path} "
+                    f"in {where}/{_STATE} fails its checksum"
+                )
+
+
 def save_checkpoint(
     directory: str | os.PathLike,
     state: Any,
@@ -156,13 +268,17 @@ def save_checkpoint(
     *,
     extra: dict | None = None,
     max_to_keep: int | None = None,
+    blocking: bool = True,
 ) -> str:
     """Save ``state`` (any pytree of arrays) as checkpoint ``step`` in ``directory``.
 
     The twin of ``torch.save(state_dict, f"{directory}/{step}")``, but atomic and
     checked: the checkpoint is written to a temporary directory and renamed when
-    complete, with a manifest holding every array's tree path, shape, dtype and
-    SHA-256 (and the ``extra`` item's), verified by ``restore_checkpoint``.
+    complete, with a manifest holding every array's tree path, shape and dtype
+    (and the ``extra`` item's SHA-256) and, per process, the SHA-256 of every
+    shard it wrote, verified by ``restore_checkpoint``. Every process writes its
+    own shards (orbax): nothing is gathered to one host, so a state sharded over
+    several processes (FSDP) saves, and restores onto any topology.
     Saving over an existing step writes the new copy completely before the old
     one is removed, so a kill at any moment leaves one complete copy.
 
@@ -174,9 +290,15 @@ def save_checkpoint(
             (epoch, ``loader.state_dict()``, plateau state, history).
         max_to_keep: keep only the newest N checkpoints (None: keep all); older
             ones are deleted at every save.
+        blocking: False returns once the arrays are copied to the host, and
+            orbax writes them in a background thread (the state may be donated
+            to the next step at once); the save is finished (checksummed, swapped
+            in, old steps pruned) by the next ``save_checkpoint`` or
+            ``wait_until_finished``, which raise its error naming the path.
+            Until then the previous step is the latest.
 
     Returns:
-        The path of the finished checkpoint.
+        The path of the checkpoint (finished, or being written).
 
     Raises:
         ValueError: negative ``step``.
@@ -198,12 +320,14 @@ def save_checkpoint(
         [1.0, 1.0]
     """
     step = check_int("step", step, fn="save_checkpoint", minimum=0)
+    wait_until_finished()  # the previous asynchronous save, finished or raised
     root = os.path.abspath(os.fspath(directory))
     if os.path.exists(root) and not os.path.isdir(root):
         raise NotADirectoryError(f"checkpoint directory {root} is a file")
-    paths, savable, _, _ = _flat(state)
-    arrays = [np.asarray(jax.device_get(x)) for x in savable]
-    manifest = make_manifest(paths, arrays, extra)
+    paths, arrays, _, _ = _flat(state)
+    shapes, dtypes = [np.shape(a) for a in arrays], [a.dtype for a in arrays]
+    manifest = make_manifest(paths, shapes, dtypes, extra, jax.process_count())
+    digests = _block_digests(arrays)  # now: the caller may donate the state next
     ocp = _ocp()
     items = {
         _STATE: ocp.args.StandardSave({_key(i): a for i, a in enumerate(arrays)}),
@@ -218,21 +342,86 @@ def save_checkpoint(
     barrier("save_checkpoint", final)  # every process is here, the directory tidy
     # Written beside the step, checksummed, then swapped in: a kill at any moment
     # leaves a complete copy (the old one, or the new one with its checksums).
+    pending = _Pending(root, step, final, max_to_keep, digests, _signal_keys()[1])
     try:
-        with quiet_orbax(), _forget_orbax_signals():
-            _checkpointer().save(
+        checkpointer = _checkpointer() if blocking else _async_checkpointer()
+        with (
+            quiet_orbax(),
+            _forget_orbax_signals() if blocking else contextlib.nullcontext(),
+        ):
+            checkpointer.save(
                 final + steps.NEW, args=ocp.args.Composite(**items), force=True
             )
+    except (OSError, ValueError, UnsafePathError) as err:
+        if is_primary():
+            _discard(root)
+        raise write_failure(what, final, err) from None
+    if blocking:
+        _finish(pending)
+    else:
+        global _PENDING
+        _PENDING = pending
+    return final
+
+
+_PENDING: _Pending | None = None
+
+
+def _finish(pending: _Pending) -> None:
+    """The file steps after orbax wrote a save: each process's shard digests,
+    then (process 0) the files' checksums, the swap into place and retention."""
+    root, final = pending.root, pending.final
+    what = f"save_checkpoint: writing step {pending.step}"
+    try:
+        barrier("save_checkpoint", final)  # orbax's directory is complete
+        write_shard_digests(final + steps.NEW, jax.process_index(), pending.digests)
+        barrier("save_checkpoint", final)
         if is_primary():  # jtoolkit's own file steps: one process, between barriers
             write_file_sums(final + steps.NEW)
-            steps.replace_step(root, step)
-            steps.prune(root, max_to_keep, protect=step)
+            steps.replace_step(root, pending.step)
+            steps.prune(root, pending.max_to_keep, protect=pending.step)
     except (OSError, ValueError, UnsafePathError) as err:
         if is_primary():
             _discard(root)
         raise write_failure(what, final, err) from None
     barrier("save_checkpoint", final)
-    return final
+
+
+def wait_until_finished() -> None:
+    """Finish this process's asynchronous save (``blocking=False``), if any.
+
+    Waits for orbax's background write, then checksums the step and swaps it in
+    (every process must call it, as ``save_checkpoint``). A no-op without one.
+    The twin of orbax's ``AsyncCheckpointer.wait_until_finished``.
+
+    Raises:
+        CheckpointWriteError: the background write failed; the message names
+            the checkpoint's path and the cause. The unfinished copy is removed
+            and the previous step stays the latest.
+
+    Example:
+        >>> import tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> _ = save_checkpoint(d, {"w": jnp.ones(2)}, 5, blocking=False)
+        >>> wait_until_finished()
+        >>> latest_step(d)
+        5
+    """
+    global _PENDING
+    pending, _PENDING = _PENDING, None
+    if pending is None:
+        return
+    try:
+        with quiet_orbax():
+            _async_checkpointer().wait_until_finished()
+    except Exception as err:  # whatever the background thread raised
+        if is_primary():
+            _discard(pending.root)
+        what = f"save_checkpoint: writing step {pending.step} in the background"
+        raise write_failure(what, pending.final, err) from err
+    finally:
+        _drop_signals(_signal_keys()[0], pending.signals)
+    _finish(pending)
 
 
 def _tidy(root: str, what: str) -> None:
@@ -387,6 +576,7 @@ def _restore_step(where: str, target: Any, with_extra: bool) -> tuple[Any, Any]:
     abstract = [_abstract(leaf) for leaf in target_leaves]
     order = _order(manifest, paths, [a.shape for a in abstract], where)
     verified = manifest["format"] >= 2
+    blocks = read_shard_digests(where, manifest) if manifest["format"] >= 3 else None
     extra = None
     if verified and manifest["extra_sha256"] is not None:
         extra = read_json_item(where, _EXTRA)
@@ -412,7 +602,10 @@ def _restore_step(where: str, target: Any, with_extra: bool) -> tuple[Any, Any]:
             f"checkpoint {where} is damaged: {where}/{_STATE} cannot be read "
             f"({type(err).__name__}: {first})"
         ) from None
-    if verified:
+    if blocks is not None:
+        for p, i, value in zip(paths, order, saved, strict=True):
+            _check_blocks(where, p, value, blocks[i])
+    elif verified:  # format 2: one digest of each whole array
         for p, i, value in zip(paths, order, saved, strict=True):
             if array_digest(jax.device_get(value)) != manifest["sha256"][i]:
                 raise CheckpointCorruptError(

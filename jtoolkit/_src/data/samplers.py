@@ -407,6 +407,28 @@ class DistributedSampler(Sampler):
     def __len__(self) -> int:
         return self.num_samples
 
+    def valid_mask(self, rank: int | None = None) -> np.ndarray:
+        """Which of replica ``rank``'s ``num_samples`` positions are real samples.
+
+        False marks the padding: copies of the start of the order that make the
+        pass divide by ``num_replicas`` (torch trains on them; ``fit`` masks them,
+        so every sample counts once per epoch at any process count). It depends on
+        the position only, not on the epoch's order.
+
+        Args:
+            rank: the replica (default: this one's ``rank``).
+
+        Returns:
+            bool array ``(num_samples,)``, in this replica's order.
+
+        Example:
+            >>> DistributedSampler(range(5), 2, rank=1, shuffle=False).valid_mask()
+            array([ True,  True, False])
+        """
+        rank = self.rank if rank is None else int(rank)
+        positions = np.arange(self.num_samples) * self.num_replicas + rank
+        return positions < len(self.dataset)
+
 
 _ARRAY_SAMPLERS = (
     SequentialSampler,

@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -263,6 +262,12 @@ def _add_scale_out(p: argparse.ArgumentParser) -> None:
         help="train data-parallel on every local device (and every process's)",
     )
     g.add_argument(
+        "--fsdp",
+        action="store_true",
+        help="fully sharded data parallel: like --data-parallel, with parameters "
+        "and optimizer state split over the devices (torch's FSDP)",
+    )
+    g.add_argument(
         "--coordinator-address",
         default=None,
         help="HOST:PORT of process 0, for a multi-process run",
@@ -320,8 +325,8 @@ def parse_config(argv: list[str] | None = None) -> DemoConfig:
 def configure_runtime(config: DemoConfig) -> str:
     """Pick the device and enable JAX's persistent compilation cache.
 
-    The cache lives in ``$JAX_COMPILATION_CACHE_DIR`` if set, else
-    ``~/.cache/jtoolkit/jax``; ``JTOOLKIT_COMPILATION_CACHE=0`` turns it off.
+    The cache is ``enable_compilation_cache``'s (``$JAX_COMPILATION_CACHE_DIR``,
+    else ``~/.cache/jtoolkit/jax``; ``JTOOLKIT_COMPILATION_CACHE=0`` turns it off).
 
     Returns:
         A one-line description of the device.
@@ -331,6 +336,7 @@ def configure_runtime(config: DemoConfig) -> str:
     """
     import jax
 
+    from jtoolkit._src.core.compilation_cache import enable_compilation_cache
     from jtoolkit._src.train.distributed import initialize_distributed
     from jtoolkit._src.train.runtime import JobSetupError
 
@@ -349,12 +355,7 @@ def configure_runtime(config: DemoConfig) -> str:
     except (RuntimeError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
         raise UsageError(f"cannot join the multi-process run: {first}") from None
-    if os.environ.get("JTOOLKIT_COMPILATION_CACHE", "1") != "0":
-        cache = os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.path.join(
-            os.path.expanduser("~"), ".cache", "jtoolkit", "jax"
-        )
-        jax.config.update("jax_compilation_cache_dir", cache)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    enable_compilation_cache()
     if config.device == "gpu":
         try:
             gpus = jax.devices("gpu")
@@ -367,9 +368,10 @@ def configure_runtime(config: DemoConfig) -> str:
     device = jax.devices("gpu")[0] if config.device == "gpu" else jax.devices()[0]
     procs = jax.process_count()
     where = f"{procs} process" + ("es" if procs > 1 else "")
-    if config.data_parallel:
+    if config.data_parallel or config.fsdp:
+        kind = "fully sharded data-parallel" if config.fsdp else "data-parallel"
         return (
-            f"{device.platform} ({device.device_kind}), data-parallel on "
+            f"{device.platform} ({device.device_kind}), {kind} on "
             f"{jax.device_count()} device(s) in {where}"
         )
     count = jax.device_count()

@@ -44,6 +44,7 @@ class DemoConfig:
     val_split: float = 0.2
     steps_per_execution: int = 8
     data_parallel: bool = False
+    fsdp: bool = False
     coordinator_address: str | None = None
     num_processes: int | None = None
     process_id: int | None = None

@@ -133,15 +133,29 @@ def _engine(config: DemoConfig, steps_per_epoch: int):
     import jax
 
     # Several processes always train data-parallel (one model over all devices).
-    mesh = "auto" if config.data_parallel or jax.process_count() > 1 else None
-    step = make_train_step(loss_fn, optimizer, precision=config.precision, mesh=mesh)
-    evaluate = make_eval_step(metric_fn, precision=config.precision, mesh=mesh)
+    sharded = config.data_parallel or config.fsdp or jax.process_count() > 1
+    mesh = "auto" if sharded else None
+    shard = "fsdp" if config.fsdp else None
+    step = make_train_step(
+        loss_fn, optimizer, precision=config.precision, mesh=mesh, shard=shard
+    )
+    evaluate = make_eval_step(
+        metric_fn, precision=config.precision, mesh=mesh, shard=shard
+    )
     return optimizer, lr, step, evaluate
 
 
 def _engine_key(config: DemoConfig) -> DemoConfig:
     """The config fields the compiled steps depend on (others reset to defaults)."""
-    keep = ("model", "optimizer", "lr", "scheduler", "precision", "data_parallel")
+    keep = (
+        "model",
+        "optimizer",
+        "lr",
+        "scheduler",
+        "precision",
+        "data_parallel",
+        "fsdp",
+    )
     fields = {name: getattr(config, name) for name in keep}
     if config.scheduler not in ("none", "plateau"):  # these schedules span the run
         fields["epochs"] = config.epochs
@@ -170,9 +184,8 @@ def _split_loaders(config: DemoConfig, split: Any):
 
     ``--batch-size`` is the global batch: with N processes each loads batch/N rows
     of its shard (rows ``rank::N`` of the epoch's permutation), so the global batches
-    are those of a single-process run. Every process evaluates the whole
-    validation set (the global eval batch is then N identical copies: the same
-    means as one process, and no uneven shards).
+    are those of a single-process run (the sampler's padding copies masked by
+    ``fit``). ``fit`` shards the validation loader: each process evaluates 1/N.
     """
     import jax
 

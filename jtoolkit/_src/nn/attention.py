@@ -10,6 +10,7 @@ NOT be attended (True = masked, turned into -inf), a float mask is added to the 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +18,13 @@ from flax import nnx
 
 from jtoolkit._src.core.checks import check_bool
 from jtoolkit._src.nn.functional.dropout import dropout
-from jtoolkit._src.nn.init import const_array, const_param, uniform_param
+from jtoolkit._src.nn.init import (
+    const_array,
+    const_param,
+    normal_param,
+    place,
+    uniform_param,
+)
 from jtoolkit._src.nn.linear import Linear
 
 __all__ = [
@@ -56,16 +63,24 @@ class MultiheadAttention(nnx.Module):
     """Multi-head scaled dot-product attention, torch's ``nn.MultiheadAttention``.
 
     torch: ``torch.nn.MultiheadAttention(embed_dim, num_heads, dropout=0.0,
-    bias=True, batch_first=False)`` (``add_bias_kv``, ``add_zero_attn``, ``kdim`` and
-    ``vdim`` are not supported). Init as torch: ``in_proj_weight`` xavier-uniform,
-    ``in_proj_bias`` and ``out_proj.bias`` zero, ``out_proj.weight`` U(+-1/sqrt(E)).
+    bias=True, add_bias_kv=False, add_zero_attn=False, kdim=None, vdim=None,
+    batch_first=False, device=None, dtype=None)``. Init and state_dict keys as
+    torch: ``in_proj_weight`` xavier-uniform (``q_proj_weight`` [E, E],
+    ``k_proj_weight`` [E, kdim], ``v_proj_weight`` [E, vdim] instead when
+    ``kdim``/``vdim`` differ from E), ``in_proj_bias`` and ``out_proj.bias`` zero,
+    ``out_proj.weight`` U(+-1/sqrt(E)), ``bias_k``/``bias_v`` [1, 1, E]
+    xavier-normal (``add_bias_kv``: one more key/value position after the
+    projections; ``add_zero_attn``: one more zero key/value per head; masks get
+    unmasked columns for them and the weights cover them, as torch).
     ``dropout`` drops attention weights in training mode only (``.eval()`` turns it
     off) with masks from the ``dropout`` stream of ``rngs`` (not torch's masks).
 
     Args:
       embed_dim: E. num_heads: h (E must divide by h). dropout: on the weights.
-      bias: learn the projection biases. batch_first: [N, L, E] instead of
-      torch's default [L, N, E]. rngs: ``nnx.Rngs``.
+      bias: learn the projection biases. add_bias_kv, add_zero_attn: as torch.
+      kdim, vdim: key and value widths (None: E). batch_first: [N, L, E] instead
+      of torch's default [L, N, E]. device, dtype: where the parameters are
+      placed and their dtype (None: defaults). rngs: ``nnx.Rngs``.
 
     Returns:
       Called as ``mha(query, key, value, key_padding_mask=None, need_weights=True,
@@ -99,7 +114,13 @@ class MultiheadAttention(nnx.Module):
         num_heads: int,
         dropout: float = 0.0,
         bias: bool = True,
+        add_bias_kv: bool = False,
+        add_zero_attn: bool = False,
+        kdim: int | None = None,
+        vdim: int | None = None,
         batch_first: bool = False,
+        device: Any = None,
+        dtype: Any = None,
         *,
         rngs: nnx.Rngs,
     ) -> None:
@@ -127,9 +148,19 @@ class MultiheadAttention(nnx.Module):
             "batch_first", batch_first, fn="MultiheadAttention"
         )
         self.deterministic = False
-        bound = math.sqrt(6.0 / (embed_dim + 3 * embed_dim))  # xavier_uniform_
-        self.in_proj_weight = uniform_param(rngs, (3 * embed_dim, embed_dim), bound)
-        self.in_proj_bias = const_param((3 * embed_dim,), 0.0) if bias else None
+        self.kdim = embed_dim if kdim is None else kdim
+        self.vdim = embed_dim if vdim is None else vdim
+        self.add_zero_attn = check_bool(
+            "add_zero_attn", add_zero_attn, fn="MultiheadAttention"
+        )
+        same = self.kdim == embed_dim and self.vdim == embed_dim
+        self._init_projections(rngs, embed_dim, same, bias)
+        if add_bias_kv:  # xavier_normal_ of [1, 1, E]: std sqrt(2 / (E + E))
+            std = math.sqrt(1.0 / embed_dim)
+            self.bias_k = nnx.Param(normal_param(rngs, (1, 1, embed_dim))[...] * std)
+            self.bias_v = nnx.Param(normal_param(rngs, (1, 1, embed_dim))[...] * std)
+        else:
+            self.bias_k = self.bias_v = None
         self.out_proj = NonDynamicallyQuantizableLinear(
             embed_dim, embed_dim, bias=bias, rngs=rngs
         )
@@ -137,6 +168,21 @@ class MultiheadAttention(nnx.Module):
             self.out_proj.bias[...] = const_array((embed_dim,), 0.0)
         if self.dropout > 0:
             self.dropout_rngs = rngs["dropout"].fork()
+        place(self, device, dtype)
+
+    def _init_projections(self, rngs, embed: int, same: bool, bias: bool) -> None:
+        """torch's packed ``in_proj_weight``, or q/k/v weights for other kdim/vdim."""
+        if same:
+            bound = math.sqrt(6.0 / (embed + 3 * embed))  # xavier_uniform_
+            self.in_proj_weight = uniform_param(rngs, (3 * embed, embed), bound)
+            self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
+        else:
+            self.in_proj_weight = None
+            for name, width in (("q", embed), ("k", self.kdim), ("v", self.vdim)):
+                bound = math.sqrt(6.0 / (embed + width))
+                param = uniform_param(rngs, (embed, width), bound)
+                setattr(self, f"{name}_proj_weight", param)
+        self.in_proj_bias = const_param((3 * embed,), 0.0) if bias else None
 
     def __call__(
         self,
@@ -172,7 +218,11 @@ class MultiheadAttention(nnx.Module):
         mask = self._merged_mask(
             attn_mask, key_padding_mask, bsz, tgt_len, src_len, query.dtype
         )
+        extra = int(self.bias_k is not None) + int(self.add_zero_attn)
+        if mask is not None and extra:  # the added keys are never masked
+            mask = jnp.pad(mask, [(0, 0), (0, 0), (0, extra)])
         out, weights = self._attend(query, key, value, mask)
+        src_len += extra
         if weights is not None and (not need_weights):
             weights = None
         if weights is not None:
@@ -198,14 +248,19 @@ class MultiheadAttention(nnx.Module):
                 f"was expecting embedding dimension of {self.embed_dim}, but got "
                 f"{query.shape[-1]}"
             )
-        if key.shape != value.shape:
+        if key.shape[:-1] != value.shape[:-1]:
             raise AssertionError(
                 f"key shape {key.shape} does not match value shape {value.shape}"
             )
-        if key.shape[-1] != self.embed_dim or key.shape[1] != query.shape[1]:
+        if key.shape[-1] != self.kdim or key.shape[1] != query.shape[1]:
             raise AssertionError(
                 f"key of shape {key.shape} does not fit query of shape {query.shape}: "
-                f"expected [S, {query.shape[1]}, {self.embed_dim}]"
+                f"expected [S, {query.shape[1]}, {self.kdim}]"
+            )
+        if value.shape[-1] != self.vdim:
+            raise AssertionError(
+                f"value of shape {value.shape}: expected [S, {query.shape[1]}, "
+                f"{self.vdim}]"
             )
 
     def _merged_mask(self, attn_mask, key_padding_mask, bsz, tgt_len, src_len, dtype):
@@ -242,12 +297,21 @@ class MultiheadAttention(nnx.Module):
         kpm = kpm.reshape(bsz * self.num_heads, 1, src_len)
         return kpm if attn_mask is None else attn_mask + kpm
 
+    def _weights(self) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """The q, k and v projection weights ([E, E], [E, kdim], [E, vdim])."""
+        if self.in_proj_weight is not None:
+            w_q, w_k, w_v = jnp.split(self.in_proj_weight[...], 3)
+            return w_q, w_k, w_v
+        q, k, v = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
+        if q is None or k is None or v is None:  # __init__ sets one form or the other
+            raise RuntimeError("MultiheadAttention has no projection weights")
+        return q[...], k[...], v[...]
+
     def _attend(self, query, key, value, mask):
         """Projections, softmax(q k^T / sqrt(d) + mask) v, out_proj; [L, N, E]."""
         tgt_len, bsz, embed = query.shape
-        w = self.in_proj_weight[...]
+        w_q, w_k, w_v = self._weights()
         b = None if self.in_proj_bias is None else self.in_proj_bias[...]
-        w_q, w_k, w_v = jnp.split(w, 3)
         b_q, b_k, b_v = (None,) * 3 if b is None else jnp.split(b, 3)
 
         def project(x, w, b):
@@ -260,8 +324,15 @@ class MultiheadAttention(nnx.Module):
             )
 
         q = heads(project(query, w_q, b_q))
-        k = heads(project(key, w_k, b_k))
-        v = heads(project(value, w_v, b_v))
+        k, v = project(key, w_k, b_k), project(value, w_v, b_v)
+        if self.bias_k is not None and self.bias_v is not None:
+            k = jnp.concatenate([k, jnp.tile(self.bias_k[...], (1, bsz, 1))])
+            v = jnp.concatenate([v, jnp.tile(self.bias_v[...], (1, bsz, 1))])
+        k, v = heads(k), heads(v)
+        if self.add_zero_attn:
+            zeros = jnp.zeros((k.shape[0], 1, self.head_dim), k.dtype)
+            k = jnp.concatenate([k, zeros], axis=1)
+            v = jnp.concatenate([v, zeros], axis=1)
         scores = (q * math.sqrt(1.0 / self.head_dim)) @ k.swapaxes(1, 2)
         if mask is not None:
             scores = scores + mask

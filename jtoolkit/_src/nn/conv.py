@@ -1,61 +1,310 @@
-"""The convolution family: ``Conv2d`` (torch.nn.Conv2d, NHWC), ``Conv1d``
-(torch.nn.Conv1d, NLC) and ``ConvTranspose2d`` (torch.nn.ConvTranspose2d, NHWC).
+"""The convolution family: ``Conv1d/2d/3d`` and ``ConvTranspose1d/2d/3d`` (torch.nn).
 
-ConvTranspose2d: the transposed convolution is the input-dilated convolution with
-the spatially flipped kernel: ``lhs_dilation=stride``, padding ``dilation * (k - 1) -
-padding`` on each side (plus ``output_padding`` at the end), input and output
-channels swapped per group. Output size: ``(H - 1) * stride - 2 * padding +
-dilation * (k - 1) + output_padding + 1``.
+One base per kind, parametrised by ``num_spatial_dims`` (equinox keeps its family
+on one ``Conv`` base too). Activations are channels-last: ``[N, L, C]``, ``[N, H,
+W, C]``, ``[N, D, H, W, C]`` (unbatched: without N). Kernels are channels-last too,
+``[*k, in/groups, out]`` (transposed: ``[*k, in, out/groups]``); torch's
+``weight`` ``[out, in/groups, *k]`` (``[in, out/groups, *k]``) is converted by
+``load_torch_state_dict`` / ``torch_state_dict`` (layouts "conv" and
+"conv_transpose"). The arithmetic is ``functional/conv.py``'s, which the layers
+call with ``data_format`` channels-last; a ``padding_mode`` other than "zeros"
+pads first with ``F.pad``'s modes, as torch.
 """
 
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.nn import conv_lowering
-from jtoolkit._src.nn.init import uniform_param
+from jtoolkit._src.nn.functional import conv as fconv
+from jtoolkit._src.nn.functional.padding import pad as _fpad
+from jtoolkit._src.nn.init import to, uniform_array
+from jtoolkit._src.tensor.create import place
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
+__all__ = [
+    "Conv1d",
+    "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
+]
 
 
-_CONV_IMPLS = {
-    "xla": conv_lowering.conv2d_xla,
-    "im2col": conv_lowering.conv2d_im2col,
-    "hybrid": conv_lowering.conv2d_hybrid,
+_PAD_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+_LAYOUTS = {  # name, spatial dims, torch's layout, its transposition
+    1: ("NLC", "L", "NCL", "(0, 2, 1)"),
+    2: ("NHWC", "H, W", "NCHW", "(0, 2, 3, 1)"),
+    3: ("NDHWC", "D, H, W", "NCDHW", "(0, 2, 3, 4, 1)"),
 }
 
 
-class Conv2d(nnx.Module):
+def _ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
+    """torch's ``_ntuple``: an int repeated ``n`` times, or ``n`` ints."""
+    items = (value,) * n if isinstance(value, int | np.integer) else tuple(value)
+    if len(items) != n or not all(isinstance(v, int | np.integer) for v in items):
+        raise ValueError(f"{name} must be an int or a {n}-tuple of ints, got {value!r}")
+    return tuple(int(v) for v in items)
+
+
+def _param_dtype(dtype: Any) -> np.dtype | None:
+    """torch's ``dtype=`` (numpy/JAX/torch dtype or name) as a numpy dtype."""
+    if dtype is None:
+        return None
+    if type(dtype).__module__.startswith("torch"):
+        dtype = str(dtype).removeprefix("torch.")
+    return np.dtype(dtype)
+
+
+class _ConvBase(nnx.Module):
+    """torch's ``_ConvNd``: configuration, init, dtype/device and ``extra_repr``."""
+
+    num_spatial_dims: ClassVar[int]
+    transposed: ClassVar[bool] = False
+    padding: Any  # str ("same"/"valid") or an n-tuple of ints
+    _torch_layout: ClassVar = {"weight": ("kernel", "conv"), "bias": ("bias", "same")}
+
+    def _configure(self, in_channels, out_channels, kernel_size, stride, dilation):
+        n, name = self.num_spatial_dims, type(self).__name__
+        self.in_channels = check_int("in_channels", in_channels, fn=name, minimum=1)
+        self.out_channels = check_int("out_channels", out_channels, fn=name, minimum=1)
+        self.kernel_size = _ntuple(kernel_size, n, "kernel_size")
+        self.stride = _ntuple(stride, n, "stride")
+        self.dilation = _ntuple(dilation, n, "dilation")
+        if min(self.kernel_size) <= 0:
+            raise ValueError(f"{name}: kernel_size must be positive, got {kernel_size}")
+        if min(self.stride) <= 0:
+            raise RuntimeError("non-positive stride is not supported")
+        if min(self.dilation) <= 0:
+            raise RuntimeError("non-positive dilation is not supported")
+
+    def _check_groups(self, groups: Any, padding_mode: str) -> None:
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if self.in_channels % groups:
+            raise ValueError("in_channels must be divisible by groups")
+        if self.out_channels % groups:
+            raise ValueError("out_channels must be divisible by groups")
+        if padding_mode not in _PAD_MODES:
+            raise ValueError(
+                f"padding_mode must be one of {set(_PAD_MODES)}, but got "
+                f"padding_mode='{padding_mode}'"
+            )
+        self.groups, self.padding_mode = groups, padding_mode
+
+    def _init_params(self, bias: bool, device: Any, dtype: Any, rngs: nnx.Rngs):
+        """torch's ``reset_parameters``: kaiming_uniform(a=sqrt(5)) and its bias
+        bound, both U(+-1/sqrt(fan_in)), fan_in = weight.size(1) * prod(k)."""
+        k, g = self.kernel_size, self.groups
+        if self.transposed:
+            shape = (*k, self.in_channels, self.out_channels // g)
+        else:
+            shape = (*k, self.in_channels // g, self.out_channels)
+        bound = 1.0 / math.sqrt(shape[-1 if self.transposed else -2] * math.prod(k))
+        self.kernel = nnx.Param(uniform_array(rngs, shape, bound))
+        self.bias = (
+            nnx.Param(uniform_array(rngs, (self.out_channels,), bound))
+            if bias
+            else None
+        )
+        if dtype is not None:
+            to(self, _param_dtype(dtype))
+        if device is not None:
+            for param in (self.kernel, self.bias):
+                if param is not None:
+                    param.set_value(place(param[...], device))
+
+    def _batched(self, x: Any) -> tuple[jax.Array, bool]:
+        """The input as [N, *S, C] and whether it came unbatched."""
+        x = jnp.asarray(x)
+        n = self.num_spatial_dims
+        if x.ndim not in (n + 1, n + 2) or x.shape[-1] != self.in_channels:
+            name, dims, theirs, perm = _LAYOUTS[n]
+            raise RuntimeError(
+                f"{type(self).__name__} expected {name} input [N, {dims}, "
+                f"{self.in_channels}] (or unbatched [{dims}, {self.in_channels}]), "
+                f"but got input of shape {tuple(x.shape)}; convert torch's {theirs} "
+                f"with x.transpose{perm}"
+            )
+        return (x, False) if x.ndim == n + 2 else (x[None], True)
+
+    def _torch_repr(self) -> str:
+        """torch's ``_ConvNd.extra_repr``."""
+        n = self.num_spatial_dims
+        text = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size="
+            f"{self.kernel_size}, stride={self.stride}"
+        )
+        if self.padding != (0,) * n:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * n:
+            text += f", dilation={self.dilation}"
+        output_padding = getattr(self, "output_padding", (0,) * n)
+        if output_padding != (0,) * n:
+            text += f", output_padding={output_padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
+        return text
+
+
+class _Conv(_ConvBase):
+    """torch's ``Conv{n}d`` on channels-last input; ``num_spatial_dims`` = n."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: str | int | tuple[int, ...] = 0,
+        dilation: int | tuple[int, ...] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        rngs: nnx.Rngs,
+        impl: str = "auto",
+    ) -> None:
+        n = self.num_spatial_dims
+        self._configure(in_channels, out_channels, kernel_size, stride, dilation)
+        self._check_groups(groups, padding_mode)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(
+                    f"Invalid padding string {padding!r}, should be one of "
+                    "{'valid', 'same'}"
+                )
+            if padding == "same" and max(self.stride) != 1:
+                raise ValueError(
+                    "padding='same' is not supported for strided convolutions"
+                )
+            self.padding = padding
+            pads = ((0, 0),) * n
+            if padding == "same":
+                pads = fconv.same_padding(self.kernel_size, self.dilation)
+        else:
+            self.padding = _ntuple(padding, n, "padding")
+            if min(self.padding) < 0:
+                raise RuntimeError("negative padding is not supported")
+            pads = tuple((p, p) for p in self.padding)
+        self._pads = pads
+        conv_lowering.pick_impl(impl)  # a bad impl raises here
+        self.impl = impl
+        self._init_params(bias, device, dtype, rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x, unbatched = self._batched(x)
+        padding = self.padding
+        if self.padding_mode != "zeros":  # torch: F.pad with the mode, then no pad
+            x = _pad_channels_last(x, self._pads, self.padding_mode)
+            padding = 0
+        y = _CONVS[self.num_spatial_dims](
+            x,
+            self.kernel[...],
+            None if self.bias is None else self.bias[...],
+            self.stride,
+            padding,
+            self.dilation,
+            self.groups,
+            data_format=fconv.channels_last(self.num_spatial_dims),
+            impl=self.impl,
+        )
+        return y[0] if unbatched else y
+
+
+def _pad_channels_last(x: jax.Array, pads, mode: str) -> jax.Array:
+    """``F.pad`` (torch's checks and modes) on the spatial dims of [N, *S, C]."""
+    flat = [p for pair in reversed(pads) for p in pair]
+    padded = _fpad(jnp.moveaxis(x, -1, 1), flat, mode=mode)
+    return jnp.moveaxis(padded, 1, -1)
+
+
+class Conv1d(_Conv):
+    """1-D convolution on ``[N, L, C]`` (or ``[L, C]``) input, torch's ``nn.Conv1d``.
+
+    torch: ``torch.nn.Conv1d(in_channels, out_channels, kernel_size, stride=1,
+    padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros', device=None,
+    dtype=None)`` on NCL with weight ``[out, in/groups, k]``; here the input is NLC
+    (``x.transpose(0, 2, 1)``) and ``kernel`` is ``[k, in/groups, out]``
+    (``load_torch_state_dict`` converts). torch's init: U(+-1/sqrt(fan_in)),
+    fan_in = in/groups * k, for weight and bias.
+
+    Args:
+      in_channels, out_channels: C of input and output (both divisible by groups).
+      kernel_size, stride, dilation: int or 1-tuple.
+      padding: int, 1-tuple, "valid" or "same" (stride 1; the odd element last).
+      groups: channel groups (``groups == in_channels``: depthwise).
+      bias: learn a bias.
+      padding_mode: "zeros", "reflect", "replicate" or "circular".
+      device: where the parameters live (a ``jax.Device``, "cpu", "cuda:0", ...).
+      dtype: the parameters' dtype (default: float32; float64 under x64).
+      rngs: ``nnx.Rngs`` with a ``params`` stream.
+      impl: the lowering ("auto", "xla", "im2col", "hybrid"; see ``Conv2d``).
+
+    Raises:
+      ValueError: bad sizes, groups, padding string or padding_mode (torch's
+        messages). RuntimeError: non-positive stride/dilation, negative padding;
+        at call, input that is not channels-last with ``in_channels`` or smaller
+        than the kernel.
+
+    Example:
+      >>> from flax import nnx
+      >>> from jtoolkit.models import Conv1d
+      >>> Conv1d(2, 4, 3, padding=1, rngs=nnx.Rngs(0))(jnp.ones((5, 7, 2))).shape
+      (5, 7, 4)
+    """
+
+    num_spatial_dims = 1
+
+
+class Conv2d(_Conv):
     """2-D convolution on NHWC input with a HWIO kernel, torch's ``nn.Conv2d``.
 
     torch: ``torch.nn.Conv2d(in_channels, out_channels, kernel_size, stride=1,
-    padding=0, bias=True)`` on NCHW with an OIHW weight; here activations are NHWC and
-    ``kernel = weight.transpose(2, 3, 1, 0)``. Padding is torch's (explicit, symmetric;
-    "same" pads the extra element of an even kernel at the end), never XLA's "SAME".
-    Init is torch's: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in*kh*kw.
+    padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros', device=None,
+    dtype=None)`` on NCHW with an OIHW weight; here activations are NHWC and
+    ``kernel = weight.transpose(2, 3, 1, 0)`` ([kh, kw, in/groups, out]). Padding is
+    torch's (explicit, symmetric; "same" pads the extra element of an even kernel at
+    the end), never XLA's "SAME". Init is torch's: U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)) with fan_in = in/groups * kh * kw.
 
     Args:
       in_channels: C of the [N, H, W, C] input.
       out_channels: channels of the [N, Ho, Wo, out_channels] output.
-      kernel_size: int or (kh, kw).
-      stride: int or (sh, sw).
+      kernel_size, stride, dilation: int or (h, w).
       padding: int, (ph, pw), "valid" or "same" (stride 1 only).
+      groups: channel groups (``groups == in_channels``: depthwise).
       bias: whether to add a learned bias.
+      padding_mode: "zeros", "reflect", "replicate" or "circular".
+      device, dtype: where the parameters live and their dtype (as ``Conv1d``).
       rngs: ``nnx.Rngs`` with a ``params`` stream.
-      impl: "auto" ("hybrid" on CPU, "xla" elsewhere), "xla"
+      impl: "auto" (on CPU "hybrid", or for depthwise a shifted-slice
+        multiply-add; "xla" elsewhere), "xla"
         (``lax.conv_general_dilated`` and autodiff), "im2col" (patches + one
         matmul) or "hybrid" (XLA forward, cache-blocked im2col kernel gradient;
-        reverse mode only). All give the same numbers to float32 rounding.
+        reverse mode only); the last two run once per channel group. All give
+        the same numbers to float32 rounding.
 
     Raises:
-      ValueError: bad sizes, padding or impl. RuntimeError (at call) when the input is
-        not [N, H, W, in_channels] or is smaller than the kernel.
+      ValueError: bad sizes, groups, padding string, padding_mode or impl.
+      RuntimeError: non-positive stride/dilation, negative padding; at call,
+        input that is not [N, H, W, in_channels] / [H, W, in_channels] or
+        smaller than the kernel.
 
     Example:
       >>> from flax import nnx
@@ -65,296 +314,192 @@ class Conv2d(nnx.Module):
       ((3, 3, 1, 4), (2, 8, 8, 4))
     """
 
-    _torch_layout: ClassVar = {"weight": ("kernel", "conv"), "bias": ("bias", "same")}
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int | tuple[int, int],
-        stride: int | tuple[int, int] = 1,
-        padding: int | tuple[int, int] | str = 0,
-        bias: bool = True,
-        *,
-        rngs: nnx.Rngs,
-        impl: str = "auto",
-    ) -> None:
-        in_channels = check_int("in_channels", in_channels, fn="Conv2d", minimum=1)
-        out_channels = check_int("out_channels", out_channels, fn="Conv2d", minimum=1)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = conv_lowering.pair(kernel_size, "kernel_size")
-        self.stride = conv_lowering.pair(stride, "stride")
-        if min(self.kernel_size) <= 0 or min(self.stride) <= 0:
-            raise ValueError(
-                f"kernel_size and stride must be positive, but got "
-                f"kernel_size={kernel_size}, stride={stride}"
-            )
-        self.padding = (
-            padding if isinstance(padding, str) else conv_lowering.pair(padding, "")
-        )
-        self._pads = conv_lowering.resolve_padding(
-            padding, self.kernel_size, self.stride
-        )
-        conv_lowering.pick_impl(impl)
-        self.impl = impl
-        kh, kw = self.kernel_size
-        bound = 1.0 / math.sqrt(in_channels * kh * kw)
-        self.kernel = uniform_param(rngs, (kh, kw, in_channels, out_channels), bound)
-        self.bias = uniform_param(rngs, (out_channels,), bound) if bias else None
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x = jnp.asarray(x)
-        unbatched = x.ndim == 3
-        if unbatched:
-            x = x[None]
-        self._check_input(x.shape)
-        kernel = self.kernel[...]
-        lowering = _CONV_IMPLS[conv_lowering.pick_impl(self.impl)]
-        y = lowering(x, kernel, self.stride, self._pads)
-        if self.bias is not None:
-            y = y + self.bias[...]
-        return y[0] if unbatched else y
-
-    def _check_input(self, shape: tuple[int, ...]) -> None:
-        if len(shape) != 4 or shape[-1] != self.in_channels:
-            raise RuntimeError(
-                f"Conv2d expected NHWC input [N, H, W, {self.in_channels}] (or "
-                f"unbatched [H, W, {self.in_channels}]), but got input of shape "
-                f"{tuple(shape)}; convert torch's NCHW with x.transpose(0, 2, 3, 1)"
-            )
-        for size, k, pads, name in zip(
-            shape[1:3], self.kernel_size, self._pads, "HW", strict=True
-        ):
-            if size + pads[0] + pads[1] < k:
-                raise RuntimeError(
-                    f"Calculated padded input size per channel: {name}="
-                    f"{size + sum(pads)}. Kernel size: {k}. Kernel size can't be "
-                    f"greater than actual input size (input shape {tuple(shape)})"
-                )
-
-    def _torch_repr(self) -> str:
-        text = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
-            f", stride={self.stride}"
-        )
-        if self.padding != (0, 0):
-            text += f", padding={self.padding}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
+    num_spatial_dims = 2
 
 
-_PAD_MODES = {
-    "zeros": "constant",
-    "reflect": "reflect",
-    "replicate": "edge",
-    "circular": "wrap",
-}
+class Conv3d(_Conv):
+    """3-D convolution on ``[N, D, H, W, C]`` input, torch's ``nn.Conv3d``.
 
-
-def _conv_repr(layer, zeros: tuple[int, ...]) -> str:
-    """torch's ``_ConvNd.extra_repr`` for a jtoolkit conv layer."""
-    ones = tuple(1 for _ in zeros)
-    text = (
-        f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}"
-        f", stride={layer.stride}"
-    )
-    if layer.padding != zeros:
-        text += f", padding={layer.padding}"
-    if layer.dilation != ones:
-        text += f", dilation={layer.dilation}"
-    if getattr(layer, "output_padding", zeros) != zeros:
-        text += f", output_padding={layer.output_padding}"
-    if layer.groups != 1:
-        text += f", groups={layer.groups}"
-    if layer.bias is None:
-        text += ", bias=False"
-    if getattr(layer, "padding_mode", "zeros") != "zeros":
-        text += f", padding_mode={layer.padding_mode}"
-    return text
-
-
-def _check_groups(
-    in_channels: int, out_channels: int, groups: int, fn: str = "Conv1d"
-) -> None:
-    check_int("groups", groups, fn=fn, minimum=1)
-    if in_channels % groups:
-        raise ValueError("in_channels must be divisible by groups")
-    if out_channels % groups:
-        raise ValueError("out_channels must be divisible by groups")
-
-
-def _single(value: int | tuple[int], name: str) -> tuple[int]:
-    values = (value,) if isinstance(value, int) else tuple(value)
-    if len(values) != 1 or not all(isinstance(v, int) for v in values):
-        raise ValueError(f"{name} must be an int or a 1-tuple of ints, got {value!r}")
-    return (int(values[0]),)
-
-
-class Conv1d(nnx.Module):
-    """1-D convolution on NLC input, torch's ``nn.Conv1d`` (NCL there).
-
-    torch: ``torch.nn.Conv1d(in_channels, out_channels, kernel_size, stride=1,
-    padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros')`` with weight
-    [out, in/groups, k]; here activations are [N, L, C] (convert torch's with
-    ``x.transpose(0, 2, 1)``) and ``kernel = weight.transpose(2, 1, 0)`` ([k,
-    in/groups, out]); ``load_torch_state_dict`` converts. torch's init:
-    U(+-1/sqrt(fan_in)), fan_in = in/groups * k, for weight and bias.
+    torch: ``torch.nn.Conv3d(in_channels, out_channels, kernel_size, stride=1,
+    padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros', device=None,
+    dtype=None)`` on NCDHW with weight ``[out, in/groups, kd, kh, kw]``; here the
+    input is NDHWC (``x.transpose(0, 2, 3, 4, 1)``) and ``kernel`` is ``[kd, kh,
+    kw, in/groups, out]``.
 
     Args:
-      in_channels, out_channels: C of input and output.
-      kernel_size, stride, dilation: ints (or 1-tuples).
-      padding: int, "valid" or "same" (stride 1; the odd element goes right).
-      groups: channel groups (divides both channel counts).
-      bias: learn a bias.
-      padding_mode: "zeros", "reflect", "replicate" or "circular".
-      rngs: ``nnx.Rngs`` with a ``params`` stream.
+      in_channels, out_channels, groups, bias: as ``Conv2d``.
+      padding_mode, device, dtype, rngs, impl: as ``Conv2d``.
+      kernel_size, stride, dilation: int or (d, h, w).
+      padding: int, triple, "valid" or "same" (stride 1).
 
     Raises:
-      ValueError: bad sizes, groups, padding or padding_mode (torch's messages).
-      RuntimeError (at call): input not [N, L, in_channels] / [L, in_channels].
+      ValueError, RuntimeError: as ``Conv2d``.
 
     Example:
       >>> from flax import nnx
-      >>> from jtoolkit.models import Conv1d
-      >>> Conv1d(2, 4, 3, padding=1, rngs=nnx.Rngs(0))(jnp.ones((5, 7, 2))).shape
-      (5, 7, 4)
+      >>> from jtoolkit.models import Conv3d
+      >>> Conv3d(2, 4, 3, padding="same", rngs=nnx.Rngs(0))(jnp.ones((4, 4, 4, 2))
+      ...                                                  ).shape
+      (4, 4, 4, 4)
     """
 
+    num_spatial_dims = 3
+
+
+class _ConvTranspose(_ConvBase):
+    """torch's ``ConvTranspose{n}d`` on channels-last input."""
+
     _torch_layout: ClassVar = {
-        "weight": ("kernel", "conv1d"),
+        "weight": ("kernel", "conv_transpose"),
         "bias": ("bias", "same"),
     }
+    transposed = True
 
     def __init__(
         self,
         in_channels: int,
         out_channels: int,
-        kernel_size: int | tuple[int],
-        stride: int | tuple[int] = 1,
-        padding: int | tuple[int] | str = 0,
-        dilation: int | tuple[int] = 1,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] = 0,
+        output_padding: int | tuple[int, ...] = 0,
         groups: int = 1,
         bias: bool = True,
+        dilation: int | tuple[int, ...] = 1,
         padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
         *,
         rngs: nnx.Rngs,
     ) -> None:
-        check_int("in_channels", in_channels, fn="Conv1d", minimum=1)
-        check_int("out_channels", out_channels, fn="Conv1d", minimum=1)
-        _check_groups(in_channels, out_channels, groups)
-        if padding_mode not in _PAD_MODES:
-            raise ValueError(
-                "padding_mode must be one of {'circular', 'zeros', 'replicate', "
-                f"'reflect'}}, but got padding_mode='{padding_mode}'"
-            )
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _single(kernel_size, "kernel_size")
-        self.stride = _single(stride, "stride")
-        self.dilation = _single(dilation, "dilation")
-        if min(self.kernel_size + self.stride + self.dilation) <= 0:
-            raise ValueError(
-                "kernel_size, stride and dilation must be positive, but got "
-                f"kernel_size={kernel_size}, stride={stride}, dilation={dilation}"
-            )
-        self.groups, self.padding_mode = groups, padding_mode
-        self.padding = padding if isinstance(padding, str) else _single(padding, "")
-        self._pads = self._resolve_padding(padding)
-        (k,) = self.kernel_size
-        bound = 1.0 / math.sqrt(in_channels // groups * k)
-        shape = (k, in_channels // groups, out_channels)
-        self.kernel = uniform_param(rngs, shape, bound)
-        self.bias = uniform_param(rngs, (out_channels,), bound) if bias else None
-
-    def _resolve_padding(self, padding) -> tuple[int, int]:
-        if padding == "valid":
-            return 0, 0
-        if padding == "same":
-            if self.stride != (1,):
-                raise ValueError(
-                    "padding='same' is not supported for strided convolutions"
-                )
-            total = self.dilation[0] * (self.kernel_size[0] - 1)
-            return total // 2, total - total // 2
+        n, name = self.num_spatial_dims, type(self).__name__
+        self._configure(in_channels, out_channels, kernel_size, stride, dilation)
+        self._check_groups(groups, padding_mode)
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {name}')
         if isinstance(padding, str):
-            raise ValueError(
-                f"Invalid padding string {padding!r}, should be one of "
-                "{'valid', 'same'}"
+            raise TypeError(
+                f"{name}: padding must be an int or a tuple of ints (a transposed "
+                f"convolution has no 'same'/'valid'), got {padding!r}"
             )
-        (p,) = _single(padding, "padding")
-        if p < 0:
-            raise ValueError(f"negative padding is not supported, got {padding}")
-        return p, p
+        self.padding = _ntuple(padding, n, "padding")
+        self.output_padding = _ntuple(output_padding, n, "output_padding")
+        if min(self.padding + self.output_padding) < 0:
+            raise RuntimeError("negative padding is not supported")
+        fconv.check_output_padding(self.output_padding, self.stride, self.dilation)
+        self._init_params(bias, device, dtype, rngs)
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x = jnp.asarray(x)
-        unbatched = x.ndim == 2
-        if unbatched:
-            x = x[None]
-        if x.ndim != 3 or x.shape[-1] != self.in_channels:
-            raise RuntimeError(
-                f"Conv1d expected NLC input [N, L, {self.in_channels}] (or unbatched "
-                f"[L, {self.in_channels}]), but got input of shape {list(x.shape)}; "
-                "convert torch's NCL with x.transpose(0, 2, 1)"
-            )
-        pads = self._pads
-        padded = x.shape[1] + sum(pads)
-        effective = self.dilation[0] * (self.kernel_size[0] - 1) + 1
-        if padded < effective:
-            raise RuntimeError(
-                f"Calculated padded input size per channel: ({padded}). Kernel size: "
-                f"({effective}). Kernel size can't be greater than actual input size"
-            )
-        if self.padding_mode != "zeros" and any(pads):
-            x = jnp.pad(x, ((0, 0), pads, (0, 0)), mode=_PAD_MODES[self.padding_mode])
-            pads = (0, 0)
-        y = jax.lax.conv_general_dilated(
+    def __call__(self, x: jax.Array, output_size: Any = None) -> jax.Array:
+        """The transposed convolution of ``x``; ``output_size`` (the spatial sizes,
+        or the whole channels-last output shape) picks ``output_padding`` as torch."""
+        x, unbatched = self._batched(x)
+        output_padding = self.output_padding
+        if output_size is not None:
+            output_padding = self._output_padding(x, output_size, unbatched)
+        y = _CONV_TS[self.num_spatial_dims](
             x,
             self.kernel[...],
-            window_strides=self.stride,
-            padding=(pads,),
-            rhs_dilation=self.dilation,
-            dimension_numbers=("NWC", "WIO", "NWC"),
-            feature_group_count=self.groups,
+            None if self.bias is None else self.bias[...],
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
+            data_format=fconv.channels_last(self.num_spatial_dims),
         )
-        if self.bias is not None:
-            y = y + self.bias[...]
         return y[0] if unbatched else y
 
-    def _torch_repr(self) -> str:
-        return _conv_repr(self, (0,))
+    def _output_padding(self, x, output_size, unbatched: bool) -> tuple[int, ...]:
+        """torch's ``_output_padding``: the padding that yields ``output_size``."""
+        n, sizes = self.num_spatial_dims, [int(s) for s in output_size]
+        given = n + (1 if unbatched else 2)
+        if len(sizes) == given:  # a whole channels-last shape
+            sizes = sizes[:-1] if unbatched else sizes[1:-1]
+        if len(sizes) != n:
+            raise ValueError(
+                f"ConvTranspose{n}D: for {x.ndim - unbatched}D input, output_size "
+                f"must have {n} or {given} elements (got {len(sizes)})"
+            )
+        smallest = [
+            (size - 1) * s - 2 * p + d * (k - 1) + 1
+            for size, s, p, d, k in zip(
+                x.shape[1:-1],
+                self.stride,
+                self.padding,
+                self.dilation,
+                self.kernel_size,
+                strict=True,
+            )
+        ]
+        shown = tuple(sizes) if isinstance(output_size, tuple) else sizes
+        largest = [m + s - 1 for m, s in zip(smallest, self.stride, strict=True)]
+        if any(
+            not lo <= o <= hi
+            for o, lo, hi in zip(sizes, smallest, largest, strict=True)
+        ):
+            raise ValueError(
+                f"requested an output size of {shown}, but valid sizes range "
+                f"from {smallest} to {largest} (for an input of "
+                f"{tuple(x.shape[1:-1])})"
+            )
+        return tuple(o - m for o, m in zip(sizes, smallest, strict=True))
 
 
-def _forward_kernel(kernel: jax.Array, groups: int) -> jax.Array:
-    """[kh, kw, in, out/g] (torch's [in, out/g, kh, kw] moved) -> flipped HWIO."""
-    kh, kw, cin, cout_g = kernel.shape
-    k = kernel.reshape(kh, kw, groups, cin // groups, cout_g)
-    k = k.transpose(0, 1, 3, 2, 4).reshape(kh, kw, cin // groups, groups * cout_g)
-    return k[::-1, ::-1]
+class ConvTranspose1d(_ConvTranspose):
+    """Transposed 1-D convolution on ``[N, L, C]`` input, torch's
+    ``nn.ConvTranspose1d``.
 
-
-class ConvTranspose2d(nnx.Module):
-    """Transposed 2-D convolution on NHWC input, torch's ``nn.ConvTranspose2d``.
-
-    torch: ``torch.nn.ConvTranspose2d(in_channels, out_channels, kernel_size,
-    stride=1, padding=0, output_padding=0, groups=1, bias=True, dilation=1)`` with
-    weight [in, out/groups, kh, kw] on NCHW; here activations are NHWC and
-    ``kernel = weight.transpose(2, 3, 0, 1)`` ([kh, kw, in, out/groups]);
-    ``load_torch_state_dict`` converts. torch's init: U(+-1/sqrt(fan_in)) with
-    fan_in = out/groups * kh * kw (torch computes it from weight.size(1)).
+    torch: ``torch.nn.ConvTranspose1d(in_channels, out_channels, kernel_size,
+    stride=1, padding=0, output_padding=0, groups=1, bias=True, dilation=1,
+    padding_mode='zeros', device=None, dtype=None)`` with weight ``[in,
+    out/groups, k]``; here ``kernel`` is ``[k, in, out/groups]``. Output length
+    ``(L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1``;
+    ``layer(x, output_size=...)`` picks output_padding as torch. torch's init:
+    U(+-1/sqrt(fan_in)), fan_in = out/groups * k.
 
     Args:
-      in_channels, out_channels: C of input and output.
-      kernel_size, stride, padding, output_padding, dilation: int or pair.
-      groups: channel groups.
-      bias: learn a bias.
+      in_channels, out_channels: C of input and output (divisible by groups).
+      kernel_size, stride, padding, output_padding, dilation: int or 1-tuple.
+      groups: channel groups. bias: learn a bias.
+      padding_mode: only "zeros" (torch's rule).
+      device, dtype: where the parameters live and their dtype.
       rngs: ``nnx.Rngs`` with a ``params`` stream.
 
     Raises:
-      ValueError: bad sizes, groups or a string padding. RuntimeError:
-        output_padding not smaller than stride or dilation (torch's message), or
-        (at call) input not [N, H, W, in_channels] / [H, W, in_channels].
+      ValueError: bad sizes, groups, padding_mode; at call, an ``output_size``
+        out of range. TypeError: a string padding. RuntimeError: output_padding
+        not smaller than stride or dilation (torch's message); at call, input not
+        channels-last with ``in_channels``.
+
+    Example:
+      >>> from flax import nnx
+      >>> from jtoolkit.models import ConvTranspose1d
+      >>> up = ConvTranspose1d(4, 2, 3, stride=2, rngs=nnx.Rngs(0))
+      >>> up(jnp.ones((1, 5, 4))).shape, up(jnp.ones((5, 4)), output_size=[12]).shape
+      ((1, 11, 2), (12, 2))
+    """
+
+    num_spatial_dims = 1
+
+
+class ConvTranspose2d(_ConvTranspose):
+    """Transposed 2-D convolution on NHWC input, torch's ``nn.ConvTranspose2d``.
+
+    torch: ``torch.nn.ConvTranspose2d(in_channels, out_channels, kernel_size,
+    stride=1, padding=0, output_padding=0, groups=1, bias=True, dilation=1,
+    padding_mode='zeros', device=None, dtype=None)`` with weight [in, out/groups,
+    kh, kw] on NCHW; here activations are NHWC and ``kernel =
+    weight.transpose(2, 3, 0, 1)`` ([kh, kw, in, out/groups]);
+    ``load_torch_state_dict`` converts.
+
+    Args:
+      in_channels, out_channels, kernel_size, stride, padding: as
+        ``ConvTranspose1d``, with pairs.
+      output_padding, groups, bias, dilation, padding_mode, device, dtype, rngs:
+        as ``ConvTranspose1d``.
+
+    Raises:
+      ValueError, TypeError, RuntimeError: as ``ConvTranspose1d``.
 
     Example:
       >>> from flax import nnx
@@ -365,100 +510,40 @@ class ConvTranspose2d(nnx.Module):
       (1, 10, 10, 2)
     """
 
-    _torch_layout: ClassVar = {
-        "weight": ("kernel", "conv_transpose"),
-        "bias": ("bias", "same"),
-    }
+    num_spatial_dims = 2
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int | tuple[int, int],
-        stride: int | tuple[int, int] = 1,
-        padding: int | tuple[int, int] = 0,
-        output_padding: int | tuple[int, int] = 0,
-        groups: int = 1,
-        bias: bool = True,
-        dilation: int | tuple[int, int] = 1,
-        *,
-        rngs: nnx.Rngs,
-    ) -> None:
-        check_int("in_channels", in_channels, fn="ConvTranspose2d", minimum=1)
-        check_int("out_channels", out_channels, fn="ConvTranspose2d", minimum=1)
-        _check_groups(in_channels, out_channels, groups, "ConvTranspose2d")
-        if isinstance(padding, str):
-            raise ValueError(
-                f'padding="{padding}" is not supported for ConvTranspose2d; give ints'
-            )
-        self.in_channels, self.out_channels, self.groups = (
-            in_channels,
-            out_channels,
-            groups,
-        )
-        self.kernel_size = conv_lowering.pair(kernel_size, "kernel_size")
-        self.stride = conv_lowering.pair(stride, "stride")
-        self.padding = conv_lowering.pair(padding, "padding")
-        self.output_padding = conv_lowering.pair(output_padding, "output_padding")
-        self.dilation = conv_lowering.pair(dilation, "dilation")
-        if min(self.kernel_size + self.stride + self.dilation) <= 0:
-            raise ValueError(
-                "kernel_size, stride and dilation must be positive, but got "
-                f"kernel_size={kernel_size}, stride={stride}, dilation={dilation}"
-            )
-        if min(self.padding + self.output_padding) < 0:
-            raise ValueError("negative padding is not supported")
-        self._check_output_padding()
-        kh, kw = self.kernel_size
-        bound = 1.0 / math.sqrt(out_channels // groups * kh * kw)
-        shape = (kh, kw, in_channels, out_channels // groups)
-        self.kernel = uniform_param(rngs, shape, bound)
-        self.bias = uniform_param(rngs, (out_channels,), bound) if bias else None
 
-    def _check_output_padding(self) -> None:
-        (oh, ow), (sh, sw), (dh, dw) = self.output_padding, self.stride, self.dilation
-        if (oh >= sh and oh >= dh) or (ow >= sw and ow >= dw):
-            raise RuntimeError(
-                "output padding must be smaller than either stride or dilation, but "
-                f"got output_padding_height: {oh} output_padding_width: {ow} "
-                f"stride_height: {sh} stride_width: {sw} dilation_height: {dh} "
-                f"dilation_width: {dw}"
-            )
+class ConvTranspose3d(_ConvTranspose):
+    """Transposed 3-D convolution on NDHWC input, torch's ``nn.ConvTranspose3d``.
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x = jnp.asarray(x)
-        unbatched = x.ndim == 3
-        if unbatched:
-            x = x[None]
-        if x.ndim != 4 or x.shape[-1] != self.in_channels:
-            raise RuntimeError(
-                f"ConvTranspose2d expected NHWC input [N, H, W, {self.in_channels}] "
-                f"(or unbatched [H, W, {self.in_channels}]), but got input of shape "
-                f"{list(x.shape)}; convert torch's NCHW with x.transpose(0, 2, 3, 1)"
-            )
-        pads = [
-            (d * (k - 1) - p, d * (k - 1) - p + op)
-            for k, p, op, d in zip(
-                self.kernel_size,
-                self.padding,
-                self.output_padding,
-                self.dilation,
-                strict=True,
-            )
-        ]
-        y = jax.lax.conv_general_dilated(
-            x,
-            _forward_kernel(self.kernel[...], self.groups),
-            window_strides=(1, 1),
-            padding=pads,
-            lhs_dilation=self.stride,
-            rhs_dilation=self.dilation,
-            dimension_numbers=("NHWC", "HWIO", "NHWC"),
-            feature_group_count=self.groups,
-        )
-        if self.bias is not None:
-            y = y + self.bias[...]
-        return y[0] if unbatched else y
+    torch: ``torch.nn.ConvTranspose3d(in_channels, out_channels, kernel_size,
+    stride=1, padding=0, output_padding=0, groups=1, bias=True, dilation=1,
+    padding_mode='zeros', device=None, dtype=None)`` with weight [in, out/groups,
+    kd, kh, kw]; here ``kernel`` is [kd, kh, kw, in, out/groups].
 
-    def _torch_repr(self) -> str:
-        return _conv_repr(self, (0, 0))
+    Args:
+      in_channels, out_channels, kernel_size, stride, padding: as
+        ``ConvTranspose1d``, with triples.
+      output_padding, groups, bias, dilation, padding_mode, device, dtype, rngs:
+        as ``ConvTranspose1d``.
+
+    Raises:
+      ValueError, TypeError, RuntimeError: as ``ConvTranspose1d``.
+
+    Example:
+      >>> from flax import nnx
+      >>> from jtoolkit.models import ConvTranspose3d
+      >>> ConvTranspose3d(2, 1, 2, stride=2, rngs=nnx.Rngs(0))(
+      ...     jnp.ones((1, 2, 2, 2, 2))).shape
+      (1, 4, 4, 4, 1)
+    """
+
+    num_spatial_dims = 3
+
+
+_CONVS = {1: fconv.conv1d, 2: fconv.conv2d, 3: fconv.conv3d}
+_CONV_TS = {
+    1: fconv.conv_transpose1d,
+    2: fconv.conv_transpose2d,
+    3: fconv.conv_transpose3d,
+}

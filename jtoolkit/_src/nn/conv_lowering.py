@@ -1,26 +1,31 @@
-"""Pure 2-D convolution kernels behind ``jtoolkit.models`` (NHWC, HWIO).
+"""Pure channels-last convolution kernels behind ``jtoolkit.models`` (N*C, *IO).
 
-Three lowerings of the same 2-D convolution give the same numbers (to float32
-rounding):
+Three lowerings of the same convolution (any number of spatial dims, strides,
+explicit padding, dilation) give the same numbers (to float32 rounding):
 
 * ``"xla"``: ``lax.conv_general_dilated`` and its autodiff (cuDNN on GPU);
-* ``"im2col"``: the kh*kw shifted strided slices of the padded input concatenated along
-  channels, then one ``[N*Ho*Wo, kh*kw*C] @ [kh*kw*C, O]`` matmul, differentiated by
-  autodiff;
+* ``"im2col"``: the prod(k) shifted strided slices of the padded input concatenated
+  along channels, then one ``[N*prod(out), prod(k)*C] @ [prod(k)*C, O]`` matmul,
+  differentiated by autodiff;
 * ``"hybrid"``: XLA's convolution forward and for the input gradient, but the kernel
   gradient as im2col + matmul over small batch chunks (``lax.scan``) whose patches stay
   in cache. Measured on 2 CPU cores, XLA's CPU kernel-gradient convolution is the
   slow part of a conv layer (3.5-7x slower than this in isolation) while its forward
   is fast; a whole CNN train step gained 7-26% (benchmarks/RESULTS.md).
 
-``"auto"`` picks "hybrid" on the CPU backend and "xla" elsewhere, at trace time.
-"hybrid" is a ``jax.custom_vjp``: reverse mode (grad, any order) works, forward mode
-(``jax.jvp``/``jacfwd``) does not; use ``impl="xla"`` for that.
+``"auto"`` picks, at trace time (``pick_impl``), on the CPU backend "hybrid" for a
+2-D convolution and a shifted-slice multiply-add for a 2-D depthwise one, and "xla"
+otherwise; "im2col" and "hybrid" run a grouped convolution once per group.
+"hybrid" is a ``jax.custom_vjp``: reverse mode (grad, any order) works, forward
+mode (``jax.jvp``/``jacfwd``) does not; use ``impl="xla"`` for that.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from functools import partial
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -33,13 +38,22 @@ __all__: list[str] = []
 Pair = tuple[int, int]
 
 
-Padding = tuple[Pair, Pair]
+Padding = tuple[Pair, ...]
 
 
 _IMPLS = ("auto", "xla", "im2col", "hybrid")
 
 
 _CHUNK_BYTES = 4 * 2**20  # patches per scan step: about L2-sized
+
+
+_SPATIAL = {1: "W", 2: "HW", 3: "DHW"}
+
+
+def dimension_numbers(n: int) -> tuple[str, str, str]:
+    """Channels-last ``lax`` dimension numbers for ``n`` spatial dims."""
+    s = _SPATIAL[n]
+    return f"N{s}C", f"{s}IO", f"N{s}C"
 
 
 def pair(value: int | tuple[int, ...], name: str) -> Pair:
@@ -52,71 +66,106 @@ def pair(value: int | tuple[int, ...], name: str) -> Pair:
     return values[0], values[1]
 
 
-def resolve_padding(
-    padding: int | tuple[int, int] | str, kernel_size: Pair, stride: Pair
-) -> Padding:
-    """torch's ``padding`` argument as explicit ((top, bottom), (left, right))."""
-    if isinstance(padding, str):
-        if padding == "valid":
-            return (0, 0), (0, 0)
-        if padding != "same":
-            raise ValueError(
-                f"Invalid padding string {padding!r}, should be one of "
-                "{'valid', 'same'}"
-            )
-        if stride != (1, 1):
-            raise ValueError("padding='same' is not supported for strided convolutions")
-        # torch puts the extra element of an even kernel on the right/bottom.
-        (kh, kw) = kernel_size
-        return ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2)
-    ph, pw = pair(padding, "padding")
-    if ph < 0 or pw < 0:
-        raise ValueError(
-            f"negative padding is not supported, but got padding={padding}"
-        )
-    return (ph, ph), (pw, pw)
-
-
-def pick_impl(impl: str) -> str:
+def pick_impl(impl: str, n: int = 2, groups: int = 1, depthwise: bool = False) -> str:
     """The lowering to trace: ``impl`` itself, or for "auto" the best measured one.
 
-    "auto" is "hybrid" on one CPU device and "xla" elsewhere: on a GPU, and while
-    tracing under a multi-device mesh (a data-parallel step traces under
-    ``use_abstract_mesh``), where the hybrid kernel gradient's chunked scan makes
-    XLA gather the batch (measured in benchmarks/RESULTS.md, "Scaling").
+    "auto" is, on one CPU device, "hybrid" for a 2-D convolution and "shifted"
+    (the sum of prod(k) shifted input slices times their kernel row, no matmul)
+    for a 2-D depthwise one (one input channel per group; ~4x faster than XLA's
+    there); "xla" elsewhere: on a GPU, for 1-D/3-D convolutions, and while
+    tracing under a multi-device mesh (a
+    data-parallel step traces under ``use_abstract_mesh``), where the hybrid kernel
+    gradient's chunked scan makes XLA gather the batch (measured in
+    benchmarks/RESULTS.md, "Scaling"). A grouped convolution runs "hybrid" once
+    per group: XLA's CPU gradient of a grouped convolution is ~20x slower than
+    that (benchmarks/bench_conv.py, "grouped").
     """
     if impl not in _IMPLS:
         raise ValueError(f"impl must be one of {_IMPLS}, but got impl={impl!r}")
     if impl != "auto":
         return impl
-    if jax.default_backend() != "cpu" or jax.sharding.get_abstract_mesh().size > 1:
+    if n != 2 or jax.default_backend() != "cpu":
         return "xla"
-    return "hybrid"
+    if jax.sharding.get_abstract_mesh().size > 1:
+        return "xla"
+    return "shifted" if groups > 1 and depthwise else "hybrid"
 
 
-def conv2d_xla(x: jax.Array, kernel: jax.Array, stride: Pair, padding: Padding):
-    """NHWC x HWIO convolution through ``lax.conv_general_dilated``."""
+def lowering(impl: str, n: int, groups: int, depthwise: bool = False):
+    """The kernel ``(x, w, stride, padding, dilation, groups) -> y`` for ``impl``;
+    "im2col"/"hybrid" run once per channel group and concatenate."""
+    chosen = pick_impl(impl, n, groups, depthwise)
+    if chosen == "xla":
+        return conv_xla
+    if chosen == "shifted":
+        return lambda x, w, stride, padding, dilation, groups: conv_shifted(
+            x, w, stride, padding, dilation
+        )
+    fn = conv_im2col if chosen == "im2col" else conv_hybrid
+
+    def per_group(x, w, stride, padding, dilation, groups):
+        if groups == 1:
+            return fn(x, w, stride, padding, dilation)
+        parts = zip(jnp.split(x, groups, -1), jnp.split(w, groups, -1), strict=True)
+        ys = [fn(xg, wg, stride, padding, dilation) for xg, wg in parts]
+        return jnp.concatenate(cast(list[jax.Array], ys), axis=-1)
+
+    return per_group
+
+
+def conv_xla(x, kernel, stride, padding, dilation=None, groups: int = 1):
+    """Channels-last convolution through ``lax.conv_general_dilated``."""
     return lax.conv_general_dilated(
         x,
         kernel,
         window_strides=stride,
         padding=padding,
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        rhs_dilation=dilation,
+        dimension_numbers=dimension_numbers(x.ndim - 2),
+        feature_group_count=groups,
     )
 
 
-def _patches(xp: jax.Array, kernel_hw: Pair, stride: Pair) -> jax.Array:
-    """im2col of an already padded NHWC input: [N*Ho*Wo, kh*kw*C], (i, j, c) order."""
-    (kh, kw), (sh, sw) = kernel_hw, stride
-    n, h, w, cin = xp.shape
-    ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
-    slices = [
-        xp[:, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw, :]
-        for i in range(kh)
-        for j in range(kw)
+def conv_shifted(x, kernel, stride, padding, dilation):
+    """A depthwise convolution ([*k, 1, C * m] kernel) as the sum over kernel
+    offsets of the strided input slice times that offset's kernel row."""
+    *k, _, cout = kernel.shape
+    xp = _pad(x, padding)
+    if cout != x.shape[-1]:  # channel multiplier m: output o reads input o // m
+        xp = jnp.repeat(xp, cout // x.shape[-1], axis=-1)
+    outs = _out_shape(x.shape, kernel.shape, stride, padding, dilation)[1:-1]
+    acc = None
+    for offsets in itertools.product(*(range(size) for size in k)):
+        index = tuple(
+            slice(o * d, o * d + (m - 1) * s + 1, s)
+            for o, d, m, s in zip(offsets, dilation, outs, stride, strict=True)
+        )
+        term = xp[(slice(None), *index)] * kernel[(*offsets, 0)]
+        acc = term if acc is None else acc + term
+    return cast(jax.Array, acc)  # prod(k) >= 1 terms
+
+
+def conv_output_size(size: int, k: int, s: int, pads: Pair, d: int = 1) -> int:
+    """Spatial output length of a convolution or pooling window (floor mode)."""
+    return (size + pads[0] + pads[1] - d * (k - 1) - 1) // s + 1
+
+
+def _patches(xp: jax.Array, kernel, stride, dilation) -> jax.Array:
+    """im2col of an already padded channels-last input: [N*prod(out), prod(k)*C]."""
+    n, *sizes, cin = xp.shape
+    outs = [
+        (size - d * (k - 1) - 1) // s + 1
+        for size, k, s, d in zip(sizes, kernel, stride, dilation, strict=True)
     ]
+    slices = []
+    for offsets in itertools.product(*(range(k) for k in kernel)):
+        index = tuple(
+            slice(o * d, o * d + (m - 1) * s + 1, s)
+            for o, d, m, s in zip(offsets, dilation, outs, stride, strict=True)
+        )
+        slices.append(xp[(slice(None), *index)])
     patches = slices[0] if len(slices) == 1 else jnp.concatenate(slices, axis=-1)
-    return patches.reshape(n * ho * wo, kh * kw * cin)
+    return patches.reshape(n * math.prod(outs), math.prod(kernel) * cin)
 
 
 def _pad(x: jax.Array, padding: Padding) -> jax.Array:
@@ -125,72 +174,67 @@ def _pad(x: jax.Array, padding: Padding) -> jax.Array:
     return x
 
 
-def conv2d_im2col(x: jax.Array, kernel: jax.Array, stride: Pair, padding: Padding):
-    """NHWC x HWIO convolution as strided-slice patches and one matmul."""
-    kh, kw, _, cout = kernel.shape
-    patches = _patches(_pad(x, padding), (kh, kw), stride)
+def _out_shape(x_shape, kernel_shape, stride, padding, dilation):
+    n, *sizes, _ = x_shape
+    *kernel, _, cout = kernel_shape
+    outs = map(conv_output_size, sizes, kernel, stride, padding, dilation)
+    return n, *outs, cout
+
+
+def conv_im2col(x, kernel, stride, padding, dilation):
+    """Channels-last convolution as strided-slice patches and one matmul."""
+    *k, _, cout = kernel.shape
+    patches = _patches(_pad(x, padding), k, stride, dilation)
     out = patches @ kernel.reshape(-1, cout)
-    return out.reshape(_out_shape(x.shape, kernel.shape, stride, padding))
+    return out.reshape(_out_shape(x.shape, kernel.shape, stride, padding, dilation))
 
 
-def _out_shape(x_shape, kernel_shape, stride: Pair, padding: Padding):
-    n, h, w, _ = x_shape
-    kh, kw, _, cout = kernel_shape
-    ho = conv_output_size(h, kh, stride[0], padding[0])
-    wo = conv_output_size(w, kw, stride[1], padding[1])
-    return n, ho, wo, cout
-
-
-def _kernel_grad_chunked(
-    x: jax.Array, dy: jax.Array, kernel_shape: tuple[int, ...], stride, padding
-) -> jax.Array:
+def _kernel_grad_chunked(x, dy, kernel_shape, stride, padding, dilation):
     """dL/dkernel = patches(x).T @ dy, accumulated over cache-sized batch chunks."""
-    kh, kw, cin, cout = kernel_shape
+    *k, cin, cout = kernel_shape
     xp = _pad(x, padding)
     n = x.shape[0]
-    rows_per_image = dy.shape[1] * dy.shape[2]
-    chunk = max(1, min(n, _CHUNK_BYTES // (4 * rows_per_image * kh * kw * cin)))
+    rows_per_image = math.prod(dy.shape[1:-1])
+    chunk = max(1, min(n, _CHUNK_BYTES // (4 * rows_per_image * math.prod(k) * cin)))
     steps, rest = divmod(n, chunk)
 
     def partial_grad(xc, dyc):  # accumulated in float32 even for bf16 activations
-        patches = _patches(xc, (kh, kw), stride)
+        patches = _patches(xc, k, stride, dilation)
         dyc = dyc.reshape(-1, cout)
         return jnp.matmul(patches.T, dyc, preferred_element_type=jnp.float32)
 
     def body(acc, inputs):
         return acc + partial_grad(*inputs), None
 
-    head = (
-        xp[: steps * chunk].reshape(steps, chunk, *xp.shape[1:]),
-        dy[: steps * chunk].reshape(steps, chunk, *dy.shape[1:]),
+    if rest:  # zero rows add nothing: one scan body, not a second copy of it
+        steps, extra = steps + 1, chunk - rest
+        xp = jnp.pad(xp, [(0, extra)] + [(0, 0)] * (xp.ndim - 1))
+        dy = jnp.pad(dy, [(0, extra)] + [(0, 0)] * (dy.ndim - 1))
+    chunks = (
+        xp.reshape(steps, chunk, *xp.shape[1:]),
+        dy.reshape(steps, chunk, *dy.shape[1:]),
     )
-    acc, _ = lax.scan(body, jnp.zeros((kh * kw * cin, cout), jnp.float32), head)
-    if rest:
-        acc = acc + partial_grad(xp[steps * chunk :], dy[steps * chunk :])
+    zero = jnp.zeros((math.prod(k) * cin, cout), jnp.float32)
+    acc, _ = lax.scan(body, zero, chunks)
     return acc.reshape(kernel_shape)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def conv2d_hybrid(x: jax.Array, kernel: jax.Array, stride: Pair, padding: Padding):
+@partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def conv_hybrid(x, kernel, stride, padding, dilation):
     """XLA's convolution with a cache-blocked im2col kernel gradient (module doc)."""
-    return conv2d_xla(x, kernel, stride, padding)
+    return conv_xla(x, kernel, stride, padding, dilation)
 
 
-def _hybrid_fwd(x, kernel, stride, padding):
-    return conv2d_xla(x, kernel, stride, padding), (x, kernel)
+def _hybrid_fwd(x, kernel, stride, padding, dilation):
+    return conv_xla(x, kernel, stride, padding, dilation), (x, kernel)
 
 
-def _hybrid_bwd(stride, padding, residuals, dy):
+def _hybrid_bwd(stride, padding, dilation, residuals, dy):
     x, kernel = residuals
-    _, input_vjp = jax.vjp(lambda x: conv2d_xla(x, kernel, stride, padding), x)
+    _, input_vjp = jax.vjp(lambda x: conv_xla(x, kernel, stride, padding, dilation), x)
     (dx,) = input_vjp(dy)
-    dk = _kernel_grad_chunked(x, dy, kernel.shape, stride, padding)
+    dk = _kernel_grad_chunked(x, dy, kernel.shape, stride, padding, dilation)
     return dx, dk.astype(kernel.dtype)
 
 
-conv2d_hybrid.defvjp(_hybrid_fwd, _hybrid_bwd)
-
-
-def conv_output_size(size: int, k: int, s: int, pads: Pair) -> int:
-    """Spatial output length of a convolution or pooling window (floor mode)."""
-    return (size + pads[0] + pads[1] - k) // s + 1
+conv_hybrid.defvjp(_hybrid_fwd, _hybrid_bwd)

@@ -22,7 +22,7 @@ from flax import nnx
 
 from jtoolkit._src.core import dtypes
 
-__all__ = ["Buffer", "to"]
+__all__ = ["Buffer", "place", "to"]
 
 
 def _param_dtype() -> np.dtype:
@@ -79,6 +79,25 @@ def const_array(shape: tuple[int, ...], value: float, dtype=None) -> jax.Array:
 def const_param(shape: tuple[int, ...], value: float, dtype=None) -> nnx.Param:
     """An ``nnx.Param`` filled with ``value`` (norm weights 1, biases 0)."""
     return nnx.Param(const_array(shape, value, dtype))
+
+
+def place(module: nnx.Module, device=None, dtype=None) -> nnx.Module:
+    """torch's ``device=`` / ``dtype=`` factory keywords applied to a new layer.
+
+    ``dtype`` casts the layer's floating parameters and buffers (``to``'s rule;
+    None keeps the default float); ``device`` puts every array of the layer on
+    that ``jax.Device`` (or sharding) with ``jax.device_put`` (None: JAX's default
+    placement). Returns ``module``.
+    """
+    if dtype is not None:
+        to(module, dtype)
+    if device is not None:
+        for _, variable in nnx.iter_graph(module):
+            if isinstance(variable, nnx.Variable) and isinstance(
+                variable.get_value(), jax.Array
+            ):
+                variable.set_value(jax.device_put(variable.get_value(), device))
+    return module
 
 
 class Buffer(nnx.Variable):

@@ -20,7 +20,7 @@ from flax import nnx
 
 from jtoolkit._src.core.checks import check_bool
 from jtoolkit._src.nn.functional.dropout import dropout
-from jtoolkit._src.nn.init import uniform_param
+from jtoolkit._src.nn.init import place, uniform_param
 
 __all__ = [
     "GRU",
@@ -211,6 +211,21 @@ def _scan_direction(mode, gates_x, w_hh, b_hh, carry0, reverse):
     return jax.lax.scan(body, carry0, gates_x, reverse=reverse, unroll=unroll)
 
 
+def _scan_projected_lstm(gates_x, w_hh, w_hr, carry0, reverse):
+    """One direction of an LSTM with ``proj_size``: h' = (o * tanh(c')) @ W_hr^T
+    (torch's LSTMP; a plain scan, autodiff's backward)."""
+    w_hh_t, w_hr_t = w_hh.T, w_hr.T
+
+    def body(carry, gx):
+        h, c = carry
+        h, c, _ = _lstm_cell(gx + h @ w_hh_t, c)
+        h = h @ w_hr_t
+        return (h, c), h
+
+    unroll = max(1, min(_UNROLL, gates_x.shape[0]))
+    return jax.lax.scan(body, carry0, gates_x, reverse=reverse, unroll=unroll)
+
+
 def _check_size(name: str, arg: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name}: {arg} must be an integer > 0, got {value!r}")
@@ -231,9 +246,11 @@ class RNNBase(nnx.Module):
     dtype=None)``. ``mode`` is ``"LSTM"``, ``"GRU"``, ``"RNN_TANH"`` or ``"RNN_RELU"``.
     Parameters are named and shaped as torch's (``weight_ih_l{k}[_reverse]`` [G, W],
     ``weight_hh_l{k}[_reverse]`` [G, H], ``bias_ih_l{k}``, ``bias_hh_l{k}`` [G],
-    G = 4H, 3H or H) and drawn from U(-1/sqrt(H), 1/sqrt(H)). ``device`` is accepted
-    and ignored (JAX places arrays); ``dtype`` is the parameters' dtype (None:
-    the default float). ``proj_size`` > 0 is not supported (NotImplementedError).
+    G = 4H, 3H or H) and drawn from U(-1/sqrt(H), 1/sqrt(H)). ``device`` places
+    them (``jax.device_put``; None: JAX's default); ``dtype`` is their dtype (None:
+    the default float). ``proj_size`` > 0 (LSTM only) adds torch's projection
+    ``weight_hr_l{k}[_reverse]`` [P, H]: h (and the output) has width P and
+    ``weight_hh`` is [4H, P].
     Usually built through ``RNN``, ``GRU`` or ``LSTM``.
 
     Args:
@@ -241,15 +258,16 @@ class RNNBase(nnx.Module):
       bias: learn b_ih and b_hh. batch_first: [N, T, *] instead of [T, N, *].
       dropout: in [0, 1], between layers in training mode (masks from the
         ``dropout`` stream of ``rngs``). bidirectional: add a reverse direction.
-      proj_size: must be 0. device: ignored. dtype: parameter dtype.
+      proj_size: LSTM's projection size (0: none). device: where the
+        parameters are placed. dtype: parameter dtype.
       rngs: ``nnx.Rngs`` with a ``params`` stream.
 
     Returns:
       A module; see ``RNN``/``GRU``/``LSTM`` for the call.
 
     Raises:
-      ValueError: bad sizes, ``dropout`` or ``mode``. NotImplementedError:
-        ``proj_size`` > 0.
+      ValueError: bad sizes, ``dropout`` or ``mode``; ``proj_size`` > 0 for RNN
+        or GRU, or >= ``hidden_size`` (torch's messages).
 
     Example:
       >>> from flax import nnx
@@ -274,7 +292,6 @@ class RNNBase(nnx.Module):
         *,
         rngs: nnx.Rngs,
     ) -> None:
-        del device
         name = type(self).__name__
         if mode not in _GATES:
             raise ValueError(f"Unrecognized RNN mode: {mode!r}; use one of {_GATES}")
@@ -290,11 +307,12 @@ class RNNBase(nnx.Module):
             raise ValueError(
                 "proj_size should be a positive integer or zero to disable projections"
             )
-        if proj_size > 0:
-            raise NotImplementedError(
-                f"{name}: proj_size={proj_size} is not supported by jtoolkit; "
-                "use proj_size=0 and a Linear on the output"
+        if proj_size > 0 and mode != "LSTM":
+            raise ValueError(
+                "proj_size argument is only supported for LSTM, not RNN or GRU"
             )
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
         bias = check_bool("bias", bias, fn=name)
         batch_first = check_bool("batch_first", batch_first, fn=name)
         bidirectional = check_bool("bidirectional", bidirectional, fn=name)
@@ -323,25 +341,34 @@ class RNNBase(nnx.Module):
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
-        self.proj_size = 0
+        self.proj_size = proj_size
         self.deterministic = False  # torch modules start in training mode
         if self.dropout > 0:
             self.dropout_rngs = rngs["dropout"].fork()
         self._init_params(rngs, dtype)
+        place(self, device, None)  # torch's device=: where the parameters live
+
+    @property
+    def _out_size(self) -> int:
+        """The width of h: ``proj_size`` when projecting, else ``hidden_size``."""
+        return self.proj_size or self.hidden_size
 
     def _init_params(self, rngs: nnx.Rngs, dtype) -> None:
         gate_size = _GATES[self.mode] * self.hidden_size
         bound = 1.0 / math.sqrt(self.hidden_size)
         for k in range(self.num_layers):
-            width = self.input_size if k == 0 else self.hidden_size * self._dirs
+            width = self.input_size if k == 0 else self._out_size * self._dirs
             for suffix in self._suffixes:
                 shapes: dict[str, tuple[int, ...]] = {
                     f"weight_ih_l{k}{suffix}": (gate_size, width),
-                    f"weight_hh_l{k}{suffix}": (gate_size, self.hidden_size),
+                    f"weight_hh_l{k}{suffix}": (gate_size, self._out_size),
                 }
                 if self.bias:
                     shapes[f"bias_ih_l{k}{suffix}"] = (gate_size,)
                     shapes[f"bias_hh_l{k}{suffix}"] = (gate_size,)
+                if self.proj_size:  # torch's LSTMP projection [P, H]
+                    projection = (self.proj_size, self.hidden_size)
+                    shapes[f"weight_hr_l{k}{suffix}"] = projection
                 for name, shape in shapes.items():
                     setattr(self, name, _param(rngs, shape, bound, dtype))
 
@@ -375,9 +402,15 @@ class RNNBase(nnx.Module):
             else:
                 b_hh = jnp.zeros((gate_size,), part.dtype)
             w_hh = self._weight(f"weight_hh_l{k}{suffix}")
-            final, out = _scan_direction(
-                self.mode, part, w_hh, b_hh, carries[d], reverse=d == 1
-            )
+            if self.proj_size:
+                w_hr = self._weight(f"weight_hr_l{k}{suffix}")
+                final, out = _scan_projected_lstm(
+                    part, w_hh, w_hr, carries[d], reverse=d == 1
+                )
+            else:
+                final, out = _scan_direction(
+                    self.mode, part, w_hh, b_hh, carries[d], reverse=d == 1
+                )
             outs.append(out)
             finals.append(final)
         return (outs[0] if len(outs) == 1 else jnp.concatenate(outs, -1)), finals
@@ -401,9 +434,13 @@ class RNNBase(nnx.Module):
             )
         return x.ndim == 2
 
-    def _state(self, value, batch: int, unbatched: bool, what: str, dtype) -> jax.Array:
-        """An initial state as [L*D, N, H] (zeros when ``value`` is None)."""
-        shape = (self.num_layers * self._dirs, batch, self.hidden_size)
+    def _state(
+        self, value, batch: int, unbatched: bool, what: str, dtype, size=None
+    ) -> jax.Array:
+        """An initial state as [L*D, N, size] (zeros when ``value`` is None); size
+        is H, or ``proj_size`` for a projected LSTM's h."""
+        size = self._out_size if size is None else size
+        shape = (self.num_layers * self._dirs, batch, size)
         if value is None:  # the dtype the recurrence computes in (bf16 steps too)
             return jnp.zeros(
                 shape, jnp.result_type(dtype, self._weight("weight_hh_l0"))
@@ -445,8 +482,9 @@ class RNNBase(nnx.Module):
         if self.mode != "LSTM":
             return [self._state(hx, batch, unbatched, "hx", dtype)]
         if hx is None:
-            zeros = self._state(None, batch, False, "0", dtype)
-            return [zeros, zeros]
+            h0 = self._state(None, batch, False, "0", dtype)
+            c0 = self._state(None, batch, False, "1", dtype, self.hidden_size)
+            return [h0, c0]
         h0, c0 = hx
         if unbatched and (jnp.ndim(h0) != 2 or jnp.ndim(c0) != 2):
             raise RuntimeError(
@@ -455,7 +493,7 @@ class RNNBase(nnx.Module):
             )
         return [
             self._state(h0, batch, unbatched, "0", dtype),
-            self._state(c0, batch, unbatched, "1", dtype),
+            self._state(c0, batch, unbatched, "1", dtype, self.hidden_size),
         ]
 
     def __call__(self, input: jax.Array, hx=None):
@@ -474,6 +512,8 @@ class RNNBase(nnx.Module):
 
     def _torch_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            text += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             text += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -642,7 +682,8 @@ class LSTM(RNNBase):
     dtype=None)``, same order and defaults (up to jtoolkit 0.1.0 the 4th positional
     argument was ``batch_first`` and its default True). Gates (i, f, g, o),
     c' = f*c + i*g, h' = o*tanh(c'); two biases; every parameter U(+-1/sqrt(H));
-    ``dropout`` as in ``RNN``. ``proj_size`` > 0 is not supported. The recurrence has
+    ``dropout`` as in ``RNN``. ``proj_size`` > 0 projects h to P dims
+    (``weight_hr_l{k}`` [P, H], torch's LSTMP). The recurrence has
     a hand-written backward pass (``jax.custom_vjp``, for speed): reverse-mode
     (``jax.grad``, ``vjp``) works, forward-mode (``jax.jvp``, ``jacfwd``,
     ``hessian``) does not (``LSTMCell`` has no such limit).
@@ -655,7 +696,7 @@ class LSTM(RNNBase):
       batch_first: input/output [N, T, *] when True, [T, N, *] when False (default).
       dropout: in [0, 1], between layers in training mode.
       bidirectional: run a reverse direction too.
-      proj_size: must be 0. device: ignored.
+      proj_size: projection size (0: none). device: ignored.
       dtype: parameter dtype (None: the default float).
       rngs: ``nnx.Rngs`` with a ``params`` (and, for dropout, ``dropout``) stream.
 

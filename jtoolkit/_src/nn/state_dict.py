@@ -4,9 +4,11 @@ A module's children are its ``nnx.Module`` attributes in assignment order (torch
 ``_modules`` order); list-like modules (``nnx.List``, ``Sequential``) name children
 "0", "1", .... A layer's torch names come from its ``_torch_layout`` (torch name ->
 (attribute, layout)); other ``nnx.Param``/``nnx.BatchStat`` leaves keep their names.
-Layouts: "same", "linear" (torch [out, in] = kernel.T), "conv" (OIHW = HWIO kernel
-transposed (3, 2, 0, 1)), "conv1d" ([out, in/g, k] = [k, in/g, out] reversed) and
-"conv_transpose" ([in, out/g, kh, kw] = [kh, kw, in, out/g] transposed (2, 3, 0, 1)).
+Layouts: "same", "linear" (torch [out, in] = kernel.T), "conv" (any rank: torch's
+[out, in/g, *k] = the channels-last [*k, in/g, out] kernel with its last two axes
+moved to the front and swapped; OIHW = HWIO transposed (3, 2, 0, 1)), "conv1d" (the
+same for 1-D) and "conv_transpose" (any rank: [in, out/g, *k] = [*k, in, out/g]
+with its last two axes moved to the front; (2, 3, 0, 1) for 2-D).
 """
 
 from __future__ import annotations
@@ -31,21 +33,34 @@ __all__ = [
 ]
 
 
+def _kernel_to_torch(a: np.ndarray, transposed: bool) -> np.ndarray:
+    """Channels-last [*k, I, O] -> torch's [O, I, *k] ([I, O, *k] transposed)."""
+    n = a.ndim - 2
+    first = (n, n + 1) if transposed else (n + 1, n)
+    return a.transpose(*first, *range(n))
+
+
+def _kernel_from_torch(a: np.ndarray, transposed: bool) -> np.ndarray:
+    """torch's [O, I, *k] ([I, O, *k] transposed) -> channels-last [*k, I, O]."""
+    last = (0, 1) if transposed else (1, 0)
+    return a.transpose(*range(2, a.ndim), *last)
+
+
 _TO_TORCH = {
     "same": lambda a: a,
     "linear": lambda a: a.T,
-    "conv": lambda a: a.transpose(3, 2, 0, 1),
-    "conv1d": lambda a: a.transpose(2, 1, 0),
-    "conv_transpose": lambda a: a.transpose(2, 3, 0, 1),
+    "conv": lambda a: _kernel_to_torch(a, False),
+    "conv1d": lambda a: _kernel_to_torch(a, False),
+    "conv_transpose": lambda a: _kernel_to_torch(a, True),
 }
 
 
 _FROM_TORCH = {
     "same": lambda a: a,
     "linear": lambda a: a.T,
-    "conv": lambda a: a.transpose(2, 3, 1, 0),
-    "conv1d": lambda a: a.transpose(2, 1, 0),
-    "conv_transpose": lambda a: a.transpose(2, 3, 0, 1),
+    "conv": lambda a: _kernel_from_torch(a, False),
+    "conv1d": lambda a: _kernel_from_torch(a, False),
+    "conv_transpose": lambda a: _kernel_from_torch(a, True),
 }
 
 
@@ -128,7 +143,7 @@ def load_torch_state_dict(
     """Copy torch-named weights into ``model`` (in place).
 
     torch: ``model.load_state_dict(state_dict, strict=True)``. Layouts are converted
-    (Linear weight.T, Conv2d OIHW -> HWIO, Conv1d, ConvTranspose2d); values are cast
+    (Linear weight.T, Conv1d/2d/3d OIHW -> HWIO, ConvTranspose1d/2d/3d); values are cast
     to each variable's dtype (bf16/fp16 torch tensors are read through float32).
     Nothing is written unless every present key loads.
 

@@ -329,10 +329,10 @@ class TransformerDecoderLayer(nnx.Module):
         if not isinstance(activation, nnx.Module):
             self._activation = activation
         self.self_attn = MultiheadAttention(
-            d_model, nhead, dropout, bias, batch_first, rngs=rngs
+            d_model, nhead, dropout, bias, batch_first=batch_first, rngs=rngs
         )
         self.multihead_attn = MultiheadAttention(
-            d_model, nhead, dropout, bias, batch_first, rngs=rngs
+            d_model, nhead, dropout, bias, batch_first=batch_first, rngs=rngs
         )
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, rngs=rngs)
         self.dropout = Dropout(dropout, rngs=rngs)

@@ -6,7 +6,9 @@ Lightning-Bolts' LinearWarmupCosineAnnealingLR, each a pure ``count -> lr``
 (torch's recursive ``step()`` rewritten as the value after ``count`` steps).
 """
 
+import math
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
@@ -40,38 +42,58 @@ __all__ = [
 ]
 
 
-def step_lr(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
+def _decay_period(step_size: float) -> int:
+    """Steps between two of torch's StepLR decays: torch decays at every
+    ``last_epoch`` with ``last_epoch % step_size == 0`` (exact float modulo), so
+    for ``|step_size| = a / b`` in lowest terms the period is ``a`` (2.5 decays
+    every 5 steps, 0.5 every step, 0.1's numerator is ~3.6e15: never)."""
+    return Fraction(abs(step_size)).numerator
+
+
+def step_lr(lr: float, step_size: float, gamma: float = 0.1) -> Schedule:
     """Decay ``lr`` by ``gamma`` every ``step_size`` steps: ``lr * gamma**(t // size)``.
 
-    torch: ``torch.optim.lr_scheduler.StepLR(optimizer, step_size, gamma)``.
+    torch: ``torch.optim.lr_scheduler.StepLR(optimizer, step_size, gamma)``. A
+    float ``step_size`` gives torch's numbers too: its ``step()`` decays whenever
+    ``last_epoch % step_size == 0``, i.e. every ``a`` steps for
+    ``|step_size| = a / b`` in lowest terms (2.5: every 5; 0.5: every step).
+    torch's ``last_epoch // step_size`` closed form, used only by the deprecated
+    ``step(epoch)``, disagrees with its own ``step()`` there; this follows
+    ``step()``.
 
     Args:
         lr: initial learning rate (torch's optimizer ``lr``), ``>= 0``.
-        step_size: period of the decay in scheduler steps, a positive int.
+        step_size: period of the decay in scheduler steps, a nonzero int or
+            finite float (the sign is moot, as torch's modulo test).
         gamma: multiplicative factor, ``> 0``.
 
     Returns:
         A schedule ``count -> lr``: float32 array shaped like ``count`` (int array).
 
     Raises:
-        ValueError: ``step_size`` is not a positive int, ``gamma <= 0`` or ``lr < 0``.
+        ValueError: ``step_size`` is not a number, ``gamma <= 0`` or ``lr < 0``.
+        ZeroDivisionArgumentError: ``step_size == 0`` (torch: modulo by zero).
 
     Example:
         >>> schedule = step_lr(0.1, step_size=2, gamma=0.5)
         >>> [round(v, 4) for v in schedule(jnp.arange(5)).tolist()]
         [0.1, 0.1, 0.05, 0.05, 0.025]
+        >>> step_lr(1.0, 2.5, 0.5)(jnp.arange(4, 7)).tolist()
+        [1.0, 0.5, 0.5]
     """
     lr = check_positive("lr", lr, fn="step_lr", allow_zero=True)
-    step_size = check_int("step_size", step_size, fn="step_lr")
-    if step_size == 0:
+    if isinstance(step_size, float) and math.isfinite(step_size):
+        period = _decay_period(step_size) if step_size else 0
+    else:
+        period = abs(check_int("step_size", step_size, fn="step_lr"))
+    if period == 0:
         raise ZeroDivisionArgumentError(
             "step_lr: step_size must be nonzero, got 0 (torch: integer modulo by zero)"
         )
-    step_size = abs(step_size)  # torch's `epoch % step_size` test: the sign is moot
     gamma = check_real("gamma", gamma, fn="step_lr")
 
     def schedule(count: ArrayLike) -> jax.Array:
-        decays = jnp.floor_divide(as_count(count), np.float32(step_size))
+        decays = jnp.floor_divide(as_count(count), np.float32(period))
         return np.float32(lr) * power(gamma, decays)
 
     return LRSchedule(schedule, lr)

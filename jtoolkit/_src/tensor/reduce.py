@@ -23,6 +23,8 @@ from jtoolkit._src.core import arrays, checks, dtypes
 
 __all__ = [
     "ValuesIndices",
+    "amax",
+    "amin",
     "argmax",
     "argmin",
     "max",
@@ -404,3 +406,67 @@ def min(
         [1, 2]
     """
     return _extreme(input, dim, keepdim, "min", jnp.min, jnp.argmin, jnp.minimum)
+
+
+def _amax_amin(input: ArrayLike, dim: Any, keepdim: bool, fname: str, full):
+    x = arrays.to_array(input)
+    axes = reduce_dims(dim, x.ndim)
+    reduced = range(x.ndim) if axes is None else axes
+    for d in reduced:
+        if x.shape[d] == 0:
+            raise IndexError(
+                f"{fname}(): Expected reduction dim {d} to have non-zero size."
+            )
+    return full(x, axis=axes, keepdims=keepdim)
+
+
+def amax(input: ArrayLike, dim: Any = None, keepdim: bool = False) -> jax.Array:
+    """The largest values over ``dim`` (all dims when None or ``()``).
+
+    torch counterpart: ``torch.amax(input, dim=(), keepdim=False)``: values only,
+    NaN propagates, and the gradient is split evenly among the tied maxima
+    (where ``max(x, dim)`` sends it to one index).
+
+    Args:
+        input: array-like. dim: None, an int or a sequence of ints.
+        keepdim: keep the reduced dims with size 1.
+
+    Returns:
+        Array of ``input``'s dtype.
+
+    Raises:
+        IndexError: ``dim`` out of range, or a reduced dim of size 0 (torch's).
+        RuntimeError: a repeated dim.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import amax
+        >>> amax([[1, 5], [7, 2]], 1).tolist()
+        [5, 7]
+        >>> x = jnp.array([3.0, 3.0, 1.0])
+        >>> jax.grad(lambda v: amax(v, 0))(x).tolist()
+        [0.5, 0.5, 0.0]
+    """
+    return _amax_amin(input, dim, keepdim, "amax", jnp.max)
+
+
+def amin(input: ArrayLike, dim: Any = None, keepdim: bool = False) -> jax.Array:
+    """The smallest values over ``dim``; as :func:`amax`.
+
+    torch counterpart: ``torch.amin(input, dim=(), keepdim=False)``.
+
+    Args:
+        input: array-like. dim: None, an int or a sequence of ints.
+        keepdim: keep the reduced dims with size 1.
+
+    Returns:
+        Array of ``input``'s dtype.
+
+    Raises:
+        As :func:`amax`.
+
+    Example:
+        >>> from jtoolkit.tensor_ops import amin
+        >>> amin([[1, 5], [7, 2]], (0, 1)).item()
+        1
+    """
+    return _amax_amin(input, dim, keepdim, "amin", jnp.min)

@@ -6,6 +6,11 @@ to the batch size with copies of its last row (``jtoolkit.data``'s one padding
 rule) and a 0/1 row mask, ``k`` batches are stacked for a step that runs ``k`` per
 call, and the result is placed on the device (or split over a mesh) a few batches
 ahead. Every item has the same shapes, so a run compiles its step once.
+
+A ``DistributedSampler``'s padding (the copies of the start of the order that make
+``len(dataset)`` divide by the process count) is masked the same way: the sampler
+says which of its positions are copies, the feeder zeroes their mask rows, so no
+sample is trained on twice and the numbers do not depend on the process count.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jtoolkit._src.data.loader import DataLoader
 from jtoolkit._src.data.padding import batch_rows, pad_batch
 from jtoolkit._src.data.prefetch import prefetch_to_device
+from jtoolkit._src.data.samplers import BatchSampler, DistributedSampler
 
 __all__ = [
     "Batched",
@@ -104,8 +111,10 @@ def last_batch_rows(loader: Any) -> int | None:
 
 class Feed(NamedTuple):
     """One call's data: ``batch`` and ``mask`` (of one shape for the whole run),
-    ``valid`` (bool ``(steps,)`` or None), the real rows of each real batch, and
-    the loader's ``state_dict()`` right after its last batch (None if it has none).
+    ``valid`` (bool ``(steps,)`` or None), the real rows of each real batch (this
+    process's, sampler padding left out), the loader's ``state_dict()`` right after
+    its last batch (None if it has none), and ``weights``: each batch's real rows
+    over all processes (what the step's mean divides by; ``rows`` when unknown).
     """
 
     batch: Any
@@ -113,6 +122,44 @@ class Feed(NamedTuple):
     valid: Any
     rows: tuple[int, ...]
     position: Any = None
+    weights: tuple[int, ...] = ()
+
+
+class SamplerPadding(NamedTuple):
+    """Where a loader's ``DistributedSampler`` pads: ``local`` (bool, this
+    process's positions that are real samples), ``everywhere`` (int, real samples
+    at each position over all processes) and the loader's ``batch_size``."""
+
+    local: np.ndarray
+    everywhere: np.ndarray
+    batch_size: int
+
+
+def sampler_padding(loader: Any) -> SamplerPadding | None:
+    """The padding of ``loader``'s pass if it batches a ``DistributedSampler`` that
+    pads (a ``DataLoader(sampler=DistributedSampler(...))`` itself: a prefetcher
+    around it runs ahead of the batches it hands out), else None.
+
+    Example:
+        >>> from jtoolkit._src.data.loader import DataLoader
+        >>> s = DistributedSampler(range(5), 2, rank=1, shuffle=False)
+        >>> sampler_padding(DataLoader(range(5), batch_size=2, sampler=s)).local
+        array([ True,  True, False])
+    """
+    if not isinstance(loader, DataLoader):
+        return None
+    batches = loader.batch_sampler
+    if type(batches) is not BatchSampler:
+        return None
+    sampler = batches.sampler
+    if not isinstance(sampler, DistributedSampler):
+        return None
+    ranks = range(sampler.num_replicas)
+    everywhere = np.sum([sampler.valid_mask(r) for r in ranks], axis=0)
+    if everywhere.min() == sampler.num_replicas:  # no process pads
+        return None
+    local = sampler.valid_mask()
+    return SamplerPadding(local, everywhere, batches.batch_size)
 
 
 def _stack(leaves: list[Any]) -> Any:
@@ -157,8 +204,10 @@ class EpochFeeder:
         """Batches per call."""
         return self.steps * self.accumulate
 
-    def _padded(self, positions: list) -> Iterator[tuple[Any, np.ndarray, int]]:
+    def _padded(self, positions: list) -> Iterator[tuple[Any, np.ndarray, int, int]]:
+        """``(batch, mask, real rows, real rows over all processes)`` per batch."""
         resumable = isinstance(self.loader, Resumable)
+        padding = sampler_padding(self.loader)
         for batch in self.loader:
             if resumable:  # where the loader is now: a mid-epoch resume point
                 positions.append(self.loader.state_dict())  # type: ignore[union-attr]
@@ -166,10 +215,18 @@ class EpochFeeder:
             if self.size is None:
                 self.size = rows
             padded, mask = pad_batch(batch, self.size)
-            yield padded, mask, rows
+            if padding is None:
+                yield padded, mask, rows, rows
+                continue
+            done = positions[-1]["batches_yielded"]  # 0: the pass is over
+            start = ((done or len(self.loader)) - 1) * padding.batch_size  # type: ignore[arg-type]
+            real = padding.local[start : start + rows]
+            mask[:rows] *= real  # the sampler's copies count as padding
+            everywhere = int(padding.everywhere[start : start + rows].sum())
+            yield padded, mask, int(real.sum()), everywhere
 
     def _grouped(self, rows_out: list, positions: list) -> Iterator[tuple[Any, Any]]:
-        group: list[tuple[Any, np.ndarray, int]] = []
+        group: list[tuple[Any, np.ndarray, int, int]] = []
         for item in self._padded(positions):
             group.append(item)
             if len(group) == self.group:
@@ -180,7 +237,7 @@ class EpochFeeder:
 
     def _pack(self, group: list, rows_out: list) -> tuple[Any, Any]:
         """One call's ``(batch, mask)``; a short group filled with masked copies."""
-        rows_out.append(tuple(g[2] for g in group))
+        rows_out.append((tuple(g[2] for g in group), tuple(g[3] for g in group)))
         if self.group == 1:
             return group[0][0], group[0][1]
         real = len(group)
@@ -201,31 +258,41 @@ class EpochFeeder:
 
     def __iter__(self) -> Iterator[Feed]:
         """One epoch of ``Feed``s (the loader's next pass)."""
-        rows: list[tuple[int, ...]] = []
+        rows: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
         positions: list[Any] = []
         grouped = self._grouped(rows, positions)
         placed = prefetch_to_device(grouped, self.prefetch, self.placement)
         done = 0
         for i, (batch, mask) in enumerate(placed):
-            done += len(rows[i])
+            real, weights = rows[i]
+            done += len(real)
             position = positions[done - 1] if positions else None
-            yield Feed(batch, mask, self._valid(rows[i]), rows[i], position)
+            yield Feed(batch, mask, self._valid(real), real, position, weights)
 
     def check_scalar_loss(self, takes_mask: bool) -> None:
         """ScalarLossError when a scalar loss meets a ragged batch or a short group
         of accumulated batches (known from the loader, before any training)."""
         if takes_mask:
             return
-        short = last_batch_rows(self.loader)
+        short = self._short_rows()
         uneven = self.accumulate > 1 and len(self.loader) % self.accumulate  # type: ignore[arg-type]
-        if short or uneven:
+        if short is not None or uneven:
             what = (
                 f"the last batch of each epoch has {short} of {self.size} rows"
-                if short
+                if short is not None
                 else f"{len(self.loader)} batches do not group by accumulate="  # type: ignore[arg-type]
                 f"{self.accumulate}"
             )
             raise ScalarLossError(scalar_loss_message(what))
+
+    def _short_rows(self) -> int | None:
+        """Real rows of the last batch if some of its rows are padding (the
+        sampler's copies count), else None."""
+        padding = sampler_padding(self.loader)
+        if padding is not None:
+            n, size = len(padding.local), padding.batch_size
+            return int(padding.local[(n - 1) // size * size :].sum())
+        return last_batch_rows(self.loader) or None
 
     def check_rows(self, rows: tuple[int, ...]) -> None:
         """The same error for a ragged batch the loader did not announce."""

@@ -19,6 +19,7 @@ import numpy as np
 from jtoolkit._src.checkpoint.integrity import CheckpointCorruptError
 from jtoolkit._src.checkpoint.store import latest_step, restore_checkpoint
 from jtoolkit._src.core.checks import check_int
+from jtoolkit._src.core.compilation_cache import enable_compilation_cache
 from jtoolkit._src.train.callbacks.base import Callback, Run
 from jtoolkit._src.train.callbacks.checkpoint import ModelCheckpoint
 from jtoolkit._src.train.callbacks.lambda_callback import LambdaCallback
@@ -30,7 +31,6 @@ from jtoolkit._src.train.distributed import (
     check_divisible,
     check_replicated,
     is_primary,
-    place_replicated,
     resolve_mesh,
 )
 from jtoolkit._src.train.feeder import (
@@ -47,7 +47,12 @@ from jtoolkit._src.train.runtime import (
 )
 from jtoolkit._src.train.state import TrainState
 from jtoolkit._src.train.step import EvalStep, TrainStep
-from jtoolkit._src.train.validation import evaluate, lr_of, metric_updater
+from jtoolkit._src.train.validation import (
+    evaluate,
+    lr_of,
+    metric_updater,
+    shard_validation,
+)
 
 __all__ = ["FitResult", "fit"]
 
@@ -154,9 +159,9 @@ def _train_epoch(
         mask = feed.mask if use_mask else None
         run.state, metrics = step(run.state, feed.batch, mask, feed.valid)
         acc = step.accumulate  # the log keeps one entry per optimizer step
+        rows = feed.weights or feed.rows  # each loss weighs its rows on all processes
         log.add(
-            metrics,
-            tuple(sum(feed.rows[i : i + acc]) for i in range(0, len(feed.rows), acc)),
+            metrics, tuple(sum(rows[i : i + acc]) for i in range(0, len(rows), acc))
         )
         run.batch += len(feed.rows)
         run.call_batches, run.position = len(feed.rows), feed.position
@@ -290,6 +295,7 @@ def fit(
     callbacks: Iterable[Callback] = (),
     resume: bool | str | None = None,
     mesh: Any = None,
+    shard: Any = None,
     steps_per_execution: int = 1,
     metrics: Mapping[str, Any] | None = None,
     predict: Callable | None = None,
@@ -324,14 +330,21 @@ def fit(
             batches (``set_epoch``/``state_dict`` used when it has them).
         epochs: total number of epochs (including those of a resumed run).
         validation: validation batches, evaluated after every epoch with
-            ``eval_step`` (metrics ``val_<name>``) and ``metrics``.
+            ``eval_step`` (metrics ``val_<name>``) and ``metrics``. With a mesh
+            over several processes a sequential ``DataLoader`` is sharded: each
+            process evaluates its share, the sums are global, the numbers those of
+            one process.
         eval_step: ``make_eval_step(metric_fn)``.
         callbacks: ``Callback`` objects (``ModelCheckpoint``, ``EarlyStopping``,
             ``ReduceLROnPlateau``, ``CSVLogger``, ``TensorBoard``, ``EMA``, ...).
         resume: None, True or ``"auto"`` (above).
         mesh: data parallelism: None (the step's own mesh, else one device),
-            ``"auto"`` or a ``Mesh``; state replicated, batches split. The loader's
+            ``"auto"`` or a ``Mesh``; batches split over ``"data"``. The loader's
             batch size times the process count must divide by the data shards.
+        shard: where the state lives on the mesh: None (the step's own ``shard``,
+            else replicated), ``"fsdp"`` or a layout map (``state_shardings``'
+            policy; ``make_train_step``'s ``shard``). The state is placed so
+            before training (a restore lands there) and evaluated there.
         steps_per_execution: optimizer steps per dispatch (Keras's name); the same
             numbers as 1.
         metrics: ``{name: metric}`` with ``init() -> s``, ``update(s, preds,
@@ -397,6 +410,7 @@ def fit(
         (3, 6, 3)
     """
     install_preemption_handler()  # SIGTERM: save at the next step, then Preempted
+    enable_compilation_cache()  # a second run of the script compiles nothing
     check_int("epochs", epochs, fn="fit", minimum=0)
     check_int("steps_per_execution", steps_per_execution, fn="fit", minimum=1)
     extra, validation, directory = _legacy_callbacks(legacy, validation)
@@ -418,14 +432,21 @@ def fit(
         )
     mesh = resolve_mesh(mesh) or train_step.mesh
     step = train_step.with_mesh(mesh).with_steps(steps_per_execution)
+    if shard is not None and mesh is None:
+        raise ValueError(
+            f"fit(shard={shard!r}) needs a mesh: pass mesh='auto' or a "
+            "jax.sharding.Mesh (or give make_train_step one)"
+        )
+    step = step if shard is None else step.with_shard(shard)
     placement = None
     if mesh is not None:
         size = batch_size_of(train_loader)
         if size is not None:
             check_divisible(size * jax.process_count(), mesh)
         placement = batch_sharding(mesh, step.batch_axis)
-        state = place_replicated(state, mesh)  # a restore lands on this sharding
-        eval_step = None if eval_step is None else eval_step.with_mesh(mesh)
+        state = step.place(state)  # a restore lands on this sharding
+        if eval_step is not None:
+            eval_step = eval_step.with_mesh(mesh).with_shard(step.shard)
     feeder = EpochFeeder(
         train_loader,
         steps=step.steps,
@@ -448,7 +469,11 @@ def fit(
     val_feeder, updater = None, metric_updater(metrics, predict) if metrics else None
     if validation is not None:
         val_placement = None if mesh is None else batch_sharding(mesh, 0)
-        val_feeder = EpochFeeder(validation, placement=val_placement, prefetch=prefetch)
+        val_feeder = EpochFeeder(
+            shard_validation(validation, mesh),  # each process evaluates its share
+            placement=val_placement,
+            prefetch=prefetch,
+        )
     try:
         for cb in hooks:
             cb.on_train_begin(run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -9,6 +10,8 @@ import jax.numpy as jnp
 import optax
 from flax import nnx, struct
 
+from jtoolkit._src.core.compilation_cache import enable_compilation_cache
+from jtoolkit._src.train.distributed import resolve_mesh
 from jtoolkit._src.train.model_state import (
     ModelState,
     split_params,
@@ -16,6 +19,12 @@ from jtoolkit._src.train.model_state import (
 from jtoolkit._src.train.precision import (
     LossScaleState,
     init_loss_scale,
+)
+from jtoolkit._src.train.sharding import (
+    Policy,
+    check_policy,
+    place_state,
+    state_shardings,
 )
 
 __all__ = ["TrainState"]
@@ -54,30 +63,47 @@ class TrainState:
     @classmethod
     def create(
         cls,
-        model: nnx.Module,
+        model: nnx.Module | Callable[[], nnx.Module],
         optimizer: optax.GradientTransformation,
         seed: int = 0,
         *,
         loss_scale: bool | float = False,
+        mesh: Any = None,
+        shard: Policy = None,
     ) -> TrainState:
         """Split ``model`` once and initialise the optimizer on its parameters.
 
         The twin of building ``model`` and ``torch.optim.X(model.parameters())`` then
-        ``torch.manual_seed(seed)``.
+        ``torch.manual_seed(seed)``; with ``mesh=``, of wrapping it in DDP or
+        ``FullyShardedDataParallel``.
 
         Args:
-            model: an ``nnx.Module`` (left untouched).
+            model: an ``nnx.Module`` (left untouched), or a zero-argument callable
+                that builds one: with ``mesh=`` it is built abstractly
+                (``jax.eval_shape``) and then inside one ``jax.jit`` whose
+                ``out_shardings`` place every leaf, so the whole state never exists
+                on one device (torch's meta-device init for FSDP). jtoolkit's
+                layers then draw their initial values with ``jax.random``
+                (eagerly, with numpy): the same distributions, other values,
+                identical at any mesh and policy; pass the module itself for the
+                eager values.
             optimizer: an ``optax.GradientTransformation`` (``jtoolkit.optim.adam``).
             seed: int seed of the step key (dropout masks).
             loss_scale: ``True`` (initial scale 2**16, as ``torch.amp.GradScaler``) or
                 an initial scale as a float to enable dynamic loss scaling (fp16).
+            mesh: ``None`` (one device), ``"auto"`` or a ``jax.sharding.Mesh``: the
+                state is placed on it as ``shard`` says.
+            shard: ``state_shardings``' policy (None/``"replicated"``, ``"fsdp"``,
+                a layout map); give the train step the same one.
 
         Returns:
             A ``TrainState`` with ``step == 0``.
 
         Raises:
-            TypeError: ``model`` is not an ``nnx.Module`` or ``optimizer`` has no
-                ``init``/``update``.
+            TypeError: ``model`` is not an ``nnx.Module`` (or does not build one) or
+                ``optimizer`` has no ``init``/``update``.
+            ValueError: ``shard`` without ``mesh``, or a policy ``state_shardings``
+                rejects.
 
         Example:
             >>> import optax
@@ -86,30 +112,59 @@ class TrainState:
             >>> state = TrainState.create(model, optax.sgd(0.1))
             >>> int(state.step), sorted(state.model)
             (0, ['bias', 'kernel'])
+            >>> sharded = TrainState.create(
+            ...     lambda: nnx.Linear(2, 1, rngs=nnx.Rngs(0)), optax.sgd(0.1),
+            ...     mesh="auto", shard="fsdp")
+            >>> bool(jnp.allclose(sharded.model["kernel"], state.model["kernel"]))
+            True
         """
-        if not isinstance(model, nnx.Module):
-            raise TypeError(
-                f"TrainState.create expects an nnx.Module, got {type(model).__name__}"
-            )
         if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
             raise TypeError(
                 "optimizer must be an optax.GradientTransformation (with init and "
                 f"update), got {type(optimizer).__name__}"
             )
+        enable_compilation_cache()  # the copies and optimizer init compile too
+        check_policy(shard)
+        mesh = resolve_mesh(mesh)
+        if mesh is None and shard is not None:
+            raise ValueError(
+                f"TrainState.create(shard={shard!r}) needs mesh= (a jax.sharding.Mesh "
+                "or 'auto') to place the state on"
+            )
+        scale = None
+        if loss_scale:
+            scale = 2.0**16 if loss_scale is True else float(loss_scale)
+
+        def build(module: nnx.Module) -> TrainState:
+            return cls._from_module(module, optimizer, seed, scale)
+
+        if isinstance(model, nnx.Module) or mesh is None:
+            state = build(_module_of(model))
+            if mesh is not None:
+                state = place_state(state, state_shardings(state, mesh, shard))
+            return state
+
+        def init() -> TrainState:
+            return build(_module_of(model))
+
+        with jax.set_mesh(mesh):  # for layers whose annotations shard eagerly
+            shardings = state_shardings(jax.eval_shape(init), mesh, shard)
+            return _unaliased(jax.jit(init, out_shardings=shardings)())
+
+    @classmethod
+    def _from_module(
+        cls, model: nnx.Module, optimizer: Any, seed: int, scale: float | None
+    ) -> TrainState:
         graphdef, full = nnx.split(model)
         # Copies: the step donates its input buffers, which must not be the model's.
         pure = jax.tree.map(jnp.copy, nnx.to_pure_dict(full))
         params, _ = split_params(graphdef, pure)
-        scale = None
-        if loss_scale:
-            init = 2.0**16 if loss_scale is True else float(loss_scale)
-            scale = init_loss_scale(init)
         state = cls(
             model=ModelState(graphdef, pure),
             opt_state=optimizer.init(params),
             step=jnp.zeros((), jnp.int32),
             key=jax.random.key(seed),
-            loss_scale=scale,
+            loss_scale=None if scale is None else init_loss_scale(scale),
         )
         return _unaliased(state)
 
@@ -135,6 +190,20 @@ class TrainState:
     def params(self) -> Any:
         """The trainable parameters (``nnx.Param`` leaves) as a nested dict."""
         return split_params(self.graphdef, self.model.variables)[0]
+
+
+def _module_of(model: Any) -> nnx.Module:
+    """``model``, or what the zero-argument callable ``model`` builds."""
+    built = model if isinstance(model, nnx.Module) else None
+    if built is None and callable(model):
+        built = model()
+    if not isinstance(built, nnx.Module):
+        what = type(built if callable(model) else model).__name__
+        raise TypeError(
+            "TrainState.create expects an nnx.Module or a zero-argument callable "
+            f"building one, got {what}"
+        )
+    return built
 
 
 def _unaliased(tree: Any) -> Any:

@@ -15,7 +15,7 @@ compiled once and cached on the object that made it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import jax
@@ -25,6 +25,7 @@ import optax
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_int
+from jtoolkit._src.core.compilation_cache import enable_compilation_cache
 from jtoolkit._src.nn.normalization import batch_mask
 from jtoolkit._src.train.distributed import (
     batch_sharding,
@@ -47,11 +48,18 @@ from jtoolkit._src.train.precision import (
     compute_dtype,
     update_loss_scale,
 )
+from jtoolkit._src.train.sharding import (
+    Policy,
+    check_policy,
+    place_state,
+    state_shardings,
+)
 from jtoolkit._src.train.state import TrainState
 
 __all__ = [
     "EvalStep",
     "MaskUnsupportedError",
+    "MeshJit",
     "TrainStep",
     "build_eval",
     "build_update",
@@ -278,27 +286,96 @@ def _was_donated(state: TrainState) -> bool:
 
 
 def _jit(
-    fn: Callable, mesh: Any, batch_axis: int, donate: bool, extra: int = 0
+    fn: Callable,
+    mesh: Any,
+    batch_axis: int,
+    donate: bool,
+    extra: int = 0,
+    shard: Policy = None,
 ) -> Callable:
     """``fn(state, batch, mask, *rest)`` as one ``jax.jit``, the state donated.
 
-    Over a ``mesh``: state replicated in and out, batch and mask split on axis
-    ``batch_axis`` (1 or 2 for stacked groups), the ``extra`` arguments after them
-    replicated.
+    Over a ``mesh``: a ``MeshJit``: state in and out on ``state_shardings(state,
+    mesh, shard)``, batch and mask split on axis ``batch_axis`` (1 or 2 for
+    stacked groups), the ``extra`` arguments after them replicated.
     """
-    donated = (0,) if donate else ()
     if mesh is None:
-        return jax.jit(fn, donate_argnums=donated)
-    rep, split = replicated(mesh), batch_sharding(mesh, batch_axis)
+        return jax.jit(fn, donate_argnums=(0,) if donate else ())
+    return MeshJit(fn, mesh, shard, batch_axis, donate, extra)
 
-    def on_mesh(state: TrainState, batch: Any, mask: Any, *rest: Any):
-        # Traced under the mesh, so layers can pick lowerings that shard well.
-        with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):
-            out = fn(state, batch, mask, *rest)
-        return jax.lax.with_sharding_constraint(out, rep)
 
-    shardings = (rep, split, split) + (rep,) * extra
-    return jax.jit(on_mesh, donate_argnums=donated, in_shardings=shardings)
+_PLACEMENT_HINT = (
+    "the state is placed differently from what this step's shard={shard!r} gives "
+    "it on the mesh: create it with TrainState.create(..., mesh=mesh, "
+    "shard={shard!r}) or place it first with step.place(state)"
+)
+
+
+def _policy_key(value: Any) -> Any:
+    """A hashable stand-in for a ``shard`` policy (a layout map by its items, in
+    order: the first matching pattern wins)."""
+    if isinstance(value, Mapping):
+        return ("layout", tuple(value.items()))
+    return value
+
+
+_MISPLACED = ("does not match the sharding", "incompatible devices")
+
+
+class MeshJit:
+    """A step function jitted over a mesh with the state's own shardings.
+
+    The shardings come from ``state_shardings(state, mesh, shard)``, which needs
+    the state's structure, so the ``jax.jit`` is built at the first call (or
+    ``lower``) and kept: in and out shardings of the state are the same, so the
+    donated buffers are reused and the state never gathers on one device (beyond
+    the all-gathers XLA inserts for a sharded parameter's use).
+    """
+
+    def __init__(self, fn, mesh, shard, batch_axis, donate, extra) -> None:
+        self.fn, self.mesh, self.shard, self.donate = fn, mesh, shard, donate
+        self.batch_axis, self.extra = batch_axis, extra
+        self.shardings: Any = None
+        self._jitted: Any = None
+
+    def _build(self, state: Any) -> Any:
+        mesh, fn = self.mesh, self.fn
+        shardings = state_shardings(state, mesh, self.shard)
+        rep, split = replicated(mesh), batch_sharding(mesh, self.batch_axis)
+
+        def on_mesh(state: TrainState, batch: Any, mask: Any, *rest: Any):
+            # Traced under the mesh, so layers can pick lowerings that shard well.
+            with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):
+                return fn(state, batch, mask, *rest)
+
+        self.shardings = shardings
+        self._jitted = jax.jit(
+            on_mesh,
+            donate_argnums=(0,) if self.donate else (),
+            in_shardings=(shardings, split, split) + (rep,) * self.extra,
+            out_shardings=(shardings, rep) if self.donate else rep,
+        )
+        return self._jitted
+
+    def __call__(self, state: Any, *args: Any) -> Any:
+        jitted = self._jitted or self._build(state)
+        try:
+            return jitted(state, *args)
+        except ValueError as err:
+            text = str(err)
+            if not any(m in text for m in _MISPLACED):
+                raise
+            if self.donate:  # a train step: the caller's placement is a bug
+                raise ValueError(_PLACEMENT_HINT.format(shard=self.shard)) from err
+        # an eval step (nothing donated): evaluate any placement, e.g. an EMA copy
+        return jitted(place_state(state, self.shardings), *args)
+
+    def lower(self, state: Any, *args: Any) -> Any:
+        """``jax.jit(...).lower`` (builds the jit for ``state``'s structure)."""
+        return (self._jitted or self._build(state)).lower(state, *args)
+
+    def _cache_size(self) -> int:
+        return 0 if self._jitted is None else self._jitted._cache_size()
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -316,6 +393,8 @@ class TrainStep:
         nan_policy: ``"raise"``, ``"skip"`` or ``"ignore"`` (``fit`` follows it).
         mesh: ``None`` or the ``jax.sharding.Mesh`` the batch is split over.
         precision: ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+        shard: where the state lives on ``mesh``: ``state_shardings``' policy
+            (None or ``"replicated"``, ``"fsdp"``, a layout map).
         per_example: whether ``loss_fn`` returns per-example losses; None: asked
             of ``loss_fn`` abstractly at the first batch (``takes_mask``).
         accumulate: batches per optimizer step (gradient accumulation).
@@ -330,10 +409,12 @@ class TrainStep:
     per_example: bool | None = None
     accumulate: int = 1
     loss_shape: Callable | None = None
+    shard: Policy = None
     _jitted: Any = dataclasses.field(init=False, repr=False, default=None)
     _siblings: dict = dataclasses.field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        enable_compilation_cache()  # before the first compile; cheap once on
         fn = self.update
         if self.steps > 1:
             fn = repeat_update(self.update, self.steps)
@@ -343,7 +424,8 @@ class TrainStep:
                 return fn(state, batch, mask, valid)
             return fn(state, batch, mask)
 
-        jitted = _jit(program, self.mesh, self.batch_axis, True, int(self.steps > 1))
+        extra = int(self.steps > 1)
+        jitted = _jit(program, self.mesh, self.batch_axis, True, extra, self.shard)
         object.__setattr__(self, "_jitted", jitted)
         object.__setattr__(self, "_siblings", {})
 
@@ -393,7 +475,8 @@ class TrainStep:
         return self._jitted.lower(*args)
 
     def _sibling(self, **changes: Any) -> TrainStep:
-        key = tuple(sorted(changes.items(), key=lambda kv: kv[0]))
+        items = ((k, _policy_key(v)) for k, v in changes.items())
+        key = tuple(sorted(items, key=lambda kv: kv[0]))
         siblings = self._siblings
         if key not in siblings:
             siblings[key] = dataclasses.replace(self, **changes)
@@ -415,6 +498,20 @@ class TrainStep:
         """This step data-parallel over ``mesh`` (``None``: one device)."""
         mesh = resolve_mesh(mesh)
         return self if mesh is self.mesh else self._sibling(mesh=mesh)
+
+    def with_shard(self, shard: Policy) -> TrainStep:
+        """This step with the state placed by ``shard`` (``state_shardings``'
+        policy) on its mesh."""
+        check_policy(shard)
+        same = _policy_key(shard) == _policy_key(self.shard)
+        return self if same else self._sibling(shard=shard)
+
+    def place(self, state: TrainState) -> TrainState:
+        """``state`` on this step's mesh as ``shard`` places it (a no-op without a
+        mesh or for leaves already there): what ``fit`` does before training."""
+        if self.mesh is None:
+            return state
+        return place_state(state, state_shardings(state, self.mesh, self.shard))
 
     def takes_mask(self, state: TrainState, batch: Any) -> bool:
         """Whether ``loss_fn`` returns per-example losses (abstract trace, no run)."""
@@ -444,7 +541,7 @@ def make_train_step(
     precision: str = "fp32",
     nan_policy: str = "raise",
     mesh: Any = None,
-    shard: str | None = None,
+    shard: Policy = None,
     layout: Any = None,
     accumulate: int = 1,
     steps: int = 1,
@@ -475,12 +572,21 @@ def make_train_step(
             ``"ignore"`` applies the update anyway. The jitted step itself never
             raises: in a manual loop check ``metrics["finite"]``.
         mesh: ``None`` (one device), ``"auto"`` (every device, axis ``"data"``) or
-            a ``jax.sharding.Mesh``: data parallelism, state replicated, batch split
-            on its leading axis (BatchNorm statistics over the global batch, as
-            ``SyncBatchNorm``); the global batch must divide by the data shards.
-        shard: ``None`` (replicated state); other policies land with the
-            distributed issue.
-        layout: ``None``; per-parameter layouts land with the distributed issue.
+            a ``jax.sharding.Mesh``: data parallelism, batch split on its leading
+            axis over the ``"data"`` axis (BatchNorm statistics over the global
+            batch, as ``SyncBatchNorm``); the global batch must divide by the data
+            shards.
+        shard: where the state (parameters, optimizer state) lives on ``mesh``,
+            ``state_shardings``' policy: ``None``/``"replicated"`` (DDP),
+            ``"fsdp"`` (torch's ``FullyShardedDataParallel``: each large leaf
+            split over ``"data"``; XLA all-gathers a parameter where it is used
+            and reduce-scatters its gradient), or a layout map ``{path regex:
+            PartitionSpec}`` (Keras's ``LayoutMap``: tensor parallelism over a
+            ``("data", "model")`` mesh). Parameters annotated with
+            ``nnx.with_partitioning`` keep their annotation under every policy.
+            The state's in and out shardings are the same (donation kept); create
+            it with ``TrainState.create(..., mesh=, shard=)`` or ``step.place``.
+        layout: ``None`` (give a layout map as ``shard=``).
         accumulate: batches per optimizer step (torch's ``(loss / k).backward()``
             each batch and ``optimizer.step()`` every ``k``): one call takes ``k``
             micro-batches stacked on a leading axis. ``fit`` groups them.
@@ -500,7 +606,8 @@ def make_train_step(
             ``accumulate`` (at build time), a loss of the wrong shape (at the first
             call), or a state already donated to an earlier call.
         MaskUnsupportedError: a mask given to a step whose loss is a scalar.
-        NotImplementedError: ``shard``/``layout`` other than None.
+        TypeError: a ``shard`` that is not a policy.
+        NotImplementedError: ``layout`` other than None (pass it as ``shard=``).
 
     Example:
         >>> import optax
@@ -520,11 +627,12 @@ def make_train_step(
     """
     check_int("steps", steps, fn="make_train_step", minimum=1)
     check_int("accumulate", accumulate, fn="make_train_step", minimum=1)
-    if shard is not None or layout is not None:
+    if layout is not None:
         raise NotImplementedError(
-            f"make_train_step(shard={shard!r}, layout={layout!r}): sharded state "
-            "lands with the distributed issue; pass shard=None, layout=None"
+            "make_train_step(layout=...): pass the layout map as shard={path regex: "
+            "PartitionSpec} (the policy state_shardings takes)"
         )
+    check_policy(shard)
     update = build_update(
         loss_fn,
         optimizer,
@@ -541,6 +649,7 @@ def make_train_step(
         precision=precision,
         accumulate=accumulate,
         loss_shape=_loss_shape(loss_fn, has_aux, precision),
+        shard=shard,
     )
 
 
@@ -570,17 +679,22 @@ class EvalStep:
         mesh: ``None`` or the mesh the batch is split over.
         precision: compute dtype name.
         output_shapes: ``(state, batch) -> shapes`` of ``metric_fn``'s outputs.
+        shard: where the state lives on ``mesh`` (as ``TrainStep.shard``); a state
+            placed otherwise (an EMA copy) is placed so first.
     """
 
     evaluate: Callable
     mesh: Any = None
     precision: str = "fp32"
     output_shapes: Callable | None = None
+    shard: Policy = None
     _jitted: Any = dataclasses.field(init=False, repr=False, default=None)
     _siblings: dict = dataclasses.field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_jitted", _jit(self.evaluate, self.mesh, 0, False))
+        enable_compilation_cache()
+        jitted = _jit(self.evaluate, self.mesh, 0, False, 0, self.shard)
+        object.__setattr__(self, "_jitted", jitted)
         object.__setattr__(self, "_siblings", {})
 
     def __call__(self, state: TrainState, batch: Any, mask: Any = None) -> dict:
@@ -606,16 +720,28 @@ class EvalStep:
     def with_mesh(self, mesh: Any) -> EvalStep:
         """This step over ``mesh``."""
         mesh = resolve_mesh(mesh)
-        if mesh is self.mesh:
-            return self
+        return self if mesh is self.mesh else self._sibling("mesh", mesh)
+
+    def with_shard(self, shard: Policy) -> EvalStep:
+        """This step for a state placed by ``shard`` on its mesh."""
+        check_policy(shard)
+        same = _policy_key(shard) == _policy_key(self.shard)
+        return self if same else self._sibling("shard", shard)
+
+    def _sibling(self, name: str, value: Any) -> EvalStep:
+        key = (name, _policy_key(value))
         siblings = self._siblings
-        if mesh not in siblings:
-            siblings[mesh] = dataclasses.replace(self, mesh=mesh)
-        return siblings[mesh]
+        if key not in siblings:
+            siblings[key] = dataclasses.replace(self, **{name: value})
+        return siblings[key]
 
 
 def make_eval_step(
-    metric_fn: Callable, *, precision: str = "fp32", mesh: Any = None
+    metric_fn: Callable,
+    *,
+    precision: str = "fp32",
+    mesh: Any = None,
+    shard: Policy = None,
 ) -> EvalStep:
     """Compile ``metric_fn`` into a jitted pure evaluation step (model in eval mode).
 
@@ -627,7 +753,8 @@ def make_eval_step(
             value, named ``"loss"``); each a scalar or per-example values of shape
             ``(batch,)`` (needed to use ``mask``).
         precision: compute dtype, as in ``make_train_step``.
-        mesh: as in ``make_train_step``: state replicated, batch split.
+        mesh: as in ``make_train_step``: batch split over ``"data"``.
+        shard: as in ``make_train_step``: where the state lives on ``mesh``.
 
     Returns:
         An ``EvalStep``: ``eval_step(state, batch, mask=None) -> metrics``, each the
@@ -635,6 +762,7 @@ def make_eval_step(
 
     Raises:
         ValueError: a metric of the wrong shape (at the first call).
+        TypeError: a ``shard`` that is not a policy.
 
     Example:
         >>> import optax
@@ -657,4 +785,6 @@ def make_eval_step(
         return {k: jnp.asarray(v) for k, v in out.items()}
 
     shapes = lambda state, batch: jax.eval_shape(outputs, state, batch)  # noqa: E731
-    return EvalStep(evaluate, resolve_mesh(mesh), precision, shapes)
+    return EvalStep(
+        evaluate, resolve_mesh(mesh), precision, shapes, check_policy(shard)
+    )

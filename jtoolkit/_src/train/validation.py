@@ -8,9 +8,17 @@ from typing import Any
 import jax
 from flax import nnx
 
+from jtoolkit._src.data.loader import DataLoader
+from jtoolkit._src.data.samplers import DistributedSampler, SequentialSampler
 from jtoolkit._src.train.model_state import set_mode
 
-__all__ = ["default_predict", "evaluate", "lr_of", "metric_updater"]
+__all__ = [
+    "default_predict",
+    "evaluate",
+    "lr_of",
+    "metric_updater",
+    "shard_validation",
+]
 
 
 def default_predict(model: nnx.Module, batch: Any) -> tuple[Any, Any]:
@@ -22,6 +30,41 @@ def default_predict(model: nnx.Module, batch: Any) -> tuple[Any, Any]:
     """
     x, y = batch[0], batch[1]
     return model(x), y
+
+
+def shard_validation(loader: Any, mesh: Any) -> Any:
+    """This process's share of a validation ``DataLoader`` when a mesh spans
+    several processes: the same loader over a ``DistributedSampler(shuffle=False)``
+    (its padding copies masked by the feeder), so each process evaluates
+    ``1/process_count`` of the rows and the eval step's global sums are exact.
+
+    Any other loader (already sharded, shuffled, ``drop_last``, a custom sampler,
+    one process, no mesh) is returned as it is.
+
+    Example:
+        >>> loader = DataLoader(range(6), batch_size=2)
+        >>> shard_validation(loader, None) is loader
+        True
+    """
+    if mesh is None or jax.process_count() == 1 or not isinstance(loader, DataLoader):
+        return loader
+    if type(loader.sampler) is not SequentialSampler or loader.batch_size is None:
+        return loader
+    if loader.drop_last:
+        return loader
+    return DataLoader(
+        loader.dataset,
+        batch_size=loader.batch_size,
+        sampler=DistributedSampler(loader.dataset, shuffle=False),
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        timeout=loader.timeout,
+        worker_init_fn=loader.worker_init_fn,
+        multiprocessing_context=loader.multiprocessing_context,
+        prefetch_factor=loader.prefetch_factor if loader.num_workers else None,
+        persistent_workers=loader.persistent_workers,
+        seed=loader.seed,
+    )
 
 
 def metric_updater(metrics: Mapping[str, Any], predict: Callable | None) -> Callable:

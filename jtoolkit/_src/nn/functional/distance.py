@@ -13,7 +13,7 @@ import jax.numpy as jnp
 
 from jtoolkit._src.core import arrays, checks, dtypes
 
-__all__ = ["cosine_similarity", "normalize"]
+__all__ = ["cosine_similarity", "normalize", "pairwise_distance"]
 
 
 def _vector_norm(x: jax.Array, p: float, axis: int) -> jax.Array:
@@ -126,3 +126,39 @@ def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> jax.
     nb = _clamp_forward(_vector_norm(b, 2, axis), eps)
     out = jnp.sum((a / na) * (b / nb), axis=axis)
     return out.reshape(()) if scalar else out
+
+
+def pairwise_distance(
+    x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False
+) -> jax.Array:
+    """``||x1 - x2 + eps||_p`` along the last dim (gradient 0 at distance 0).
+
+    torch counterpart: ``torch.nn.functional.pairwise_distance(x1, x2, p=2.0,
+    eps=1e-6, keepdim=False)``; inputs broadcast.
+
+    Args:
+        x1, x2: arrays that broadcast, ``[*, D]``.
+        p: the norm's exponent (as :func:`normalize`). eps: added to the difference.
+        keepdim: keep the last dim with size 1.
+
+    Returns:
+        ``[*]`` (``[*, 1]`` with ``keepdim``).
+
+    Raises:
+        RuntimeError: shapes that do not broadcast.
+
+    Example:
+        >>> from jtoolkit.functional import pairwise_distance
+        >>> pairwise_distance([[0.0, 0.0]], [[3.0, 4.0]], eps=0.0).tolist()
+        [5.0]
+    """
+    a, b = _float(x1), _float(x2)
+    checks.check_broadcast(a.shape, b.shape)
+    diff = a - b + eps
+    scalar = diff.ndim == 0
+    if scalar:
+        diff = diff.reshape(1)
+    norm = _vector_norm(diff, p, diff.ndim - 1)
+    if scalar:
+        return norm.reshape(())
+    return norm if keepdim else jnp.squeeze(norm, -1)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from jtoolkit._src.core import arrays, dtypes
 
-__all__ = ["linear", "linear_kernel"]
+__all__ = ["bilinear", "linear", "linear_kernel"]
 
 
 def linear(input: Any, weight: Any, bias: Any = None) -> jax.Array:
@@ -69,3 +69,40 @@ def linear_kernel(x: jax.Array, kernel: jax.Array, bias: jax.Array | None) -> ja
     ``models.Linear``; no checks (the callers check shapes)."""
     out = jnp.matmul(x, kernel, precision=jax.lax.Precision.HIGHEST)
     return out if bias is None else out + bias
+
+
+def bilinear(input1: Any, input2: Any, weight: Any, bias: Any = None) -> jax.Array:
+    """``y[..., o] = x1[..., i] * weight[o, i, j] * x2[..., j] + bias[o]``.
+
+    torch counterpart: ``torch.nn.functional.bilinear(input1, input2, weight,
+    bias=None)``.
+
+    Args:
+        input1: ``[*, in1]``. input2: ``[*, in2]`` (the same leading dims).
+        weight: ``[out, in1, in2]``. bias: ``[out]`` or None.
+
+    Returns:
+        ``[*, out]``.
+
+    Raises:
+        RuntimeError: mismatched sizes (torch's messages).
+
+    Example:
+        >>> from jtoolkit.functional import bilinear
+        >>> bilinear(jnp.ones((2, 3)), jnp.ones((2, 4)), jnp.ones((5, 3, 4))).shape
+        (2, 5)
+    """
+    x1, x2 = arrays.to_array(input1), arrays.to_array(input2)
+    w = arrays.to_array(weight)
+    if x1.ndim != x2.ndim or x1.shape[:-1] != x2.shape[:-1]:
+        raise RuntimeError(
+            f"bilinear(): input batch dimensions do not match: got "
+            f"{list(x1.shape[:-1])} and {list(x2.shape[:-1])}"
+        )
+    if w.ndim != 3 or x1.shape[-1] != w.shape[1] or x2.shape[-1] != w.shape[2]:
+        raise RuntimeError(
+            f"bilinear(): input sizes [{x1.shape[-1]}] and [{x2.shape[-1]}] do not "
+            f"match weight {list(w.shape)} ([out_features, in1, in2])"
+        )
+    y = jnp.einsum("...i,oij,...j->...o", x1, w, x2, precision="highest")
+    return y if bias is None else y + arrays.to_array(bias)

@@ -14,7 +14,13 @@ from jax.experimental.compilation_cache import compilation_cache as jax_cache
 
 from jtoolkit._src.core import compilation_cache as cc
 
-_ENV = ("JAX_COMPILATION_CACHE_DIR", "JTOOLKIT_COMPILATION_CACHE", "XDG_CACHE_HOME")
+# (the test session exports the first three: root conftest.py)
+_ENV = (
+    "JAX_COMPILATION_CACHE_DIR",
+    "JTOOLKIT_COMPILATION_CACHE",
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+    "XDG_CACHE_HOME",
+)
 
 
 @pytest.fixture

@@ -25,8 +25,7 @@ from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.nn import conv_lowering
 from jtoolkit._src.nn.functional import conv as fconv
 from jtoolkit._src.nn.functional.padding import pad as _fpad
-from jtoolkit._src.nn.init import to, uniform_array
-from jtoolkit._src.tensor.create import place
+from jtoolkit._src.nn.init import place, uniform_array
 
 __all__ = [
     "Conv1d",
@@ -54,15 +53,6 @@ def _ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
     if len(items) != n or not all(isinstance(v, int | np.integer) for v in items):
         raise ValueError(f"{name} must be an int or a {n}-tuple of ints, got {value!r}")
     return tuple(int(v) for v in items)
-
-
-def _param_dtype(dtype: Any) -> np.dtype | None:
-    """torch's ``dtype=`` (numpy/JAX/torch dtype or name) as a numpy dtype."""
-    if dtype is None:
-        return None
-    if type(dtype).__module__.startswith("torch"):
-        dtype = str(dtype).removeprefix("torch.")
-    return np.dtype(dtype)
 
 
 class _ConvBase(nnx.Module):
@@ -116,12 +106,7 @@ class _ConvBase(nnx.Module):
             if bias
             else None
         )
-        if dtype is not None:
-            to(self, _param_dtype(dtype))
-        if device is not None:
-            for param in (self.kernel, self.bias):
-                if param is not None:
-                    param.set_value(place(param[...], device))
+        place(self, device, dtype)
 
     def _batched(self, x: Any) -> tuple[jax.Array, bool]:
         """The input as [N, *S, C] and whether it came unbatched."""

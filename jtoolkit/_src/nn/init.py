@@ -21,6 +21,7 @@ import numpy as np
 from flax import nnx
 
 from jtoolkit._src.core import dtypes
+from jtoolkit._src.tensor.create import place as _place_array
 
 __all__ = ["Buffer", "place", "to"]
 
@@ -84,10 +85,11 @@ def const_param(shape: tuple[int, ...], value: float, dtype=None) -> nnx.Param:
 def place(module: nnx.Module, device=None, dtype=None) -> nnx.Module:
     """torch's ``device=`` / ``dtype=`` factory keywords applied to a new layer.
 
-    ``dtype`` casts the layer's floating parameters and buffers (``to``'s rule;
-    None keeps the default float); ``device`` puts every array of the layer on
-    that ``jax.Device`` (or sharding) with ``jax.device_put`` (None: JAX's default
-    placement). Returns ``module``.
+    ``dtype`` (a numpy/JAX/torch dtype or name) casts the layer's floating
+    parameters and buffers (``to``'s rule; None keeps the default float);
+    ``device`` (anything ``tensor_ops.device`` accepts: a ``jax.Device``, "cpu",
+    "cuda:0", ...) puts every array of the layer there with ``jax.device_put``
+    (None: JAX's default placement). Returns ``module``.
     """
     if dtype is not None:
         to(module, dtype)
@@ -96,7 +98,7 @@ def place(module: nnx.Module, device=None, dtype=None) -> nnx.Module:
             if isinstance(variable, nnx.Variable) and isinstance(
                 variable.get_value(), jax.Array
             ):
-                variable.set_value(jax.device_put(variable.get_value(), device))
+                variable.set_value(_place_array(variable.get_value(), device))
     return module
 
 
@@ -162,6 +164,8 @@ def to(model: nnx.Module, dtype) -> nnx.Module:
       >>> to(Linear(2, 3, rngs=nnx.Rngs(0)), jnp.bfloat16).kernel.dtype
       dtype(bfloat16)
     """
+    if type(dtype).__module__.startswith("torch"):  # torch.float64 -> "float64"
+        dtype = str(dtype).removeprefix("torch.")
     dtype = np.dtype(dtype)
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(

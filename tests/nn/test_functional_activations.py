@@ -128,7 +128,7 @@ def test_more_activations_match_torch_at_kinks(torch, rng, name, args):
         ("prelu", lambda rng: (_x(rng, 5), np.float32([0.3]))),
         ("rrelu", lambda rng: (_kink_input(rng)[np.isfinite(_kink_input(rng))], 0.1)),
     ],
-    ids=str,
+    ids=["glu-dim1", "glu-last", "softmin-dim0", "prelu-channels", "prelu-1d", "rrelu"],
 )
 def test_shaped_activations_match_torch(torch, rng, name, make):
     x, arg = make(rng)

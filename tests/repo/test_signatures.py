@@ -5,27 +5,44 @@ exists in torch 2.13 (``torch.X``, ``torch.nn.functional.x``, ``torch.nn.XLoss``
 ``torch.optim.X``, ``torch.optim.lr_scheduler.X``, ``torch.utils.data.X``), the
 ``inspect.signature`` of both is compared after these mapping rules:
 
-* torch's ``self`` goes; an optimizer's ``params`` goes (jtoolkit's optimizers are
-  transformations of any pytree); a scheduler's ``optimizer`` becomes jtoolkit's
-  ``lr`` (a schedule is built on the lr, not on an optimizer) and ``last_epoch``
-  / ``verbose`` go (the count is the schedule's argument; verbose is deprecated);
+* torch's ``self`` goes (but a builtin's documented ``self``, the scalar base of
+  ``pow(self, exponent)``, is its ``input``); an optimizer's ``params`` goes
+  (jtoolkit's optimizers are transformations of any pytree); a scheduler's
+  ``optimizer`` becomes jtoolkit's ``lr`` (a schedule is built on the lr, not on
+  an optimizer) and ``last_epoch`` / ``verbose`` go (the count is the schedule's
+  argument; verbose is deprecated);
 * torch's deprecated loss arguments ``size_average`` and ``reduce`` go, and the
   options torch lists positionally after them (``ignore_index``, ``reduction``,
   ...) are keyword-only here: a positional torch call that would bind
   ``size_average`` fails loudly instead of binding the wrong option;
 * torch's implementation switches with no JAX meaning (``foreach``, ``fused``,
-  ``capturable``, ``differentiable``) go;
+  ``capturable``, ``differentiable``, ``sparse_grad``) go;
+* for tensor_ops, torch's tensor-allocation arguments with no JAX meaning go:
+  ``out`` (arrays are immutable), ``layout`` (arrays are dense), ``requires_grad``
+  (``jax.grad`` picks what to differentiate), ``pin_memory`` and
+  ``memory_format`` (XLA owns buffers and layouts); ``dtype`` and ``device`` stay
+  and are compared; torch's ``generator=`` is jtoolkit's leading ``key`` (explicit
+  randomness: ``randn(key, 2, 3)``), so both go when ours starts with ``key``;
 * jtoolkit may add keyword-only arguments (``seed``, ``key``, ...), and may accept
   positionally, after torch's positional ones, what torch takes keyword-only;
-* a torch function taking ``*args`` (``einsum``) has no positional order to match;
+* a torch function taking only ``*args`` (``einsum``) has no positional order to
+  match; ours' ``*dims`` matches torch's last positional ``dims`` (a sequence),
+  since ours accepts both ``permute(x, (1, 0))`` and ``permute(x, 1, 0)``;
 * defaults compare by value (``2 == 2.0``), booleans only with booleans;
-* torch builtins without a Python signature (most of ``torch.*``) are skipped.
+* torch builtins without a Python signature (most of ``torch.*``) are read from
+  their docstring's signature lines (``tests/repo/_harness.py``), one an
+  overload; a builtin that documents none (``torch.BoolTensor``) is skipped;
+* with several overloads, every one must be reachable: each is compared alone,
+  and ours may add, positionally after its parameters, those of the other
+  overloads (``max(input, dim=None, keepdim=False)`` serves ``max(input)`` and
+  ``max(input, dim, keepdim=False)``).
 
 Then the positional-or-keyword parameters must be the same names in the same
 order, every torch parameter must exist with the same default, and a torch
 keyword-only parameter must be keyword-only here too. Every difference that
 remains must be a row of the "Deliberate differences" table in
-docs/migration.md (``name | difference | reason``), and every row for these
+docs/migration.md (``name | difference | reason``; a row may name several,
+comma-separated), and every row for these
 modules must still be a difference: the table cannot go stale.
 """
 
@@ -38,11 +55,13 @@ import re
 import pytest
 
 from jtoolkit import data, losses, optim, schedules, tensor_ops
+from tests.repo._harness import doc_signatures, parse_signature, split_top_level
 
 torch = pytest.importorskip("torch")
 DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "migration.md"
 DROPPED = {"self", "size_average", "reduce", "last_epoch", "verbose"}
-SWITCHES = {"foreach", "fused", "capturable", "differentiable"}
+SWITCHES = {"foreach", "fused", "capturable", "differentiable", "sparse_grad"}
+ALLOCATION = {"out", "layout", "requires_grad", "pin_memory", "memory_format"}
 OPTIMIZERS = {
     n.lower(): n
     for n in (
@@ -69,50 +88,62 @@ SCHEDULERS = {
 }
 
 
+def _signatures(obj, name: str) -> list[inspect.Signature]:
+    """torch's signature of ``obj``, or its docstring's overloads (a builtin)."""
+    try:
+        return [inspect.signature(obj)]
+    except (TypeError, ValueError):
+        return doc_signatures(obj, name)
+
+
 def _twins():
-    """``(public name, ours, torch's, kind)`` for every name with a torch twin."""
+    """``(public name, ours, torch's signatures, kind)`` for every torch twin."""
     F, nn, U = torch.nn.functional, torch.nn, torch.utils.data
     for name in tensor_ops.__all__:
         if hasattr(torch, name):
-            yield (
-                f"tensor_ops.{name}",
-                getattr(tensor_ops, name),
-                getattr(torch, name),
-                "",
-            )
+            twin = _signatures(getattr(torch, name), name)
+            yield f"tensor_ops.{name}", getattr(tensor_ops, name), twin, "tensor"
     for name in losses.__all__:
         if hasattr(F, name):
-            yield f"losses.{name}", getattr(losses, name), getattr(F, name), ""
+            twin = getattr(F, name)
         elif name.endswith("Loss") and hasattr(nn, name):
-            yield f"losses.{name}", getattr(losses, name), getattr(nn, name), ""
+            twin = getattr(nn, name)
+        else:
+            continue
+        yield f"losses.{name}", getattr(losses, name), _signatures(twin, name), ""
     for name in optim.__all__:
         if name in OPTIMIZERS:
-            twin = getattr(torch.optim, OPTIMIZERS[name])
+            twin = _signatures(getattr(torch.optim, OPTIMIZERS[name]), name)
             yield f"optim.{name}", getattr(optim, name), twin, "optimizer"
     for name in schedules.__all__:
         if name in SCHEDULERS:
-            twin = getattr(torch.optim.lr_scheduler, SCHEDULERS[name])
+            twin = _signatures(getattr(torch.optim.lr_scheduler, SCHEDULERS[name]), "")
             yield f"schedules.{name}", getattr(schedules, name), twin, "scheduler"
     if "swa_lr" in schedules.__all__:
-        swa = torch.optim.swa_utils.SWALR
+        swa = _signatures(torch.optim.swa_utils.SWALR, "")
         yield "schedules.swa_lr", schedules.swa_lr, swa, "scheduler"
     for name in data.__all__:
         if hasattr(U, name):
-            yield f"data.{name}", getattr(data, name), getattr(U, name), ""
+            yield (
+                f"data.{name}",
+                getattr(data, name),
+                _signatures(getattr(U, name), name),
+                "",
+            )
 
 
-def _params(obj, kind: str) -> list[inspect.Parameter] | None:
-    try:
-        sig = inspect.signature(obj)
-    except (TypeError, ValueError):
-        return None
+def _params(sig: inspect.Signature, kind: str) -> list[inspect.Parameter] | None:
+    """The parameters compared (mapping rules applied); None: nothing to compare."""
     out, deprecated = [], False
+    gone = DROPPED | SWITCHES | (ALLOCATION if kind == "tensor" else set())
     for p in sig.parameters.values():
-        if p.kind is p.VAR_POSITIONAL:
-            return None if kind == "torch" and not out else out
+        if p.kind is p.VAR_POSITIONAL and not out and len(sig.parameters) == 1:
+            return None  # einsum(*args): no positional order
         if p.name in ("size_average", "reduce"):
             deprecated = True
-        if p.name in DROPPED | SWITCHES or p.kind is p.VAR_KEYWORD:
+        if kind == "tensor" and p.name == "self":
+            p = p.replace(name="input")  # a builtin's documented self: pow(2, x)
+        elif p.name in gone or p.kind is p.VAR_KEYWORD:
             continue
         if deprecated and p.kind is p.POSITIONAL_OR_KEYWORD:
             p = p.replace(kind=p.KEYWORD_ONLY)
@@ -121,6 +152,17 @@ def _params(obj, kind: str) -> list[inspect.Parameter] | None:
         if kind == "scheduler" and p.name == "optimizer":
             p = p.replace(name="lr")
         out.append(p)
+    return out
+
+
+def _positional(params: list[inspect.Parameter]) -> list[str]:
+    """The names a positional call binds, in order (``*dims`` for a variadic)."""
+    out = []
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            return [*out, f"*{p.name}"]
+        if p.kind is p.POSITIONAL_OR_KEYWORD:
+            out.append(p.name)
     return out
 
 
@@ -135,14 +177,13 @@ def _same_default(a, b) -> bool:
         return False
 
 
-def _compare(ours, theirs, kind: str) -> list[str]:
-    mine, twin = _params(ours, ""), _params(theirs, kind or "torch")
-    if mine is None or twin is None:
-        return []
+def _compare_one(mine, twin, spare: set[str]) -> list[str]:
+    """Differences from one torch overload; ``spare``: other overloads' names."""
     found = []
-    pos = [p.name for p in mine if p.kind is p.POSITIONAL_OR_KEYWORD]
-    tpos = [p.name for p in twin if p.kind is p.POSITIONAL_OR_KEYWORD]
-    tkw = {p.name for p in twin if p.kind is p.KEYWORD_ONLY}
+    pos, tpos = _positional(mine), _positional(twin)
+    if tpos and pos[len(tpos) - 1 : len(tpos)] == [f"*{tpos[-1]}"]:
+        pos[len(tpos) - 1] = tpos[-1]  # permute(input, *dims) takes dims too
+    tkw = {p.name for p in twin if p.kind is p.KEYWORD_ONLY} | spare
     if pos[: len(tpos)] != tpos or not set(pos[len(tpos) :]) <= tkw:
         found.append(f"positional {pos} != torch {tpos}")
     by_name = {p.name: p for p in mine}
@@ -151,10 +192,33 @@ def _compare(ours, theirs, kind: str) -> list[str]:
         if q is None:
             found.append(f"no {p.name}")
         elif p.default is not p.empty and not _same_default(q.default, p.default):
-            if not (kind == "scheduler" and p.name == "lr"):
+            if p.name != "lr":  # a schedule's lr is its first, required argument
                 found.append(f"{p.name}={q.default!r} != torch {p.default!r}")
-        elif p.kind is p.POSITIONAL_OR_KEYWORD and q.kind is q.KEYWORD_ONLY:
-            pass  # reported above as a positional difference
+    return found
+
+
+def _compare(ours, theirs: list[inspect.Signature], kind: str) -> list[str]:
+    mine = _params(inspect.signature(ours), "")
+    twins = [t for t in (_params(s, kind or "torch") for s in theirs) if t is not None]
+    if mine is None or not twins:
+        return []
+    names = {p.name for p in mine}
+    if (
+        mine
+        and mine[0].name == "key"
+        and any(p.name == "generator" for t in twins for p in t)
+    ):
+        mine = mine[1:]
+        twins = [[p for p in t if p.name != "generator"] for t in twins]
+    if len(twins) == 1:
+        return _compare_one(mine, twins[0], set())
+    found = []
+    for i, twin in enumerate(twins):
+        spare = {n for j, t in enumerate(twins) if j != i for n in _positional(t)}
+        diff = _compare_one(mine, twin, spare & names)
+        if diff:
+            shown = ", ".join(_positional(twin))
+            found.append(f"overload ({shown}): " + ", ".join(diff))
     return found
 
 
@@ -175,7 +239,8 @@ def _table() -> dict[str, tuple[str, str]]:
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 3 and cells[0] not in ("name", "") and set(cells[0]) != {"-"}:
-            rows[re.sub(r"`", "", cells[0])] = (cells[1], cells[2])
+            for name in re.sub(r"`", "", cells[0]).split(", "):
+                rows[name] = (cells[1], cells[2])
     return rows
 
 
@@ -199,5 +264,80 @@ def test_the_comparison_catches_a_changed_default():
     def sgd(lr=1e-3, momentum=0.5, dampening=0, weight_decay=0, nesterov=False):
         pass
 
-    found = _compare(sgd, torch.optim.SGD, "optimizer")
+    found = _compare(sgd, [inspect.signature(torch.optim.SGD)], "optimizer")
     assert any("momentum" in f for f in found), found
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("input, other, *, alpha=1, out=None", "(input, other, *, alpha=1, out=None)"),
+        ("input: Tensor, chunks: int, dim: int = 0", "(input, chunks, dim=0)"),
+        ("input, dim: Optional[Union[int, List[int]]]", "(input, dim)"),
+        (r"input, fill_value, \*, dtype=None", "(input, fill_value, *, dtype=None)"),
+        (
+            "*size, *, out=None, requires_grad=False",
+            "(*size, out=None, requires_grad=False)",
+        ),
+        ("low=0, high, size", "(low=0, high, size)"),
+        ("n, *, dtype=torch.int64,layout=torch.strided", None),
+        (
+            "input, dim=-1, eps=1e-05, mode='sum'",
+            "(input, dim=-1, eps=1e-05, mode='sum')",
+        ),
+    ],
+)
+def test_the_docstring_parser(line, expected):
+    sig = parse_signature(line)
+    if expected is not None:
+        assert str(sig) == expected
+    else:  # dotted torch defaults are torch's objects
+        assert sig.parameters["dtype"].default is torch.int64
+        assert sig.parameters["layout"].default is torch.strided
+        assert sig.parameters["dtype"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_the_docstring_parser_reads_every_overload():
+    doc = """max(input, *, out=None) -> Tensor
+
+    Returns the maximum.
+
+    .. function:: max(input, dim, keepdim=False, *, out=None) -> (Tensor, LongTensor)
+    >>> torch.max(a)
+    .. function:: amax(input) -> Tensor
+    """
+
+    class Builtin:
+        __doc__ = doc
+
+    found = [str(s) for s in doc_signatures(Builtin, "max")]
+    assert found == ["(input, *, out=None)", "(input, dim, keepdim=False, *, out=None)"]
+    assert [str(s) for s in doc_signatures(torch.max)][
+        2
+    ] == "(input, other, *, out=None)"
+    assert doc_signatures(torch.BoolTensor, "BoolTensor") == []
+    assert split_top_level("a: Dict[str, int], b=(1, 2)") == [
+        "a: Dict[str, int]",
+        "b=(1, 2)",
+    ]
+
+
+def test_the_comparison_reads_builtins_and_catches_their_differences():
+    def add(input, other, alpha=2):
+        pass
+
+    def max(input, dim=None, keepdim=False):
+        pass
+
+    def randn(key, *size, dtype=None, device=None):
+        pass
+
+    add_twin = doc_signatures(torch.add)
+    assert _compare(add, add_twin, "tensor") == ["alpha=2 != torch 1"]
+    assert any(
+        "overload (input, other)" in f
+        for f in _compare(max, doc_signatures(torch.max), "tensor")
+    )
+    assert _compare(randn, doc_signatures(torch.randn), "tensor") == []
+    compared = [n for n, _, theirs, k in _twins() if k == "tensor" and theirs]
+    assert len(compared) >= 50, compared  # most of tensor_ops is compared

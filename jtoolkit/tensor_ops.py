@@ -61,7 +61,7 @@ from jtoolkit._src.tensor.device import (
     get_device_name,
     to,
 )
-from jtoolkit._src.tensor.index import index_put
+from jtoolkit._src.tensor.index import gather, index_put, where
 from jtoolkit._src.tensor.matmul import bmm, einsum, matmul, mm, mv
 from jtoolkit._src.tensor.pointwise import abs, add, clamp, div, mul, pow
 from jtoolkit._src.tensor.random import (
@@ -86,15 +86,16 @@ from jtoolkit._src.tensor.reduce import (
     sum,
     var,
 )
-from jtoolkit._src.tensor.select import gather, where
 from jtoolkit._src.tensor.shape import (
     cat,
+    chunk,
     diag,
     diag_embed,
     flatten,
     permute,
     repeat,
     reshape,
+    split,
     squeeze,
     stack,
     transpose,
@@ -102,7 +103,6 @@ from jtoolkit._src.tensor.shape import (
     view,
 )
 from jtoolkit._src.tensor.softmax import log_softmax, softmax
-from jtoolkit._src.tensor.split import chunk, split
 
 __all__ = [
     "BoolTensor",

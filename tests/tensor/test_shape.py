@@ -1,5 +1,6 @@
-"""Tests of ``jtoolkit/_src/tensor/shape.py`` (``cat``, ``flatten``, ``permute``,
-``repeat``, ``reshape``, ``squeeze``, ``stack``, ``view``).
+"""Tests of ``jtoolkit/_src/tensor/shape.py`` (``cat``, ``chunk``, ``flatten``,
+``permute``, ``repeat``, ``reshape``, ``split``, ``squeeze``, ``stack``, ``view``;
+the split/chunk tests came from test_split.py when split.py was folded in).
 
 Moved from test_tensor_ops.py, test_tensor_ops_errors.py, test_tensor_ops_more.py,
 test_tensor_ops_parity.py when the tests were laid out to mirror the code; those files'
@@ -184,3 +185,19 @@ def test_ops_under_vmap(rng):
     np.testing.assert_allclose(out, np.einsum("bij,bjk->bik", a, b), rtol=1e-5)
     out = jax.vmap(lambda x: T.stack((x, x), dim=1))(a)
     assert out.shape == (5, 3, 2, 4)
+
+
+def test_shape_edge_cases_match_torch(torch):
+    assert (
+        T.flatten(jnp.float32(3.0)).shape
+        == (1,)
+        == tuple(torch.tensor(3.0).flatten().shape)
+    )
+    empty = np.zeros((0, 3), np.float32)
+    assert [p.shape for p in T.chunk(empty, 2)] == [
+        tuple(p.shape) for p in torch.tensor(empty).chunk(2)
+    ]
+    assert [p.shape for p in T.split(empty, 2)] == [
+        tuple(p.shape) for p in torch.tensor(empty).split(2)
+    ]
+    assert [p.shape for p in T.chunk(np.zeros(6), 4)] == [(2,), (2,), (2,)]

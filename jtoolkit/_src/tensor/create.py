@@ -1,14 +1,9 @@
 """Tensor creation: ``tensor``, ``Tensor`` and its typed twins, and the factories.
 
 ``zeros, ones, full, empty, arange, linspace, eye`` and the ``*_like`` twins, with
-torch's dtypes. JAX differences from torch, all documented in the docstrings:
-
-* Integers default to ``int32`` unless ``jax_enable_x64`` is on (torch: int64), and
-  ``float64`` becomes ``float32`` without x64. ``LongTensor``/``DoubleTensor`` give the
-  widest dtype JAX has enabled and never emit JAX's "Explicitly requested dtype"
-  warning.
-* ``Tensor(2, 3)`` and ``empty`` are zeros: JAX has no uninitialised memory.
-* Sizes are ints or one list/tuple, as torch.
+torch's dtypes; sizes are ints or one list/tuple, as torch. The JAX differences
+(int32/float32 without ``jax_enable_x64``, ``empty`` is zeros) are listed once, in
+``jtoolkit.tensor_ops``' docstring, and in each function's.
 """
 
 from __future__ import annotations
@@ -115,28 +110,14 @@ def _legacy(args: tuple[Any, ...], dtype: np.dtype, device: Any) -> jax.Array:
     """torch's legacy constructor: ints are sizes, one sequence/array is data."""
     if not args:
         return place(jnp.zeros((0,), dtype), device)
-    if all(_is_size(a) for a in args):
-        sizes = tuple(int(a) for a in args)
-        if any(s < 0 for s in sizes):
-            bad = next(s for s in sizes if s < 0)
-            raise RuntimeError(
-                f"Trying to create tensor with negative dimension {bad}: "
-                f"{checks.shape_str(sizes)}"
-            )
-        return place(jnp.zeros(sizes, dtype), device)
-    if len(args) == 1:
-        data = args[0]
-        if isinstance(data, bool | float | complex | np.generic):
+    if len(args) == 1 and not _is_size(args[0]):
+        if isinstance(args[0], bool | float | complex | np.generic):
             raise TypeError(
-                f"new(): data must be a sequence (got {type(data).__name__}); "
+                f"new(): data must be a sequence (got {type(args[0]).__name__}); "
                 "pass sizes as ints or data as a list"
             )
-        return place(arrays.to_array(data, dtype), device)
-    bad = next(i for i, a in enumerate(args) if not _is_size(a))
-    raise TypeError(
-        f"new(): argument 'size' must be tuple of ints, but found element of type "
-        f"{type(args[bad]).__name__} at pos {bad}"
-    )
+        return place(arrays.to_array(args[0], dtype), device)
+    return place(jnp.zeros(parse_size(args, "new"), dtype), device)
 
 
 def Tensor(*args: Any, device: Any = None) -> jax.Array:
@@ -219,10 +200,7 @@ LongTensor = _typed(
     dtypes.default_int,
     "int64 with ``jax_enable_x64``, else int32 (torch: always int64)",
 )
-"""``torch.LongTensor``: ``LongTensor(data)`` or ``LongTensor(*sizes)``, int64.
-
-int32 without ``jax_enable_x64``.
-"""
+"""``torch.LongTensor``: ``LongTensor(data)`` or ``LongTensor(*sizes)``, int64/32."""
 
 
 FloatTensor = _typed("FloatTensor", dtypes.default_float, "float32 (torch.float32)")
@@ -234,10 +212,7 @@ DoubleTensor = _typed(
     lambda: dtypes.canonical(np.float64),
     "float64 with ``jax_enable_x64``, else float32 (torch: always float64)",
 )
-"""``torch.DoubleTensor``: ``DoubleTensor(data)`` or ``DoubleTensor(*sizes)``.
-
-float64 with ``jax_enable_x64``, else float32.
-"""
+"""``torch.DoubleTensor``: ``DoubleTensor(data)`` or ``DoubleTensor(*sizes)``."""
 
 
 BoolTensor = _typed("BoolTensor", lambda: np.dtype(np.bool_), "bool (torch.bool)")

@@ -41,26 +41,14 @@ def mm(a: ArrayLike, b: ArrayLike) -> jax.Array:
         [[14, 32], [32, 77]]
     """
     a, b = arrays.to_array(a), arrays.to_array(b)
-    if a.ndim != 2:
-        raise RuntimeError(
-            f"self must be a matrix (got shape {checks.shape_str(a.shape)})"
-        )
-    if b.ndim != 2:
-        raise RuntimeError(
-            f"mat2 must be a matrix (got shape {checks.shape_str(b.shape)})"
-        )
-    if a.dtype != b.dtype:
-        raise RuntimeError(
-            f"expected m1 and m2 to have the same dtype, but got: "
-            f"{dtypes.cpp_name(a.dtype)} != {dtypes.cpp_name(b.dtype)}"
-        )
+    for name, x in (("self", a), ("mat2", b)):
+        if x.ndim != 2:
+            shape = checks.shape_str(x.shape)
+            raise RuntimeError(f"{name} must be a matrix (got shape {shape})")
+    _same_dtype(a, b)
     if a.dtype == np.bool_:
         raise NotImplementedError("\"addmm_impl_cpu_\" not implemented for 'Bool'")
-    if a.shape[1] != b.shape[0]:
-        raise RuntimeError(
-            f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} "
-            f"and {b.shape[0]}x{b.shape[1]})"
-        )
+    _check_matmul(a, b)
     return jnp.matmul(a, b, precision=_HIGHEST)
 
 
@@ -106,15 +94,15 @@ def mv(a: ArrayLike, v: ArrayLike) -> jax.Array:
     return jnp.matmul(a, v, precision=_HIGHEST)
 
 
-def _matmul_error(a: jax.Array, b: jax.Array) -> RuntimeError | None:
-    """torch's message for operands ``matmul`` cannot multiply, else None."""
+def _check_matmul(a: jax.Array, b: jax.Array) -> None:
+    """Raise torch's RuntimeError for operands ``matmul`` cannot multiply."""
     if a.ndim == 0 or b.ndim == 0:
-        return RuntimeError(
+        raise RuntimeError(
             "both arguments to matmul need to be at least 1D, but they are "
             f"{a.ndim}D and {b.ndim}D"
         )
     if a.ndim == 1 and b.ndim == 1 and a.shape != b.shape:
-        return RuntimeError(
+        raise RuntimeError(
             f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src "
             f"[{b.shape[0]}] to have the same number of elements, but got "
             f"{a.shape[0]} and {b.shape[0]} elements respectively"
@@ -124,15 +112,14 @@ def _matmul_error(a: jax.Array, b: jax.Array) -> RuntimeError | None:
         rows = a.shape[-2] if a.ndim > 1 else 1
         m2 = (b.shape[0], 1) if b.ndim == 1 else b.shape[-2:]
         if a.ndim > 2 and b.ndim > 2:
-            return RuntimeError(
+            raise RuntimeError(
                 "Expected size for first two dimensions of batch2 tensor to be: "
                 f"[{a.shape[0]}, {a.shape[-1]}] but got: [{b.shape[0]}, {inner_b}]."
             )
-        return RuntimeError(
+        raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({rows}x{a.shape[-1]} and "
             f"{m2[0]}x{m2[1]})"
         )
-    return None
 
 
 def _same_dtype(a: jax.Array, b: jax.Array) -> None:
@@ -168,9 +155,7 @@ def matmul(input: ArrayLike, other: ArrayLike) -> jax.Array:
         ([3, 7], 11)
     """
     a, b = arrays.to_array(input), arrays.to_array(other)
-    error = _matmul_error(a, b)
-    if error is not None:
-        raise error
+    _check_matmul(a, b)
     _same_dtype(a, b)
     if a.ndim > 2 and b.ndim > 2:
         checks.check_broadcast(a.shape[:-2], b.shape[:-2])

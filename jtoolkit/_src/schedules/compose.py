@@ -183,7 +183,9 @@ def chained_scheduler(
         )
     if base_lr is not None:
         base_lr = check_positive("base_lr", base_lr, fn="chained_scheduler")
-    divisors = [_built_on(s, base_lr) for s in schedules[1:]]
+    # the lr each later schedule was built on divides it (None: it is a factor)
+    built_on = [getattr(s, "base_lr", None) for s in schedules[1:]]
+    divisors = built_on if base_lr is None else [base_lr] * len(built_on)
 
     def schedule(count: ArrayLike) -> jax.Array:
         value = jnp.asarray(schedules[0](count), jnp.float32)
@@ -194,16 +196,5 @@ def chained_scheduler(
             value = value * factor
         return value
 
-    first = schedules[0]
-    return (
-        LRSchedule(schedule, first.base_lr)
-        if isinstance(first, LRSchedule)
-        else schedule
-    )
-
-
-def _built_on(schedule: Schedule, base_lr: float | None) -> float | None:
-    """The lr a chained schedule's values are divided by (None: taken as factors)."""
-    if base_lr is not None:
-        return base_lr
-    return schedule.base_lr if isinstance(schedule, LRSchedule) else None
+    first = getattr(schedules[0], "base_lr", None)
+    return schedule if first is None else LRSchedule(schedule, first)

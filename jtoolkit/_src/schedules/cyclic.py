@@ -1,9 +1,8 @@
 """torch's ``CyclicLR`` and ``OneCycleLR``, closed-form, with their momentum twins.
 
-Both also cycle the optimizer's ``momentum`` (SGD, RMSprop) or ``betas[0]`` (Adam
-family) inversely to the learning rate; ``cyclic_momentum``/``one_cycle_momentum``
-return that second schedule, to pass as ``momentum=`` or ``betas=(twin, b2)`` to
-``jtoolkit.optim``.
+torch cycles the momentum (or Adam's ``beta1``) inversely to the lr; here that is
+a second schedule, ``cyclic_momentum``/``one_cycle_momentum``, to pass to
+``jtoolkit.optim`` as ``momentum=`` or ``betas=(twin, b2)``.
 """
 
 import math
@@ -18,10 +17,10 @@ from jtoolkit._src.core.checks import check_choice, check_int, check_positive
 from jtoolkit._src.schedules.numerics import (
     Schedule,
     ZeroDivisionArgumentError,
+    anneal_mix,
     as_count,
+    check_divisor,
     check_real,
-    cos_mix,
-    linear_mix,
     power,
 )
 
@@ -42,11 +41,7 @@ def _cyclic_height(
     fn: str,
 ) -> Schedule:
     """The fraction of the way from base to max at each count (triangle x scale)."""
-    if step_size_up == 0:
-        raise ZeroDivisionArgumentError(
-            f"{fn}: step_size_up must be > 0, got 0 (torch divides by it)"
-        )
-    up = check_positive("step_size_up", step_size_up, fn=fn)
+    up = check_divisor("step_size_up", step_size_up, fn=fn)
     down = up
     if step_size_down is not None:
         down = check_positive("step_size_down", step_size_down, fn=fn, allow_zero=True)
@@ -82,6 +77,11 @@ def _cyclic_height(
         return jnp.where(within <= up, rising, falling) * scale(t, cycle)
 
     return height
+
+
+def _between(start: float, end: float, height: Schedule) -> Schedule:
+    """``start + (end - start) * height(count)`` in float32."""
+    return lambda count: np.float32(start) + np.float32(end - start) * height(count)
 
 
 def cyclic_lr(
@@ -130,11 +130,7 @@ def cyclic_lr(
     height = _cyclic_height(
         step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode, fn="cyclic_lr"
     )
-
-    def schedule(count: ArrayLike) -> jax.Array:
-        return np.float32(base_lr) + np.float32(max_lr - base_lr) * height(count)
-
-    return schedule
+    return _between(base_lr, max_lr, height)
 
 
 def cyclic_momentum(
@@ -152,7 +148,7 @@ def cyclic_momentum(
     torch: ``CyclicLR(..., cycle_momentum=True, base_momentum=0.8, max_momentum=0.9)``
     writes ``max_momentum - (max_momentum - base_momentum) * height`` into
     ``momentum`` (SGD) or ``betas[0]`` (Adam) at every step, even for SGD built
-    with ``momentum=0``. Arguments shared with :func:`cyclic_lr` mean the same.
+    with ``momentum=0``.
 
     Args:
         step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode: as in
@@ -180,21 +176,7 @@ def cyclic_momentum(
         scale_mode,
         fn="cyclic_momentum",
     )
-    top, bottom = float(max_momentum), float(base_momentum)
-
-    def schedule(count: ArrayLike) -> jax.Array:
-        return np.float32(top) - np.float32(top - bottom) * height(count)
-
-    return schedule
-
-
-def _divisor(name: str, value: float, fn: str = "one_cycle_lr") -> float:
-    """A divisor: 0 raises torch's ZeroDivisionError, a negative one ValueError."""
-    if value == 0:
-        raise ZeroDivisionArgumentError(
-            f"{fn}: {name} must be > 0, got {value!r} (torch divides by it)"
-        )
-    return check_positive(name, value, fn=fn)
+    return _between(float(max_momentum), float(base_momentum), height)
 
 
 def _one_cycle_ends(
@@ -205,8 +187,8 @@ def _one_cycle_ends(
     three_phase: bool,
     *,
     fn: str,
-) -> tuple[int, list[float]]:
-    """Validate torch's OneCycleLR arguments; return total steps and phase end steps."""
+) -> list[float]:
+    """Validate torch's OneCycleLR arguments; return the steps where phases end."""
     if total_steps is not None:
         total = check_int("total_steps", total_steps, fn=fn, minimum=1)
     elif epochs is not None and steps_per_epoch is not None:
@@ -228,8 +210,8 @@ def _one_cycle_ends(
             f"torch divides by zero), but got {pct_start=} and total_steps={total}"
         )
     if three_phase:
-        return total, [first, float(2 * pct_start * total) - 2, total - 1.0]
-    return total, [first, total - 1.0]
+        return [first, float(2 * pct_start * total) - 2, total - 1.0]
+    return [first, total - 1.0]
 
 
 def _split(value: float) -> tuple[np.float32, np.float32]:
@@ -239,10 +221,14 @@ def _split(value: float) -> tuple[np.float32, np.float32]:
 
 
 def _phased(
-    total: int, ends: list[float], points: list[tuple[float, float]], anneal: str
+    ends: list[float], levels: tuple[float, float, float], mix: Callable
 ) -> Schedule:
-    """Interpolate ``points[i] = (start, end)`` over phase ``i``, torch's phase rule."""
-    mix = cos_mix if anneal == "cos" else linear_mix
+    """``levels = (start, peak, final)``: start to peak, (back to start if three
+    phases,) to final; phase ``i`` ends at ``ends[i]``, torch's phase rule."""
+    start, peak, final = levels
+    points = [(start, peak), (peak, final)]
+    if len(ends) == 3:
+        points = [(start, peak), (peak, start), (start, final)]
 
     def schedule(count: ArrayLike) -> jax.Array:
         # torch's last used lr is at count total - 1; its value at count total is
@@ -264,15 +250,6 @@ def _phased(
         return value
 
     return schedule
-
-
-def _check_anneal(anneal_strategy: str) -> str:
-    if anneal_strategy not in ("cos", "linear"):
-        raise ValueError(
-            "anneal_strategy must be one of 'cos' or 'linear', instead got "
-            f"{anneal_strategy!r}"
-        )
-    return anneal_strategy
 
 
 def one_cycle_lr(
@@ -327,15 +304,13 @@ def one_cycle_lr(
         [0.25, 1.0, 0.5, 0.0]
     """
     max_lr = check_real("max_lr", max_lr, fn="one_cycle_lr")
-    initial = max_lr / _divisor("div_factor", div_factor)
-    final = initial / _divisor("final_div_factor", final_div_factor)
-    total, ends = _one_cycle_ends(
-        total_steps, epochs, steps_per_epoch, pct_start, three_phase, fn="one_cycle_lr"
+    fn = "one_cycle_lr"
+    initial = max_lr / check_divisor("div_factor", div_factor, fn=fn)
+    final = initial / check_divisor("final_div_factor", final_div_factor, fn=fn)
+    ends = _one_cycle_ends(
+        total_steps, epochs, steps_per_epoch, pct_start, three_phase, fn=fn
     )
-    points = [(initial, max_lr), (max_lr, final)]
-    if three_phase:
-        points = [(initial, max_lr), (max_lr, initial), (initial, final)]
-    return _phased(total, ends, points, _check_anneal(anneal_strategy))
+    return _phased(ends, (initial, max_lr, final), anneal_mix(anneal_strategy, fn=fn))
 
 
 def one_cycle_momentum(
@@ -353,8 +328,7 @@ def one_cycle_momentum(
     torch: ``OneCycleLR(..., cycle_momentum=True, base_momentum=0.85,
     max_momentum=0.95)`` writes it into ``momentum`` (SGD) or ``betas[0]`` (Adam):
     ``max_momentum`` at the start, ``base_momentum`` at the lr peak, back to
-    ``max_momentum`` at the end. Arguments shared with :func:`one_cycle_lr` mean
-    the same.
+    ``max_momentum`` at the end.
 
     Args:
         total_steps: as in :func:`one_cycle_lr`; so are ``epochs``,
@@ -375,16 +349,9 @@ def one_cycle_momentum(
         >>> [round(v, 4) for v in schedule(jnp.arange(4)).tolist()]
         [0.95, 0.85, 0.9, 0.95]
     """
-    total, ends = _one_cycle_ends(
-        total_steps,
-        epochs,
-        steps_per_epoch,
-        pct_start,
-        three_phase,
-        fn="one_cycle_momentum",
+    fn = "one_cycle_momentum"
+    ends = _one_cycle_ends(
+        total_steps, epochs, steps_per_epoch, pct_start, three_phase, fn=fn
     )
     top, bottom = float(max_momentum), float(base_momentum)
-    points = [(top, bottom), (bottom, top)]
-    if three_phase:
-        points = [(top, bottom), (bottom, top), (top, top)]
-    return _phased(total, ends, points, _check_anneal(anneal_strategy))
+    return _phased(ends, (top, bottom, top), anneal_mix(anneal_strategy, fn=fn))

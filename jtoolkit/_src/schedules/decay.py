@@ -20,7 +20,9 @@ from jtoolkit._src.schedules.numerics import (
     LRSchedule,
     Schedule,
     ZeroDivisionArgumentError,
+    anneal_mix,
     as_count,
+    check_divisor,
     check_real,
     cos_mix,
     linear_mix,
@@ -191,21 +193,14 @@ def cosine_annealing_lr(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule
     """
     lr = check_positive("lr", lr, fn="cosine_annealing_lr", allow_zero=True)
     eta_min = check_real("eta_min", eta_min, fn="cosine_annealing_lr")
-    if T_max == 0:
-        raise ZeroDivisionArgumentError(
-            "cosine_annealing_lr: T_max must be > 0, got 0 (torch: modulo by zero)"
-        )
-    period = check_positive("T_max", T_max, fn="cosine_annealing_lr")
+    period = check_divisor("T_max", T_max, fn="cosine_annealing_lr")
+
+    span = np.float32(period)
 
     def schedule(count: ArrayLike) -> jax.Array:
         phase = jnp.mod(as_count(count), np.float32(2 * period))
         done = jnp.minimum(phase, np.float32(2 * period) - phase)  # in [0, T_max]
-        return cos_mix(
-            lr,
-            eta_min,
-            done / np.float32(period),
-            (np.float32(period) - done) / np.float32(period),
-        )
+        return cos_mix(lr, eta_min, done / span, (span - done) / span)
 
     return LRSchedule(schedule, lr)
 
@@ -599,11 +594,7 @@ def swa_lr(
     """
     start = check_positive("lr", lr, fn="swa_lr", allow_zero=True)
     end = check_real("swa_lr", swa_lr, fn="swa_lr")
-    if anneal_strategy not in ["cos", "linear"]:
-        raise ValueError(
-            "anneal_strategy must be one of 'cos' or 'linear', "
-            f"instead got {anneal_strategy}"
-        )
+    mix = anneal_mix(anneal_strategy, fn="swa_lr")
     if not isinstance(anneal_epochs, int) or anneal_epochs < 0:
         raise ValueError(
             f"anneal_epochs must be equal or greater than 0, got {anneal_epochs}"
@@ -613,7 +604,6 @@ def swa_lr(
             lambda count: jnp.full(jnp.shape(count), end, jnp.float32), lr
         )
     total = np.float32(anneal_epochs)
-    mix = cos_mix if anneal_strategy == "cos" else linear_mix
 
     def schedule(count: ArrayLike) -> jax.Array:
         done = jnp.clip(as_count(count), 0, total)

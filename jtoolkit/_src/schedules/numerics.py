@@ -19,11 +19,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.checks import check_positive
+
 __all__ = [
     "LRSchedule",
     "Schedule",
     "ZeroDivisionArgumentError",
+    "anneal_mix",
     "as_count",
+    "check_divisor",
     "check_real",
     "cos_mix",
     "linear_mix",
@@ -120,3 +124,22 @@ def cos_mix(start: float, end: float, done: jax.Array, left: jax.Array) -> jax.A
 def linear_mix(start: float, end: float, done: jax.Array, left: jax.Array) -> jax.Array:
     """Linear interpolation ``start + (end - start) * done``, as two positive terms."""
     return np.float32(start) * left + np.float32(end) * done
+
+
+def check_divisor(name: str, value: float, *, fn: str) -> float:
+    """A divisor: 0 raises ZeroDivisionArgumentError, a negative one ValueError."""
+    if value == 0:
+        raise ZeroDivisionArgumentError(
+            f"{fn}: {name} must be > 0, got {value!r} (torch divides by it)"
+        )
+    return check_positive(name, value, fn=fn)
+
+
+def anneal_mix(strategy: str, *, fn: str) -> Callable[..., jax.Array]:
+    """:func:`cos_mix` or :func:`linear_mix`, torch's ``anneal_strategy``."""
+    if strategy not in ("cos", "linear"):
+        raise ValueError(
+            f"{fn}: anneal_strategy must be one of 'cos' or 'linear', instead got "
+            f"{strategy!r}"
+        )
+    return cos_mix if strategy == "cos" else linear_mix

@@ -42,8 +42,8 @@ order, every torch parameter must exist with the same default, and a torch
 keyword-only parameter must be keyword-only here too. Every difference that
 remains must be a row of the "Deliberate differences" table in
 docs/migration.md (``name | difference | reason``; a row may name several,
-comma-separated), and every row for these
-modules must still be a difference: the table cannot go stale.
+comma-separated), and every row for these modules must still be a difference:
+the table cannot go stale.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def _same_default(a, b) -> bool:
         return False
 
 
-def _compare_one(mine, twin, spare: set[str]) -> list[str]:
+def _compare_one(mine, twin, spare: set[str], kind: str) -> list[str]:
     """Differences from one torch overload; ``spare``: other overloads' names."""
     found = []
     pos, tpos = _positional(mine), _positional(twin)
@@ -192,7 +192,7 @@ def _compare_one(mine, twin, spare: set[str]) -> list[str]:
         if q is None:
             found.append(f"no {p.name}")
         elif p.default is not p.empty and not _same_default(q.default, p.default):
-            if p.name != "lr":  # a schedule's lr is its first, required argument
+            if not (kind == "scheduler" and p.name == "lr"):  # a schedule needs it
                 found.append(f"{p.name}={q.default!r} != torch {p.default!r}")
     return found
 
@@ -211,11 +211,11 @@ def _compare(ours, theirs: list[inspect.Signature], kind: str) -> list[str]:
         mine = mine[1:]
         twins = [[p for p in t if p.name != "generator"] for t in twins]
     if len(twins) == 1:
-        return _compare_one(mine, twins[0], set())
+        return _compare_one(mine, twins[0], set(), kind)
     found = []
     for i, twin in enumerate(twins):
         spare = {n for j, t in enumerate(twins) if j != i for n in _positional(t)}
-        diff = _compare_one(mine, twin, spare & names)
+        diff = _compare_one(mine, twin, spare & names, kind)
         if diff:
             shown = ", ".join(_positional(twin))
             found.append(f"overload ({shown}): " + ", ".join(diff))

@@ -141,6 +141,35 @@ def pytest_collection_modifyitems(config, items):
 
 
 _MODULE_RSS: dict[str, tuple[float, float]] = {}  # module -> (peak rise, kept) GiB
+# module -> [programs compiled, seconds in JAX's trace/lower/compile pipeline]
+_MODULE_COMPILES: dict[str, list[float]] = {}
+_CURRENT_MODULE = ["<collection>"]
+_COMPILE_EVENTS = (
+    "/jax/core/compile/jaxpr_trace_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",
+)
+
+
+def _count_compile(event: str, duration: float, **_: object) -> None:
+    """(jax.monitoring listener) Charge JAX's compile-pipeline time to the module
+    that is running: compilation, not the code under test, is most of the suite's
+    time, so the summary names the modules that compile most."""
+    if event in _COMPILE_EVENTS:
+        entry = _MODULE_COMPILES.setdefault(_CURRENT_MODULE[0], [0, 0.0])
+        entry[0] += event == _COMPILE_EVENTS[-1]
+        entry[1] += duration
+
+
+def _listen_to_compiles() -> None:
+    try:
+        from jax import monitoring
+    except ImportError:  # pragma: no cover - jax is a dependency
+        return
+    monitoring.register_event_duration_secs_listener(_count_compile)
+
+
+_listen_to_compiles()
 
 
 def _rss_gib() -> float:
@@ -167,8 +196,9 @@ def _release_jax_caches_after_each_module(request):
     it left resident after the cleanup (the summary lists the largest of each).
     """
     peak_before, rss_before = _peak_rss_gib(), _rss_gib()
-    yield
     name = getattr(request.module, "__name__", str(request.node.nodeid))
+    _CURRENT_MODULE[0] = name
+    yield
     try:
         if os.environ.get("JTOOLKIT_KEEP_JAX_CACHES") != "1":
             _release_memory()
@@ -198,6 +228,7 @@ def _peak_rss_gib() -> float:
 
 
 _MODULES = pytest.StashKey[dict]()  # module -> (peak rise, kept) GiB, all workers
+_COMPILES = pytest.StashKey[dict]()  # module -> [programs, seconds], all workers
 _TOP_MODULES = 8
 
 
@@ -207,11 +238,13 @@ def pytest_sessionfinish(session):
     if workeroutput is not None:
         workeroutput["peak_rss_gib"] = _peak_rss_gib()
         workeroutput["module_rss_gib"] = dict(_MODULE_RSS)
+        workeroutput["module_compiles"] = dict(_MODULE_COMPILES)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error):
-    """(xdist controller) Collect each worker's peak RSS and per-module RSS."""
+    """(xdist controller) Collect each worker's peak RSS, per-module RSS and
+    per-module compilations."""
     output = getattr(node, "workeroutput", {})
     peak = output.get("peak_rss_gib")
     if peak is not None:
@@ -220,11 +253,17 @@ def pytest_testnodedown(node, error):
     for name, (rise, kept) in output.get("module_rss_gib", {}).items():
         old_rise, old_kept = modules.get(name, (0.0, 0.0))
         modules[name] = (max(rise, old_rise), max(kept, old_kept))
+    compiles = node.config.stash.setdefault(_COMPILES, {})
+    for name, (programs, seconds) in output.get("module_compiles", {}).items():
+        old_programs, old_seconds = compiles.get(name, (0, 0.0))
+        compiles[name] = (old_programs + programs, old_seconds + seconds)
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    """The peak RSS of each worker (or of this process), and the modules that
-    raised a peak the most or kept the most memory after their cleanup."""
+    """The peak RSS of each worker (or of this process), the modules that raised a
+    peak the most or kept the most memory after their cleanup, and the modules
+    that spent the most time compiling (JAX's trace, lower and compile, summed
+    over workers; the total first)."""
     peaks = config.stash.get(_PEAKS, {}) or {"main": _peak_rss_gib()}
     terminalreporter.write_line(
         "peak RSS per pytest process: "
@@ -239,3 +278,12 @@ def pytest_terminal_summary(terminalreporter, config):
                 f"modules that {what}: "
                 + ", ".join(f"{name} {gib:+.2f} GiB" for name, gib in top)
             )
+    compiles = config.stash.get(_COMPILES, {}) or _MODULE_COMPILES
+    if compiles:
+        programs = int(sum(v[0] for v in compiles.values()))
+        seconds = sum(v[1] for v in compiles.values())
+        top = sorted(compiles.items(), key=lambda kv: -kv[1][1])[:_TOP_MODULES]
+        terminalreporter.write_line(
+            f"JAX compiled {programs} programs in {seconds:.0f} s; most in: "
+            + ", ".join(f"{name} {int(n)} ({s:.0f} s)" for name, (n, s) in top)
+        )

@@ -219,8 +219,10 @@ def _release_jax_caches_after_each_module(request):
 # compiled programs there and then, not only at the end of its module: each
 # program holds ~2 MB, and a module comparing whole converted models compiles
 # hundreds (tests/interop/test_graph rose 1.4 GiB). Programs needed again are
-# read back from the session's persistent compilation cache.
-RSS_LIMIT_GIB = float(os.environ.get("JTOOLKIT_TEST_RSS_LIMIT_GIB", "1.5"))
+# read back from the session's persistent compilation cache. A worker holds
+# ~0.5 GiB after collection and one test adds at most ~0.7 GiB (converting and
+# comparing a ResNet), so 1.25 keeps the peak under issue #25's 2 GB.
+RSS_LIMIT_GIB = float(os.environ.get("JTOOLKIT_TEST_RSS_LIMIT_GIB", "1.25"))
 
 
 @pytest.fixture(autouse=True)

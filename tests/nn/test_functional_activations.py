@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from parity import assert_close_to_truth, torch_references
 
 import jtoolkit.functional as F
 from tests.nn._harness import RTOL, _x, check
@@ -67,6 +68,32 @@ def test_gelu_rejects_unknown_approximation(torch):
         torch.nn.functional.gelu(torch.zeros(2), approximate="x")
     with pytest.raises(RuntimeError, match="none or tanh"):
         F.gelu(jnp.zeros(2), approximate="x")
+
+
+def test_gelu_tanh_tails_match_torch_float64(torch, rng):
+    """The tanh form far from 0, values and gradients, to parity.py's derived bound.
+
+    ``1 + tanh(u)`` cancels in the negative tail: XLA's float32 tanh, capped at
+    SSE4.2, did not round to -1 there and left gradients of -9e-6 where torch's are
+    0 (CONTRIBUTING.md's ISA reruns); the positive tail saturates to ``x``, grad 1.
+    """
+    tails = np.linspace(3.0, 12.0, 91)
+    x = np.concatenate([-tails, tails]).astype(np.float32)
+    w = rng.standard_normal(x.shape).astype(np.float32)
+
+    def run(start, dtype):
+        t = torch.tensor(start, dtype=dtype, requires_grad=True)
+        y = torch.nn.functional.gelu(t, approximate="tanh")
+        (y * torch.tensor(w, dtype=dtype)).sum().backward()
+        return {"value": y, "grad": t.grad}
+
+    def ours(v):
+        return F.gelu(v, approximate="tanh")
+
+    value, vjp = jax.vjp(ours, jnp.asarray(x))
+    got = {"value": value, "grad": vjp(jnp.asarray(w))[0]}
+    truth, references = torch_references(run, x, torch)
+    assert_close_to_truth(got, truth, references, "gelu tanh tails")
 
 
 # ------------------------------------- the rest: kinks, NaN and inf against torch

@@ -119,6 +119,13 @@ ELEMENTWISE = {
     "threshold": ((1.0, -2.0), (-1.0, 3.0)),
 }
 CASES = [(n, a) for n, (first, second) in ELEMENTWISE.items() for a in (first, second)]
+# torch's own gradient at a NaN input depends on its CPU kernel and on the NaN's
+# position for these: NaN inside a vectorised stride, the positive branch's slope
+# in the scalar remainder (elu with a NaN at index 6 of 20 elements: NaN with
+# ATEN_CPU_CAPABILITY=default or avx2, 1.0 with avx512, whose stride is longer).
+# The oracle has no answer there, so their gradients are compared at every other
+# input (their values at NaN still are).
+GRAD_AT_NAN_BY_KERNEL = {"elu", "celu", "selu", "hardswish"}
 
 
 def _kink_input(rng):
@@ -142,7 +149,8 @@ def test_more_activations_match_torch_at_kinks(torch, rng, name, args):
     ours = getattr(F, name)
     np.testing.assert_allclose(ours(x, *args), y, RTOL, 1e-6)
     grad = jax.grad(lambda v: jnp.sum(ours(v, *args) * w))(jnp.asarray(x))
-    np.testing.assert_allclose(grad, g, RTOL, 1e-6)
+    compared = ~np.isnan(x) if name in GRAD_AT_NAN_BY_KERNEL else slice(None)
+    np.testing.assert_allclose(np.asarray(grad)[compared], g[compared], RTOL, 1e-6)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from parity import assert_close_to_truth, torch_references
 
 import jtoolkit.functional as F
 from tests.nn._harness import RTOL, _x, check
@@ -69,6 +70,32 @@ def test_gelu_rejects_unknown_approximation(torch):
         F.gelu(jnp.zeros(2), approximate="x")
 
 
+def test_gelu_tanh_tails_match_torch_float64(torch, rng):
+    """The tanh form far from 0, values and gradients, to parity.py's derived bound.
+
+    ``1 + tanh(u)`` cancels in the negative tail: XLA's float32 tanh, capped at
+    SSE4.2, did not round to -1 there and left gradients of -9e-6 where torch's are
+    0 (CONTRIBUTING.md's ISA reruns); the positive tail saturates to ``x``, grad 1.
+    """
+    tails = np.linspace(3.0, 12.0, 91)
+    x = np.concatenate([-tails, tails]).astype(np.float32)
+    w = rng.standard_normal(x.shape).astype(np.float32)
+
+    def run(start, dtype):
+        t = torch.tensor(start, dtype=dtype, requires_grad=True)
+        y = torch.nn.functional.gelu(t, approximate="tanh")
+        (y * torch.tensor(w, dtype=dtype)).sum().backward()
+        return {"value": y, "grad": t.grad}
+
+    def ours(v):
+        return F.gelu(v, approximate="tanh")
+
+    value, vjp = jax.vjp(ours, jnp.asarray(x))
+    got = {"value": value, "grad": vjp(jnp.asarray(w))[0]}
+    truth, references = torch_references(run, x, torch)
+    assert_close_to_truth(got, truth, references, "gelu tanh tails")
+
+
 # ------------------------------------- the rest: kinks, NaN and inf against torch
 
 KINKS = [0.0, -0.0, 0.5, -0.5, 1.0, -1.0, 3.0, -3.0, 6.0, 2.5, 10.0, -10.0, 100.0]
@@ -92,6 +119,13 @@ ELEMENTWISE = {
     "threshold": ((1.0, -2.0), (-1.0, 3.0)),
 }
 CASES = [(n, a) for n, (first, second) in ELEMENTWISE.items() for a in (first, second)]
+# torch's own gradient at a NaN input depends on its CPU kernel and on the NaN's
+# position for these: NaN inside a vectorised stride, the positive branch's slope
+# in the scalar remainder (elu with a NaN at index 6 of 20 elements: NaN with
+# ATEN_CPU_CAPABILITY=default or avx2, 1.0 with avx512, whose stride is longer).
+# The oracle has no answer there, so their gradients are compared at every other
+# input (their values at NaN still are).
+GRAD_AT_NAN_BY_KERNEL = {"elu", "celu", "selu", "hardswish"}
 
 
 def _kink_input(rng):
@@ -115,7 +149,8 @@ def test_more_activations_match_torch_at_kinks(torch, rng, name, args):
     ours = getattr(F, name)
     np.testing.assert_allclose(ours(x, *args), y, RTOL, 1e-6)
     grad = jax.grad(lambda v: jnp.sum(ours(v, *args) * w))(jnp.asarray(x))
-    np.testing.assert_allclose(grad, g, RTOL, 1e-6)
+    compared = ~np.isnan(x) if name in GRAD_AT_NAN_BY_KERNEL else slice(None)
+    np.testing.assert_allclose(np.asarray(grad)[compared], g[compared], RTOL, 1e-6)
 
 
 @pytest.mark.parametrize(

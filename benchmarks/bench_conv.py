@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -45,7 +46,15 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--quick", action="store_true", help="3 reps, batch 32")
-    parser.add_argument("--only", choices=["conv", "variants", "cnn"], default=None)
+    parser.add_argument(
+        "--only", choices=["conv", "variants", "cnn", "lowering"], default=None
+    )
+    parser.add_argument(
+        "--policies",
+        default=None,
+        help="lowering: comma-separated indices into the per-layer rules to compare "
+        "(default: all)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.reps, args.batch = 3, 32
@@ -147,6 +156,164 @@ def torch_conv_fwd_bwd(torch, layer, x) -> Callable[[], None]:
         (layer(x) ** 2).sum().backward()
 
     return run
+
+
+# ------------------------------------------------------------------ lowering cost
+
+# The ResNet-8 of first_epoch_jtk.py (32x32 digits): every distinct conv layer as
+# (in, out, kernel, stride, input side, is the first layer).
+RESNET_CONVS = [
+    (1, 16, 3, 1, 32, True),
+    (16, 16, 3, 1, 32, False),
+    (16, 32, 3, 2, 32, False),
+    (16, 32, 1, 2, 32, False),
+    (32, 32, 3, 1, 16, False),
+    (32, 64, 3, 2, 16, False),
+    (32, 64, 1, 2, 16, False),
+    (64, 64, 3, 1, 8, False),
+]
+
+
+def _compiled(fn, *args) -> tuple[Callable, float, float]:
+    """``fn`` jitted, lowered and compiled for ``args``; the wall seconds that took
+    and the process's CPU seconds (insensitive to other processes' load)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    exe = jax.jit(fn).lower(*args).compile()
+    return exe, time.perf_counter() - start, time.process_time() - cpu
+
+
+def _policies() -> dict[str, Callable[[tuple, tuple, tuple], bool]]:
+    """Per-layer rules for ``impl="auto"``'s hybrid-or-xla choice, to compare."""
+    from jtoolkit._src.nn import conv_lowering
+
+    def stride1_from(channels: int):
+        def rule(x_shape, kernel_shape, stride):
+            *k, cin, _ = kernel_shape
+            one = int(np.prod(k)) == 1
+            return one or (all(s == 1 for s in stride) and cin >= channels)
+
+        return rule
+
+    return {
+        "hybrid everywhere (wave 4)": lambda x_shape, kernel_shape, stride: True,
+        "xla everywhere": lambda x_shape, kernel_shape, stride: False,
+        "hybrid for 1x1 only": stride1_from(1 << 30),
+        "1x1; k x k stride 1 from 16 in-ch": stride1_from(16),
+        "1x1; k x k stride 1, >= 32 in-ch, >= 28x28 (default)": (
+            conv_lowering.hybrid_pays
+        ),
+    }
+
+
+def lowering_layers(args) -> str:
+    """Compile seconds and forward+backward ms of each ResNet conv, xla vs hybrid."""
+    from jtoolkit._src.nn import conv_lowering
+
+    rng = np.random.default_rng(0)
+    rows, thunks, compile_s, compile_cpu = [], {}, {}, {}
+    for cin, cout, k, s, side, first in RESNET_CONVS:
+        x = jnp.asarray(rng.standard_normal((args.batch, side, side, cin), np.float32))
+        w = jnp.asarray(rng.standard_normal((k, k, cin, cout), np.float32))
+        pads = ((k // 2, k // 2),) * 2
+        name = f"{cin}->{cout} k{k} s{s} {side}x{side}"
+        rows.append(name)
+        for impl in ("xla", "hybrid"):
+            conv = getattr(conv_lowering, f"conv_{impl}")
+
+            def loss(x, w, conv=conv, s=s, pads=pads):
+                return jnp.sum(conv(x, w, (s, s), pads, (1, 1)) ** 2)
+
+            # the first layer's input is data: no input gradient, as in training
+            grad = jax.grad(loss, argnums=1 if first else (0, 1))
+            exe, secs, cpu = _compiled(grad, x, w)
+            compile_s[name, impl] = secs
+            compile_cpu[name, impl] = cpu
+            thunks[name, impl] = partial(
+                lambda exe, x, w: jax.block_until_ready(exe(x, w)), exe, x, w
+            )
+    timed = measure({f"{n}|{i}": t for (n, i), t in thunks.items()}, args.reps)
+    lines = [
+        f"**ResNet-8 conv layers, forward+backward, batch {args.batch}: compile s "
+        "and median ms per lowering**",
+        "",
+        "| layer (in->out, kernel, stride, input) | xla compile s (CPU s) "
+        "| hybrid compile s (CPU s) | xla ms | hybrid ms | hybrid / xla run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in rows:
+        xla, hyb = timed[f"{name}|xla"], timed[f"{name}|hybrid"]
+        lines.append(
+            f"| {name} | {compile_s[name, 'xla']:.2f} ({compile_cpu[name, 'xla']:.2f})"
+            f" | {compile_s[name, 'hybrid']:.2f} ({compile_cpu[name, 'hybrid']:.2f})"
+            f" | {xla['median_ms']:.1f} | {hyb['median_ms']:.1f}"
+            f" | {hyb['median_ms'] / xla['median_ms']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def lowering_resnet(args) -> str:
+    """The ResNet-8's whole SGD train step per ``impl="auto"`` threshold: compile
+    seconds (lower + XLA compile) and median step ms."""
+    from first_epoch_jtk import ResNet  # benchmarks/ is sys.path[0] when run
+
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((args.batch, 32, 32, 1), np.float32))
+    y = jnp.asarray(rng.integers(0, 10, args.batch), jnp.int32)
+    thunks, compile_s, compile_cpu = {}, {}, {}
+    from jtoolkit._src.nn import conv_lowering
+
+    default = conv_lowering.hybrid_pays
+    policies = list(_policies().items())
+    if args.policies:
+        policies = [policies[int(i)] for i in args.policies.split(",")]
+    for label, rule in policies:
+        conv_lowering.hybrid_pays = rule
+        jax.clear_caches()
+        model = ResNet(rngs=nnx.Rngs(0))
+        model.train()
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        tx = optax.sgd(0.1, momentum=0.9, nesterov=True)
+
+        def step(params, rest, opt_state, x, y, graphdef=graphdef, tx=tx):
+            def loss_fn(params, rest):
+                m = nnx.merge(graphdef, params, rest, copy=True)
+                logits = m(x)
+                loss = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+                return loss.mean(), nnx.state(m, nnx.BatchStat)
+
+            grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+            (loss, stats), grads = grad_fn(params, rest)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), stats, opt_state, loss
+
+        opt_state = tx.init(params)
+        exe, compile_s[label], compile_cpu[label] = _compiled(
+            step, params, rest, opt_state, x, y
+        )
+        thunks[label] = partial(
+            lambda exe, *a: jax.block_until_ready(exe(*a)),
+            exe,
+            params,
+            rest,
+            opt_state,
+            x,
+            y,
+        )
+    conv_lowering.hybrid_pays = default
+    timed = measure(thunks, args.reps)
+    lines = [
+        f'**ResNet-8 SGD train step, batch {args.batch}, per `impl="auto"` choice**',
+        "",
+        "| hybrid where | compile s | compile CPU s | median step ms | min step ms |",
+        "|---|---|---|---|---|",
+    ]
+    for label, entry in timed.items():
+        lines.append(
+            f"| {label} | {compile_s[label]:.2f} | {compile_cpu[label]:.2f}"
+            f" | {entry['median_ms']:.1f}"
+            f" | {entry['min_ms']:.1f} |"
+        )
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ harness
@@ -308,6 +475,11 @@ def main() -> None:
     torch.manual_seed(0)
     print(header(torch, args))
     cases = []
+    if args.only == "lowering":
+        print()
+        print(lowering_layers(args), flush=True)
+        print()
+        print(lowering_resnet(args), flush=True)
     if args.only in (None, "conv"):
         cases += conv_cases(torch, args)
     if args.only in (None, "variants"):

@@ -278,8 +278,10 @@ class Conv2d(_Conv):
       padding_mode: "zeros", "reflect", "replicate" or "circular".
       device, dtype: where the parameters live and their dtype (as ``Conv1d``).
       rngs: ``nnx.Rngs`` with a ``params`` stream.
-      impl: "auto" (on CPU "hybrid", or for depthwise a shifted-slice
-        multiply-add; "xla" elsewhere), "xla"
+      impl: "auto" (on CPU "hybrid" for grouped and 1x1 layers and k x k
+        ones at stride 1 from 32 in-channels on 28x28 maps, a shifted-slice
+        multiply-add for depthwise ones, else "xla": the hybrid compiles
+        slower), "xla"
         (``lax.conv_general_dilated`` and autodiff), "im2col" (patches + one
         matmul) or "hybrid" (XLA forward, cache-blocked im2col kernel gradient;
         reverse mode only); the last two run once per channel group. All give

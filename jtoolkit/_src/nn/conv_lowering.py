@@ -14,8 +14,11 @@ explicit padding, dilation) give the same numbers (to float32 rounding):
   is fast; a whole CNN train step gained 7-26% (benchmarks/RESULTS.md).
 
 ``"auto"`` picks, at trace time (``pick_impl``), on the CPU backend "hybrid" for a
-2-D convolution and a shifted-slice multiply-add for a 2-D depthwise one, and "xla"
-otherwise; "im2col" and "hybrid" run a grouped convolution once per group.
+2-D grouped convolution and a shifted-slice multiply-add for a 2-D depthwise one;
+for an ungrouped 2-D layer, "hybrid" where it pays with its compile time counted
+(``hybrid_pays``: 1x1 kernels, and k x k ones at stride 1 from 32 in-channels on
+28x28 maps), "xla" elsewhere; "xla" for 1-D/3-D and off the CPU. "im2col" and
+"hybrid" run a grouped convolution once per group.
 "hybrid" is a ``jax.custom_vjp``: reverse mode (grad, any order) works, forward
 mode (``jax.jvp``/``jacfwd``) does not; use ``impl="xla"`` for that.
 """
@@ -45,6 +48,12 @@ _IMPLS = ("auto", "xla", "im2col", "hybrid")
 
 
 _CHUNK_BYTES = 4 * 2**20  # patches per scan step: about L2-sized
+
+
+_HYBRID_MIN_CHANNELS = 32  # "auto": a k x k (k > 1) layer's in-channels for "hybrid"
+
+
+_HYBRID_MIN_PIXELS = 28 * 28  # ... and its input's pixels per image
 
 
 _SPATIAL = {1: "W", 2: "HW", 3: "DHW"}
@@ -91,9 +100,35 @@ def pick_impl(impl: str, n: int = 2, groups: int = 1, depthwise: bool = False) -
     return "shifted" if groups > 1 and depthwise else "hybrid"
 
 
+def hybrid_pays(
+    x_shape: tuple[int, ...], kernel_shape: tuple[int, ...], stride: tuple[int, ...]
+) -> bool:
+    """Whether "auto" runs an ungrouped 2-D layer "hybrid" rather than "xla", its
+    compile time counted (benchmarks/bench_conv.py ``--only lowering``: a
+    ResNet-8's layers, batch 128, 2 CPU cores; benchmarks/RESULTS.md).
+
+    A 1x1 kernel compiles as fast either way and its kernel gradient runs ~2x
+    faster: "hybrid". A k x k kernel (k > 1) compiles 3-6x slower as "hybrid"
+    (0.6-1.3 s more per layer there) and ran 1.1-1.8x slower than XLA's when
+    strided, from 1 or 16 in-channels or on 8x8-16x16 maps; it paid only at
+    stride 1 from 32 in-channels on 28x28 maps (Conv2d(32, 64) 0.88x, the CNN's
+    step 0.73x): "hybrid" only from ``_HYBRID_MIN_CHANNELS`` in-channels and
+    ``_HYBRID_MIN_PIXELS`` pixels per image at stride 1.
+    """
+    *k, cin, _ = kernel_shape
+    if math.prod(k) == 1:
+        return True
+    return (
+        all(s == 1 for s in stride)
+        and cin >= _HYBRID_MIN_CHANNELS
+        and math.prod(x_shape[1:-1]) >= _HYBRID_MIN_PIXELS
+    )
+
+
 def lowering(impl: str, n: int, groups: int, depthwise: bool = False):
     """The kernel ``(x, w, stride, padding, dilation, groups) -> y`` for ``impl``;
-    "im2col"/"hybrid" run once per channel group and concatenate."""
+    "im2col"/"hybrid" run once per channel group and concatenate. "auto" picks per
+    layer (``hybrid_pays``) when it picks "hybrid" for an ungrouped convolution."""
     chosen = pick_impl(impl, n, groups, depthwise)
     if chosen == "xla":
         return conv_xla
@@ -102,9 +137,12 @@ def lowering(impl: str, n: int, groups: int, depthwise: bool = False):
             x, w, stride, padding, dilation
         )
     fn = conv_im2col if chosen == "im2col" else conv_hybrid
+    per_layer = impl == "auto" and chosen == "hybrid"
 
     def per_group(x, w, stride, padding, dilation, groups):
         if groups == 1:
+            if per_layer and not hybrid_pays(x.shape, w.shape, stride):
+                return conv_xla(x, w, stride, padding, dilation)
             return fn(x, w, stride, padding, dilation)
         parts = zip(jnp.split(x, groups, -1), jnp.split(w, groups, -1), strict=True)
         ys = [fn(xg, wg, stride, padding, dilation) for xg, wg in parts]

@@ -156,16 +156,31 @@ class TrainState:
         cls, model: nnx.Module, optimizer: Any, seed: int, scale: float | None
     ) -> TrainState:
         graphdef, full = nnx.split(model)
-        # Copies: the step donates its input buffers, which must not be the model's.
-        pure = jax.tree.map(jnp.copy, nnx.to_pure_dict(full))
-        params, _ = split_params(graphdef, pure)
-        state = cls(
-            model=ModelState(graphdef, pure),
-            opt_state=optimizer.init(params),
-            step=jnp.zeros((), jnp.int32),
-            key=jax.random.key(seed),
-            loss_scale=None if scale is None else init_loss_scale(scale),
-        )
+        pure = nnx.to_pure_dict(full)
+
+        def assemble(pure: dict) -> TrainState:
+            # Copies: the step donates its input buffers, which must not be the
+            # model's (inside jit, a copy also stops jit forwarding an input).
+            pure = jax.tree.map(jnp.copy, pure)
+            params, _ = split_params(graphdef, pure)
+            return _unaliased(
+                cls(
+                    model=ModelState(graphdef, pure),
+                    opt_state=optimizer.init(params),
+                    step=jnp.zeros((), jnp.int32),
+                    key=jax.random.key(seed),
+                    loss_scale=None if scale is None else init_loss_scale(scale),
+                )
+            )
+
+        # One XLA program for the copies, the optimizer's init, the step and the
+        # key: run eagerly, each op compiles its own tiny program per shape (45
+        # for a ResNet-8 with SGD and a schedule). An ``init`` that needs concrete
+        # values (host control flow) falls back to the eager path.
+        try:
+            state = jax.jit(assemble)(pure)
+        except jax.errors.ConcretizationTypeError:
+            state = assemble(pure)
         return _unaliased(state)
 
     @property

@@ -122,6 +122,15 @@ class _ConvBase(nnx.Module):
             )
         return (x, False) if x.ndim == n + 2 else (x[None], True)
 
+    @property
+    def _data_format(self) -> str:
+        """The functional call's channels-last ``data_format`` of this rank."""
+        return fconv.channels_last(self.num_spatial_dims)
+
+    def _operands(self) -> tuple[jax.Array, jax.Array | None]:
+        """``(kernel, bias)`` as arrays, the weights of the functional call."""
+        return self.kernel[...], None if self.bias is None else self.bias[...]
+
     def _torch_repr(self) -> str:
         """torch's ``_ConvNd.extra_repr``."""
         n = self.num_spatial_dims
@@ -198,17 +207,9 @@ class _Conv(_ConvBase):
         if self.padding_mode != "zeros":  # torch: F.pad with the mode, then no pad
             x = _pad_channels_last(x, self._pads, self.padding_mode)
             padding = 0
-        y = _CONVS[self.num_spatial_dims](
-            x,
-            self.kernel[...],
-            None if self.bias is None else self.bias[...],
-            self.stride,
-            padding,
-            self.dilation,
-            self.groups,
-            data_format=fconv.channels_last(self.num_spatial_dims),
-            impl=self.impl,
-        )
+        conv, fmt = _CONVS[self.num_spatial_dims], self._data_format
+        geometry = (self.stride, padding, self.dilation, self.groups)
+        y = conv(x, *self._operands(), *geometry, data_format=fmt, impl=self.impl)
         return y[0] if unbatched else y
 
 
@@ -383,17 +384,10 @@ class _ConvTranspose(_ConvBase):
         output_padding = self.output_padding
         if output_size is not None:
             output_padding = self._output_padding(x, output_size, unbatched)
-        y = _CONV_TS[self.num_spatial_dims](
-            x,
-            self.kernel[...],
-            None if self.bias is None else self.bias[...],
-            self.stride,
-            self.padding,
-            output_padding,
-            self.groups,
-            self.dilation,
-            data_format=fconv.channels_last(self.num_spatial_dims),
-        )
+        conv_t, fmt = _CONV_TS[self.num_spatial_dims], self._data_format
+        pads = (self.padding, output_padding)
+        geometry = (self.stride, *pads, self.groups, self.dilation)
+        y = conv_t(x, *self._operands(), *geometry, data_format=fmt)
         return y[0] if unbatched else y
 
     def _output_padding(self, x, output_size, unbatched: bool) -> tuple[int, ...]:

@@ -47,14 +47,8 @@ class Unfold(nnx.Module):
         self.padding, self.stride = padding, stride
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return unfold(
-            x,
-            self.kernel_size,
-            self.dilation,
-            self.padding,
-            self.stride,
-            data_format="NHWC",
-        )
+        window = (self.kernel_size, self.dilation, self.padding, self.stride)
+        return unfold(x, *window, data_format="NHWC")
 
     def _torch_repr(self) -> str:
         return (
@@ -92,15 +86,8 @@ class Fold(nnx.Module):
         self.dilation, self.padding, self.stride = dilation, padding, stride
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return fold(
-            x,
-            self.output_size,
-            self.kernel_size,
-            self.dilation,
-            self.padding,
-            self.stride,
-            data_format="NHWC",
-        )
+        window = (self.kernel_size, self.dilation, self.padding, self.stride)
+        return fold(x, self.output_size, *window, data_format="NHWC")
 
     def _torch_repr(self) -> str:
         return (

@@ -133,6 +133,14 @@ class _NormBase(nnx.Module):
             self.running_mean = self.running_var = self.num_batches_tracked = None
         place(self, device, dtype)
 
+    def _check_rank(self, ndim: int) -> None:
+        if ndim not in self._valid_ndims:
+            dims = " or ".join(f"{d}D" for d in self._valid_ndims)
+            raise ValueError(
+                f"expected {dims} input (got {ndim}D input); {type(self).__name__} "
+                f"takes channels-last {self._layout}"
+            )
+
     def _params(self) -> tuple[Any, Any]:
         weight = None if self.weight is None else self.weight[...]
         return weight, None if self.bias is None else self.bias[...]
@@ -211,12 +219,7 @@ class _BatchNorm(_NormBase):
 
     def _check_input(self, shape: tuple[int, ...]) -> None:
         name = type(self).__name__
-        if len(shape) not in self._valid_ndims:
-            dims = " or ".join(f"{d}D" for d in self._valid_ndims)
-            raise ValueError(
-                f"expected {dims} input (got {len(shape)}D input); {name} takes "
-                f"channels-last {self._layout}"
-            )
+        self._check_rank(len(shape))
         if shape[-1] != self.num_features:
             raise ValueError(
                 f"{name}(num_features={self.num_features}) expects the last (channel) "
@@ -342,39 +345,21 @@ class _InstanceNorm(_NormBase):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)
-        name = type(self).__name__
-        if x.ndim not in self._valid_ndims:
-            dims = " or ".join(f"{d}D" for d in self._valid_ndims)
-            raise ValueError(
-                f"expected {dims} input (got {x.ndim}D input); {name} takes "
-                f"channels-last {self._layout}"
-            )
+        self._check_rank(x.ndim)
         unbatched = x.ndim == self._valid_ndims[0]
         if unbatched:
             x = x[None]
         self._check_channels(x.shape)
         weight, bias = self._params()
-        running = self._running()
-        if self.use_running_average and running is not None:
-            y = instance_norm(
-                x,
-                running[0][...],
-                running[1][...],
-                weight,
-                bias,
-                False,
-                eps=self.eps,
-                channels_last=True,
-            )
-        else:
-            y = instance_norm(
-                x, None, None, weight, bias, True, eps=self.eps, channels_last=True
-            )
-            if self._updates():
-                mean, var, count = instance_stats(x, x.ndim - 1)
-                per = (x.shape[0], x.shape[-1])
-                mean = mean.reshape(per).mean(axis=0)
-                self._update(mean, var.reshape(per).mean(axis=0), count)
+        running = self._running() if self.use_running_average else None
+        stats = (None, None) if running is None else (running[0][...], running[1][...])
+        args = (weight, bias, running is None)
+        y = instance_norm(x, *stats, *args, eps=self.eps, channels_last=True)
+        if running is None and self._updates():
+            mean, var, count = instance_stats(x, x.ndim - 1)
+            per = (x.shape[0], x.shape[-1])
+            mean = mean.reshape(per).mean(axis=0)
+            self._update(mean, var.reshape(per).mean(axis=0), count)
         return y[0] if unbatched else y
 
     def _check_channels(self, shape: tuple[int, ...]) -> None:
@@ -433,25 +418,15 @@ class InstanceNorm2d(_InstanceNorm):
     """torch's ``nn.InstanceNorm2d`` (arguments as ``InstanceNorm1d``) on
     [N, H, W, C] or unbatched [H, W, C] (torch's NCHW / CHW).
 
-    Normalises each (sample, channel) over its positions (biased variance), then
-    ``* weight + bias`` per channel when ``affine``. With ``track_running_stats``
-    training mode also updates ``running_mean``/``running_var`` (the batch means
-    of the per-instance mean and unbiased variance, torch's rule) and ``.eval()``
-    normalises with them. The computation is ``F.instance_norm``.
+    The statistics, modes and checks of ``InstanceNorm1d``.
 
     Args:
-      num_features: C, the LAST input dim. eps: added to the variance.
-      momentum: torch's convention (None: 0, the running statistics stay, as
-        torch's ``_InstanceNorm``).
-      affine: learn ``weight``/``bias`` (default False, as torch).
-      track_running_stats: keep running statistics (default False, as torch).
-      device, dtype: as ``BatchNorm1d``. bias: keyword-only (with ``affine``).
-      rngs: accepted and ignored.
+      num_features, eps, momentum, affine, track_running_stats: as
+        ``InstanceNorm1d``.
+      device, dtype, bias, rngs: as ``InstanceNorm1d``.
 
     Raises:
-      ValueError: bad input rank; a channel count other than ``num_features``
-        with ``affine`` (without it torch's UserWarning); a single position per
-        instance.
+      ValueError: as ``InstanceNorm1d``.
 
     Example:
       >>> from jtoolkit.models import InstanceNorm2d
@@ -467,25 +442,15 @@ class InstanceNorm3d(_InstanceNorm):
     """torch's ``nn.InstanceNorm3d`` (arguments as ``InstanceNorm1d``) on
     [N, D, H, W, C] or unbatched [D, H, W, C] (torch's NCDHW / CDHW).
 
-    Normalises each (sample, channel) over its positions (biased variance), then
-    ``* weight + bias`` per channel when ``affine``. With ``track_running_stats``
-    training mode also updates ``running_mean``/``running_var`` (the batch means
-    of the per-instance mean and unbiased variance, torch's rule) and ``.eval()``
-    normalises with them. The computation is ``F.instance_norm``.
+    The statistics, modes and checks of ``InstanceNorm1d``.
 
     Args:
-      num_features: C, the LAST input dim. eps: added to the variance.
-      momentum: torch's convention (None: 0, the running statistics stay, as
-        torch's ``_InstanceNorm``).
-      affine: learn ``weight``/``bias`` (default False, as torch).
-      track_running_stats: keep running statistics (default False, as torch).
-      device, dtype: as ``BatchNorm1d``. bias: keyword-only (with ``affine``).
-      rngs: accepted and ignored.
+      num_features, eps, momentum, affine, track_running_stats: as
+        ``InstanceNorm1d``.
+      device, dtype, bias, rngs: as ``InstanceNorm1d``.
 
     Raises:
-      ValueError: bad input rank; a channel count other than ``num_features``
-        with ``affine`` (without it torch's UserWarning); a single position per
-        instance.
+      ValueError: as ``InstanceNorm1d``.
 
     Example:
       >>> from jtoolkit.models import InstanceNorm3d

@@ -8,6 +8,10 @@ order, last spatial axis first: ``(left, right)`` pads L (or W), ``(left, right,
 top, bottom)`` pads W then H, ``(left, right, top, bottom, front, back)`` pads W,
 H, then D. The module moves the channel axis in front of the spatial axes, calls
 ``F.pad`` (torch's last-dims-first rule and its four modes), and moves it back.
+
+Every module raises RuntimeError at call for input without the channel axis
+(fewer than ``n + 1`` dims) or a size that ``F.pad``'s mode rejects (torch's
+messages), and ValueError at construction for a bad ``padding``.
 """
 
 from __future__ import annotations
@@ -90,17 +94,13 @@ class _ConstantPad(_Pad):
 
 
 class ZeroPad1d(_Pad):
-    """torch's ``nn.ZeroPad1d``, channels-last (zeros padding).
+    """Zero padding around L of ``[N, L, C]`` (or unbatched).
 
-    torch: ``torch.nn.ZeroPad1d(padding)``
-    pads the last 1 axes of a channels-first tensor; here the input is
-    [N, L, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.ZeroPad1d(padding)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 2.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import ZeroPad1d
@@ -113,17 +113,13 @@ class ZeroPad1d(_Pad):
 
 
 class ZeroPad2d(_Pad):
-    """torch's ``nn.ZeroPad2d``, channels-last (zeros padding).
+    """Zero padding around H and W of ``[N, H, W, C]`` (or unbatched).
 
-    torch: ``torch.nn.ZeroPad2d(padding)``
-    pads the last 2 axes of a channels-first tensor; here the input is
-    [N, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.ZeroPad2d(padding)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 4.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import ZeroPad2d
@@ -136,17 +132,13 @@ class ZeroPad2d(_Pad):
 
 
 class ZeroPad3d(_Pad):
-    """torch's ``nn.ZeroPad3d``, channels-last (zeros padding).
+    """Zero padding around D, H and W of ``[N, D, H, W, C]`` (or unbatched).
 
-    torch: ``torch.nn.ZeroPad3d(padding)``
-    pads the last 3 axes of a channels-first tensor; here the input is
-    [N, D, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.ZeroPad3d(padding)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 6.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import ZeroPad3d
@@ -159,17 +151,13 @@ class ZeroPad3d(_Pad):
 
 
 class ConstantPad1d(_ConstantPad):
-    """torch's ``nn.ConstantPad1d``, channels-last (a constant padding).
+    """A constant padding around L of ``[N, L, C]`` (or unbatched).
 
-    torch: ``torch.nn.ConstantPad1d(padding, value)``
-    pads the last 1 axes of a channels-first tensor; here the input is
-    [N, L, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.ConstantPad1d(padding, value)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 2.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import ConstantPad1d
@@ -182,17 +170,13 @@ class ConstantPad1d(_ConstantPad):
 
 
 class ConstantPad2d(_ConstantPad):
-    """torch's ``nn.ConstantPad2d``, channels-last (a constant padding).
+    """A constant padding around H and W of ``[N, H, W, C]`` (or unbatched).
 
-    torch: ``torch.nn.ConstantPad2d(padding, value)``
-    pads the last 2 axes of a channels-first tensor; here the input is
-    [N, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.ConstantPad2d(padding, value)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 4.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import ConstantPad2d
@@ -205,17 +189,13 @@ class ConstantPad2d(_ConstantPad):
 
 
 class ConstantPad3d(_ConstantPad):
-    """torch's ``nn.ConstantPad3d``, channels-last (a constant padding).
+    """A constant padding around D, H and W of ``[N, D, H, W, C]`` (or unbatched).
 
-    torch: ``torch.nn.ConstantPad3d(padding, value)``
-    pads the last 3 axes of a channels-first tensor; here the input is
-    [N, D, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.ConstantPad3d(padding, value)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 6.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import ConstantPad3d
@@ -228,17 +208,13 @@ class ConstantPad3d(_ConstantPad):
 
 
 class ReflectionPad1d(_Pad):
-    """torch's ``nn.ReflectionPad1d``, channels-last (mirror padding).
+    """Mirror padding around L of ``[N, L, C]`` (or unbatched).
 
-    torch: ``torch.nn.ReflectionPad1d(padding)``
-    pads the last 1 axes of a channels-first tensor; here the input is
-    [N, L, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.ReflectionPad1d(padding)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 2.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import ReflectionPad1d
@@ -251,17 +227,13 @@ class ReflectionPad1d(_Pad):
 
 
 class ReflectionPad2d(_Pad):
-    """torch's ``nn.ReflectionPad2d``, channels-last (mirror padding).
+    """Mirror padding around H and W of ``[N, H, W, C]`` (or unbatched).
 
-    torch: ``torch.nn.ReflectionPad2d(padding)``
-    pads the last 2 axes of a channels-first tensor; here the input is
-    [N, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.ReflectionPad2d(padding)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 4.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import ReflectionPad2d
@@ -274,17 +246,13 @@ class ReflectionPad2d(_Pad):
 
 
 class ReflectionPad3d(_Pad):
-    """torch's ``nn.ReflectionPad3d``, channels-last (mirror padding).
+    """Mirror padding around D, H and W of ``[N, D, H, W, C]`` (or unbatched).
 
-    torch: ``torch.nn.ReflectionPad3d(padding)``
-    pads the last 3 axes of a channels-first tensor; here the input is
-    [N, D, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.ReflectionPad3d(padding)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 6.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import ReflectionPad3d
@@ -297,17 +265,13 @@ class ReflectionPad3d(_Pad):
 
 
 class ReplicationPad1d(_Pad):
-    """torch's ``nn.ReplicationPad1d``, channels-last (edge padding).
+    """Edge padding around L of ``[N, L, C]`` (or unbatched).
 
-    torch: ``torch.nn.ReplicationPad1d(padding)``
-    pads the last 1 axes of a channels-first tensor; here the input is
-    [N, L, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.ReplicationPad1d(padding)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 2.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import ReplicationPad1d
@@ -320,17 +284,13 @@ class ReplicationPad1d(_Pad):
 
 
 class ReplicationPad2d(_Pad):
-    """torch's ``nn.ReplicationPad2d``, channels-last (edge padding).
+    """Edge padding around H and W of ``[N, H, W, C]`` (or unbatched).
 
-    torch: ``torch.nn.ReplicationPad2d(padding)``
-    pads the last 2 axes of a channels-first tensor; here the input is
-    [N, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.ReplicationPad2d(padding)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 4.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import ReplicationPad2d
@@ -343,17 +303,13 @@ class ReplicationPad2d(_Pad):
 
 
 class ReplicationPad3d(_Pad):
-    """torch's ``nn.ReplicationPad3d``, channels-last (edge padding).
+    """Edge padding around D, H and W of ``[N, D, H, W, C]`` (or unbatched).
 
-    torch: ``torch.nn.ReplicationPad3d(padding)``
-    pads the last 3 axes of a channels-first tensor; here the input is
-    [N, D, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.ReplicationPad3d(padding)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 6.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import ReplicationPad3d
@@ -366,17 +322,13 @@ class ReplicationPad3d(_Pad):
 
 
 class CircularPad1d(_Pad):
-    """torch's ``nn.CircularPad1d``, channels-last (wrap padding).
+    """Wrap padding around L of ``[N, L, C]`` (or unbatched).
 
-    torch: ``torch.nn.CircularPad1d(padding)``
-    pads the last 1 axes of a channels-first tensor; here the input is
-    [N, L, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.CircularPad1d(padding)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 2.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import CircularPad1d
@@ -389,17 +341,13 @@ class CircularPad1d(_Pad):
 
 
 class CircularPad2d(_Pad):
-    """torch's ``nn.CircularPad2d``, channels-last (wrap padding).
+    """Wrap padding around H and W of ``[N, H, W, C]`` (or unbatched).
 
-    torch: ``torch.nn.CircularPad2d(padding)``
-    pads the last 2 axes of a channels-first tensor; here the input is
-    [N, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.CircularPad2d(padding)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 4.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import CircularPad2d
@@ -412,17 +360,13 @@ class CircularPad2d(_Pad):
 
 
 class CircularPad3d(_Pad):
-    """torch's ``nn.CircularPad3d``, channels-last (wrap padding).
+    """Wrap padding around D, H and W of ``[N, D, H, W, C]`` (or unbatched).
 
-    torch: ``torch.nn.CircularPad3d(padding)``
-    pads the last 3 axes of a channels-first tensor; here the input is
-    [N, D, H, W, C] (or unbatched) and the same ``padding`` tuple pads the same
-    spatial axes (torch's order: the last spatial axis first).
+    torch counterpart: ``torch.nn.CircularPad3d(padding)``, channels-first.
 
     Raises:
       ValueError: a padding tuple of odd length or longer than 6.
-      RuntimeError (at call): input without the channel axis, or a size
-        ``F.pad``'s mode rejects.
+      RuntimeError (at call): as every padding module (module docstring).
 
     Example:
       >>> from jtoolkit.models import CircularPad3d

@@ -81,15 +81,8 @@ class _MaxPool(_Pool):
         )
 
     def __call__(self, x: jax.Array) -> Any:
-        return self._pool(
-            x,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.ceil_mode,
-            self.return_indices,
-        )
+        window = (self.kernel_size, self.stride, self.padding, self.dilation)
+        return self._pool(x, *window, self.ceil_mode, self.return_indices)
 
     def _torch_repr(self) -> str:
         return (
@@ -195,15 +188,8 @@ class _AvgPool(_Pool):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         extra = () if self._n == 1 else (self.divisor_override,)
-        return self._pool(
-            x,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.ceil_mode,
-            self.count_include_pad,
-            *extra,
-        )
+        window = (self.kernel_size, self.stride, self.padding, self.ceil_mode)
+        return self._pool(x, *window, self.count_include_pad, *extra)
 
     def _torch_repr(self) -> str:
         return (
@@ -529,16 +515,10 @@ class FractionalMaxPool2d(_Pool):
         key, samples = None, self._random_samples
         if samples is None and self.rngs is not None:
             key = self.rngs()
-        return P.fractional_max_pool2d(
-            x,
-            self.kernel_size,
-            self.output_size,
-            self.output_ratio,
-            self.return_indices,
-            None if samples is None else samples[...],
-            key=key,
-            data_format="NHWC",
-        )
+        sizes = (self.kernel_size, self.output_size, self.output_ratio)
+        samples = None if samples is None else samples[...]
+        args = (*sizes, self.return_indices, samples)
+        return P.fractional_max_pool2d(x, *args, key=key, data_format="NHWC")
 
 
 class _MaxUnpool(_Pool):

@@ -592,20 +592,9 @@ class RNN(RNNBase):
                 f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
             )
         self.nonlinearity = nonlinearity
-        super().__init__(
-            "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            0,
-            device,
-            dtype,
-            rngs=rngs,
-        )
+        mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        args = (bias, batch_first, dropout, bidirectional, 0, device, dtype)
+        super().__init__(mode, input_size, hidden_size, num_layers, *args, rngs=rngs)
 
 
 class GRU(RNNBase):
@@ -658,20 +647,8 @@ class GRU(RNNBase):
         *,
         rngs: nnx.Rngs,
     ) -> None:
-        super().__init__(
-            "GRU",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            0,
-            device,
-            dtype,
-            rngs=rngs,
-        )
+        args = (bias, batch_first, dropout, bidirectional, 0, device, dtype)
+        super().__init__("GRU", input_size, hidden_size, num_layers, *args, rngs=rngs)
 
 
 class LSTM(RNNBase):
@@ -734,20 +711,8 @@ class LSTM(RNNBase):
         *,
         rngs: nnx.Rngs,
     ) -> None:
-        super().__init__(
-            "LSTM",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            proj_size,
-            device,
-            dtype,
-            rngs=rngs,
-        )
+        args = (bias, batch_first, dropout, bidirectional, proj_size, device, dtype)
+        super().__init__("LSTM", input_size, hidden_size, num_layers, *args, rngs=rngs)
 
 
 class RNNCellBase(nnx.Module):

@@ -8,7 +8,8 @@ The layout is never guessed from the shape. One N-d core serves every rank:
 windows are folded over strided slices in torch's row-major window order, so a
 max-pool tie sends the whole gradient to the first maximum and a NaN wins (the
 last NaN of a window, as torch's CPU kernels); indices are torch's flat
-per-channel positions (``(d * H + h) * W + w``).
+per-channel positions (``(d * H + h) * W + w``). Each 1-D and 3-D function is
+its 2-D sibling on another rank: the 2-D docstring explains the arguments once.
 """
 
 from __future__ import annotations
@@ -266,19 +267,12 @@ def _take(best: jax.Array, candidate: jax.Array) -> jax.Array:
 # ------------------------------------------------------------------ max pools
 
 
-def _max_pool(
-    input,
-    n,
-    kernel_size,
-    stride,
-    padding,
-    dilation,
-    ceil_mode,
-    return_indices,
-    data_format,
-    fname,
-):
+def _max_pool(n, input, geometry, return_indices, data_format):
+    """The max pool of every rank; ``geometry`` is ``(kernel_size, stride,
+    padding, dilation, ceil_mode)`` as the public functions take them."""
+    fname = f"max_pool{n}d"
     x, restore = _channels_last(input, n, data_format, fname)
+    kernel_size, stride, padding, dilation, ceil_mode = geometry
     geo = _Geometry(x, kernel_size, stride, padding, dilation, ceil_mode, fname)
     padded = geo.padded(x, _lowest(x.dtype))
     best: Any = None
@@ -309,7 +303,7 @@ def max_pool1d(
     *,
     data_format: str = "NCL",
 ) -> Any:
-    """Max over sliding windows, torch's channels-first layout by default.
+    """Max over sliding windows along L; ``max_pool2d`` in 1-D.
 
     torch counterpart: ``torch.nn.functional.max_pool1d(input, kernel_size,
     stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False)``.
@@ -317,41 +311,25 @@ def max_pool1d(
     Args:
         input: ``[N, C, L]`` or ``[C, L]`` (channels last with
             ``data_format="NLC"``); N may be 0.
-        kernel_size, stride (default ``kernel_size``), padding, dilation: ints or
-            1-tuples; padding is -inf, at most half the effective kernel.
-        ceil_mode: round the output size up (the last window must start inside
-            the input or the left padding, as torch).
-        return_indices: also return torch's indices (each window's maximum as a
-            flat position in its channel's input, the default int dtype), the
-            input of ``max_unpool1d``.
+        kernel_size, stride, padding, dilation: ints or 1-tuples, as
+            ``max_pool2d``.
+        ceil_mode, return_indices: as ``max_pool2d`` (the indices feed
+            ``max_unpool1d``).
         data_format: "NCL" (torch's, default) or "NLC".
 
     Returns:
-        The pooled array in the input's layout (and the indices, with
-        ``return_indices``).
+        As ``max_pool2d``.
 
     Raises:
-        RuntimeError: input that is not 2-D/3-D, a bad geometry (torch's
-            messages), an output size below 1. ValueError: an unknown
-            ``data_format``.
+        RuntimeError: input that is not 2-D/3-D; the rest as ``max_pool2d``.
 
     Example:
         >>> from jtoolkit.functional import max_pool1d
         >>> max_pool1d(jnp.array([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
         [[[3.0, 2.0]]]
     """
-    return _max_pool(
-        input,
-        1,
-        kernel_size,
-        stride,
-        padding,
-        dilation,
-        ceil_mode,
-        return_indices,
-        data_format,
-        "max_pool1d",
-    )
+    window = (kernel_size, stride, padding, dilation, ceil_mode)
+    return _max_pool(1, input, window, return_indices, data_format)
 
 
 def max_pool2d(
@@ -397,18 +375,8 @@ def max_pool2d(
         >>> max_pool2d(x, 2).tolist()
         [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
-    return _max_pool(
-        input,
-        2,
-        kernel_size,
-        stride,
-        padding,
-        dilation,
-        ceil_mode,
-        return_indices,
-        data_format,
-        "max_pool2d",
-    )
+    window = (kernel_size, stride, padding, dilation, ceil_mode)
+    return _max_pool(2, input, window, return_indices, data_format)
 
 
 def max_pool3d(
@@ -422,7 +390,7 @@ def max_pool3d(
     *,
     data_format: str = "NCDHW",
 ) -> Any:
-    """Max over sliding windows, torch's channels-first layout by default.
+    """Max over sliding windows along D, H, W; ``max_pool2d`` in 3-D.
 
     torch counterpart: ``torch.nn.functional.max_pool3d(input, kernel_size,
     stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False)``.
@@ -430,41 +398,25 @@ def max_pool3d(
     Args:
         input: ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (channels last with
             ``data_format="NDHWC"``); N may be 0.
-        kernel_size, stride (default ``kernel_size``), padding, dilation: ints or
-            3-tuples; padding is -inf, at most half the effective kernel.
-        ceil_mode: round the output size up (the last window must start inside
-            the input or the left padding, as torch).
-        return_indices: also return torch's indices (each window's maximum as a
-            flat position in its channel's input, the default int dtype), the
-            input of ``max_unpool3d``.
+        kernel_size, stride, padding, dilation: ints or 3-tuples, as
+            ``max_pool2d``.
+        ceil_mode, return_indices: as ``max_pool2d`` (the indices feed
+            ``max_unpool3d``).
         data_format: "NCDHW" (torch's, default) or "NDHWC".
 
     Returns:
-        The pooled array in the input's layout (and the indices, with
-        ``return_indices``).
+        As ``max_pool2d``.
 
     Raises:
-        RuntimeError: input that is not 4-D/5-D, a bad geometry (torch's
-            messages), an output size below 1. ValueError: an unknown
-            ``data_format``.
+        RuntimeError: input that is not 4-D/5-D; the rest as ``max_pool2d``.
 
     Example:
         >>> from jtoolkit.functional import max_pool3d
         >>> max_pool3d(jnp.arange(8.0).reshape(1, 1, 2, 2, 2), 2).ravel().tolist()
         [7.0]
     """
-    return _max_pool(
-        input,
-        3,
-        kernel_size,
-        stride,
-        padding,
-        dilation,
-        ceil_mode,
-        return_indices,
-        data_format,
-        "max_pool3d",
-    )
+    window = (kernel_size, stride, padding, dilation, ceil_mode)
+    return _max_pool(3, input, window, return_indices, data_format)
 
 
 # ------------------------------------------------------------------ avg pools
@@ -484,19 +436,13 @@ def _divisor(n: int, k: int, s: int, p: int, out: int, include_pad: bool):
 
 
 def _avg_pool(
-    input,
-    n,
-    kernel_size,
-    stride,
-    padding,
-    ceil_mode,
-    count_include_pad,
-    divisor_override,
-    data_format,
-    fname,
+    n, input, window, count_include_pad, divisor_override, data_format, fname
 ):
+    """The average pool of every rank; ``window`` is ``(kernel_size, stride,
+    padding, ceil_mode)`` as the public functions take them."""
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
+    kernel_size, stride, padding, ceil_mode = window
     x, restore = _channels_last(input, n, data_format, fname)
     geo = _Geometry(x, kernel_size, stride, padding, 1, ceil_mode, fname)
     padded = geo.padded(x, 0)
@@ -528,46 +474,32 @@ def avg_pool1d(
     *,
     data_format: str = "NCL",
 ) -> jax.Array:
-    """Mean over sliding windows, torch's channels-first layout by default.
+    """Mean over sliding windows along L; ``avg_pool2d`` in 1-D.
 
     torch counterpart: ``torch.nn.functional.avg_pool1d(input, kernel_size,
-    stride=None, padding=0, ceil_mode=False, count_include_pad=True)``, with
-    torch's divisors (zero padding counted unless ``count_include_pad=False``;
-    ceil-mode windows clipped to the padded input).
+    stride=None, padding=0, ceil_mode=False, count_include_pad=True)``.
 
     Args:
         input: ``[N, C, L]`` or ``[C, L]`` (channels last with
-            ``data_format="NLC"``); N may be 0; integers give integer means
-            rounded toward zero, as torch.
-        kernel_size, stride (default ``kernel_size``), padding: ints or
-            1-tuples.
-        ceil_mode: round the output size up.
-        count_include_pad: count zero padding in the divisor.
+            ``data_format="NLC"``); as ``avg_pool2d``.
+        kernel_size, stride, padding: ints or 1-tuples, as ``avg_pool2d``.
+        ceil_mode, count_include_pad: as ``avg_pool2d``.
         data_format: "NCL" (torch's, default) or "NLC".
 
     Returns:
         The pooled array in the input's layout.
 
     Raises:
-        RuntimeError: input that is not 2-D/3-D, a bad geometry (torch's
-            messages). ValueError: an unknown ``data_format``.
+        RuntimeError: input that is not 2-D/3-D; the rest as ``avg_pool2d``.
 
     Example:
         >>> from jtoolkit.functional import avg_pool1d
         >>> avg_pool1d(jnp.array([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
         [[[2.0, 1.0]]]
     """
+    window = (kernel_size, stride, padding, ceil_mode)
     return _avg_pool(
-        input,
-        1,
-        kernel_size,
-        stride,
-        padding,
-        ceil_mode,
-        count_include_pad,
-        None,
-        data_format,
-        "avg_pool1d",
+        1, input, window, count_include_pad, None, data_format, "avg_pool1d"
     )
 
 
@@ -614,18 +546,9 @@ def avg_pool2d(
         >>> avg_pool2d(jnp.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
         [[[[2.5, 4.5], [10.5, 12.5]]]]
     """
-    return _avg_pool(
-        input,
-        2,
-        kernel_size,
-        stride,
-        padding,
-        ceil_mode,
-        count_include_pad,
-        divisor_override,
-        data_format,
-        "avg_pool2d",
-    )
+    window = (kernel_size, stride, padding, ceil_mode)
+    args = (count_include_pad, divisor_override, data_format, "avg_pool2d")
+    return _avg_pool(2, input, window, *args)
 
 
 def avg_pool3d(
@@ -639,64 +562,47 @@ def avg_pool3d(
     *,
     data_format: str = "NCDHW",
 ) -> jax.Array:
-    """Mean over sliding windows, torch's channels-first layout by default.
+    """Mean over sliding windows along D, H, W; ``avg_pool2d`` in 3-D.
 
     torch counterpart: ``torch.nn.functional.avg_pool3d(input, kernel_size,
     stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-    divisor_override=None)``, with torch's divisors (zero padding counted
-    unless ``count_include_pad=False``; ceil-mode windows clipped to the padded
-    input).
+    divisor_override=None)``.
 
     Args:
         input: ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (channels last with
-            ``data_format="NDHWC"``); N may be 0; integers give integer means
-            rounded toward zero, as torch.
-        kernel_size, stride (default ``kernel_size``), padding: ints or
-            3-tuples.
-        ceil_mode: round the output size up.
-        count_include_pad: count zero padding in the divisor.
-        divisor_override: divide every window sum by this instead.
+            ``data_format="NDHWC"``); as ``avg_pool2d``.
+        kernel_size, stride, padding: ints or 3-tuples, as ``avg_pool2d``.
+        ceil_mode, count_include_pad, divisor_override: as ``avg_pool2d``.
         data_format: "NCDHW" (torch's, default) or "NDHWC".
 
     Returns:
         The pooled array in the input's layout.
 
     Raises:
-        RuntimeError: input that is not 4-D/5-D, a bad geometry (torch's
-            messages); ``divisor_override == 0``. ValueError: an unknown
-            ``data_format``.
+        RuntimeError: input that is not 4-D/5-D; the rest as ``avg_pool2d``.
 
     Example:
         >>> from jtoolkit.functional import avg_pool3d
         >>> avg_pool3d(jnp.arange(8.0).reshape(1, 1, 2, 2, 2), 2).ravel().tolist()
         [3.5]
     """
-    return _avg_pool(
-        input,
-        3,
-        kernel_size,
-        stride,
-        padding,
-        ceil_mode,
-        count_include_pad,
-        divisor_override,
-        data_format,
-        "avg_pool3d",
-    )
+    window = (kernel_size, stride, padding, ceil_mode)
+    args = (count_include_pad, divisor_override, data_format, "avg_pool3d")
+    return _avg_pool(3, input, window, *args)
 
 
 # ------------------------------------------------------------------- lp pools
 
 
-def _lp_pool(input, n, norm_type, kernel_size, stride, ceil_mode, data_format, fname):
+def _lp_pool(n, input, norm_type, kernel_size, stride, ceil_mode, data_format):
     """torch's formula: the mean of ``x ** p`` times the window size, then the
     ``1/p`` power of its positive part (sign-restored)."""
+    fname = f"lp_pool{n}d"
     x = arrays.to_array(input)
     kernel = pool_tuple(kernel_size, n, "kernel_size", fname)
     p = float(norm_type)
-    mean = _avg_pool(
-        x**p, n, kernel, stride, 0, ceil_mode, True, None, data_format, fname
-    )
+    window = (kernel, stride, 0, ceil_mode)
+    mean = _avg_pool(n, x**p, window, True, None, data_format, fname)
     size = float(math.prod(kernel))
     return (jnp.sign(mean) * jax.nn.relu(jnp.abs(mean)) * size) ** (1.0 / p)
 
@@ -710,18 +616,15 @@ def lp_pool1d(
     *,
     data_format: str = "NCL",
 ) -> jax.Array:
-    """Power-average pooling, torch's channels-first layout by default.
+    """Power-average pooling along L; ``lp_pool2d`` in 1-D.
 
     torch counterpart: ``torch.nn.functional.lp_pool1d(input, norm_type,
-    kernel_size, stride=None, ceil_mode=False)``: ``(sum over the window of
-    x ** p) ** (1 / p)`` (torch's formula through ``avg_pool1d``, so a
-    ceil-mode window clipped at the edge is rescaled as torch does).
+    kernel_size, stride=None, ceil_mode=False)``.
 
     Args:
         input: ``[N, C, L]`` or ``[C, L]`` (channels last with
             ``data_format="NLC"``).
-        norm_type: the power ``p`` (``inf`` is max pooling in torch's words; here
-            it overflows as torch's formula does).
+        norm_type: the power ``p``, as ``lp_pool2d``.
         kernel_size, stride (default ``kernel_size``): ints or 1-tuples.
         ceil_mode: round the output size up.
         data_format: "NCL" (torch's, default) or "NLC".
@@ -737,9 +640,7 @@ def lp_pool1d(
         >>> lp_pool1d(jnp.array([[[3.0, 4.0]]]), 2, 2).tolist()
         [[[5.0]]]
     """
-    return _lp_pool(
-        input, 1, norm_type, kernel_size, stride, ceil_mode, data_format, "lp_pool1d"
-    )
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode, data_format)
 
 
 def lp_pool2d(
@@ -778,9 +679,7 @@ def lp_pool2d(
         >>> lp_pool2d(jnp.ones((1, 1, 2, 2)), 2, 2).tolist()
         [[[[2.0]]]]
     """
-    return _lp_pool(
-        input, 2, norm_type, kernel_size, stride, ceil_mode, data_format, "lp_pool2d"
-    )
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode, data_format)
 
 
 def lp_pool3d(
@@ -792,18 +691,15 @@ def lp_pool3d(
     *,
     data_format: str = "NCDHW",
 ) -> jax.Array:
-    """Power-average pooling, torch's channels-first layout by default.
+    """Power-average pooling along D, H, W; ``lp_pool2d`` in 3-D.
 
     torch counterpart: ``torch.nn.functional.lp_pool3d(input, norm_type,
-    kernel_size, stride=None, ceil_mode=False)``: ``(sum over the window of
-    x ** p) ** (1 / p)`` (torch's formula through ``avg_pool3d``, so a
-    ceil-mode window clipped at the edge is rescaled as torch does).
+    kernel_size, stride=None, ceil_mode=False)``.
 
     Args:
         input: ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (channels last with
             ``data_format="NDHWC"``).
-        norm_type: the power ``p`` (``inf`` is max pooling in torch's words; here
-            it overflows as torch's formula does).
+        norm_type: the power ``p``, as ``lp_pool2d``.
         kernel_size, stride (default ``kernel_size``): ints or 3-tuples.
         ceil_mode: round the output size up.
         data_format: "NCDHW" (torch's, default) or "NDHWC".
@@ -819,9 +715,7 @@ def lp_pool3d(
         >>> lp_pool3d(jnp.ones((1, 1, 2, 2, 2)), 1, 2).ravel().tolist()
         [8.0]
     """
-    return _lp_pool(
-        input, 3, norm_type, kernel_size, stride, ceil_mode, data_format, "lp_pool3d"
-    )
+    return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode, data_format)
 
 
 # ------------------------------------------------------------- adaptive pools
@@ -880,7 +774,8 @@ def _float_only(x: jax.Array, fname: str) -> None:
         )
 
 
-def _adaptive_avg(input, n, output_size, data_format, fname):
+def _adaptive_avg(n, input, output_size, data_format):
+    fname = f"adaptive_avg_pool{n}d"
     x, restore = _channels_last(input, n, data_format, fname, empty_ok=True)
     _float_only(x, fname)
     out = _output_size(output_size, x.shape[1:-1], fname)
@@ -894,11 +789,10 @@ def _adaptive_avg(input, n, output_size, data_format, fname):
 def adaptive_avg_pool1d(
     input: Any, output_size: Any, *, data_format: str = "NCL"
 ) -> jax.Array:
-    """Average over torch's adaptive bins, channels-first by default.
+    """Average over torch's adaptive bins along L; ``adaptive_avg_pool2d`` in 1-D.
 
     torch counterpart: ``torch.nn.functional.adaptive_avg_pool1d(input,
-    output_size)``; bin ``i`` of ``n`` inputs into ``o`` outputs spans ``[floor(i*n/o),
-    ceil((i+1)*n/o))``.
+    output_size)``.
 
     Args:
         input: ``[N, C, L]`` or ``[C, L]`` (channels last with
@@ -910,16 +804,15 @@ def adaptive_avg_pool1d(
         The pooled array in the input's layout.
 
     Raises:
-        RuntimeError: input that is not 2-D/3-D. ValueError: a bad
-            ``output_size`` or ``data_format``. NotImplementedError: integer
-            input, as torch.
+        RuntimeError: input that is not 2-D/3-D; the rest as
+            ``adaptive_avg_pool2d``.
 
     Example:
         >>> from jtoolkit.functional import adaptive_avg_pool1d
         >>> adaptive_avg_pool1d(jnp.array([[[1.0, 2.0, 3.0]]]), 2).tolist()
         [[[1.5, 2.5]]]
     """
-    return _adaptive_avg(input, 1, output_size, data_format, "adaptive_avg_pool1d")
+    return _adaptive_avg(1, input, output_size, data_format)
 
 
 def adaptive_avg_pool2d(
@@ -950,17 +843,17 @@ def adaptive_avg_pool2d(
         >>> adaptive_avg_pool2d(jnp.arange(16.0).reshape(1, 1, 4, 4), 1).tolist()
         [[[[7.5]]]]
     """
-    return _adaptive_avg(input, 2, output_size, data_format, "adaptive_avg_pool2d")
+    return _adaptive_avg(2, input, output_size, data_format)
 
 
 def adaptive_avg_pool3d(
     input: Any, output_size: Any, *, data_format: str = "NCDHW"
 ) -> jax.Array:
-    """Average over torch's adaptive bins, channels-first by default.
+    """Average over torch's adaptive bins along D, H, W; ``adaptive_avg_pool2d``
+    in 3-D.
 
     torch counterpart: ``torch.nn.functional.adaptive_avg_pool3d(input,
-    output_size)``; bin ``i`` of ``n`` inputs into ``o`` outputs spans ``[floor(i*n/o),
-    ceil((i+1)*n/o))``.
+    output_size)``.
 
     Args:
         input: ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (channels last with
@@ -972,19 +865,19 @@ def adaptive_avg_pool3d(
         The pooled array in the input's layout.
 
     Raises:
-        RuntimeError: input that is not 4-D/5-D. ValueError: a bad
-            ``output_size`` or ``data_format``. NotImplementedError: integer
-            input, as torch.
+        RuntimeError: input that is not 4-D/5-D; the rest as
+            ``adaptive_avg_pool2d``.
 
     Example:
         >>> from jtoolkit.functional import adaptive_avg_pool3d
         >>> adaptive_avg_pool3d(jnp.ones((2, 3, 4, 4, 4)), (1, 2, None)).shape
         (2, 3, 1, 2, 4)
     """
-    return _adaptive_avg(input, 3, output_size, data_format, "adaptive_avg_pool3d")
+    return _adaptive_avg(3, input, output_size, data_format)
 
 
-def _adaptive_max(input, n, output_size, return_indices, data_format, fname):
+def _adaptive_max(n, input, output_size, return_indices, data_format):
+    fname = f"adaptive_max_pool{n}d"
     x, restore = _channels_last(input, n, data_format, fname)
     _float_only(x, fname)
     size = x.shape[1:-1]
@@ -1030,11 +923,10 @@ def adaptive_max_pool1d(
     *,
     data_format: str = "NCL",
 ) -> Any:
-    """Max over torch's adaptive bins, channels-first by default.
+    """Max over torch's adaptive bins along L; ``adaptive_max_pool2d`` in 1-D.
 
     torch counterpart: ``torch.nn.functional.adaptive_max_pool1d(input, output_size,
-    return_indices=False)``; torch's bins (``[floor(i*n/o), ceil((i+1)*n/o))``),
-    the first maximum wins a tie and a NaN wins, as torch.
+    return_indices=False)``.
 
     Args:
         input: ``[N, C, L]`` or ``[C, L]`` (channels last with
@@ -1047,9 +939,8 @@ def adaptive_max_pool1d(
         The pooled array in the input's layout (and the indices).
 
     Raises:
-        RuntimeError: input that is not 2-D/3-D or with an empty
-            non-batch dim. ValueError: a bad ``output_size`` or ``data_format``.
-            NotImplementedError: integer input, as torch.
+        RuntimeError: input that is not 2-D/3-D; the rest as
+            ``adaptive_max_pool2d``.
 
     Example:
         >>> from jtoolkit.functional import adaptive_max_pool1d
@@ -1057,9 +948,7 @@ def adaptive_max_pool1d(
         >>> y.tolist(), i.tolist()
         ([[3.0, 3.0]], [[1, 1]])
     """
-    return _adaptive_max(
-        input, 1, output_size, return_indices, data_format, "adaptive_max_pool1d"
-    )
+    return _adaptive_max(1, input, output_size, return_indices, data_format)
 
 
 def adaptive_max_pool2d(
@@ -1095,9 +984,7 @@ def adaptive_max_pool2d(
         >>> adaptive_max_pool2d(jnp.arange(9.0).reshape(1, 3, 3), 2).tolist()
         [[[4.0, 5.0], [7.0, 8.0]]]
     """
-    return _adaptive_max(
-        input, 2, output_size, return_indices, data_format, "adaptive_max_pool2d"
-    )
+    return _adaptive_max(2, input, output_size, return_indices, data_format)
 
 
 def adaptive_max_pool3d(
@@ -1107,11 +994,11 @@ def adaptive_max_pool3d(
     *,
     data_format: str = "NCDHW",
 ) -> Any:
-    """Max over torch's adaptive bins, channels-first by default.
+    """Max over torch's adaptive bins along D, H, W; ``adaptive_max_pool2d`` in
+    3-D.
 
     torch counterpart: ``torch.nn.functional.adaptive_max_pool3d(input, output_size,
-    return_indices=False)``; torch's bins (``[floor(i*n/o), ceil((i+1)*n/o))``),
-    the first maximum wins a tie and a NaN wins, as torch.
+    return_indices=False)``.
 
     Args:
         input: ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (channels last with
@@ -1124,18 +1011,15 @@ def adaptive_max_pool3d(
         The pooled array in the input's layout (and the indices).
 
     Raises:
-        RuntimeError: input that is not 4-D/5-D or with an empty
-            non-batch dim. ValueError: a bad ``output_size`` or ``data_format``.
-            NotImplementedError: integer input, as torch.
+        RuntimeError: input that is not 4-D/5-D; the rest as
+            ``adaptive_max_pool2d``.
 
     Example:
         >>> from jtoolkit.functional import adaptive_max_pool3d
         >>> adaptive_max_pool3d(jnp.ones((1, 2, 3, 3, 3)), 1).shape
         (1, 2, 1, 1, 1)
     """
-    return _adaptive_max(
-        input, 3, output_size, return_indices, data_format, "adaptive_max_pool3d"
-    )
+    return _adaptive_max(3, input, output_size, return_indices, data_format)
 
 
 # ----------------------------------------------------------------- fractional
@@ -1272,9 +1156,11 @@ def _fractional_output(output_size, output_ratio, size, fname):
 # -------------------------------------------------------------------- unpool
 
 
-def _max_unpool(
-    input, indices, n, kernel_size, stride, padding, output_size, data_format, fname
-):
+def _max_unpool(n, input, indices, window, output_size, data_format):
+    """The max unpool of every rank; ``window`` is ``(kernel_size, stride,
+    padding)`` as the public functions take them."""
+    fname = f"max_unpool{n}d"
+    kernel_size, stride, padding = window
     x, restore = _channels_last(input, n, data_format, fname, empty_ok=True)
     idx, _ = _channels_last(indices, n, data_format, fname, empty_ok=True)
     if idx.shape != x.shape:
@@ -1324,24 +1210,20 @@ def max_unpool1d(
     *,
     data_format: str = "NCL",
 ) -> jax.Array:
-    """The inverse of ``max_pool1d``: each value placed at its index,
-    zeros elsewhere, channels-first by default.
+    """The inverse of ``max_pool1d``; ``max_unpool2d`` in 1-D.
 
     torch counterpart: ``torch.nn.functional.max_unpool1d(input, indices,
-    kernel_size, stride=None, padding=0, output_size=None)``; the default
-    output size is ``(in - 1) * stride - 2 * padding + kernel_size`` per axis.
+    kernel_size, stride=None, padding=0, output_size=None)``.
 
     Args:
         input, indices: ``[N, C, L]`` or ``[C, L]`` (channels last with
             ``data_format="NLC"``), the values and indices ``max_pool1d``
             returned.
-        kernel_size, stride (default ``kernel_size``), padding: as the pool's.
-        output_size: the spatial size to restore (or with N and C in front).
+        kernel_size, stride, padding, output_size: as ``max_unpool2d``.
         data_format: "NCL" (torch's, default) or "NLC".
 
     Returns:
-        The unpooled array in the input's layout; indices out of range are
-        dropped (torch raises).
+        As ``max_unpool2d``.
 
     Raises:
         RuntimeError: indices of another shape than the input.
@@ -1353,17 +1235,8 @@ def max_unpool1d(
         >>> max_unpool1d(y, i, 2).tolist()
         [[[0.0, 3.0, 2.0, 0.0]]]
     """
-    return _max_unpool(
-        input,
-        indices,
-        1,
-        kernel_size,
-        stride,
-        padding,
-        output_size,
-        data_format,
-        "max_unpool1d",
-    )
+    window = (kernel_size, stride, padding)
+    return _max_unpool(1, input, indices, window, output_size, data_format)
 
 
 def max_unpool2d(
@@ -1404,17 +1277,8 @@ def max_unpool2d(
         >>> max_unpool2d(y, i, 2).tolist()
         [[[0.0, 0.0], [0.0, 3.0]]]
     """
-    return _max_unpool(
-        input,
-        indices,
-        2,
-        kernel_size,
-        stride,
-        padding,
-        output_size,
-        data_format,
-        "max_unpool2d",
-    )
+    window = (kernel_size, stride, padding)
+    return _max_unpool(2, input, indices, window, output_size, data_format)
 
 
 def max_unpool3d(
@@ -1427,24 +1291,20 @@ def max_unpool3d(
     *,
     data_format: str = "NCDHW",
 ) -> jax.Array:
-    """The inverse of ``max_pool3d``: each value placed at its index,
-    zeros elsewhere, channels-first by default.
+    """The inverse of ``max_pool3d``; ``max_unpool2d`` in 3-D.
 
     torch counterpart: ``torch.nn.functional.max_unpool3d(input, indices,
-    kernel_size, stride=None, padding=0, output_size=None)``; the default
-    output size is ``(in - 1) * stride - 2 * padding + kernel_size`` per axis.
+    kernel_size, stride=None, padding=0, output_size=None)``.
 
     Args:
         input, indices: ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (channels last with
             ``data_format="NDHWC"``), the values and indices ``max_pool3d``
             returned.
-        kernel_size, stride (default ``kernel_size``), padding: as the pool's.
-        output_size: the spatial size to restore (or with N and C in front).
+        kernel_size, stride, padding, output_size: as ``max_unpool2d``.
         data_format: "NCDHW" (torch's, default) or "NDHWC".
 
     Returns:
-        The unpooled array in the input's layout; indices out of range are
-        dropped (torch raises).
+        As ``max_unpool2d``.
 
     Raises:
         RuntimeError: indices of another shape than the input.
@@ -1456,14 +1316,5 @@ def max_unpool3d(
         >>> max_unpool3d(y, i, 2).ravel().tolist()
         [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 7.0]
     """
-    return _max_unpool(
-        input,
-        indices,
-        3,
-        kernel_size,
-        stride,
-        padding,
-        output_size,
-        data_format,
-        "max_unpool3d",
-    )
+    window = (kernel_size, stride, padding)
+    return _max_unpool(3, input, indices, window, output_size, data_format)

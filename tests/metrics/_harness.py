@@ -33,9 +33,9 @@ def oracle(fn, *args, **kwargs) -> np.ndarray:
 
 
 def _both(metric):
-    """(value of one update, value of two merged half updates) of one case; eager
-    in ``run_both``, jitted and vmapped over a configuration's cases in
-    ``run_both_batched`` (``test_protocol`` checks the jitted and sharded paths)."""
+    """(value of one update, value of two merged half updates); eager, since a
+    jit per random configuration costs more than it saves (``test_protocol`` checks
+    the jitted and sharded paths)."""
 
     def both(preds, target, mask):
         one = metric.compute(metric.update(metric.init(), preds, target, mask))
@@ -50,34 +50,6 @@ def _both(metric):
 def run_both(metric, preds, target, mask) -> tuple[np.ndarray, np.ndarray]:
     one, merged = _both(metric)(preds, target, mask)
     return np.asarray(one, np.float64), np.asarray(merged, np.float64)
-
-
-def run_both_batched(make_metric, cases) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``run_both`` for many cases at once: [(one, merged)] in the order of ``cases``.
-
-    ``cases`` are ``(kwargs, preds, target, mask)``; ``make_metric(**kwargs)`` builds
-    the metric. Cases that share their kwargs and array shapes/dtypes run as one
-    jitted ``vmap`` of ``_both`` over the stacked cases: one program per
-    configuration instead of one eager program per primitive, option and shape (the
-    eager path is what most of a loop of eager random cases costs in compilation; the
-    small tests of each file still call ``update``/``compute`` eagerly). vmap keeps
-    each case's own rows, mask and per-update normalization decision.
-    """
-    import jax
-
-    groups: dict[tuple, list[int]] = {}
-    for i, (kw, preds, target, _) in enumerate(cases):
-        key = (repr(sorted(kw.items())), preds.dtype.str, preds.shape)
-        groups.setdefault((*key, target.dtype.str, target.shape), []).append(i)
-    results: list = [None] * len(cases)
-    for members in groups.values():
-        metric = make_metric(**cases[members[0]][0])
-        stacked = [np.stack([cases[i][k] for i in members]) for k in (1, 2, 3)]
-        one, merged = jax.jit(jax.vmap(_both(metric)))(*stacked)
-        one, merged = np.asarray(one, np.float64), np.asarray(merged, np.float64)
-        for j, i in enumerate(members):
-            results[i] = (one[j], merged[j])
-    return results
 
 
 def random_mask(rng: np.random.Generator, rows: int = ROWS) -> np.ndarray:

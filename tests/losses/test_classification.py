@@ -10,9 +10,10 @@ Parity of jtoolkit.losses with torch.nn.functional: values and gradients.
 Each case is one loss with one set of options and fixed random float32 inputs. It
 runs all of the loss's reductions (for "none", the gradient of ``sum(out * c)`` with a
 fixed cotangent ``c``) and is compared with torch 2.13; one kwargs dict drives both
-sides. Eagerly, every case is its own test; under ``jax.jit``, each family of cases is
-compiled as one function (one compile per family keeps the suite fast) whose inputs
-are traced, as in a user's jitted train step.
+sides. Under ``jax.jit``, each family of cases is compiled as one function (one compile
+per family keeps the suite fast) whose inputs are traced, as in a user's jitted train
+step; eagerly, one case per loss function is its own test (tests/losses/_harness.py
+says why that suffices).
 
 test_losses_api.py:
 jtoolkit.losses: bad input, module-style constructors, the tutorial's losses.
@@ -34,7 +35,15 @@ import numpy as np
 import pytest
 
 from jtoolkit import losses as L
-from tests.losses._harness import F32, RTOL, T3, X, _assert_same, _grads_both
+from tests.losses._harness import (
+    F32,
+    RTOL,
+    T3,
+    X,
+    _assert_same,
+    _grads_both,
+    eager_cases,
+)
 
 REDUCTIONS = ("mean", "sum", "none")
 GRAD_ATOL = 1e-7
@@ -331,11 +340,12 @@ def _compare(case: Case, got: dict, expected: dict, where: str) -> None:
             np.testing.assert_allclose(g, wg, rtol=RTOL, atol=GRAD_ATOL, err_msg=msg)
 
 
-ALL_CASES = [(family, cid) for family, cases in FAMILIES.items() for cid in cases]
+# every case runs under jit, one per function eagerly: tests/losses/_harness.py
+EAGER_CASES = eager_cases(FAMILIES)
 
 
 @pytest.mark.parametrize(
-    ("family", "case_id"), ALL_CASES, ids=[f"{f}[{c}]" for f, c in ALL_CASES]
+    ("family", "case_id"), EAGER_CASES, ids=[f"{f}[{c}]" for f, c in EAGER_CASES]
 )
 def test_parity_eager(torch, family, case_id):
     case = FAMILIES[family][case_id]
@@ -362,8 +372,10 @@ def test_parity_jit(torch, family):
 
 def test_class_indices_accept_any_integer_dtype():
     ref = L.cross_entropy(X, T3)
+    assert float(L.cross_entropy(X, T3.astype(np.uint8))) == float(ref)  # eagerly
+    ce = jax.jit(L.cross_entropy)  # one trace per dtype, not one program per op
     for dtype in (np.int64, np.int32, np.int16, np.uint8):
-        assert float(L.cross_entropy(X, T3.astype(dtype))) == float(ref)
+        assert float(ce(X, T3.astype(dtype))) == float(ref)
 
 
 # ------------------------------------------------------------ nan / inf / kinks
@@ -380,6 +392,7 @@ def test_cross_entropy_all_ignored_is_nan_with_zero_gradient(torch, label_smooth
         lambda x, t: F.cross_entropy(x, t, **opts),
         [x, t],
         [0],
+        eager=not label_smoothing,  # eager == jit: tests/losses/_harness.py
     )
     assert np.isnan(expected[0]) and np.isnan(eager[0]) and np.isnan(jitted[0])
     assert not np.asarray(eager[1][0]).any()  # torch: exactly zero gradient
@@ -399,6 +412,7 @@ def test_cross_entropy_zero_weight_sum_matches_torch(torch):
         lambda x, t: F.cross_entropy(x, t, torch.tensor(w)),
         [x, t],
         [0],
+        eager=False,  # ran eagerly above; eager == jit: tests/losses/_harness.py
     )
     assert np.isnan(expected[1][0][0]).all() and not expected[1][0][2].any()
     _assert_same(expected, eager, jitted)
@@ -410,7 +424,7 @@ def test_cross_entropy_neg_inf_logit_is_finite(torch):
     x = np.array([[0.5, -np.inf, 1.0], [2.0, 0.0, -np.inf]], F32)
     t = np.array([0, 1])
     expected, eager, jitted = _grads_both(
-        torch, L.cross_entropy, F.cross_entropy, [x, t], [0]
+        torch, L.cross_entropy, F.cross_entropy, [x, t], [0], eager=False
     )
     assert np.isfinite(expected[0])
     _assert_same(expected, eager, jitted)
@@ -429,6 +443,7 @@ def test_binary_cross_entropy_at_zero_and_one_matches_torch(torch):
             lambda p, y, r=reduction: F.binary_cross_entropy(p, y, reduction=r),
             [p, y],
             [0, 1],  # d/dy is ±inf at p in {0, 1}, in both
+            eager=reduction == "sum",  # eager == jit: tests/losses/_harness.py
         )
         _assert_same(expected, eager, jitted)
     grad_p = jax.grad(lambda p: L.binary_cross_entropy(p, y, reduction="sum"))(p)

@@ -2,6 +2,11 @@
 
 Small random shapes and options, with NaN/inf entries, empty batches, 1-d inputs,
 zero lengths (CTC). Derandomized, fixed example counts.
+
+Sizes come from small fixed sets that keep the edge sizes (0 and 1) and one larger
+size: the losses run eagerly here (their value checks raise), and every eager op
+compiles one program per new shape, so fewer distinct shapes mean far fewer
+compilations for the same number of examples.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 AREA = "losses"
 _reduction = st.sampled_from(["mean", "sum", "none"])
+_rows = st.sampled_from([0, 1, 3])  # empty, one, several
+_size = st.sampled_from([1, 3])  # one, several (a size that cannot be 0)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -37,7 +44,7 @@ def _array(draw, shape, special=True):
 
 
 @FUZZ
-@given(st.data(), st.integers(0, 3), st.integers(1, 4), _reduction)
+@given(st.data(), _rows, _size, _reduction)
 def test_classification(d, n, c, reduction):
     one_d = d.draw(st.booleans())
     x = _array(d.draw, (c,) if one_d else (n, c))
@@ -47,8 +54,9 @@ def test_classification(d, n, c, reduction):
         target.flat[0] = -100
     smoothing = d.draw(st.sampled_from([0.0, 0.1]))
     tx, tt = torch.from_numpy(x), torch.from_numpy(target)
-    if one_d and smoothing:  # torch 2.13 raises for a [1] target (docs/migration.md)
-        tt = tt.reshape(())
+    if one_d and smoothing and c > 1:  # torch 2.13 raises for a [1] target
+        tt = tt.reshape(())  # (docs/migration.md); with c == 1, [1] is the input's
+        # shape: both read it as probabilities (and raise for an integer target)
     same(
         AREA,
         lambda: L.cross_entropy(
@@ -65,7 +73,7 @@ def test_classification(d, n, c, reduction):
 
 
 @FUZZ
-@given(st.data(), st.lists(st.integers(0, 3), max_size=2).map(tuple), _reduction)
+@given(st.data(), st.lists(_rows, max_size=2).map(tuple), _reduction)
 def test_regression_and_binary(d, shape, reduction):
     x, y = _array(d.draw, shape), _array(d.draw, shape, special=False)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
@@ -100,7 +108,7 @@ def test_regression_and_binary(d, shape, reduction):
 
 
 @FUZZ
-@given(st.data(), st.integers(0, 3), st.integers(1, 3), _reduction)
+@given(st.data(), _rows, _size, _reduction)
 def test_triplet_and_embedding(d, n, dim, reduction):
     a, p, q = (_array(d.draw, (n, dim)) for _ in range(3))
     ta, tp, tq = (torch.from_numpy(v) for v in (a, p, q))
@@ -130,7 +138,7 @@ def test_triplet_and_embedding(d, n, dim, reduction):
 
 
 @FUZZ
-@given(st.data(), st.integers(1, 4), st.integers(1, 3), _reduction, st.booleans())
+@given(st.data(), st.sampled_from([1, 2, 4]), _size, _reduction, st.booleans())
 def test_ctc(d, steps, batch, reduction, zero_infinity):
     unbatched = d.draw(st.booleans())
     classes = 3

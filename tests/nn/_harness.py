@@ -43,6 +43,11 @@ def check(torch, rng, jfn, tfn, inputs, rtol=RTOL, atol=1e-6, jit=True, eager=Tr
 
     ``eager=False`` compiles once: values and gradients from one jitted function
     (for ops whose eager run dispatches many small programs, e.g. pooling folds).
+    A test running many cases of one function passes ``eager`` for one case only:
+    every case is still compared with torch from the jitted program, and the eager
+    case shows that the eager path runs the same Python (jit traces exactly what
+    eager runs, so the two can differ only by XLA's fusion rounding, which the
+    tolerances cover).
     """
     tin = [torch.tensor(x, requires_grad=x.dtype.kind == "f") for x in inputs]
     theirs = tfn(*tin)

@@ -66,9 +66,15 @@ def test_mha_values_match_torch_with_masks(torch, rng, case):
         for k, v in kwargs.items()
     }
     t_out, t_w = ref(*(torch.from_numpy(a) for a in (q, kv, kv)), **t_kwargs)
-    out, weights = mha(q, kv, kv, **kwargs)
+    # every case jitted (one program); one case, the one using most options, eager
+    # too (one program per op and shape): the same Python runs in both
+    out, weights = jax.jit(lambda m, q, kv: m(q, kv, kv, **kwargs))(mha, q, kv)
     _close_mha(out, t_out)
     _close_mha(weights, t_w)
+    if case == "per_head_no_average":
+        out, weights = mha(q, kv, kv, **kwargs)
+        _close_mha(out, t_out)
+        _close_mha(weights, t_w)
 
 
 def test_mha_grads_jit_batch_first_and_need_weights_false(torch, rng):
@@ -123,9 +129,14 @@ def test_mha_unbatched_and_is_causal(torch, rng):
         need_weights=False,
         is_causal=True,
     )[0]
-    got = mha(xb, xb, xb, attn_mask=not_causal, need_weights=False, is_causal=True)[0]
+    got, plain = jax.jit(  # one program; the eager path is checked above
+        lambda m, x: (
+            m(x, x, x, attn_mask=not_causal, need_weights=False, is_causal=True)[0],
+            m(x, x, x, need_weights=False)[0],
+        )
+    )(mha, xb)
     _close_mha(got, expected)
-    assert not np.allclose(got, mha(xb, xb, xb, need_weights=False)[0])
+    assert not np.allclose(got, plain)
     with pytest.raises(
         RuntimeError, match="Need attn_mask if specifying the is_causal"
     ):
@@ -193,20 +204,28 @@ def test_mha_kdim_vdim_bias_kv_zero_attn_match_torch(torch, rng, kwargs):
     )
     cot = rng.standard_normal(tuple(t_out.shape)).astype(np.float32)
     (t_out * torch.tensor(cot)).sum().backward()
-    out, weights = ours(q, k, v, key_padding_mask=padding, attn_mask=causal)
-    _close_mha(out, t_out)
-    _close_mha(weights, t_w)
+    # every case jitted (values and gradients in one program); the first case
+    # eager too (one program per op and shape): the same Python runs in both
+    eager = kwargs == MHA_ARGS[0]
+    if eager:
+        out, weights = ours(q, k, v, key_padding_mask=padding, attn_mask=causal)
+        _close_mha(out, t_out)
+        _close_mha(weights, t_w)
     graphdef, params = nnx.split(ours)
 
     def loss(params, q, k, v):
-        y, _ = nnx.merge(graphdef, params)(q, k, v, padding, attn_mask=causal)
-        return jnp.sum(y * cot)
+        y, w = nnx.merge(graphdef, params)(q, k, v, padding, attn_mask=causal)
+        return jnp.sum(y * cot), (y, w)
 
-    gp, gq, gk, gv = jax.grad(loss, argnums=(0, 1, 2, 3))(params, q, k, v)
+    grad = jax.grad(loss, argnums=(0, 1, 2, 3), has_aux=True)
+    (gp, gq, gk, gv), (out, weights) = jax.jit(grad)(params, q, k, v)
+    _close_mha(out, t_out)
+    _close_mha(weights, t_w)
     for ours_g, theirs in ((gq, tq), (gk, tk), (gv, tv)):
         _close_mha(ours_g, theirs.grad, atol=1e-5)
     grads = models.torch_state_dict(nnx.merge(graphdef, gp))
     for name, p in ref.named_parameters():
         _close_mha(grads[name], p.grad, atol=1e-5)
-    unbatched, _ = ours(q[:, 0], k[:, 0], v[:, 0])
+    call = ours if eager else jax.jit(lambda q, k, v: ours(q, k, v))
+    unbatched, _ = call(q[:, 0], k[:, 0], v[:, 0])
     _close_mha(unbatched, ref(tq[:, 0], tk[:, 0], tv[:, 0])[0])

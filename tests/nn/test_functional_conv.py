@@ -7,6 +7,7 @@ import functools
 import warnings
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -55,8 +56,10 @@ def test_conv_matches_torch(torch, rng, n, xs, ws, out, kwargs):
     inputs = [_x(rng, *xs), _x(rng, *ws), _x(rng, out)]
     ours = functools.partial(getattr(F, name), **kwargs)
     theirs = _torch_fn(torch, name, kwargs)
-    check(torch, rng, ours, theirs, inputs, atol=2e-6)
-    _assert_channels_last_agrees(name, n, inputs, kwargs, transposed=False)
+    # every case jitted; the first case of each rank eager too (see check)
+    eager = next(c for c in CONV if c[0] == n) == (n, xs, ws, kwargs)
+    check(torch, rng, ours, theirs, inputs, atol=2e-6, eager=eager)
+    _assert_channels_last_agrees(name, n, inputs, kwargs, False, eager)
 
 
 @pytest.mark.parametrize(("n", "xs", "ws", "out", "kwargs"), list(_cases(CONV_T, True)))
@@ -65,32 +68,45 @@ def test_conv_transpose_matches_torch(torch, rng, n, xs, ws, out, kwargs):
     inputs = [_x(rng, *xs), _x(rng, *ws), _x(rng, out)]
     ours = functools.partial(getattr(F, name), **kwargs)
     theirs = _torch_fn(torch, name, kwargs)
-    check(torch, rng, ours, theirs, inputs, atol=2e-6)
-    _assert_channels_last_agrees(name, n, inputs, kwargs, transposed=True)
+    # every case jitted; the first case of each rank eager too (see check)
+    eager = next(c for c in CONV_T if c[0] == n) == (n, xs, ws, kwargs)
+    check(torch, rng, ours, theirs, inputs, atol=2e-6, eager=eager)
+    _assert_channels_last_agrees(name, n, inputs, kwargs, True, eager)
 
 
-def _assert_channels_last_agrees(name, n, inputs, kwargs, transposed):
+def _assert_channels_last_agrees(name, n, inputs, kwargs, transposed, eager):
     x, w, b = inputs
     batched = x.ndim == n + 2
     x_cl = np.moveaxis(x, 1 if batched else 0, -1)
     w_cl = np.moveaxis(w, (0, 1) if transposed else (1, 0), (-2, -1))
     fmt = {1: "NLC", 2: "NHWC", 3: "NDHWC"}[n]
-    ours = getattr(F, name)(x_cl, w_cl, b, **kwargs, data_format=fmt)
-    expected = getattr(F, name)(x, w, b, **kwargs)
+    fn, run = getattr(F, name), (lambda f: f) if eager else jax.jit
+    ours = run(functools.partial(fn, **kwargs, data_format=fmt))(x_cl, w_cl, b)
+    expected = run(functools.partial(fn, **kwargs))(x, w, b)
     _close(ours, np.moveaxis(np.asarray(expected), 1 if batched else 0, -1), atol=1e-6)
 
 
 def test_impls_agree_and_forward_mode_works_by_default(rng):
     x, w = _x(rng, 2, 3, 7, 6), _x(rng, 4, 3, 3, 2)
     kwargs = {"stride": 2, "padding": 1, "dilation": (1, 2)}
-    base = F.conv2d(x, w, **kwargs)
-    for impl in ("im2col", "hybrid", "auto"):
-        _close(F.conv2d(x, w, **kwargs, impl=impl), base, atol=1e-5)
-    tangent = jax.jvp(lambda x: F.conv2d(x, w), (x,), (np.ones_like(x),))[1]
+    base = F.conv2d(x, w, **kwargs)  # eager; the rest in one program
+
+    @jax.jit
+    def run(x, w):
+        impls = [F.conv2d(x, w, **kwargs, impl=i) for i in ("im2col", "hybrid", "auto")]
+        tangent = jax.jvp(lambda x: F.conv2d(x, w), (x,), (jnp.ones_like(x),))[1]
+        grouped = [  # once per group
+            F.conv2d(x[:, :2], w[:, :1], groups=2, impl=i)
+            for i in ("xla", "im2col", "hybrid")
+        ]
+        return impls, tangent, grouped
+
+    impls, tangent, grouped = run(x, w)
+    for ours in impls:
+        _close(ours, base, atol=1e-5)
     assert tangent.shape == (2, 4, 5, 5)
-    grouped = F.conv2d(x[:, :2], w[:, :1], groups=2)
-    for impl in ("im2col", "hybrid"):  # once per group
-        _close(F.conv2d(x[:, :2], w[:, :1], groups=2, impl=impl), grouped, atol=1e-5)
+    for ours in grouped[1:]:
+        _close(ours, grouped[0], atol=1e-5)
 
 
 ERRORS = [

@@ -96,4 +96,5 @@ def test_interpolate_errors_follow_torch(torch):
 def test_upsample_modules_match_torch(torch, rng, name, kwargs, shape):
     x = _x(rng, *shape)
     ref = getattr(torch.nn, name)(**kwargs)
-    _parity(torch, rng, ref, getattr(models, name)(**kwargs), x)
+    eager = name != "Upsample" or kwargs == {"scale_factor": 2}  # once per class
+    _parity(torch, rng, ref, getattr(models, name)(**kwargs), x, eager=eager)

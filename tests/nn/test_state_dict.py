@@ -316,3 +316,30 @@ def test_load_safetensors_passes_strict(torch, tmp_path):
     save_file(_partial(torch), path)
     keys = models.load_safetensors(Net(nnx.Rngs(0)), path, strict=False)
     assert keys == (["up.bias", "norm.bias"], ["extra.weight"])
+
+
+def test_loading_compiles_nothing_and_keeps_placement():
+    """Loading converts on the host and transfers each array to where the old one
+    lived: no program per parameter shape (it was three: stage, squeeze, scatter)."""
+    from jax import monitoring
+
+    model = CNN(1, 10, rngs=nnx.Rngs(0))
+    new = {k: v + 1 for k, v in models.torch_state_dict(model).items()}
+    before = {k: v[...].sharding for k, v in nnx.state(model).flat_state()}
+    compiled = []
+
+    def listen(event, duration, **_):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiled.append(event)
+
+    monitoring.register_event_duration_secs_listener(listen)
+    try:
+        models.load_torch_state_dict(model, new)
+    finally:
+        monitoring.unregister_event_duration_listener(listen)
+    assert compiled == []
+    after = models.torch_state_dict(model)
+    for k, v in new.items():
+        np.testing.assert_array_equal(after[k], v, err_msg=k)
+    for k, v in nnx.state(model).flat_state():
+        assert v[...].sharding == before[k], k

@@ -1,11 +1,18 @@
 """from_torch on the six models of issue #24: converted, forward/gradients/one SGD
 step within derived tolerances (compare), torch's state-dict names kept; an
-unsupported op gives one error listing every bad node with its source line."""
+unsupported op gives one error listing every bad node with its source line.
+
+Each model is built and converted once per module (``_converted``): the later
+tests reuse the conversion the first one checked instead of converting (and
+compiling the converted forward) again."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
+from flax import nnx
 
 from jtoolkit import interop, models
 
@@ -14,10 +21,18 @@ from ._harness import six_models
 NAMES = ["simple_nn", "mnist_net", "resnet", "lstm_lm", "encoder", "arithmetic"]
 
 
+@functools.cache
+def _converted(name):
+    """(torch module, input, train?, converted model, from_torch's report)."""
+    import torch
+
+    module, x, train = six_models(torch)[name]
+    return (module, x, train, *interop.from_torch(module, x))
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_converts_and_compares_equal(torch, name):
-    module, x, train = six_models(torch)[name]
-    model, report = interop.from_torch(module, x)
+    module, x, train, model, report = _converted(name)
     assert report.max_abs_diff < 1e-4, str(report)
     result = interop.compare(module, model, x, grads=True)
     assert result.ok, str(result)
@@ -30,8 +45,7 @@ def test_converts_and_compares_equal(torch, name):
 
 
 def test_state_dict_keeps_torchs_names(torch):
-    module, x, _ = six_models(torch)["resnet"]
-    model, _ = interop.from_torch(module, x)
+    module, _, _, model, _ = _converted("resnet")
     ours = models.torch_state_dict(model)
     theirs = module.state_dict()
     assert sorted(ours) == sorted(theirs)
@@ -40,8 +54,8 @@ def test_state_dict_keeps_torchs_names(torch):
 
 
 def test_compare_names_the_first_broken_layer(torch):
-    module, x, _ = six_models(torch)["mnist_net"]
-    model, _ = interop.from_torch(module, x)
+    module, x, _, model, _ = _converted("mnist_net")
+    model = nnx.clone(model)  # the shared conversion stays intact
     model.conv2.kernel[...] = model.conv2.kernel[...] * (1 + 1e-4)
     result = interop.compare(module, model, x, grads=False)
     assert result.first_failure == "forward:conv2", str(result)
@@ -77,8 +91,7 @@ def test_converted_model_trains_with_jit(torch):
     import jax
     from flax import nnx
 
-    module, x, _ = six_models(torch)["arithmetic"]
-    model, _ = interop.from_torch(module, x)
+    module, x, _, model, _ = _converted("arithmetic")
     graphdef, state = nnx.split(model)
 
     @jax.jit

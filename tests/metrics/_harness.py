@@ -3,7 +3,11 @@
 Every case draws a fixed-shape batch (so one jitted function per configuration
 serves all cases) and a random row mask; torchmetrics sees only the valid rows.
 ``run_both`` returns jtoolkit's value from one update and from two half-batch
-updates merged, so every parity case also checks ``merge``.
+updates merged, so every parity case also checks ``merge``. The halves are masks
+over the whole batch (rows before / from the middle), not slices: every update
+then has the one batch shape, so the eager programs compiled for the first case
+serve the others (a slice's half shape compiled a second set per configuration).
+``test_protocol`` updates on other batch sizes (a batch split over eight devices).
 """
 
 from __future__ import annotations
@@ -39,9 +43,9 @@ def _both(metric):
 
     def both(preds, target, mask):
         one = metric.compute(metric.update(metric.init(), preds, target, mask))
-        h = preds.shape[0] // 2
-        a = metric.update(metric.init(), preds[:h], target[:h], mask[:h])
-        b = metric.update(metric.init(), preds[h:], target[h:], mask[h:])
+        first = np.arange(preds.shape[0]) < preds.shape[0] // 2
+        a = metric.update(metric.init(), preds, target, mask & first)
+        b = metric.update(metric.init(), preds, target, mask & ~first)
         return one, metric.compute(metric.merge(a, b))
 
     return both

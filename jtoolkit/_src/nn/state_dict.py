@@ -215,9 +215,9 @@ def _replace(variable, value: np.ndarray) -> None:
     a transfer, where ``variable[...] = value`` compiled a scatter program per
     parameter shape (three programs per parameter for a cold load)."""
     current = variable.get_value()
-    if isinstance(current, jax.Array) and not isinstance(current, jax.core.Tracer):
+    if isinstance(current, jax.Array) and current.is_fully_addressable:
         variable.set_value(jax.device_put(value, current.sharding))
-    else:
+    else:  # an array spread over several processes: each writes its own part
         variable[...] = value
 
 

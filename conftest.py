@@ -26,6 +26,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+# Memory and compile accounting for every item, doctests included (tests/_session.py).
+pytest_plugins = ["tests._session"]
+
 CPU_DEVICES = 8
 jax.config.update("jax_num_cpu_devices", CPU_DEVICES)
 

@@ -181,7 +181,7 @@ class TrainState:
             state = jax.jit(assemble)(pure)
         except jax.errors.ConcretizationTypeError:
             state = assemble(pure)
-        return _unaliased(state)
+        return state
 
     @property
     def graphdef(self) -> Any:

@@ -316,7 +316,6 @@ def _launch(nproc, mode, directory, tmp_path):
         **os.environ,
         "XLA_FLAGS": "--xla_force_host_platform_device_count=1",
         "JAX_PLATFORMS": "cpu",
-        "JTOOLKIT_COMPILATION_CACHE": "0",
     }
     cmd = [sys.executable, "-m", "jtoolkit.launch", "--nproc", str(nproc)]
     result = subprocess.run(

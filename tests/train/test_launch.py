@@ -29,7 +29,6 @@ def _env(devices: int) -> dict:
         **os.environ,
         "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
         "JAX_PLATFORMS": "cpu",
-        "JTOOLKIT_COMPILATION_CACHE": "0",
     }
 
 

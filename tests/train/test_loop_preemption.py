@@ -161,7 +161,6 @@ def _cli_env():
         **os.environ,
         "XLA_FLAGS": "--xla_force_host_platform_device_count=1",
         "JAX_PLATFORMS": "cpu",
-        "JTOOLKIT_COMPILATION_CACHE": "0",
     }
 
 

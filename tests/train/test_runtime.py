@@ -30,7 +30,6 @@ def _env(**extra: str) -> dict:
         "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
         "JAX_PLATFORMS": "cpu",
         "XLA_FLAGS": "--xla_force_host_platform_device_count=1",
-        "JTOOLKIT_COMPILATION_CACHE": "0",
         **extra,
     }
 

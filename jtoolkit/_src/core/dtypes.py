@@ -9,6 +9,8 @@ import jax.core
 import jax.numpy as jnp
 import numpy as np
 
+from jtoolkit._src.core.eager_jit import NeedsValues, tracing_for_eager_jit
+
 __all__: list[str] = []
 
 
@@ -43,8 +45,17 @@ _SCALAR_NAMES = {
 
 
 def is_tracer(x: Any) -> bool:
-    """True when ``x`` is an abstract value inside ``jit``/``grad``/``vmap``."""
-    return isinstance(x, jax.core.Tracer)
+    """True when ``x`` is an abstract value inside ``jit``/``grad``/``vmap``.
+
+    Callers ask it to skip a check that needs values. Inside an ``eager_jit``
+    trace, where the caller holds concrete arrays, it raises ``NeedsValues``
+    instead, so that call runs eagerly with the check.
+    """
+    if not isinstance(x, jax.core.Tracer):
+        return False
+    if tracing_for_eager_jit():
+        raise NeedsValues("a check needs concrete values")
+    return True
 
 
 def x64_enabled() -> bool:

@@ -19,6 +19,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jtoolkit._src.core.checks import shape_str
+from jtoolkit._src.core.eager_jit import (
+    NeedsValues,
+    check_values,
+    tracing_for_eager_jit,
+)
 
 __all__ = [
     "LossInputError",
@@ -64,6 +69,8 @@ def concrete_values(x) -> np.ndarray | None:
         jax.errors.TracerArrayConversionError,
         jax.errors.ConcretizationTypeError,
     ):
+        if tracing_for_eager_jit():  # the caller has the values: check eagerly
+            raise NeedsValues("a check needs concrete values") from None
         return None
 
 
@@ -176,13 +183,15 @@ def check_weight_broadcasts(weight_shape, input_shape, name: str = "weight") -> 
 
 def check_unit_interval(x, name: str) -> None:
     """When concrete, raise like torch unless every element lies in [0, 1] (no nan)."""
-    values = concrete_values(x)
-    if values is None:
-        return
-    ok = (values >= 0) & (values <= 1)
-    if not ok.all():
-        bad = values[~ok].ravel()[0]
-        raise LossInputError(
-            f"all elements of {name} should be between 0 and 1, but got {bad} "
-            f"({int((~ok).sum())} of {values.size} elements are outside [0, 1] or nan)."
-        )
+
+    def in_unit_interval(values: np.ndarray) -> None:
+        ok = (values >= 0) & (values <= 1)
+        if not ok.all():
+            bad = values[~ok].ravel()[0]
+            raise LossInputError(
+                f"all elements of {name} should be between 0 and 1, but got {bad} "
+                f"({int((~ok).sum())} of {values.size} elements are outside [0, 1] "
+                "or nan)."
+            )
+
+    check_values(x, in_unit_interval)

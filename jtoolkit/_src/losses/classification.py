@@ -9,9 +9,11 @@ import numbers
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core.checks import shape_str
+from jtoolkit._src.core.eager_jit import check_values, eager_jit
 from jtoolkit._src.losses.checks import (
     LossInputError,
     TargetOutOfBoundsError,
@@ -21,7 +23,6 @@ from jtoolkit._src.losses.checks import (
     check_same_shape,
     check_unit_interval,
     check_weight_broadcasts,
-    concrete_values,
 )
 from jtoolkit._src.losses.elementwise import (
     bce_elementwise,
@@ -89,9 +90,9 @@ def _check_index_target(
             f"{target.dtype} for target of shape {shape_str(target.shape)}; "
             f"probability targets must have the input's shape {shape_str(x.shape)}."
         )
-    t = concrete_values(target)
-    if t is not None:
-        num_classes = x.shape[1] if x.ndim > 1 else x.shape[0]
+    num_classes = x.shape[1] if x.ndim > 1 else x.shape[0]
+
+    def in_range(t: np.ndarray) -> None:
         bad = (t != ignore_index) & ((t < 0) | (t >= num_classes))
         if bad.any():
             raise TargetOutOfBoundsError(
@@ -99,6 +100,8 @@ def _check_index_target(
                 f"in [0, {num_classes - 1}] (input has {num_classes} classes) or equal "
                 f"ignore_index={ignore_index}."
             )
+
+    check_values(target, in_range)
     return target
 
 
@@ -139,6 +142,7 @@ def _probability_loss(logp, target, weight, reduction, label_smoothing):
     return reduce(-jnp.sum(terms, axis=1), reduction)
 
 
+@eager_jit
 def cross_entropy(
     input: ArrayLike,
     target: ArrayLike,
@@ -215,6 +219,7 @@ def cross_entropy(
     return out[0] if unbatched and reduction == "none" else out
 
 
+@eager_jit
 def nll_loss(
     input: ArrayLike,
     target: ArrayLike,
@@ -287,6 +292,7 @@ def _binary_operands(input, target, weight, reduction: str, logits: bool):
     return x, y, _elementwise_weight(weight, x, "weight")
 
 
+@eager_jit
 def binary_cross_entropy(
     input: ArrayLike,
     target: ArrayLike,
@@ -330,6 +336,7 @@ def binary_cross_entropy(
     return reduce(loss if w is None else loss * w, reduction)
 
 
+@eager_jit
 def binary_cross_entropy_with_logits(
     input: ArrayLike,
     target: ArrayLike,

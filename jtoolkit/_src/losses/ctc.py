@@ -17,9 +17,11 @@ import numbers
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core.checks import shape_str
+from jtoolkit._src.core.eager_jit import check_values, eager_jit
 from jtoolkit._src.losses.checks import (
     LossInputError,
     as_float,
@@ -116,14 +118,19 @@ def _lengths(x, batch: int, name: str) -> jax.Array:
 
 
 def _check_max(values, limit: int, what: str) -> None:
-    concrete = concrete_values(values)
-    if concrete is not None and concrete.size and (concrete > limit).any():
-        raise LossInputError(
-            f"Expected {what} to have value at most {limit}, but got value "
-            f"{int(concrete.max())}."
-        )
-    if concrete is not None and concrete.size and (concrete < 0).any():
-        raise LossInputError(f"ctc_loss: {what} must be >= 0, got {concrete.min()}.")
+
+    def within(concrete: np.ndarray) -> None:
+        if concrete.size and (concrete > limit).any():
+            raise LossInputError(
+                f"Expected {what} to have value at most {limit}, but got value "
+                f"{int(concrete.max())}."
+            )
+        if concrete.size and (concrete < 0).any():
+            raise LossInputError(
+                f"ctc_loss: {what} must be >= 0, got {concrete.min()}."
+            )
+
+    check_values(values, within)
 
 
 def _padded_targets(targets, target_lengths, batch: int) -> jax.Array:
@@ -165,6 +172,7 @@ def _reduce_ctc(loss: jax.Array, target_lengths: jax.Array, reduction: str):
     return jnp.mean(per_label)
 
 
+@eager_jit
 def ctc_loss(
     log_probs: ArrayLike,
     targets: ArrayLike,

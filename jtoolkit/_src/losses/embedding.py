@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core.checks import shape_str
+from jtoolkit._src.core.eager_jit import eager_jit
 from jtoolkit._src.losses.checks import (
     LossInputError,
     as_float,
@@ -49,6 +50,7 @@ def _check_cosine_shapes(x1: jax.Array, x2: jax.Array, y: jax.Array) -> None:
     check_broadcast(pair[:-1], y.shape, "inputs' batch and target shapes")
 
 
+@eager_jit
 def cosine_embedding_loss(
     input1: ArrayLike,
     input2: ArrayLike,
@@ -113,6 +115,7 @@ def check_distance_margin(margin) -> None:
         raise ValueError(f"margin must be greater than 0, got {margin}")
 
 
+@eager_jit
 def triplet_margin_with_distance_loss(
     anchor: ArrayLike,
     positive: ArrayLike,

@@ -13,6 +13,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core.checks import shape_str
+from jtoolkit._src.core.eager_jit import check_values, eager_jit
 from jtoolkit._src.losses.checks import (
     LossInputError,
     TargetOutOfBoundsError,
@@ -20,7 +21,6 @@ from jtoolkit._src.losses.checks import (
     check_broadcast,
     check_reduction,
     check_weight_broadcasts,
-    concrete_values,
 )
 from jtoolkit._src.losses.elementwise import clamp_min0, reduce
 
@@ -40,6 +40,7 @@ def _positive_part(z: jax.Array) -> jax.Array:
     return jnp.where(z > 0, z, jnp.zeros_like(z))
 
 
+@eager_jit
 def margin_ranking_loss(
     input1: ArrayLike,
     input2: ArrayLike,
@@ -85,6 +86,7 @@ def margin_ranking_loss(
     return reduce(clamp_min0(-y * (x1 - x2) + margin), reduction)
 
 
+@eager_jit
 def hinge_embedding_loss(
     input: ArrayLike,
     target: ArrayLike,
@@ -124,6 +126,7 @@ def hinge_embedding_loss(
     return reduce(hinge + jnp.where(y != -1, x, zeros), reduction)
 
 
+@eager_jit
 def soft_margin_loss(
     input: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
 ) -> jax.Array:
@@ -157,6 +160,7 @@ def soft_margin_loss(
     return reduce(jax.nn.softplus(-y * x), reduction)
 
 
+@eager_jit
 def multilabel_soft_margin_loss(
     input: ArrayLike,
     target: ArrayLike,
@@ -220,17 +224,19 @@ def _check_class_input(x: jax.Array, loss: str) -> None:
 
 def _check_index_range(target, low: int, high: int, loss: str, what: str) -> None:
     """When concrete, TargetOutOfBoundsError unless every index is in [low, high)."""
-    values = concrete_values(target)
-    if values is None or values.size == 0:
-        return
-    bad = (values < low) | (values >= high)
-    if bad.any():
-        raise TargetOutOfBoundsError(
-            f"{loss}: {what} is out of range: got {values[bad].ravel()[0]}, "
-            f"expected values in [{low}, {high - 1}]."
-        )
+
+    def in_range(values: np.ndarray) -> None:
+        bad = (values < low) | (values >= high)
+        if bad.any():
+            raise TargetOutOfBoundsError(
+                f"{loss}: {what} is out of range: got {values[bad].ravel()[0]}, "
+                f"expected values in [{low}, {high - 1}]."
+            )
+
+    check_values(target, in_range)
 
 
+@eager_jit
 def multi_margin_loss(
     input: ArrayLike,
     target: ArrayLike,
@@ -297,6 +303,7 @@ def multi_margin_loss(
     return reduce(jnp.where(in_range, loss, jnp.nan), reduction)
 
 
+@eager_jit
 def multilabel_margin_loss(
     input: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
 ) -> jax.Array:

@@ -12,11 +12,11 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jtoolkit._src.core.eager_jit import check_values, eager_jit
 from jtoolkit._src.losses.checks import (
     as_float,
     check_broadcast,
     check_reduction,
-    concrete_values,
 )
 from jtoolkit._src.losses.elementwise import reduce
 
@@ -35,6 +35,7 @@ def _stirling(y: jax.Array) -> jax.Array:
     return jnp.where(big, term, jnp.zeros_like(y))
 
 
+@eager_jit
 def poisson_nll_loss(
     input: ArrayLike,
     target: ArrayLike,
@@ -82,6 +83,13 @@ def poisson_nll_loss(
     return reduce(loss, reduction)
 
 
+def _non_negative_var(values) -> None:
+    if (values < 0).any():
+        raise ValueError(
+            f"var has negative entry/entries: {values[values < 0].ravel()[0]}"
+        )
+
+
 def _var_shape(var: jax.Array, input_shape: tuple[int, ...]) -> jax.Array:
     """torch's homoscedastic cases: ``var`` one dim short, or one size-1 dim."""
     if var.shape == input_shape:
@@ -104,6 +112,7 @@ def _clamp_min_no_grad(v: jax.Array, eps: float) -> jax.Array:
     return jax.lax.stop_gradient(jnp.maximum(v, eps)) + (v - jax.lax.stop_gradient(v))
 
 
+@eager_jit
 def gaussian_nll_loss(
     input: ArrayLike,
     target: ArrayLike,
@@ -149,11 +158,7 @@ def gaussian_nll_loss(
         v = jnp.full(x.shape, var, x.dtype)
     else:
         v = as_float(var, x.dtype)
-        values = concrete_values(v)
-        if values is not None and (values < 0).any():
-            raise ValueError(
-                f"var has negative entry/entries: {values[values < 0].ravel()[0]}"
-            )
+        check_values(v, _non_negative_var)
         v = _var_shape(v, x.shape)
     check_reduction(reduction)
     check_broadcast(x.shape, y.shape)

@@ -13,6 +13,7 @@ from jax.scipy.special import xlogy
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core.checks import shape_str
+from jtoolkit._src.core.eager_jit import eager_jit
 from jtoolkit._src.losses.checks import (
     LossInputError,
     as_float,
@@ -56,6 +57,7 @@ def _reduce_weighted(loss, weight, reduction: str, mean_by_weight: bool) -> jax.
     return reduce(loss, reduction)
 
 
+@eager_jit
 def mse_loss(
     input: ArrayLike,
     target: ArrayLike,
@@ -93,6 +95,7 @@ def mse_loss(
     return _reduce_weighted(d * d, _weight(weight, x), reduction, True)
 
 
+@eager_jit
 def l1_loss(
     input: ArrayLike,
     target: ArrayLike,
@@ -127,6 +130,7 @@ def l1_loss(
     return _reduce_weighted(torch_abs(x - y), _weight(weight, x), reduction, True)
 
 
+@eager_jit
 def huber_loss(
     input: ArrayLike,
     target: ArrayLike,
@@ -166,6 +170,7 @@ def huber_loss(
     return _reduce_weighted(loss, _weight(weight, x), reduction, False)
 
 
+@eager_jit
 def smooth_l1_loss(
     input: ArrayLike,
     target: ArrayLike,
@@ -208,6 +213,7 @@ def smooth_l1_loss(
     return reduce(loss, reduction)
 
 
+@eager_jit
 def kl_div(
     input: ArrayLike,
     target: ArrayLike,

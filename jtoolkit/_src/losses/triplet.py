@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core.checks import shape_str
+from jtoolkit._src.core.eager_jit import eager_jit
 from jtoolkit._src.losses.checks import (
     LossInputError,
     as_float,
@@ -30,6 +31,7 @@ def check_triplet_options(margin, p) -> None:
         )
 
 
+@eager_jit
 def triplet_margin_loss(
     anchor: ArrayLike,
     positive: ArrayLike,

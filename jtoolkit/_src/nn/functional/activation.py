@@ -17,6 +17,7 @@ import numpy as np
 
 from jtoolkit._src.core import arrays, dtypes
 from jtoolkit._src.core.checks import wrap_dim
+from jtoolkit._src.core.eager_jit import eager_jit
 from jtoolkit._src.tensor import softmax as _softmax
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 
+@eager_jit
 def relu(input: Any, inplace: bool = False) -> jax.Array:
     """``max(x, 0)``, gradient 0 at 0.
 
@@ -69,6 +71,7 @@ def relu(input: Any, inplace: bool = False) -> jax.Array:
     return jax.nn.relu(arrays.to_array(input))
 
 
+@eager_jit
 def leaky_relu(
     input: Any, negative_slope: float = 0.01, inplace: bool = False
 ) -> jax.Array:
@@ -93,6 +96,7 @@ def leaky_relu(
     return jnp.where(x > 0, x, x * negative_slope)
 
 
+@eager_jit
 def gelu(input: Any, approximate: str = "none") -> jax.Array:
     """Gaussian error linear unit: ``x * Phi(x)`` (erf form, or torch's tanh form).
 
@@ -140,6 +144,7 @@ def _half_one_plus_tanh(u: jax.Array) -> jax.Array:
     return jnp.where(u >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+@eager_jit
 def silu(input: Any, inplace: bool = False) -> jax.Array:
     """``x * sigmoid(x)`` (swish).
 
@@ -159,6 +164,7 @@ def silu(input: Any, inplace: bool = False) -> jax.Array:
     return jax.nn.silu(arrays.to_array(input))
 
 
+@eager_jit
 def sigmoid(input: Any) -> jax.Array:
     """``1 / (1 + exp(-x))``.
 
@@ -178,6 +184,7 @@ def sigmoid(input: Any) -> jax.Array:
     return jax.nn.sigmoid(arrays.to_array(input))
 
 
+@eager_jit
 def tanh(input: Any) -> jax.Array:
     """Hyperbolic tangent.
 
@@ -208,6 +215,7 @@ def _implicit_dim(input: Any, name: str) -> int:
     return 0 if np.ndim(input) in (0, 1, 3) else 1
 
 
+@eager_jit
 def softmax(
     input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
 ) -> jax.Array:
@@ -237,6 +245,7 @@ def softmax(
     return _softmax.softmax(input, dim, dtype)
 
 
+@eager_jit
 def log_softmax(
     input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
 ) -> jax.Array:
@@ -290,6 +299,7 @@ def _nan_frozen(x: jax.Array) -> jax.Array:
     return jnp.where(jnp.isnan(x), jax.lax.stop_gradient(x), x)
 
 
+@eager_jit
 def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> jax.Array:
     """``x if x > 0 else alpha * (exp(x) - 1)`` (gradient ``alpha`` at 0, as torch).
 
@@ -309,6 +319,7 @@ def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> jax.Array:
     return _elu(_float(input), alpha, 1.0, 1.0)
 
 
+@eager_jit
 def celu(input: Any, alpha: float = 1.0, inplace: bool = False) -> jax.Array:
     """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` (gradient 1 at 0).
 
@@ -334,6 +345,7 @@ def celu(input: Any, alpha: float = 1.0, inplace: bool = False) -> jax.Array:
     return _elu(_float(input), alpha, 1.0, 1.0 / alpha)
 
 
+@eager_jit
 def selu(input: Any, inplace: bool = False) -> jax.Array:
     """``scale * elu(x, alpha)`` with torch's self-normalising constants.
 
@@ -354,6 +366,7 @@ def selu(input: Any, inplace: bool = False) -> jax.Array:
     return _elu(_float(input), _SELU_ALPHA, _SELU_SCALE, 1.0)
 
 
+@eager_jit
 def glu(input: Any, dim: int = -1) -> jax.Array:
     """Gated linear unit: ``a * sigmoid(b)`` for the two halves ``a, b`` of ``dim``.
 
@@ -389,6 +402,7 @@ def glu(input: Any, dim: int = -1) -> jax.Array:
     return a * jax.nn.sigmoid(b)
 
 
+@eager_jit
 def hardshrink(input: Any, lambd: float = 0.5) -> jax.Array:
     """``x if |x| > lambd else 0`` (gradient 0 at ``±lambd``, as torch).
 
@@ -410,6 +424,7 @@ def hardshrink(input: Any, lambd: float = 0.5) -> jax.Array:
     return jnp.where(inside, jnp.zeros_like(x), _nan_frozen(x))
 
 
+@eager_jit
 def softshrink(input: Any, lambd: float = 0.5) -> jax.Array:
     """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0.
 
@@ -438,6 +453,7 @@ def softshrink(input: Any, lambd: float = 0.5) -> jax.Array:
     return jnp.where(x > lambd, x - lambd, jnp.where(x < -lambd, x + lambd, x * 0))
 
 
+@eager_jit
 def hardtanh(
     input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
 ) -> jax.Array:
@@ -469,6 +485,7 @@ def hardtanh(
     return jnp.where(x <= min_val, low, jnp.where(x >= max_val, high, middle))
 
 
+@eager_jit
 def relu6(input: Any, inplace: bool = False) -> jax.Array:
     """``min(max(x, 0), 6)``: ``hardtanh(x, 0, 6)`` (gradient 0 at 0 and 6).
 
@@ -488,6 +505,7 @@ def relu6(input: Any, inplace: bool = False) -> jax.Array:
     return hardtanh(input, 0.0, 6.0)
 
 
+@eager_jit
 def hardsigmoid(input: Any, inplace: bool = False) -> jax.Array:
     """``relu6(x + 3) / 6`` (gradient 1/6 strictly inside (-3, 3), else 0).
 
@@ -507,6 +525,7 @@ def hardsigmoid(input: Any, inplace: bool = False) -> jax.Array:
     return relu6(_float(input) + 3.0) / 6.0
 
 
+@eager_jit
 def hardswish(input: Any, inplace: bool = False) -> jax.Array:
     """``x * relu6(x + 3) / 6`` with torch's gradient (``x/3 + 1/2`` on (-3, 3)).
 
@@ -531,6 +550,7 @@ def hardswish(input: Any, inplace: bool = False) -> jax.Array:
     return jnp.where(nan, x, x * gate / 6.0)
 
 
+@eager_jit
 def logsigmoid(input: Any) -> jax.Array:
     """``log(sigmoid(x))``, computed stably (``-softplus(-x)``).
 
@@ -550,6 +570,7 @@ def logsigmoid(input: Any) -> jax.Array:
     return jax.nn.log_sigmoid(_float(input))
 
 
+@eager_jit
 def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> jax.Array:
     """``log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold``.
 
@@ -574,6 +595,7 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> jax.Arra
     return jnp.where(linear, x, jnp.log1p(jnp.exp(safe)) / beta)
 
 
+@eager_jit
 def mish(input: Any, inplace: bool = False) -> jax.Array:
     """``x * tanh(softplus(x))``.
 
@@ -594,6 +616,7 @@ def mish(input: Any, inplace: bool = False) -> jax.Array:
     return x * jnp.tanh(softplus(x))
 
 
+@eager_jit
 def softsign(input: Any) -> jax.Array:
     """``x / (1 + |x|)``.
 
@@ -614,6 +637,7 @@ def softsign(input: Any) -> jax.Array:
     return x / (jnp.abs(x) + 1)
 
 
+@eager_jit
 def tanhshrink(input: Any) -> jax.Array:
     """``x - tanh(x)``.
 
@@ -634,6 +658,7 @@ def tanhshrink(input: Any) -> jax.Array:
     return x - jnp.tanh(x)
 
 
+@eager_jit
 def threshold(
     input: Any, threshold: float, value: float, inplace: bool = False
 ) -> jax.Array:
@@ -658,6 +683,7 @@ def threshold(
     return jnp.where(x <= threshold, jnp.full_like(x, value), x)
 
 
+@eager_jit
 def softmin(
     input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
 ) -> jax.Array:
@@ -689,6 +715,7 @@ def softmin(
     return _softmax.softmax(-x, dim)
 
 
+@eager_jit
 def prelu(input: Any, weight: Any, *, channels_last: bool = False) -> jax.Array:
     """``x if x > 0 else weight * x`` with one learned slope per channel.
 
@@ -733,6 +760,7 @@ def prelu(input: Any, weight: Any, *, channels_last: bool = False) -> jax.Array:
     return jnp.where(x > 0, x, w * x)
 
 
+@eager_jit
 def rrelu(
     input: Any,
     lower: float = 1.0 / 8,

@@ -26,6 +26,7 @@ import numpy as np
 from jax import lax
 
 from jtoolkit._src.core import arrays, checks
+from jtoolkit._src.core.eager_jit import eager_jit
 from jtoolkit._src.nn import conv_lowering
 
 __all__ = [
@@ -288,6 +289,7 @@ _CONV = {n: _conv(n, f"conv{n}d") for n in (1, 2, 3)}
 _CONV_T = {n: _conv_transpose(n, f"conv_transpose{n}d") for n in (1, 2, 3)}
 
 
+@eager_jit
 def conv1d(
     input: Any,
     weight: Any,
@@ -335,6 +337,7 @@ def conv1d(
     )
 
 
+@eager_jit
 def conv2d(
     input: Any,
     weight: Any,
@@ -385,6 +388,7 @@ def conv2d(
     )
 
 
+@eager_jit
 def conv3d(
     input: Any,
     weight: Any,
@@ -426,6 +430,7 @@ def conv3d(
     )
 
 
+@eager_jit
 def conv_transpose1d(
     input: Any,
     weight: Any,
@@ -472,6 +477,7 @@ def conv_transpose1d(
     )  # fmt: skip
 
 
+@eager_jit
 def conv_transpose2d(
     input: Any,
     weight: Any,
@@ -516,6 +522,7 @@ def conv_transpose2d(
     )  # fmt: skip
 
 
+@eager_jit
 def conv_transpose3d(
     input: Any,
     weight: Any,

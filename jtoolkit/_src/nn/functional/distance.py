@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from jtoolkit._src.core import arrays, checks, dtypes
+from jtoolkit._src.core.eager_jit import eager_jit
 
 __all__ = ["cosine_similarity", "normalize", "pairwise_distance"]
 
@@ -50,6 +51,7 @@ def _float(x: Any) -> jax.Array:
     return x
 
 
+@eager_jit
 def normalize(
     input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12
 ) -> jax.Array:
@@ -90,6 +92,7 @@ def _clamp_forward(norm: jax.Array, eps: float) -> jax.Array:
     return norm + jax.lax.stop_gradient(jnp.maximum(norm, eps) - norm)
 
 
+@eager_jit
 def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> jax.Array:
     """``sum((x1 / ||x1||) * (x2 / ||x2||))`` along ``dim``, norms clamped at ``eps``.
 
@@ -128,6 +131,7 @@ def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> jax.
     return out.reshape(()) if scalar else out
 
 
+@eager_jit
 def pairwise_distance(
     x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False
 ) -> jax.Array:

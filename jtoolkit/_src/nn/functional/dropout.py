@@ -13,10 +13,12 @@ import jax
 import jax.numpy as jnp
 
 from jtoolkit._src.core import arrays
+from jtoolkit._src.core.eager_jit import eager_jit
 
 __all__ = ["dropout", "dropout2d"]
 
 
+@eager_jit
 def dropout(
     input: Any,
     p: float = 0.5,
@@ -88,6 +90,7 @@ def _masked(x, p, training, key, mask_shape, fname: str) -> jax.Array:
     return x * (keep.astype(x.dtype) / jnp.asarray(1.0 - p, x.dtype))
 
 
+@eager_jit
 def dropout2d(
     input: Any,
     p: float = 0.5,

@@ -6,11 +6,13 @@ from typing import Any
 
 import jax
 
+from jtoolkit._src.core.eager_jit import eager_jit
 from jtoolkit._src.tensor import shape
 
 __all__ = ["flatten"]
 
 
+@eager_jit
 def flatten(input: Any, start_dim: int = 1, end_dim: int = -1) -> jax.Array:
     """Merge dims ``start_dim..end_dim`` (default: all but the batch dim).
 

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from jtoolkit._src.core import arrays, checks
+from jtoolkit._src.core.eager_jit import eager_jit
 from jtoolkit._src.nn.functional.conv import expand
 
 __all__ = ["fold", "pixel_shuffle", "pixel_unshuffle", "unfold"]
@@ -58,6 +59,7 @@ def _offsets(kernel, dilation, stride, grid):
             )
 
 
+@eager_jit
 def unfold(
     input: Any,
     kernel_size: Any,
@@ -131,6 +133,7 @@ def _check_geometry(kernel, dilation, padding, stride) -> None:
         raise RuntimeError(f"padding should be non-negative, got {padding}")
 
 
+@eager_jit
 def fold(
     input: Any,
     output_size: Any,
@@ -225,6 +228,7 @@ def _image(input: Any, data_format: str, fname: str):
     return jnp.moveaxis(x, -3, -1), lambda y: jnp.moveaxis(y, -1, -3)
 
 
+@eager_jit
 def pixel_shuffle(
     input: Any, upscale_factor: int, *, data_format: str = "NCHW"
 ) -> jax.Array:
@@ -267,6 +271,7 @@ def pixel_shuffle(
     return restore(y.reshape(*lead, h * r, w * r, c // (r * r)))
 
 
+@eager_jit
 def pixel_unshuffle(
     input: Any, downscale_factor: int, *, data_format: str = "NCHW"
 ) -> jax.Array:

@@ -9,10 +9,12 @@ import jax
 import jax.numpy as jnp
 
 from jtoolkit._src.core import arrays, dtypes
+from jtoolkit._src.core.eager_jit import eager_jit
 
 __all__ = ["bilinear", "linear", "linear_kernel"]
 
 
+@eager_jit
 def linear(input: Any, weight: Any, bias: Any = None) -> jax.Array:
     """``input @ weight.T + bias``, at full float32 precision.
 
@@ -71,6 +73,7 @@ def linear_kernel(x: jax.Array, kernel: jax.Array, bias: jax.Array | None) -> ja
     return out if bias is None else out + bias
 
 
+@eager_jit
 def bilinear(input1: Any, input2: Any, weight: Any, bias: Any = None) -> jax.Array:
     """``y[..., o] = x1[..., i] * weight[o, i, j] * x2[..., j] + bias[o]``.
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from jtoolkit._src.core import arrays
 from jtoolkit._src.core.checks import shape_str
+from jtoolkit._src.core.eager_jit import eager_jit
 
 __all__ = [
     "batch_norm",
@@ -103,6 +104,7 @@ def _normalize(x, mean, var, weight, bias, eps, axis) -> jax.Array:
     return y if bias is None else y + _per_channel(bias, x.ndim, axis)
 
 
+@eager_jit
 def batch_norm(
     input: Any,
     running_mean: Any,
@@ -163,6 +165,7 @@ def batch_norm(
     return _normalize(x, mean, var, weight, bias, eps, axis)
 
 
+@eager_jit
 def instance_norm(
     input: Any,
     running_mean: Any = None,
@@ -233,6 +236,7 @@ def _shape_tuple(normalized_shape: Any) -> tuple[int, ...]:
     return tuple(int(d) for d in normalized_shape)
 
 
+@eager_jit
 def layer_norm(
     input: Any,
     normalized_shape: Any,
@@ -274,6 +278,7 @@ def layer_norm(
     return y if bias is None else y + arrays.to_array(bias)
 
 
+@eager_jit
 def rms_norm(
     input: Any,
     normalized_shape: Any,
@@ -312,6 +317,7 @@ def rms_norm(
     return y if weight is None else y * arrays.to_array(weight)
 
 
+@eager_jit
 def group_norm(
     input: Any,
     num_groups: int,
@@ -362,6 +368,7 @@ def group_norm(
     return _affine(y, weight, bias, axis)
 
 
+@eager_jit
 def local_response_norm(
     input: Any,
     size: int,

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jtoolkit._src.core import arrays, checks, dtypes
+from jtoolkit._src.core.eager_jit import eager_jit
 
 __all__ = ["pad"]
 
@@ -54,6 +55,7 @@ def _check_mode(mode: str, x: jax.Array, pairs: list[tuple[int, int]], n_pad: in
             raise RuntimeError("Padding value causes wrapping around more than once.")
 
 
+@eager_jit
 def pad(
     input: Any, pad: Sequence[int], mode: str = "constant", value: Any = None
 ) -> jax.Array:

@@ -25,6 +25,7 @@ import numpy as np
 from jax import lax
 
 from jtoolkit._src.core import arrays, checks, dtypes
+from jtoolkit._src.core.eager_jit import eager_jit
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -292,6 +293,7 @@ def _max_pool(n, input, geometry, return_indices, data_format):
     return restore(best), restore(lax.stop_gradient(index))
 
 
+@eager_jit
 def max_pool1d(
     input: Any,
     kernel_size: Any,
@@ -332,6 +334,7 @@ def max_pool1d(
     return _max_pool(1, input, window, return_indices, data_format)
 
 
+@eager_jit
 def max_pool2d(
     input: Any,
     kernel_size: Any,
@@ -379,6 +382,7 @@ def max_pool2d(
     return _max_pool(2, input, window, return_indices, data_format)
 
 
+@eager_jit
 def max_pool3d(
     input: Any,
     kernel_size: Any,
@@ -464,6 +468,7 @@ def _avg_pool(
     return restore(sums / divisor)
 
 
+@eager_jit
 def avg_pool1d(
     input: Any,
     kernel_size: Any,
@@ -503,6 +508,7 @@ def avg_pool1d(
     )
 
 
+@eager_jit
 def avg_pool2d(
     input: Any,
     kernel_size: Any,
@@ -551,6 +557,7 @@ def avg_pool2d(
     return _avg_pool(2, input, window, *args)
 
 
+@eager_jit
 def avg_pool3d(
     input: Any,
     kernel_size: Any,
@@ -607,6 +614,7 @@ def _lp_pool(n, input, norm_type, kernel_size, stride, ceil_mode, data_format):
     return (jnp.sign(mean) * jax.nn.relu(jnp.abs(mean)) * size) ** (1.0 / p)
 
 
+@eager_jit
 def lp_pool1d(
     input: Any,
     norm_type: float,
@@ -643,6 +651,7 @@ def lp_pool1d(
     return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode, data_format)
 
 
+@eager_jit
 def lp_pool2d(
     input: Any,
     norm_type: float,
@@ -682,6 +691,7 @@ def lp_pool2d(
     return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode, data_format)
 
 
+@eager_jit
 def lp_pool3d(
     input: Any,
     norm_type: float,
@@ -786,6 +796,7 @@ def _adaptive_avg(n, input, output_size, data_format):
     return restore(x)
 
 
+@eager_jit
 def adaptive_avg_pool1d(
     input: Any, output_size: Any, *, data_format: str = "NCL"
 ) -> jax.Array:
@@ -815,6 +826,7 @@ def adaptive_avg_pool1d(
     return _adaptive_avg(1, input, output_size, data_format)
 
 
+@eager_jit
 def adaptive_avg_pool2d(
     input: Any, output_size: Any, *, data_format: str = "NCHW"
 ) -> jax.Array:
@@ -846,6 +858,7 @@ def adaptive_avg_pool2d(
     return _adaptive_avg(2, input, output_size, data_format)
 
 
+@eager_jit
 def adaptive_avg_pool3d(
     input: Any, output_size: Any, *, data_format: str = "NCDHW"
 ) -> jax.Array:
@@ -916,6 +929,7 @@ def _adaptive_max(n, input, output_size, return_indices, data_format):
     return restore(best), restore(lax.stop_gradient(flat))
 
 
+@eager_jit
 def adaptive_max_pool1d(
     input: Any,
     output_size: Any,
@@ -951,6 +965,7 @@ def adaptive_max_pool1d(
     return _adaptive_max(1, input, output_size, return_indices, data_format)
 
 
+@eager_jit
 def adaptive_max_pool2d(
     input: Any,
     output_size: Any,
@@ -987,6 +1002,7 @@ def adaptive_max_pool2d(
     return _adaptive_max(2, input, output_size, return_indices, data_format)
 
 
+@eager_jit
 def adaptive_max_pool3d(
     input: Any,
     output_size: Any,
@@ -1038,6 +1054,7 @@ def _intervals(sample: jax.Array, size: int, out: int, k: int) -> jax.Array:
     return jnp.concatenate([starts, last], axis=-1)
 
 
+@eager_jit
 def fractional_max_pool2d(
     input: Any,
     kernel_size: Any,
@@ -1200,6 +1217,7 @@ def _unpool_size(output_size, n: int, default: tuple[int, ...]) -> tuple[int, ..
     return sizes
 
 
+@eager_jit
 def max_unpool1d(
     input: Any,
     indices: Any,
@@ -1239,6 +1257,7 @@ def max_unpool1d(
     return _max_unpool(1, input, indices, window, output_size, data_format)
 
 
+@eager_jit
 def max_unpool2d(
     input: Any,
     indices: Any,
@@ -1281,6 +1300,7 @@ def max_unpool2d(
     return _max_unpool(2, input, indices, window, output_size, data_format)
 
 
+@eager_jit
 def max_unpool3d(
     input: Any,
     indices: Any,

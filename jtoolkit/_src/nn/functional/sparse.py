@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jtoolkit._src.core import arrays, checks, dtypes
+from jtoolkit._src.core.eager_jit import eager_jit
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
 
@@ -34,6 +35,7 @@ def _check_values(x: jax.Array, num_classes: int) -> int:
     return num_classes
 
 
+@eager_jit
 def one_hot(tensor: Any, num_classes: int = -1) -> jax.Array:
     """``out[..., c] = 1`` where ``c == tensor[...]``, else 0, in the default int.
 
@@ -107,6 +109,7 @@ def _padding_index(padding_idx: Any, num_embeddings: int) -> int | None:
     return int(padding_idx) % num_embeddings
 
 
+@eager_jit
 def embedding(
     input: Any,
     weight: Any,
@@ -183,6 +186,7 @@ def _bags(ids: jax.Array, offsets: Any, include_last_offset: bool):
     return ids, segment, max(bags, 0)
 
 
+@eager_jit
 def embedding_bag(
     input: Any,
     weight: Any,

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jtoolkit._src.core import arrays, dtypes
+from jtoolkit._src.core.eager_jit import eager_jit
 from jtoolkit._src.nn.functional.pooling import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -157,6 +158,7 @@ def _mix(x: jax.Array, axis: int, index: np.ndarray, weights: np.ndarray):
     return out
 
 
+@eager_jit
 def interpolate(
     input: Any,
     size: Any = None,

@@ -1,0 +1,131 @@
+"""core/eager_jit.py: an eager call of an op is one compiled program, with the
+eager call's numbers, errors and warnings."""
+
+import contextlib
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import monitoring
+
+import jtoolkit.functional as F
+from jtoolkit._src.core.eager_jit import eager_jit
+
+_COMPILES = [0]
+
+
+def _count(event, duration, **_):
+    if event == "/jax/core/compile/backend_compile_duration":
+        _COMPILES[0] += 1
+
+
+monitoring.register_event_duration_secs_listener(_count)
+
+
+@contextlib.contextmanager
+def _programs():
+    """Counts the programs compiled (or read from the persistent cache) inside."""
+    box = [0]
+    start = _COMPILES[0]
+    yield box
+    box[0] = _COMPILES[0] - start
+
+
+def _images(shape, seed=0):
+    return jnp.asarray(np.random.default_rng(seed).normal(size=shape), jnp.float32)
+
+
+def test_an_eager_call_on_a_new_shape_compiles_one_program(monkeypatch):
+    x = _images((2, 3, 9, 11))
+    with _programs() as jitted:
+        first = F.max_pool2d(x, 3, stride=2, padding=1)
+    with _programs() as again:
+        F.max_pool2d(x, 3, stride=2, padding=1)
+    monkeypatch.setenv("JTOOLKIT_EAGER_JIT", "0")
+    with _programs() as eager:
+        plain = F.max_pool2d(_images((2, 3, 9, 13)), 3, stride=2, padding=1)
+    assert jitted[0] == 1 and again[0] == 0, (jitted, again)
+    assert eager[0] > 3, eager  # op by op: what eager_jit saves
+    reference = F.max_pool2d(x, 3, stride=2, padding=1)  # still eager here
+    np.testing.assert_array_equal(np.asarray(first), np.asarray(reference))
+    assert plain.shape == (2, 3, 5, 7)
+
+
+def test_inside_a_users_jit_it_is_a_plain_call():
+    def names(jaxpr):
+        return {eqn.primitive.name for eqn in jaxpr.eqns}
+
+    jaxpr = jax.make_jaxpr(lambda x: F.gelu(F.layer_norm(x, (4,))))(jnp.ones((2, 4)))
+    assert not names(jaxpr.jaxpr) & {"jit", "pjit"}, jaxpr
+    grads = jax.grad(lambda x: F.softplus(x).sum())(jnp.zeros(3))
+    np.testing.assert_allclose(np.asarray(grads), 0.5, rtol=1e-6)
+
+
+def test_value_checks_run_on_every_call_of_the_compiled_program():
+    logits = _images((4, 3))
+    good = jnp.asarray([0, 1, 2, 1])
+    with _programs() as programs:
+        assert np.isfinite(float(F.cross_entropy(logits, good)))
+    assert programs[0] == 1, programs  # compiled, with its check outside
+    bad = jnp.asarray([0, 1, 2, 3])  # 3 is out of range for 3 classes
+    for _ in range(2):  # the same program: its check runs after each call
+        with pytest.raises(IndexError, match="Target 3 is out of bounds"):
+            F.cross_entropy(logits, bad)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        F.binary_cross_entropy(jnp.full((3,), 0.5), jnp.asarray([0.0, 1.0, 2.0]))
+    # inside a user's jit the values do not exist: unchecked, as before
+    jax.jit(F.cross_entropy)(logits, bad)
+
+
+def test_warnings_are_raised_on_every_call_as_eagerly():
+    x = _images((2, 3))
+    for _ in range(2):
+        with pytest.warns(UserWarning, match="Implicit dimension choice"):
+            F.softmax(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F.softmax(x, dim=1)  # the explicit call is compiled, and silent
+
+
+def test_options_are_compiled_in_by_value_and_type():
+    calls = []
+
+    @eager_jit
+    def scale(x, s):
+        calls.append(type(s))
+        return x * s
+
+    x = jnp.ones(2)
+    assert np.signbit(np.asarray(scale(x, -0.0))).all()
+    assert not np.signbit(np.asarray(scale(x, 0.0))).any()  # not -0.0's program
+    assert np.asarray(scale(x, True)).dtype == np.float32
+    assert np.asarray(scale(x, 1)).dtype == np.float32
+    assert calls == [float, float, bool, int]  # each traced once, none shared
+    scale(x, 0.0)
+    assert len(calls) == 4  # the same call again: the cached program
+
+
+def test_a_mutable_object_runs_eagerly_and_is_read_on_every_call():
+    class Box:
+        factor = 2.0
+
+    @eager_jit
+    def times(x, box):
+        return x * box.factor
+
+    box = Box()
+    x = jnp.ones(2)
+    assert float(times(x, box)[0]) == 2.0
+    box.factor = 5.0  # a compiled-in object would still give 2.0
+    assert float(times(x, box)[0]) == 5.0
+
+
+def test_an_op_that_reads_values_runs_eagerly():
+    @eager_jit
+    def first_positive(x):
+        return x[int(np.argmax(np.asarray(x) > 0))]  # needs the values
+
+    assert float(first_positive(jnp.asarray([-1.0, 3.0, 4.0]))) == 3.0
+    assert float(first_positive(jnp.asarray([-1.0, -2.0, 7.0]))) == 7.0

@@ -8,11 +8,14 @@ over the whole batch (rows before / from the middle), not slices: every update
 then has the one batch shape, so the eager programs compiled for the first case
 serve the others (a slice's half shape compiled a second set per configuration).
 ``test_protocol`` updates on other batch sizes (a batch split over eight devices).
+``compiled_programs`` lists the programs JAX compiles in a block.
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -36,10 +39,30 @@ def oracle(fn, *args, **kwargs) -> np.ndarray:
         return np.asarray(fn(*args, **kwargs), dtype=np.float64)
 
 
+@contextlib.contextmanager
+def compiled_programs() -> Iterator[list[str]]:
+    """The names of the programs JAX compiles (or reads from the persistent cache)
+    inside the block, from its ``backend_compile`` events."""
+    from jax import monitoring
+
+    names: list[str] = []
+
+    def listen(event: str, duration: float, **kwargs) -> None:
+        del duration
+        if event == "/jax/core/compile/backend_compile_duration":
+            names.append(str(kwargs.get("fun_name", "?")))
+
+    monitoring.register_event_duration_secs_listener(listen)
+    try:
+        yield names
+    finally:
+        monitoring.unregister_event_duration_listener(listen)
+
+
 def _both(metric):
-    """(value of one update, value of two merged half updates); eager, since a
-    jit per random configuration costs more than it saves (``test_protocol`` checks
-    the jitted and sharded paths)."""
+    """(value of one update, value of two merged half updates), called as a user
+    would, eagerly: each method is one jitted program per configuration
+    (``test_protocol`` checks the user-jitted and sharded paths)."""
 
     def both(preds, target, mask):
         one = metric.compute(metric.update(metric.init(), preds, target, mask))

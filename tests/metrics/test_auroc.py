@@ -25,7 +25,10 @@ C = 3
 
 def _case(rng, i):
     task = ("binary", "multiclass", "multilabel")[i % 3]
-    kw = {"task": task, "thresholds": [None, None, 5, [0.0, 0.2, 0.5, 0.9]][i // 3 % 4]}
+    # the list has as many thresholds as the int: its values are traced, so both
+    # binned configurations share their programs
+    thresholds = [None, None, 5, [0.0, 0.2, 0.5, 0.55, 0.9]][i // 3 % 4]
+    kw = {"task": task, "thresholds": thresholds}
     averages = ["macro", "weighted", "none"]
     averages += ["micro"] if task == "multilabel" else []
     if task != "binary":

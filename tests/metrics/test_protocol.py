@@ -1,5 +1,6 @@
-"""The metric protocol: jitted once, and on 8 devices (sharded batch, per-shard
-states merged, or a psum of counts inside shard_map) equal to one device."""
+"""The metric protocol: one program per method call, jitted once inside a user's
+jit, and on 8 devices (sharded batch, per-shard states merged, or a psum of counts
+inside shard_map) equal to one device."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from jax.sharding import PartitionSpec as P
 
 from jtoolkit import metrics
 
+from ._harness import compiled_programs
+
 
 def test_update_is_jitted_once():
     m = metrics.Precision(task="multiclass", num_classes=3, average="macro")
@@ -23,6 +26,40 @@ def test_update_is_jitted_once():
         state = step(state, preds, rng.integers(0, 3, 8))
     assert step._cache_size() == 1
     assert int(np.sum(state.tp + state.fn)) == 24
+
+
+def test_eager_update_and_compute_compile_one_program_each():
+    """Called eagerly, each method runs one program (run primitive by primitive,
+    these calls compiled 32); a second batch of the same shapes compiles nothing,
+    nor do metrics whose update math is the same (``ignore_index``, ``average``
+    and the metric's class are not in its key); inside a user's jit the methods
+    inline into the user's one program."""
+    rng = np.random.default_rng(0)
+    preds = rng.standard_normal((13, 3)).astype(np.float32)
+    target, mask = rng.integers(0, 3, 13), np.arange(13) < 11
+    m = metrics.Precision(task="multiclass", num_classes=3, average="macro")
+    jax.clear_caches()  # a program an earlier test compiled would hide one here
+    with compiled_programs() as names:
+        state = m.update(m.update(m.init(), preds, target, mask), preds, target, mask)
+        value = m.compute(m.merge(state, state))
+    assert sorted(names) == [
+        "jit(_compute)",
+        "jit(_filled)",
+        "jit(_update)",
+        "jit(merge_sum)",
+    ], names
+    np.testing.assert_allclose(value, m.compute(state), rtol=1e-6)  # doubled counts
+    with compiled_programs() as names:
+        for m in (
+            metrics.Recall(task="multiclass", num_classes=3, ignore_index=0),
+            metrics.F1Score(task="multiclass", num_classes=3, ignore_index=2),
+            metrics.Accuracy(task="multiclass", num_classes=3, average="weighted"),
+        ):
+            m.update(m.init(), preds, target, mask)
+    assert names == [], names
+    with compiled_programs() as names:
+        jax.jit(m.update)(m.init(), preds, target, mask)
+    assert names == ["jit(update)"], names
 
 
 def test_eight_devices_equal_one():
@@ -66,14 +103,17 @@ def test_eight_devices_equal_one():
     for m, p, t in cases:
         p = p.astype(np.float32)
         step = jax.jit(lambda s, p, t, k, m=m: m.update(s, p, t, k))
-        # jitted once per metric: eagerly, each op of compute/merge compiles its own
-        # program (their eager path is checked in the metric's own tests)
-        compute, merge = jax.jit(m.compute), jax.jit(m.merge)
-        single = compute(step(m.init(), p, t, mask))
+        state = step(m.init(), p, t, mask)
+        single = m.compute(state)
         placed = (jax.device_put(a, rows) for a in (p, t, mask))
-        sharded = compute(step(m.init(), *placed))
-        np.testing.assert_allclose(
-            sharded, single, rtol=1e-6, atol=1e-7, err_msg=str(m)
+        # equal states give equal values: no second compute program for the
+        # sharded state's placement
+        jax.tree.map(
+            lambda a, b, m=m: np.testing.assert_allclose(
+                a, b, rtol=1e-6, atol=1e-7, err_msg=str(m)
+            ),
+            step(m.init(), *placed),
+            state,
         )
         # Each device updates its own state from its shard (one program, stacked
         # states out); the 8 states merged on the host equal one device.
@@ -89,9 +129,9 @@ def test_eight_devices_equal_one():
         )(p, t, mask)
         host = jax.device_get(stacked)  # sliced in numpy: no program per slice
         parts = [jax.tree.map(lambda x, i=i: x[i], host) for i in range(8)]
-        merged = functools.reduce(merge, parts)
+        merged = functools.reduce(m.merge, parts)
         np.testing.assert_allclose(
-            compute(merged), single, rtol=1e-6, atol=1e-7, err_msg=str(m)
+            m.compute(merged), single, rtol=1e-6, atol=1e-7, err_msg=str(m)
         )
     acc = metrics.Accuracy(task="multiclass", num_classes=5)
     p, t = rng.standard_normal((n, 5)).astype(np.float32), rng.integers(0, 5, n)

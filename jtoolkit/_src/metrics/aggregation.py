@@ -1,7 +1,9 @@
 """MeanMetric (weighted running mean) and Perplexity: sums and counts.
 
 torch: ``torchmetrics.MeanMetric(nan_strategy="warn")`` and
-``torchmetrics.text.Perplexity(ignore_index=None)``.
+``torchmetrics.text.Perplexity(ignore_index=None)``. ``update`` and ``compute``
+are one program each per (input shapes, NaN rule); ``ignore_index`` and a NaN
+replacement value are traced.
 
 Example:
     >>> from jtoolkit.metrics import MeanMetric
@@ -14,14 +16,24 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core.checks import shape_str
-from jtoolkit._src.metrics.protocol import merge_sum, row_weights
+from jtoolkit._src.metrics.protocol import (
+    as_operand,
+    filled,
+    ignore_spec,
+    ignored,
+    merge_states,
+    merge_sum,
+    row_weights,
+)
 
 __all__ = ["MeanMetric", "Perplexity", "WeightedSum"]
 
@@ -31,6 +43,50 @@ class WeightedSum(NamedTuple):
 
     total: jax.Array
     weight: jax.Array
+
+
+def _zero_sums() -> WeightedSum:
+    return WeightedSum(*filled(((), "float32", 0), ((), "float32", 0)))
+
+
+@functools.partial(jax.jit, static_argnames="nan_rule")
+def _mean_update(state, value, weight, mask, replacement, *, nan_rule: str):
+    """``state`` plus ``value * weight`` summed; ``nan_rule``: "drop" (value and
+    weight), "keep" or "replace" (by the traced ``replacement``)."""
+    value = jnp.asarray(value, jnp.float32)
+    weight = jnp.broadcast_to(jnp.asarray(weight, jnp.float32), value.shape)
+    if mask is not None:
+        w = row_weights(mask, value.shape[0] if value.ndim else 1)
+        weight = weight * w.reshape((-1,) + (1,) * (value.ndim - 1))
+    if nan_rule == "replace":
+        value = jnp.where(jnp.isnan(value), replacement, value)
+        weight = jnp.where(jnp.isnan(weight), replacement, weight)
+    elif nan_rule == "drop":
+        keep = ~(jnp.isnan(value) | jnp.isnan(weight))
+        value, weight = jnp.where(keep, value, 0.0), jnp.where(keep, weight, 0.0)
+    return merge_sum(state, WeightedSum(jnp.sum(value * weight), jnp.sum(weight)))
+
+
+@jax.jit
+def _mean(state: WeightedSum) -> jax.Array:
+    return state.total / state.weight
+
+
+@jax.jit
+def _perplexity_update(state, preds, target, mask, ignore) -> WeightedSum:
+    """``state`` plus one batch's summed NLL and token count."""
+    preds, target = jnp.asarray(preds, jnp.float32), jnp.asarray(target)
+    w = row_weights(mask, target.shape[0])[:, None] * ~ignored(target, ignore)
+    target = jnp.where(ignored(target, ignore), 0, target)
+    logp = jax.nn.log_softmax(preds, -1)
+    picked = jnp.take_along_axis(logp, target[..., None], -1)[..., 0]
+    w = w.astype(jnp.float32)
+    return merge_sum(state, WeightedSum(-jnp.sum(picked * w), jnp.sum(w)))
+
+
+@jax.jit
+def _perplexity(state: WeightedSum) -> jax.Array:
+    return jnp.exp(state.total / state.weight)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +125,7 @@ class MeanMetric:
 
     def init(self) -> WeightedSum:
         """Zero sums."""
-        return WeightedSum(jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
+        return _zero_sums()
 
     def update(
         self,
@@ -79,26 +135,26 @@ class MeanMetric:
         mask: ArrayLike | None = None,
     ) -> WeightedSum:
         """``state`` plus ``value`` (any shape) with ``weight`` broadcast to it."""
-        value = jnp.asarray(value, jnp.float32)
-        weight = jnp.broadcast_to(jnp.asarray(weight, jnp.float32), value.shape)
-        if mask is not None:
-            w = row_weights(mask, value.shape[0] if value.ndim else 1)
-            weight = weight * w.reshape((-1,) + (1,) * (value.ndim - 1))
-        if isinstance(self.nan_strategy, float):
-            value = jnp.where(jnp.isnan(value), self.nan_strategy, value)
-            weight = jnp.where(jnp.isnan(weight), self.nan_strategy, weight)
-        elif self.nan_strategy != "disable":
-            keep = ~(jnp.isnan(value) | jnp.isnan(weight))
-            value, weight = jnp.where(keep, value, 0.0), jnp.where(keep, weight, 0.0)
-        return merge_sum(state, WeightedSum(jnp.sum(value * weight), jnp.sum(weight)))
+        strategy = self.nan_strategy
+        replace = isinstance(strategy, float)
+        rule = "replace" if replace else "keep" if strategy == "disable" else "drop"
+        value, weight, mask = as_operand(value), as_operand(weight), as_operand(mask)
+        return _mean_update(
+            state,
+            value,
+            weight,
+            mask,
+            strategy if replace else 0.0,
+            nan_rule=rule,
+        )
 
     def merge(self, a: WeightedSum, b: WeightedSum) -> WeightedSum:
         """The sums of both states."""
-        return merge_sum(a, b)
+        return merge_states(a, b)
 
     def compute(self, state: WeightedSum) -> jax.Array:
         """The weighted mean."""
-        return state.total / state.weight
+        return _mean(state)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,7 +177,7 @@ class Perplexity:
 
     def init(self) -> WeightedSum:
         """Zero sums."""
-        return WeightedSum(jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
+        return _zero_sums()
 
     def update(
         self,
@@ -131,25 +187,22 @@ class Perplexity:
         mask: ArrayLike | None = None,
     ) -> WeightedSum:
         """``state`` plus this batch's summed NLL and token count."""
-        preds, target = jnp.asarray(preds, jnp.float32), jnp.asarray(target)
-        if preds.ndim != 3 or target.shape != preds.shape[:2]:
+        preds, target = as_operand(preds), as_operand(target)
+        p, t = np.shape(preds), np.shape(target)
+        if len(p) != 3 or t != p[:2]:
             raise ValueError(
                 "Perplexity: preds must be [N, T, V] and target [N, T], got preds "
-                f"{shape_str(preds.shape)} and target {shape_str(target.shape)}"
+                f"{shape_str(p)} and target {shape_str(t)}"
             )
-        w = row_weights(mask, target.shape[0])[:, None] * jnp.ones_like(target)
-        if self.ignore_index is not None:
-            w = w * (target != self.ignore_index)
-            target = jnp.where(target == self.ignore_index, 0, target)
-        logp = jax.nn.log_softmax(preds, -1)
-        picked = jnp.take_along_axis(logp, target[..., None], -1)[..., 0]
-        w = w.astype(jnp.float32)
-        return merge_sum(state, WeightedSum(-jnp.sum(picked * w), jnp.sum(w)))
+        mask = as_operand(mask)
+        return _perplexity_update(
+            state, preds, target, mask, ignore_spec(self.ignore_index)
+        )
 
     def merge(self, a: WeightedSum, b: WeightedSum) -> WeightedSum:
         """The sums of both states."""
-        return merge_sum(a, b)
+        return merge_states(a, b)
 
     def compute(self, state: WeightedSum) -> jax.Array:
         """The perplexity."""
-        return jnp.exp(state.total / state.weight)
+        return _perplexity(state)

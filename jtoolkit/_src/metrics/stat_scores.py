@@ -15,6 +15,10 @@ merge by addition and ``compute`` applies torchmetrics' averaging:
 * Rows whose target is ``ignore_index``, and rows with ``mask == False``, count
   nowhere. A 0/0 gives ``zero_division`` (0 by default), as torchmetrics.
 
+``update`` is one program per (task, class count, ``top_k``, input shapes), shared
+by the four metrics and by every ``threshold``/``ignore_index``; ``compute`` one per
+(metric, task, ``average``).
+
 Example:
     >>> from jtoolkit.metrics import Accuracy
     >>> acc = Accuracy(task="multiclass", num_classes=3)
@@ -26,17 +30,25 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+import functools
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core.checks import check_choice, check_int, shape_str
 from jtoolkit._src.metrics.protocol import (
+    as_operand,
     check_classes,
     check_leading,
     check_task,
+    filled,
+    ignore_spec,
+    ignored,
+    merge_states,
     merge_sum,
     normalize_if_needed,
     row_weights,
@@ -68,7 +80,7 @@ def _from_one_hot(pred: jax.Array, true: jax.Array, w: jax.Array) -> StatScores:
     )
 
 
-def _threshold(preds: jax.Array, valid: jax.Array, threshold: float) -> jax.Array:
+def _threshold(preds: jax.Array, valid: jax.Array, threshold: ArrayLike) -> jax.Array:
     if jnp.issubdtype(preds.dtype, jnp.floating):
         return (normalize_if_needed(preds, valid, "sigmoid") > threshold).astype(
             jnp.int32
@@ -76,28 +88,25 @@ def _threshold(preds: jax.Array, valid: jax.Array, threshold: float) -> jax.Arra
     return (preds == 1).astype(jnp.int32)
 
 
-def binary_counts(preds, target, w, threshold, ignore_index) -> StatScores:
-    """Scalar counts: preds/target ``[N, ...]``, row weights ``w [N]``."""
+def binary_counts(preds, target, w, threshold, ignore) -> StatScores:
+    """Scalar counts: preds/target ``[N, ...]``, row weights ``w [N]``; ``ignore``
+    is ``ignore_spec(ignore_index)``."""
     n = target.shape[0]
     t = target.reshape(n, -1)
     p = preds.reshape(n, -1)
-    valid = jnp.broadcast_to(w[:, None] > 0, t.shape)
-    if ignore_index is not None:
-        valid = valid & (t != ignore_index)
+    valid = jnp.broadcast_to(w[:, None] > 0, t.shape) & ~ignored(t, ignore)
     pred = _threshold(p, valid, threshold).reshape(-1, 1)
     true = (t == 1).astype(jnp.int32).reshape(-1, 1)
     counts = _from_one_hot(pred, true, valid.reshape(-1).astype(jnp.int32))
     return StatScores(*(c[0] for c in counts))
 
 
-def multilabel_counts(preds, target, w, threshold, ignore_index) -> StatScores:
+def multilabel_counts(preds, target, w, threshold, ignore) -> StatScores:
     """Per-label counts: preds/target ``[N, L, ...]``."""
     n, labels = target.shape[:2]
     t = jnp.moveaxis(target.reshape(n, labels, -1), 1, -1).reshape(-1, labels)
     p = jnp.moveaxis(preds.reshape(n, labels, -1), 1, -1).reshape(-1, labels)
-    valid = jnp.repeat(w > 0, t.shape[0] // n)[:, None] & jnp.ones_like(t, bool)
-    if ignore_index is not None:
-        valid = valid & (t != ignore_index)
+    valid = jnp.repeat(w > 0, t.shape[0] // n)[:, None] & ~ignored(t, ignore)
     pred = _threshold(p, valid, threshold)
     true = (t == 1).astype(jnp.int32)
     v = valid.astype(jnp.int32)
@@ -109,9 +118,25 @@ def multilabel_counts(preds, target, w, threshold, ignore_index) -> StatScores:
     )
 
 
-def multiclass_labels(preds, target, top_k: int, fn: str) -> tuple[jax.Array, ...]:
+def check_multiclass(preds: ArrayLike, target: ArrayLike, top_k: int, fn: str) -> None:
+    """Multiclass preds are labels shaped like target or scores ``[N, C, ...]``
+    (``top_k > 1`` needs scores); checked on the shapes before any program runs."""
+    p, t = np.shape(preds), np.shape(target)
+    if len(p) == len(t) + 1:
+        return
+    if p != t:
+        raise ValueError(
+            f"{fn}: multiclass preds must be labels shaped like target or scores "
+            f"[N, C, ...], got preds {shape_str(p)} and target {shape_str(t)}"
+        )
+    if top_k != 1:
+        raise ValueError(f"{fn}: top_k > 1 needs float scores [N, C, ...], got labels")
+
+
+def multiclass_labels(preds, target, top_k: int) -> tuple[jax.Array, ...]:
     """Flat predicted labels and targets: argmax over dim 1 of float scores (or,
-    with ``top_k > 1``, the target when it is among the k best, else the best)."""
+    with ``top_k > 1``, the target when it is among the k best, else the best);
+    shapes as ``check_multiclass`` accepts."""
     if preds.ndim == target.ndim + 1:
         scores = jnp.moveaxis(preds, 1, -1).reshape(-1, preds.shape[1])
         t = target.reshape(-1)
@@ -120,26 +145,59 @@ def multiclass_labels(preds, target, top_k: int, fn: str) -> tuple[jax.Array, ..
         best = jax.lax.top_k(scores, top_k)[1]
         hit = jnp.any(best == t[:, None], -1)
         return jnp.where(hit, t, best[:, 0]), t
-    if preds.shape != target.shape:
-        raise ValueError(
-            f"{fn}: multiclass preds must be labels shaped like target or scores "
-            f"[N, C, ...], got preds {shape_str(preds.shape)} and target "
-            f"{shape_str(target.shape)}"
-        )
-    if top_k != 1:
-        raise ValueError(f"{fn}: top_k > 1 needs float scores [N, C, ...], got labels")
     return preds.reshape(-1), target.reshape(-1)
 
 
-def multiclass_counts(preds, target, w, num_classes, top_k, ignore_index, fn):
+def multiclass_counts(preds, target, w, num_classes, top_k, ignore):
     """Per-class counts from scores ``[N, C, ...]`` or labels ``[N, ...]``."""
-    label, t = multiclass_labels(preds, target, top_k, fn)
-    rows = jnp.repeat(w, t.shape[0] // target.shape[0])
-    if ignore_index is not None:
-        rows = rows * (t != ignore_index)
+    label, t = multiclass_labels(preds, target, top_k)
+    rows = jnp.repeat(w, t.shape[0] // target.shape[0]) * ~ignored(t, ignore)
     pred = jax.nn.one_hot(label, num_classes, dtype=jnp.int32)
     true = jax.nn.one_hot(t, num_classes, dtype=jnp.int32)
     return _from_one_hot(pred, true, rows)
+
+
+@functools.partial(jax.jit, static_argnames=("task", "num_classes", "top_k"))
+def _update(state, preds, target, mask, threshold, ignore, *, task, num_classes, top_k):
+    """``state`` plus one batch's counts: the one program of every count metric's
+    update (``threshold`` and ``ignore`` traced)."""
+    preds, target = jnp.asarray(preds), jnp.asarray(target)
+    w = row_weights(mask, target.shape[0])
+    if task == "binary":
+        new = binary_counts(preds, target, w, threshold, ignore)
+    elif task == "multilabel":
+        new = multilabel_counts(preds, target, w, threshold, ignore)
+    else:
+        new = multiclass_counts(preds, target, w, num_classes, top_k, ignore)
+    return merge_sum(state, new)
+
+
+def _averaged(state, score, task: str, average, by_support: bool) -> jax.Array:
+    """torchmetrics' ``_adjust_weights_safe_divide``; ``by_support``: the macro
+    average leaves out classes absent from target (else absent from both)."""
+    if average in ("none", None):
+        return score
+    tp, fp, _, fn = state
+    if average == "weighted":
+        weights = (tp + fn).astype(jnp.float32)
+    elif task == "multilabel":
+        weights = jnp.ones_like(score)
+    else:
+        absent = (tp + fn == 0) if by_support else (tp + fp + fn == 0)
+        weights = jnp.where(absent, 0.0, 1.0)
+    return jnp.sum(safe_divide(weights * score, jnp.sum(weights)))
+
+
+@functools.partial(jax.jit, static_argnames=("score", "task", "average", "by_support"))
+def _compute(state, zero_division, *, score: Callable, task, average, by_support):
+    """The metric's value under ``average``: one program per static configuration."""
+    if task == "binary":
+        return score(*state, task, zero_division)
+    if average == "micro":
+        return score(*(jnp.sum(c) for c in state), task, zero_division)
+    return _averaged(
+        state, score(*state, task, zero_division), task, average, by_support
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,7 +238,7 @@ class _StatScoresMetric:
 
     def init(self) -> StatScores:
         """Zero counts."""
-        return StatScores(*(jnp.zeros(self._size, jnp.int32) for _ in range(4)))
+        return StatScores(*filled(*((self._size, "int32", 0),) * 4))
 
     def update(
         self,
@@ -191,47 +249,46 @@ class _StatScoresMetric:
     ) -> StatScores:
         """``state`` plus this batch's counts (rows with ``mask`` False skipped)."""
         fn = type(self).__name__
-        preds, target = jnp.asarray(preds), jnp.asarray(target)
+        preds, target = as_operand(preds), as_operand(target)
         check_leading(preds, target, fn)
-        w = row_weights(mask, target.shape[0])
-        if self.task == "binary":
-            new = binary_counts(preds, target, w, self.threshold, self.ignore_index)
-        elif self.task == "multilabel":
-            new = multilabel_counts(preds, target, w, self.threshold, self.ignore_index)
-        else:
-            new = multiclass_counts(
-                preds, target, w, self.num_classes, self.top_k, self.ignore_index, fn
-            )
-        return merge_sum(state, new)
+        multiclass = self.task == "multiclass"
+        if multiclass:
+            check_multiclass(preds, target, self.top_k, fn)
+        return _update(
+            state,
+            preds,
+            target,
+            as_operand(mask),
+            float(self.threshold),
+            ignore_spec(self.ignore_index),
+            task=self.task,
+            num_classes=self.num_classes if multiclass else None,
+            top_k=self.top_k if multiclass else 1,
+        )
 
     def merge(self, a: StatScores, b: StatScores) -> StatScores:
         """The counts of both states (e.g. two shards or processes)."""
-        return merge_sum(a, b)
+        return merge_states(a, b)
 
     def compute(self, state: StatScores) -> jax.Array:
         """The metric under ``average`` (float32)."""
-        if self.task == "binary":
-            return self._score(*state)
-        if self.average == "micro":
-            return self._score(*(jnp.sum(c) for c in state))
-        return self._averaged(state, self._score(*state))
+        binary = self.task == "binary"
+        return _compute(
+            state,
+            float(getattr(self, "zero_division", 0.0)),
+            score=type(self)._score,
+            task=self.task,
+            average=None if binary or self.average == "none" else self.average,
+            by_support=self.task == "multiclass" and self._absent_by_support(),
+        )
 
-    def _averaged(self, state: StatScores, score: jax.Array, top_k: int | None = None):
-        """torchmetrics' ``_adjust_weights_safe_divide``."""
-        if self.average in ("none", None):
-            return score
-        tp, fp, _, fn = state
-        top_k = self.top_k if top_k is None else top_k
-        if self.average == "weighted":
-            weights = (tp + fn).astype(jnp.float32)
-        elif self.task == "multilabel":
-            weights = jnp.ones_like(score)
-        else:
-            absent = (tp + fp + fn == 0) if top_k == 1 else (tp + fn == 0)
-            weights = jnp.where(absent, 0.0, 1.0)
-        return jnp.sum(safe_divide(weights * score, jnp.sum(weights)))
+    def _absent_by_support(self) -> bool:
+        """Whether macro leaves out classes absent from target only (torchmetrics
+        with ``top_k > 1``) rather than those absent from preds and target."""
+        return self.top_k > 1
 
-    def _score(self, tp, fp, tn, fn) -> jax.Array:
+    @staticmethod
+    def _score(tp, fp, tn, fn, task: str, zero_division) -> jax.Array:
         raise NotImplementedError
 
 
@@ -264,8 +321,9 @@ class Accuracy(_StatScoresMetric):
       0.3333
     """
 
-    def _score(self, tp, fp, tn, fn) -> jax.Array:
-        if self.task == "multiclass":
+    @staticmethod
+    def _score(tp, fp, tn, fn, task: str, zero_division) -> jax.Array:
+        if task == "multiclass":
             return safe_divide(tp, tp + fn)
         return safe_divide(tp + tn, tp + tn + fp + fn)
 
@@ -293,8 +351,9 @@ class Precision(_StatScoresMetric):
 
     zero_division: float = 0.0
 
-    def _score(self, tp, fp, tn, fn) -> jax.Array:
-        return safe_divide(tp, tp + fp, self.zero_division)
+    @staticmethod
+    def _score(tp, fp, tn, fn, task: str, zero_division) -> jax.Array:
+        return safe_divide(tp, tp + fp, zero_division)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -314,8 +373,9 @@ class Recall(_StatScoresMetric):
 
     zero_division: float = 0.0
 
-    def _score(self, tp, fp, tn, fn) -> jax.Array:
-        return safe_divide(tp, tp + fn, self.zero_division)
+    @staticmethod
+    def _score(tp, fp, tn, fn, task: str, zero_division) -> jax.Array:
+        return safe_divide(tp, tp + fn, zero_division)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -335,8 +395,9 @@ class F1Score(_StatScoresMetric):
 
     zero_division: float = 0.0
 
-    def _score(self, tp, fp, tn, fn) -> jax.Array:
-        return safe_divide(2 * tp, 2 * tp + fp + fn, self.zero_division)
+    @staticmethod
+    def _score(tp, fp, tn, fn, task: str, zero_division) -> jax.Array:
+        return safe_divide(2 * tp, 2 * tp + fp + fn, zero_division)
 
-    def _averaged(self, state: StatScores, score: jax.Array, top_k: Any = None):
-        return super()._averaged(state, score, top_k=1)
+    def _absent_by_support(self) -> bool:
+        return False

@@ -10,6 +10,9 @@ CONTRIBUTING.md's "Tolerances", tests/parity.py). Rows cover every torch module 
 output jtoolkit also records (by torch path: from_torch's graphs record every module
 call; other NNX models by attribute path), the output, and with ``grads=True`` each
 parameter's gradient of ``loss_fn(output)`` and the output after one SGD step.
+The jtoolkit side (recorded forward, gradients, step) is one jitted program per
+model structure, input shapes, ``loss_fn`` and ``grads`` (``program.py``): a second
+call with the same shapes compiles nothing.
 
 Example:
     >>> import torch

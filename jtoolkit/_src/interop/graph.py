@@ -345,7 +345,8 @@ def from_torch(
       module: the torch module (left unchanged).
       example_input: a tensor (or a tuple of them) the module accepts, used to
         check the conversion: ``report.max_abs_diff`` is the largest difference
-        between both forward passes on it, in eval mode.
+        between both forward passes on it, in eval mode (the converted one as
+        one jitted program).
       rngs: keys for Dropout streams (default ``nnx.Rngs(0)``).
 
     Returns:

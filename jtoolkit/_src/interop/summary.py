@@ -71,12 +71,11 @@ def _calls(model: nnx.Module, inputs: tuple) -> tuple[Any, dict[tuple, tuple | N
         def wrap(original):
             def call(self, *a, **k):
                 path = paths.get(id(self))
-                first = path is not None and path not in seen
-                if first:
-                    seen[path] = None  # reserve the slot: callers before callees
+                if path is None or path in seen:
+                    return original(self, *a, **k)
+                seen[path] = None  # reserve the slot: callers before callees
                 out = original(self, *a, **k)
-                if first:
-                    seen[path] = jax.tree.map(_abstract, (a, k, out))
+                seen[path] = jax.tree.map(_abstract, (a, k, out))
                 return out
 
             return call

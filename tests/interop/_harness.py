@@ -138,3 +138,23 @@ def six_models(torch):
     for module, _, _ in made.values():
         module.eval()
     return made
+
+
+def programs_compiled(fn):
+    """``(fn(), how many XLA programs it compiled)``: ``jax.monitoring``'s backend
+    compile event, which a program read from the persistent cache also fires, so
+    the count does not depend on the cache."""
+    import jax
+
+    seen = []
+
+    def listen(event, duration, **_):
+        if event == "/jax/core/compile/backend_compile_duration":
+            seen.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        out = fn()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    return out, len(seen)

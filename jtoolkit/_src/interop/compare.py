@@ -10,6 +10,9 @@ CONTRIBUTING.md's "Tolerances", tests/parity.py). Rows cover every torch module 
 output jtoolkit also records (by torch path: from_torch's graphs record every module
 call; other NNX models by attribute path), the output, and with ``grads=True`` each
 parameter's gradient of ``loss_fn(output)`` and the output after one SGD step.
+The jtoolkit side (recorded forward, gradients, step) is one jitted program per
+model structure, input shapes, ``loss_fn`` and ``grads`` (``program.py``): a second
+call with the same shapes compiles nothing.
 
 Example:
     >>> import torch
@@ -33,6 +36,7 @@ import numpy as np
 from flax import nnx
 
 from jtoolkit._src.interop.graph import TorchGraph
+from jtoolkit._src.interop.program import run_as_one_program
 from jtoolkit._src.nn.state_dict import torch_state_dict
 
 __all__ = ["CompareReport", "compare"]
@@ -188,20 +192,44 @@ def _record_nnx(model: nnx.Module, inputs) -> tuple[Any, dict[str, Any]]:
     return out, record
 
 
-def _jtk_grads(model, inputs, loss_fn, train):
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+def _recorded(out: Any, record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "out": _first_tensor(out),
+        "acts": {name: _first_tensor(v) for name, v in record.items()},
+    }
+
+
+def _jtk_side(graphdef, state, inputs, lr, loss_fn, grads: bool):
+    """compare's jtoolkit side, a pure function of the model's state (one jitted
+    program, ``program.py``): the output and each submodule's output, and with
+    ``grads`` the parameter gradients of ``loss_fn(output)`` and the output after
+    one SGD step. The recorded forward is the one the gradients differentiate
+    (torch's hooks record the pass its backward runs through too).
+
+    Returns ``(result, state after the recorded forward)``."""
+    model = nnx.merge(graphdef, state)
+    if not grads:
+        return _recorded(*_record_nnx(model, inputs)), nnx.state(model)
+    params_def, params, rest = nnx.split(model, nnx.Param, ...)
 
     def loss(p):
-        m = nnx.merge(graphdef, p, jax.tree.map(jnp.asarray, rest))
-        m.train() if train else m.eval()
-        return loss_fn(m(*inputs))
+        # fresh Variables at this trace level: BatchNorm writes its statistics
+        m = nnx.merge(params_def, p, jax.tree.map(jnp.asarray, rest))
+        out, record = _record_nnx(m, inputs)
+        return loss_fn(out), (_recorded(out, record), nnx.state(m))
 
-    g = jax.grad(loss)(params)
-    return graphdef, params, rest, g
+    g, (result, state) = jax.grad(loss, has_aux=True)(params)
+    stepped = nnx.merge(graphdef, state)
+    nnx.update(stepped, jax.tree.map(lambda p, d: p - lr * d, params, g))
+    result["grads"] = g
+    result["stepped"] = _first_tensor(stepped(*inputs))
+    return result, state
 
 
-def _torch_named(graphdef, values, rest) -> dict[str, np.ndarray]:
-    return torch_state_dict(nnx.merge(graphdef, values, rest))
+def _torch_named(model: nnx.Module, grads) -> dict[str, np.ndarray]:
+    """``grads`` (a Param state of ``model``) under torch's names and layouts."""
+    graphdef, _, rest = nnx.split(model, nnx.Param, ...)
+    return torch_state_dict(nnx.merge(graphdef, grads, rest))
 
 
 def compare(
@@ -248,12 +276,15 @@ def compare(
     j_inputs = tuple(np.asarray(x.numpy()) for x in as32)
     model = nnx.clone(jtk_module)
     model.train() if train else model.eval()
-    out, record = _record_nnx(model, j_inputs)
+    side = run_as_one_program(
+        _jtk_side, model, j_inputs, lr, static=(loss_fn, bool(grads))
+    )
+    record = side["acts"]
     rows = [
         _row(
             "forward",
             name,
-            _first_tensor(record[name]),
+            record[name],
             want,
             [n["acts"][name] for n in noise],
         )
@@ -264,29 +295,25 @@ def compare(
         _row(
             "output",
             "output",
-            _first_tensor(out),
+            side["out"],
             truth["out"],
             [n["out"] for n in noise],
         )
     )
     if grads:
-        rows += _grad_rows(model, j_inputs, loss_fn, lr, train, truth, noise)
+        named = _torch_named(model, side["grads"])
+        rows += [
+            _row("grad", name, named[name], want, [n["grads"][name] for n in noise])
+            for name, want in truth["grads"].items()
+            if name in named
+        ]
+        rows.append(
+            _row(
+                "sgd step",
+                "output",
+                side["stepped"],
+                truth["stepped"],
+                [n["stepped"] for n in noise],
+            )
+        )
     return CompareReport(rows)
-
-
-def _grad_rows(model, inputs, loss_fn, lr, train, truth, noise) -> list[dict]:
-    graphdef, params, rest, g = _jtk_grads(model, inputs, loss_fn, train)
-    named = _torch_named(graphdef, g, rest)
-    rows = [
-        _row("grad", name, named[name], want, [n["grads"][name] for n in noise])
-        for name, want in truth["grads"].items()
-        if name in named
-    ]
-    stepped = jax.tree.map(lambda p, d: p - lr * d, params, g)
-    m = nnx.merge(graphdef, stepped, rest)
-    m.train() if train else m.eval()
-    out = _first_tensor(m(*inputs))
-    rows.append(
-        _row("sgd step", "output", out, truth["stepped"], [n["stepped"] for n in noise])
-    )
-    return rows

@@ -47,6 +47,7 @@ from jtoolkit._src.interop.ops import (
     STATELESS,
     torch_function_key,
 )
+from jtoolkit._src.interop.program import run_as_one_program
 from jtoolkit._src.nn.state_dict import load_torch_state_dict
 
 __all__ = ["ConversionReport", "TorchGraph", "from_torch", "supported"]
@@ -325,6 +326,13 @@ def _max_diff(torch_out: Any, jax_out: Any) -> float:
     return float(max(diffs, default=0.0))
 
 
+def _forward(graphdef, state, inputs: tuple) -> tuple[Any, Any]:
+    """The model's output and its state after the call (a pure function: from_torch
+    checks the conversion with one jitted program, not one per op)."""
+    model = nnx.merge(graphdef, state)
+    return model(*inputs), nnx.state(model)
+
+
 def from_torch(
     module: Any, example_input: Any, *, rngs: nnx.Rngs | None = None
 ) -> tuple[TorchGraph, ConversionReport]:
@@ -337,7 +345,8 @@ def from_torch(
       module: the torch module (left unchanged).
       example_input: a tensor (or a tuple of them) the module accepts, used to
         check the conversion: ``report.max_abs_diff`` is the largest difference
-        between both forward passes on it, in eval mode.
+        between both forward passes on it, in eval mode (the converted one as
+        one jitted program).
       rngs: keys for Dropout streams (default ``nnx.Rngs(0)``).
 
     Returns:
@@ -362,7 +371,8 @@ def from_torch(
     model.eval()
     with torch.no_grad():
         want = twin(*inputs)
-    got = model(*(np.asarray(x.detach().cpu().numpy()) for x in inputs))
+    arrays = tuple(np.asarray(x.detach().cpu().numpy()) for x in inputs)
+    got = run_as_one_program(_forward, model, arrays)
     model.train() if module.training else model.eval()
     count = sum(int(np.prod(p.shape)) for p in module.parameters())
     return model, ConversionReport(rows, count, _max_diff(want, got))

@@ -78,3 +78,14 @@ def test_fsdp_flag_gives_sharded_steps_over_every_device():
     _, _, step, evaluate = _engine(parse_config(["--fsdp"]), 10)
     assert step.shard == evaluate.shard == "fsdp"
     assert step.mesh is not None and step.mesh.axis_names == ("data",)
+
+
+def test_cpu_split_flag_gives_data_parallel_steps():
+    from jtoolkit._src.demo.cli import parse_config
+    from jtoolkit._src.demo.run import _engine
+
+    _, _, step, evaluate = _engine(parse_config(["--cpu-split"]), 10)
+    assert step.mesh is not None and step.mesh.axis_names == ("data",)
+    assert evaluate.mesh is not None and step.shard is None
+    _, _, plain, _ = _engine(parse_config([]), 10)
+    assert plain.mesh is None

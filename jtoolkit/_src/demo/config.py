@@ -45,6 +45,7 @@ class DemoConfig:
     steps_per_execution: int = 8
     data_parallel: bool = False
     fsdp: bool = False
+    cpu_split: bool = False
     coordinator_address: str | None = None
     num_processes: int | None = None
     process_id: int | None = None

@@ -133,7 +133,12 @@ def _engine(config: DemoConfig, steps_per_epoch: int):
     import jax
 
     # Several processes always train data-parallel (one model over all devices).
-    sharded = config.data_parallel or config.fsdp or jax.process_count() > 1
+    sharded = (
+        config.data_parallel
+        or config.fsdp
+        or config.cpu_split
+        or jax.process_count() > 1
+    )
     mesh = "auto" if sharded else None
     shard = "fsdp" if config.fsdp else None
     step = make_train_step(
@@ -155,6 +160,7 @@ def _engine_key(config: DemoConfig) -> DemoConfig:
         "precision",
         "data_parallel",
         "fsdp",
+        "cpu_split",
     )
     fields = {name: getattr(config, name) for name in keep}
     if config.scheduler not in ("none", "plateau"):  # these schedules span the run

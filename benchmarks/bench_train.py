@@ -16,7 +16,9 @@ are printed as a markdown table. Compile time is reported separately. On a machi
 shared with other work, torch's 2 OpenMP threads can stall at barriers when one core
 is taken; a 1-thread torch row shows how much of torch's time that costs.
 
-Usage: ``python benchmarks/bench_train.py [--quick] [--only overhead,step,epoch,demo]``.
+Usage: ``python benchmarks/bench_train.py [--quick] [--only overhead,step,epoch,demo]
+[--cpu-split]`` (``--cpu-split``: one JAX CPU device per core, and the step table
+gains a "jtoolkit split over N devices" row).
 """
 
 from __future__ import annotations
@@ -71,6 +73,41 @@ def _interleave(contenders: dict, reps: int) -> dict[str, list[float]]:
 
 
 # ---------------------------------------------------------------------------- step
+def _jtk_split_step(model_name: str, batch: int, x, y):
+    """``_jtk_step`` data-parallel over every device (``--cpu-split``: one CPU
+    device per core), the batch split on its leading axis."""
+    import jax
+    from flax import nnx
+
+    from jtoolkit import losses, models, optim
+    from jtoolkit.train import TrainState, make_train_step
+
+    net = (
+        models.SimpleNN(rngs=nnx.Rngs(0))
+        if model_name == "simple"
+        else models.CNN(rngs=nnx.Rngs(0))
+    )
+    opt = optim.adam(lr=1e-3)
+
+    def loss_fn(m, b):
+        return losses.cross_entropy(m(b[0]), b[1])
+
+    step = make_train_step(loss_fn, opt, mesh="auto")
+    holder = {"state": step.place(TrainState.create(net, opt))}
+    xb, yb = x[:batch], y[:batch]
+    holder["state"], m = step(holder["state"], (xb, yb))
+    jax.block_until_ready(m["loss"])
+
+    def run(k):
+        state = holder["state"]
+        for _ in range(k):
+            state, m = step(state, (xb, yb))
+        jax.block_until_ready(m["loss"])
+        holder["state"] = state
+
+    return run
+
+
 def _jtk_step(model_name: str, batch: int, x, y):
     import jax
     from flax import nnx
@@ -248,6 +285,7 @@ def _torch_step(torch, tnet, nchw: bool, batch: int, x, y, mode: str):
 
 
 def bench_step(quick: bool) -> str:
+    import jax
     import torch
 
     torch.set_num_threads(THREADS)
@@ -267,6 +305,9 @@ def bench_step(quick: bool) -> str:
         hand, hand_c = _hand_step(net, batch, x, y)
         tnet, nchw = _torch_model(torch, model_name, net)
         runs = {"jtoolkit": jtk, "hand-written NNX+optax jit": hand}
+        if len(jax.devices()) > 1:  # --cpu-split
+            name = f"jtoolkit split over {len(jax.devices())} devices"
+            runs[name] = _jtk_split_step(model_name, batch, x, y)
         if model_name == "simple" and batch == 64:
             for spe in (4, 8, 16):
                 runs[f"jtoolkit steps_per_execution={spe}"] = _jtk_multi_step(
@@ -551,8 +592,19 @@ def main() -> None:
     parser.add_argument(
         "--only", default="overhead,step,epoch,demo", help="comma list of parts"
     )
+    parser.add_argument(
+        "--cpu-split",
+        action="store_true",
+        help="one JAX CPU device per usable core (jtoolkit.train.use_cpu_cores); "
+        "step adds a contender data-parallel over them",
+    )
     args = parser.parse_args()
     import jax
+
+    if args.cpu_split:
+        from jtoolkit.train import use_cpu_cores
+
+        use_cpu_cores()
     import torch
 
     parts = args.only.split(",")

@@ -24,6 +24,8 @@ The twin of a PyTorch training loop (``model.train()``, forward, loss, ``backwar
   jtoolkit.launch``, SLURM, Open MPI) before anything touches a device, with
   fail-fast and agreement checks; ``preemption_requested()`` (SIGTERM, agreed
   across processes), ``check_replicated``/``broadcast_from_primary``;
+- ``use_cpu_cores()``: one JAX CPU device per usable core (right after ``import
+  jax``), so ``mesh="auto"`` splits each batch over the cores;
 - ``save_checkpoint`` / ``restore_checkpoint``: atomic orbax checkpoints (the rest
   of the checkpoint API is in ``jtoolkit.checkpoint``);
 - ``python -m jtoolkit.train``: the demo (``--help`` lists its options).
@@ -58,6 +60,7 @@ if TYPE_CHECKING:  # the real bindings, for type checkers and linters
         TensorBoard,
         TerminateOnNaN,
     )
+    from jtoolkit._src.train.cpu_devices import use_cpu_cores
     from jtoolkit._src.train.distributed import (
         broadcast_from_primary,
         check_replicated,
@@ -117,6 +120,7 @@ __all__ = [
     "restore_checkpoint",
     "save_checkpoint",
     "state_shardings",
+    "use_cpu_cores",
 ]
 
 _HOMES = {
@@ -132,6 +136,7 @@ _HOMES = {
     "Preempted": "jtoolkit._src.train.runtime",
     "PREEMPTED_EXIT_CODE": "jtoolkit._src.train.runtime",
     "state_shardings": "jtoolkit._src.train.sharding",
+    "use_cpu_cores": "jtoolkit._src.train.cpu_devices",
     "TrainStep": "jtoolkit._src.train.step",
     "EvalStep": "jtoolkit._src.train.step",
     "EpochFeeder": "jtoolkit._src.train.feeder",

@@ -91,6 +91,15 @@ def test_gpu_request_without_gpu_exits_2(capsys):
     assert "no GPU found" in capsys.readouterr().err
 
 
+def test_cpu_split_is_off_unless_asked_and_refuses_a_gpu(capsys):
+    assert not parse_config([]).cpu_split
+    assert parse_config(["--cpu-split"]).cpu_split
+    assert not parse_config(["--cpu-split", "--no-cpu-split"]).cpu_split
+    assert main(["--cpu-split", "--device", "gpu", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("--cpu-split splits over CPU cores: not with --device gpu")
+
+
 def test_resume_equals_uninterrupted_with_metrics_and_plot(tmp_path):
     metrics = tmp_path / "m.jsonl"
     plot = tmp_path / "curves.png"

@@ -78,3 +78,28 @@ def test_fsdp_flag_gives_sharded_steps_over_every_device():
     _, _, step, evaluate = _engine(parse_config(["--fsdp"]), 10)
     assert step.shard == evaluate.shard == "fsdp"
     assert step.mesh is not None and step.mesh.axis_names == ("data",)
+
+
+def test_cpu_split_flag_gives_data_parallel_steps():
+    from jtoolkit._src.demo.cli import parse_config
+    from jtoolkit._src.demo.run import _engine
+
+    _, _, step, evaluate = _engine(parse_config(["--cpu-split"]), 10)
+    assert step.mesh is not None and step.mesh.axis_names == ("data",)
+    assert evaluate.mesh is not None and step.shard is None
+    _, _, plain, _ = _engine(parse_config([]), 10)
+    assert plain.mesh is None
+
+
+def test_steps_per_execution_unset_is_8_but_1_for_the_cnn_on_a_cpu():
+    import jax
+
+    from jtoolkit._src.demo.cli import parse_config
+    from jtoolkit._src.demo.run import steps_per_execution
+
+    assert parse_config([]).steps_per_execution is None
+    assert steps_per_execution(parse_config(["--model", "mlp"])) == 8
+    cnn = 1 if jax.default_backend() == "cpu" else 8
+    assert steps_per_execution(parse_config(["--model", "cnn"])) == cnn
+    given = parse_config(["--model", "cnn", "--steps-per-execution", "8"])
+    assert steps_per_execution(given) == 8

@@ -240,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=d.steps_per_execution,
         help="optimizer steps per jitted call (Keras's name); same results as 1, "
-        "less Python dispatch per step",
+        "less Python dispatch per step. None: 8, but 1 for --model cnn on a CPU "
+        "(XLA's CPU convolutions ran ~2x slower inside the 8-step loop)",
     )
     _add_scale_out(p)
     return p
@@ -266,6 +267,15 @@ def _add_scale_out(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fully sharded data parallel: like --data-parallel, with parameters "
         "and optimizer state split over the devices (torch's FSDP)",
+    )
+    g.add_argument(
+        "--cpu-split",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="CPU only: give JAX one CPU device per usable core (the most that "
+        "divide --batch-size) and train data-parallel over them. Off by default: "
+        "on 2 cores the split costs more CPU time per step than it wins back "
+        "(benchmarks/RESULTS.md)",
     )
     g.add_argument(
         "--coordinator-address",
@@ -342,6 +352,8 @@ def configure_runtime(config: DemoConfig) -> str:
 
     if config.device == "cpu":
         jax.config.update("jax_platforms", "cpu")
+    if config.cpu_split:
+        _split_over_cores(config)
     try:
         initialize_distributed(
             config.coordinator_address,
@@ -356,6 +368,12 @@ def configure_runtime(config: DemoConfig) -> str:
         first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
         raise UsageError(f"cannot join the multi-process run: {first}") from None
     enable_compilation_cache()
+    if config.cpu_split and jax.default_backend() != "cpu":
+        raise UsageError(
+            f"--cpu-split splits a batch over CPU cores, but JAX's default device "
+            f"is a {jax.default_backend()}; pass --device cpu, or --data-parallel "
+            "to split over the accelerators"
+        )
     if config.device == "gpu":
         try:
             gpus = jax.devices("gpu")
@@ -368,7 +386,7 @@ def configure_runtime(config: DemoConfig) -> str:
     device = jax.devices("gpu")[0] if config.device == "gpu" else jax.devices()[0]
     procs = jax.process_count()
     where = f"{procs} process" + ("es" if procs > 1 else "")
-    if config.data_parallel or config.fsdp:
+    if config.data_parallel or config.fsdp or config.cpu_split:
         kind = "fully sharded data-parallel" if config.fsdp else "data-parallel"
         return (
             f"{device.platform} ({device.device_kind}), {kind} on "
@@ -376,6 +394,24 @@ def configure_runtime(config: DemoConfig) -> str:
         )
     count = jax.device_count()
     return f"{device.platform} ({device.device_kind}, 1 of {count} device(s), {where})"
+
+
+def _split_over_cores(config: DemoConfig) -> None:
+    """``--cpu-split``: one JAX CPU device per usable core, before JAX starts.
+
+    The count is the largest one up to the usable cores that divides
+    ``--batch-size`` (a data-parallel batch splits evenly; ``fit`` pads the ragged
+    last batch to the full shape).
+
+    Raises:
+        UsageError: with ``--device gpu``.
+    """
+    from jtoolkit._src.train.cpu_devices import usable_cores, use_cpu_cores
+
+    if config.device == "gpu":
+        raise UsageError("--cpu-split splits over CPU cores: not with --device gpu")
+    cores = usable_cores()
+    use_cpu_cores(max(n for n in range(1, cores + 1) if config.batch_size % n == 0))
 
 
 # per process, or checked on their own (num_processes)

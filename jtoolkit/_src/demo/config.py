@@ -42,9 +42,10 @@ class DemoConfig:
     plot: str | None = None
     progress: bool = True
     val_split: float = 0.2
-    steps_per_execution: int = 8
+    steps_per_execution: int | None = None  # None: run.steps_per_execution
     data_parallel: bool = False
     fsdp: bool = False
+    cpu_split: bool = False
     coordinator_address: str | None = None
     num_processes: int | None = None
     process_id: int | None = None

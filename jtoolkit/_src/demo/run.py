@@ -22,7 +22,14 @@ from jtoolkit._src.core.files import append_text, atomic_write, read_bytes
 from jtoolkit._src.demo.config import DemoConfig, UsageError
 from jtoolkit._src.demo.preflight import check_outputs, check_resume, record_run
 
-__all__ = ["build_model", "build_optimizer", "loss_fn", "metric_fn", "train_demo"]
+__all__ = [
+    "build_model",
+    "build_optimizer",
+    "loss_fn",
+    "metric_fn",
+    "steps_per_execution",
+    "train_demo",
+]
 
 
 def loss_fn(model: nnx.Module, batch: tuple) -> jnp.ndarray:
@@ -43,6 +50,27 @@ def metric_fn(model: nnx.Module, batch: tuple) -> dict:
         "loss": cross_entropy(logits, y, reduction="none"),
         "accuracy": (jnp.argmax(logits, -1) == y).astype(jnp.float32),
     }
+
+
+def steps_per_execution(config: DemoConfig) -> int:
+    """``--steps-per-execution`` as given; unset, 8, or 1 for the CNN on a CPU.
+
+    XLA's CPU convolutions inside the 8-step ``lax.scan`` ran the CNN's epoch ~2.2x
+    slower than single steps (digits, batch 128: 17-18 s vs 7.6-8.7 s per epoch on
+    2 Intel cores; benchmarks/RESULTS.md), while dispatch is a small part of a
+    convolution step.
+
+    Example:
+        >>> steps_per_execution(DemoConfig(model="simple"))
+        8
+        >>> steps_per_execution(DemoConfig(model="cnn", steps_per_execution=4))
+        4
+    """
+    import jax
+
+    if config.steps_per_execution is not None:
+        return config.steps_per_execution
+    return 1 if config.model == "cnn" and jax.default_backend() == "cpu" else 8
 
 
 def build_model(name: str, seed: int) -> nnx.Module:
@@ -133,7 +161,12 @@ def _engine(config: DemoConfig, steps_per_epoch: int):
     import jax
 
     # Several processes always train data-parallel (one model over all devices).
-    sharded = config.data_parallel or config.fsdp or jax.process_count() > 1
+    sharded = (
+        config.data_parallel
+        or config.fsdp
+        or config.cpu_split
+        or jax.process_count() > 1
+    )
     mesh = "auto" if sharded else None
     shard = "fsdp" if config.fsdp else None
     step = make_train_step(
@@ -155,6 +188,7 @@ def _engine_key(config: DemoConfig) -> DemoConfig:
         "precision",
         "data_parallel",
         "fsdp",
+        "cpu_split",
     )
     fields = {name: getattr(config, name) for name in keep}
     if config.scheduler not in ("none", "plateau"):  # these schedules span the run
@@ -365,7 +399,7 @@ def train_demo(config: DemoConfig, log: Callable[[str], None] = print) -> list[d
             callbacks=_callbacks(config, writer),
             resume=bool(config.resume),
             progress=config.progress,
-            steps_per_execution=config.steps_per_execution,
+            steps_per_execution=steps_per_execution(config),
             log=log,
         )
     if config.plot is not None and primary:

@@ -166,13 +166,13 @@ class _NormBase(nnx.Module):
         if running is None or tracked is None:
             return
         if self._counts_batches:
-            tracked[...] = jnp.where(any_rows, tracked[...] + 1, tracked[...])
+            tracked.set_value(jnp.where(any_rows, tracked[...] + 1, tracked[...]))
         if mean is None:  # an empty batch: counted, statistics unchanged (torch)
             return
         factor = self._factor(tracked[...])
         for stat, batch, n in zip(running, (mean, var), (None, count), strict=True):
             new = running_update(stat[...], batch, factor, n).astype(stat.dtype)
-            stat[...] = jnp.where(any_rows, new, stat[...])
+            stat.set_value(jnp.where(any_rows, new, stat[...]))
 
     _counts_batches = True
 

@@ -17,6 +17,11 @@ the median of ``--repeats`` runs of
   second run) against torch (1 thread), runs interleaved; with jtoolkit's cold time
   split by phase (``jax.monitoring``) and a bar chart (``--chart PATH``, matplotlib).
 
+jtoolkit's own modules are byte-compiled first (``compileall``, as ``pip install``
+does): torch, jax and the rest come with their ``.pyc`` files, and an editable
+checkout run with ``PYTHONDONTWRITEBYTECODE=1`` would otherwise compile ~100 source
+files in every fresh process (0.2-0.6 s charged to jtoolkit's import).
+
 Run: ``python benchmarks/bench_startup.py [--repeats 3] [--no-demo] [--first-epoch
 [--workloads demo,cnn] [--chart benchmarks/first_epoch.png]]``; prints Markdown tables.
 """
@@ -24,6 +29,7 @@ Run: ``python benchmarks/bench_startup.py [--repeats 3] [--no-demo] [--first-epo
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import statistics
@@ -211,6 +217,7 @@ def main() -> None:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = root + (os.pathsep + path if path else "")
+    compileall.compile_dir(os.path.join(root, "jtoolkit"), quiet=1)
     if args.first_epoch:
         print(f"load average before: {os.getloadavg()}", flush=True)
         runs = bench_first_epoch(args.workloads.split(","), args.repeats)

@@ -24,12 +24,14 @@ from jtoolkit.checkpoint import CheckpointCorruptError, all_steps
 from jtoolkit.train import (
     EarlyStopping,
     fit,
+    make_eval_step,
     make_train_step,
 )
 from tests.train._harness import (
     _BATCHES,
     _STEP,
     _loss_fn,
+    _metric_fn,
     _Setup,
     _state,
 )
@@ -50,6 +52,28 @@ def _loaders(n=150, batch_size=32):
 
 def _strip(history):
     return [{k: v for k, v in r.items() if k not in _TIMING} for r in history]
+
+
+def test_fit_traces_loss_and_metrics_once():
+    """Asking whether the loss and metrics are per-example (so the padded last
+    batch can be masked) reuses the steps' own traces: over two epochs, each
+    function is traced once, not once more per epoch for the question."""
+    traced = {"loss": 0, "metric": 0}
+
+    def loss_fn(model, batch):
+        traced["loss"] += 1
+        return _loss_fn(model, batch)
+
+    def metric_fn(model, batch):
+        traced["metric"] += 1
+        return _metric_fn(model, batch)
+
+    setup = _Setup()
+    train, val = _loaders()  # last batches of 22 (train) and 18 (val) rows: masked
+    step, ev = make_train_step(loss_fn, setup.opt), make_eval_step(metric_fn)
+    fit(setup.state(), step, train, 2, eval_step=ev, val_loader=val, progress=False)
+    assert traced == {"loss": 1, "metric": 1}
+    assert step._cache_size() == 1 and ev._cache_size() == 1
 
 
 def test_fit_learns_and_reuses_compiled_step():

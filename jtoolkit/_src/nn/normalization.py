@@ -85,6 +85,12 @@ def batch_mask(mask: Any) -> Iterator[None]:
         _BATCH_MASK.reset(token)
 
 
+def _where(keep: Any, new: Any, old: Any) -> Any:
+    """``new`` where ``keep``; no select traced when ``keep`` is the Python True
+    (no padding mask announced)."""
+    return new if keep is True else jnp.where(keep, new, old)
+
+
 class _NormBase(nnx.Module):
     """Shared state of BatchNorm and InstanceNorm: torch's ``_NormBase``.
 
@@ -166,13 +172,13 @@ class _NormBase(nnx.Module):
         if running is None or tracked is None:
             return
         if self._counts_batches:
-            tracked[...] = jnp.where(any_rows, tracked[...] + 1, tracked[...])
+            tracked.set_value(_where(any_rows, tracked[...] + 1, tracked[...]))
         if mean is None:  # an empty batch: counted, statistics unchanged (torch)
             return
         factor = self._factor(tracked[...])
         for stat, batch, n in zip(running, (mean, var), (None, count), strict=True):
             new = running_update(stat[...], batch, factor, n).astype(stat.dtype)
-            stat[...] = jnp.where(any_rows, new, stat[...])
+            stat.set_value(_where(any_rows, new, stat[...]))
 
     _counts_batches = True
 

@@ -152,7 +152,10 @@ def _train_epoch(
     for feed in feeder:
         if use_mask is None:  # abstract trace of the loss: nothing runs
             one = _one_batch(feed.batch, step.batch_axis)
-            use_mask = step.takes_mask(run.state, one)
+            plain = step.batches_per_call == 1  # then the call's own trace serves
+            use_mask = step.takes_mask(
+                run.state, feed.batch if plain else one, feed.mask if plain else None
+            )
             feeder.check_scalar_loss(use_mask)
         if not use_mask:
             feeder.check_rows(feed.rows)

@@ -15,6 +15,7 @@ compiled once and cached on the object that made it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ import jax.core
 import jax.numpy as jnp
 import optax
 from flax import nnx
+from jax import lax
 
 from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.core.compilation_cache import enable_compilation_cache
@@ -106,14 +108,21 @@ def _reduce(values: jax.Array, mask: jax.Array | None, what: str) -> jax.Array:
 
 
 def _all_finite(tree: Any) -> jax.Array:
-    """True iff every element of every leaf is finite, in one fused pass.
+    """True iff every element of every leaf is finite.
 
-    ``x * 0`` is 0 for finite ``x`` and nan for nan or +-inf, so the sum of
-    ``x * 0`` is non-finite exactly when some element is (huge finite values such
-    as 1e37, whose plain sum would overflow, count as finite).
+    Each float leaf is one ``lax.is_finite`` and one ``lax.reduce_and`` (XLA fuses
+    them into one pass), written with ``lax``: jnp's ``sum(x * 0)`` took ~6x the
+    Python to trace (45 vs 7 ms for 30 leaves), paid at every trace of a step.
+    Huge finite values (1e37) count as finite; other leaves (complex) go through
+    ``jnp.isfinite``.
     """
-    sums = [jnp.sum(x * 0, dtype=jnp.float32) for x in jax.tree.leaves(tree)]
-    return jnp.isfinite(sum(sums)) if sums else jnp.array(True)
+    flags = [
+        lax.reduce_and(lax.is_finite(x), tuple(range(x.ndim)))
+        if jnp.issubdtype(x.dtype, jnp.floating)
+        else jnp.all(jnp.isfinite(x))
+        for x in jax.tree.leaves(tree)
+    ]
+    return functools.reduce(lax.bitwise_and, flags) if flags else jnp.array(True)
 
 
 def _restore_dtypes(new: Any, like: Any) -> Any:
@@ -269,6 +278,17 @@ def build_update(
         return new_state, metrics
 
     return update
+
+
+def _traces_with_mask(jitted: Any, state: Any, batch: Any, mask: Any) -> bool:
+    """Whether ``jitted(state, batch, mask)`` traces (its losses or metrics are
+    per-example); False when it refuses the mask. Nothing runs, and the trace is
+    ``jitted``'s to reuse for the call with the same shapes."""
+    try:
+        jitted.eval_shape(state, batch, mask)
+    except MaskUnsupportedError:
+        return False
+    return True
 
 
 def _was_donated(state: TrainState) -> bool:
@@ -513,10 +533,18 @@ class TrainStep:
             return state
         return place_state(state, state_shardings(state, self.mesh, self.shard))
 
-    def takes_mask(self, state: TrainState, batch: Any) -> bool:
-        """Whether ``loss_fn`` returns per-example losses (abstract trace, no run)."""
+    def takes_mask(self, state: TrainState, batch: Any, mask: Any = None) -> bool:
+        """Whether ``loss_fn`` returns per-example losses (abstract trace, no run).
+
+        Given the ``mask`` of the first call (with its ``batch``, for a plain
+        one-device step), the step's own program is traced with them: ``jax.jit``
+        keeps that trace, so the call reuses it instead of the model being traced
+        twice. Otherwise ``loss_fn`` alone is traced abstractly.
+        """
         if self.per_example is not None or self.loss_shape is None:
             return bool(self.per_example)
+        if mask is not None and self.mesh is None and self.batches_per_call == 1:
+            return _traces_with_mask(self._jitted, state, batch, mask)
         return len(self.loss_shape(state, batch).shape) == 1
 
 
@@ -710,10 +738,16 @@ class EvalStep:
     def _cache_size(self) -> int:
         return self._jitted._cache_size()
 
-    def takes_mask(self, state: TrainState, batch: Any) -> bool:
-        """Whether every metric is per-example (abstract trace, nothing runs)."""
+    def takes_mask(self, state: TrainState, batch: Any, mask: Any = None) -> bool:
+        """Whether every metric is per-example (abstract trace, nothing runs).
+
+        Given the ``mask`` of the first call (one device), the step's own program
+        is traced with it and ``jax.jit`` keeps the trace for that call.
+        """
         if self.output_shapes is None:
             return False
+        if mask is not None and self.mesh is None:
+            return _traces_with_mask(self._jitted, state, batch, mask)
         shapes = jax.tree.leaves(self.output_shapes(state, batch))
         return all(len(s.shape) == 1 for s in shapes)
 

@@ -108,7 +108,7 @@ def evaluate(
         if eval_step is None:
             continue
         if use_mask is None:
-            use_mask = eval_step.takes_mask(state, batch)
+            use_mask = eval_step.takes_mask(state, batch, mask)
         if not use_mask:
             batch = jax.tree.map(lambda x, n=feed.rows[0]: x[:n], batch)
             mask = None

@@ -73,9 +73,9 @@ def _interleave(contenders: dict, reps: int) -> dict[str, list[float]]:
 
 
 # ---------------------------------------------------------------------------- step
-def _jtk_split_step(model_name: str, batch: int, x, y):
-    """``_jtk_step`` data-parallel over every device (``--cpu-split``: one CPU
-    device per core), the batch split on its leading axis."""
+def _jtk_step(model_name: str, batch: int, x, y, split: bool = False):
+    """jtoolkit's train step; ``split``: data-parallel over every device
+    (``--cpu-split``: one CPU device per core), the batch split on its leading axis."""
     import jax
     from flax import nnx
 
@@ -92,42 +92,14 @@ def _jtk_split_step(model_name: str, batch: int, x, y):
     def loss_fn(m, b):
         return losses.cross_entropy(m(b[0]), b[1])
 
-    step = make_train_step(loss_fn, opt, mesh="auto")
-    holder = {"state": step.place(TrainState.create(net, opt))}
-    xb, yb = x[:batch], y[:batch]
-    holder["state"], m = step(holder["state"], (xb, yb))
-    jax.block_until_ready(m["loss"])
-
-    def run(k):
-        state = holder["state"]
-        for _ in range(k):
-            state, m = step(state, (xb, yb))
-        jax.block_until_ready(m["loss"])
-        holder["state"] = state
-
-    return run
-
-
-def _jtk_step(model_name: str, batch: int, x, y):
-    import jax
-    from flax import nnx
-
-    from jtoolkit import losses, models, optim
-    from jtoolkit.train import TrainState, make_train_step
-
-    net = (
-        models.SimpleNN(rngs=nnx.Rngs(0))
-        if model_name == "simple"
-        else models.CNN(rngs=nnx.Rngs(0))
-    )
-    opt = optim.adam(lr=1e-3)
-
-    def loss_fn(m, b):
-        return losses.cross_entropy(m(b[0]), b[1])
-
-    step = make_train_step(loss_fn, opt)
-    holder = {"state": TrainState.create(net, opt)}
-    xb, yb = jax.device_put(x[:batch]), jax.device_put(y[:batch])
+    if split:
+        step = make_train_step(loss_fn, opt, mesh="auto")
+        holder = {"state": step.place(TrainState.create(net, opt))}
+        xb, yb = x[:batch], y[:batch]
+    else:
+        step = make_train_step(loss_fn, opt)
+        holder = {"state": TrainState.create(net, opt)}
+        xb, yb = jax.device_put(x[:batch]), jax.device_put(y[:batch])
     t0 = time.perf_counter()
     holder["state"], m = step(holder["state"], (xb, yb))
     jax.block_until_ready(m["loss"])
@@ -307,7 +279,7 @@ def bench_step(quick: bool) -> str:
         runs = {"jtoolkit": jtk, "hand-written NNX+optax jit": hand}
         if len(jax.devices()) > 1:  # --cpu-split
             name = f"jtoolkit split over {len(jax.devices())} devices"
-            runs[name] = _jtk_split_step(model_name, batch, x, y)
+            runs[name] = _jtk_step(model_name, batch, x, y, split=True)[0]
         if model_name == "simple" and batch == 64:
             for spe in (4, 8, 16):
                 runs[f"jtoolkit steps_per_execution={spe}"] = _jtk_multi_step(

@@ -36,7 +36,7 @@ from jtoolkit._src.data.workers import (
     start_method,
 )
 
-__all__ = ["DataLoader"]
+__all__ = ["DataLoader", "cpu_count"]
 
 
 class _Progress:
@@ -112,7 +112,14 @@ def _check_iterable_args(
             )
 
 
-def _cpu_count() -> int | None:
+def cpu_count() -> int | None:
+    """The cores this process may run on (its affinity mask where the platform has
+    one, else ``os.cpu_count()``); None when unknown, as torch's DataLoader reads it.
+
+    Example:
+        >>> cpu_count() is None or cpu_count() >= 1
+        True
+    """
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count()
@@ -120,7 +127,7 @@ def _cpu_count() -> int | None:
 
 def _warn_worker_count(num_workers: int) -> None:
     """torch's warning when there are more workers than CPUs."""
-    cpus = _cpu_count()
+    cpus = cpu_count()
     if num_workers == 0 or (cpus is not None and num_workers <= cpus):
         return
     if cpus is None:

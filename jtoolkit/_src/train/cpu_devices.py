@@ -9,9 +9,9 @@ script that does not call this.
 
 from __future__ import annotations
 
-import os
-
 import jax
+
+from jtoolkit._src.data.loader import cpu_count
 
 __all__ = ["usable_cores", "use_cpu_cores"]
 
@@ -23,10 +23,7 @@ def usable_cores() -> int:
         >>> usable_cores() >= 1
         True
     """
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except (AttributeError, OSError):  # no affinity call on this platform
-        return max(os.cpu_count() or 1, 1)
+    return max(cpu_count() or 1, 1)
 
 
 def use_cpu_cores(count: int | None = None) -> int:

@@ -129,3 +129,14 @@ def test_an_op_that_reads_values_runs_eagerly():
 
     assert float(first_positive(jnp.asarray([-1.0, 3.0, 4.0]))) == 3.0
     assert float(first_positive(jnp.asarray([-1.0, -2.0, 7.0]))) == 7.0
+
+
+def test_inside_a_users_jit_over_constants_it_is_a_plain_call():
+    """A jit with no traced argument still traces: the op's arrays are concrete
+    constants there, and its value checks cannot read the traced result."""
+    logits = _images((4, 5))
+    target = jnp.asarray([0, 4, 2, 1])
+    loss = jax.jit(lambda: F.cross_entropy(logits, target))()
+    np.testing.assert_allclose(loss, F.cross_entropy(logits, target), rtol=1e-6)
+    jaxpr = jax.make_jaxpr(lambda: F.cross_entropy(logits, target))()
+    assert "run" not in {str(e.params.get("name")) for e in jaxpr.jaxpr.eqns}

@@ -43,8 +43,20 @@ from typing import Any, ParamSpec, TypeVar
 import jax
 import jax.core
 import numpy as np
+from jax._src.core import trace_state_clean as _trace_state_clean  # no public twin
 
-__all__ = ["NeedsValues", "check_values", "eager_jit", "tracing_for_eager_jit"]
+__all__ = [
+    "EagerPrograms",
+    "NeedsValues",
+    "avals",
+    "check_values",
+    "eager_jit",
+    "enabled",
+    "rebuild",
+    "split_call",
+    "traced",
+    "tracing_for_eager_jit",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -147,6 +159,109 @@ def _split(args: tuple, kwargs: dict) -> tuple[Any, list, tuple, tuple] | None:
     return treedef, arrays, tuple(positions), tuple(options)
 
 
+def traced(call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, list]:
+    """Inside a program that ``EagerPrograms`` compiles: ``call(*args, **kwargs)``
+    and the arrays its deferred value checks (``check_values``) look at.
+
+    Returns:
+        ``(out, arrays)``: the program returns both; the checks themselves are
+        recorded for ``EagerPrograms.call``.
+    """
+    _STATE.deferred = []
+    out = call(*args, **kwargs)
+    deferred, _STATE.deferred = _STATE.deferred, []
+    _STATE.checks = tuple(check for _, check in deferred)
+    return out, [x for x, _ in deferred]
+
+
+class EagerPrograms:
+    """The bookkeeping of one op compiled for eager calls: the call signatures that
+    run eagerly for good (they need values, or warn) and the value checks of those
+    that compile. ``eager_jit`` (functions) and the models' compiled forward
+    (``jtoolkit._src.nn.eager_call``) share it.
+
+    Args:
+        compiled: a ``jax.jit`` function whose body calls the op through
+            ``traced`` and returns its ``(out, arrays)``.
+    """
+
+    def __init__(self, compiled: Callable[..., tuple[Any, list]]) -> None:
+        self.compiled = compiled
+        self.eager_only: set[Any] = set()  # call signatures that need values
+        self.checks: dict[Any, tuple] = {}  # traced call signature -> its checks
+
+    def call(self, signature: Any, eager: Callable[[], R], *args: Any) -> R:
+        """``compiled(*args)`` for a hashable call ``signature``, or ``eager()`` when
+        that signature needs values or warns (found on its first call)."""
+        if signature in self.eager_only:
+            return eager()
+        known = self.checks.get(signature)
+        out: Any = None
+        values: list = []
+        _STATE.depth = getattr(_STATE, "depth", 0) + 1  # also if JAX retraces
+        _STATE.checks = ()
+        try:
+            if known is not None:
+                out, values = self.compiled(*args)
+            else:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    out, values = self.compiled(*args)
+                if not caught:  # an eager call that warns does so every call
+                    known = self.checks[signature] = _STATE.checks
+        except (NeedsValues, *_NEEDS_VALUES):
+            pass
+        finally:
+            _STATE.depth -= 1
+        if known is None:  # values needed, or warnings: eagerly from now on
+            self.eager_only.add(signature)
+            return eager()
+        for check, value in zip(known, values, strict=True):
+            check(np.asarray(value))
+        return out
+
+
+def enabled() -> bool:
+    """Whether this call is eager and compiles: no trace is running (a user's jit
+    over constants calls ops with concrete arrays), and ``JTOOLKIT_EAGER_JIT=0``
+    did not turn it off."""
+    return _trace_state_clean() and os.environ.get("JTOOLKIT_EAGER_JIT", "1") != "0"
+
+
+def split_call(args: tuple, kwargs: dict) -> tuple[Any, list, tuple, Any, tuple] | None:
+    """A call's ``(treedef, arrays, positions, options, signature)``: its arrays are
+    a program's inputs, the rest compiled in; ``signature`` keys both. None when the
+    call must run eagerly (a tracer, or an option that cannot be compiled in)."""
+    split = _split(args, kwargs)
+    if split is None:
+        return None
+    treedef, arrays, positions, options = split
+    static = tuple((i, key) for i, key, _ in options)
+    signature = (treedef, positions, static, avals(arrays))
+    try:
+        hash(signature)
+    except TypeError:  # an unhashable option: run eagerly
+        return None
+    return treedef, arrays, positions, _Options(options, static), signature
+
+
+def avals(arrays: list) -> tuple:
+    """Shapes, dtypes and weak types: what a compiled program is specialized on."""
+    return tuple(
+        (a.shape, str(a.dtype), getattr(a, "weak_type", False)) for a in arrays
+    )
+
+
+def rebuild(options: Any, treedef: Any, positions: tuple, arrays: list) -> Any:
+    """The ``(args, kwargs)`` that ``split_call`` split."""
+    leaves: list[Any] = [None] * (len(positions) + len(options))
+    for i, array in zip(positions, arrays, strict=True):
+        leaves[i] = array
+    for i, _, value in options:
+        leaves[i] = value
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
 def eager_jit(fn: Callable[P, R]) -> Callable[P, R]:
     """Run ``fn`` as one compiled program when it is called eagerly.
 
@@ -164,75 +279,22 @@ def eager_jit(fn: Callable[P, R]) -> Callable[P, R]:
         >>> float(scaled_sum(jnp.arange(4.0), scale=0.5))
         3.0
     """
-    eager_only: set[Any] = set()  # call signatures that need values
-    checks: dict[Any, tuple] = {}  # traced call signature -> its value checks
 
-    call: Callable[..., Any] = fn  # called with the rebuilt (args, kwargs)
+    def run(options: Any, treedef: Any, positions: tuple, arrays: list) -> Any:
+        args, kwargs = rebuild(options, treedef, positions, arrays)
+        return traced(fn, *args, **kwargs)
 
-    def run(options: tuple, treedef: Any, positions: tuple, arrays: list) -> Any:
-        leaves: list[Any] = [None] * (len(positions) + len(options))
-        for i, array in zip(positions, arrays, strict=True):
-            leaves[i] = array
-        for i, _, value in options:
-            leaves[i] = value
-        args, kwargs = jax.tree_util.tree_unflatten(treedef, leaves)
-        _STATE.deferred = []
-        out = call(*args, **kwargs)
-        deferred, _STATE.deferred = _STATE.deferred, []
-        _STATE.checks = tuple(check for _, check in deferred)
-        return out, [x for x, _ in deferred]
-
-    compiled = jax.jit(run, static_argnums=(0, 1, 2))
+    programs = EagerPrograms(jax.jit(run, static_argnums=(0, 1, 2)))
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        if os.environ.get("JTOOLKIT_EAGER_JIT", "1") == "0":
-            return fn(*args, **kwargs)
-        split = _split(args, kwargs)
+        split = split_call(args, kwargs) if enabled() else None
         if split is None:
             return fn(*args, **kwargs)
-        treedef, arrays, positions, options = split
-        static = tuple((i, key) for i, key, _ in options)
-        try:
-            signature = (
-                treedef,
-                positions,
-                static,
-                tuple(
-                    (a.shape, str(a.dtype), getattr(a, "weak_type", False))
-                    for a in arrays
-                ),
-            )
-            hash(signature)
-        except TypeError:  # an unhashable option: run eagerly
-            return fn(*args, **kwargs)
-        if signature in eager_only:
-            return fn(*args, **kwargs)
-        keyed = _Options(options, static)
-        known = checks.get(signature)
-        out: Any = None
-        values: list = []
-        _STATE.depth = getattr(_STATE, "depth", 0) + 1  # also if JAX retraces
-        _STATE.checks = ()
-        try:
-            if known is not None:
-                out, values = compiled(keyed, treedef, positions, arrays)
-            else:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    out, values = compiled(keyed, treedef, positions, arrays)
-                if not caught:  # an eager call that warns does so every call
-                    known = checks[signature] = _STATE.checks
-        except (NeedsValues, *_NEEDS_VALUES):
-            pass
-        finally:
-            _STATE.depth -= 1
-        if known is None:  # values needed, or warnings: eagerly from now on
-            eager_only.add(signature)
-            return fn(*args, **kwargs)
-        for check, value in zip(known, values, strict=True):
-            check(np.asarray(value))
-        return out
+        treedef, arrays, positions, options, signature = split
+        return programs.call(
+            signature, lambda: fn(*args, **kwargs), options, treedef, positions, arrays
+        )
 
     return wrapper
 

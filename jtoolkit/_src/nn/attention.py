@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_bool
+from jtoolkit._src.nn.eager_call import compiled_forward
 from jtoolkit._src.nn.functional.dropout import dropout
 from jtoolkit._src.nn.init import (
     const_array,
@@ -184,6 +185,7 @@ class MultiheadAttention(nnx.Module):
                 setattr(self, f"{name}_proj_weight", param)
         self.in_proj_bias = const_param((3 * embed,), 0.0) if bias else None
 
+    @compiled_forward
     def __call__(
         self,
         query: jax.Array,

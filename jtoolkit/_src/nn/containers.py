@@ -12,6 +12,8 @@ from typing import Any
 import jax
 from flax import nnx
 
+from jtoolkit._src.nn.eager_call import compiled_forward
+
 __all__ = ["Identity", "ModuleDict", "ModuleList", "Sequential"]
 
 
@@ -29,6 +31,7 @@ class Sequential(nnx.List):
     def __init__(self, *layers: Callable) -> None:
         super().__init__(layers)
 
+    @compiled_forward
     def __call__(self, x: jax.Array) -> jax.Array:
         for layer in self:
             x = layer(x)

@@ -13,6 +13,7 @@ from jtoolkit._src.nn.activations import GELU, LeakyReLU, ReLU, Sigmoid, SiLU, T
 from jtoolkit._src.nn.containers import Sequential
 from jtoolkit._src.nn.conv import Conv2d
 from jtoolkit._src.nn.dropout import Dropout
+from jtoolkit._src.nn.eager_call import compiled_forward
 from jtoolkit._src.nn.linear import Linear
 from jtoolkit._src.nn.pooling import AdaptiveAvgPool2d, MaxPool2d
 from jtoolkit._src.nn.recurrent import LSTM
@@ -66,6 +67,7 @@ class SimpleNN(nnx.Module):
         self.fc1 = Linear(in_features, hidden, rngs=rngs)
         self.fc2 = Linear(hidden, out_features, rngs=rngs)
 
+    @compiled_forward
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.fc2(jax.nn.relu(self.fc1(_flat(x))))
 
@@ -117,6 +119,7 @@ class MLP(nnx.Module):
                     layers.append(Dropout(dropout, rngs=rngs))
         self.layers = Sequential(*layers)
 
+    @compiled_forward
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.layers(_flat(x))
 
@@ -169,6 +172,7 @@ class CNN(nnx.Module):
             Linear(128, num_classes, rngs=rngs),
         )
 
+    @compiled_forward
     def __call__(self, x: jax.Array) -> jax.Array:
         features = self.pool(self.features(x))  # NHWC
         return self.classifier(features.transpose(0, 3, 1, 2))  # torch's NCHW
@@ -202,6 +206,7 @@ class LSTMClassifier(nnx.Module):
         )
         self.fc = Linear(hidden_size, num_classes, rngs=rngs)
 
+    @compiled_forward
     def __call__(self, x: jax.Array) -> jax.Array:
         output, _ = self.lstm(x)
         return self.fc(output[:, -1])

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jtoolkit._src.core.checks import check_bool
+from jtoolkit._src.nn.eager_call import compiled_forward
 from jtoolkit._src.nn.functional.dropout import dropout
 from jtoolkit._src.nn.init import place, uniform_param
 
@@ -496,6 +497,7 @@ class RNNBase(nnx.Module):
             self._state(c0, batch, unbatched, "1", dtype, self.hidden_size),
         ]
 
+    @compiled_forward
     def __call__(self, input: jax.Array, hx=None):
         """``(output, h_n)`` (RNN, GRU) or ``(output, (h_n, c_n))`` (LSTM)."""
         x = jnp.asarray(input)
@@ -874,6 +876,7 @@ class RNNCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 1, device, dtype, rngs=rngs)
         self.nonlinearity = nonlinearity
 
+    @compiled_forward
     def __call__(self, input: jax.Array, hx: jax.Array | None = None) -> jax.Array:
         x, unbatched = self._input(input)
         h = self._hidden(hx, x, unbatched, "hidden0")
@@ -920,6 +923,7 @@ class GRUCell(RNNCellBase):
     ) -> None:
         super().__init__(input_size, hidden_size, bias, 3, device, dtype, rngs=rngs)
 
+    @compiled_forward
     def __call__(self, input: jax.Array, hx: jax.Array | None = None) -> jax.Array:
         x, unbatched = self._input(input)
         h = self._hidden(hx, x, unbatched, "hidden0")
@@ -967,6 +971,7 @@ class LSTMCell(RNNCellBase):
     ) -> None:
         super().__init__(input_size, hidden_size, bias, 4, device, dtype, rngs=rngs)
 
+    @compiled_forward
     def __call__(
         self,
         input: jax.Array,

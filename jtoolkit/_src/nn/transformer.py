@@ -19,6 +19,7 @@ from flax import nnx
 from jtoolkit._src.core.checks import check_bool
 from jtoolkit._src.nn.attention import MultiheadAttention, square_subsequent_mask
 from jtoolkit._src.nn.dropout import Dropout
+from jtoolkit._src.nn.eager_call import compiled_forward
 from jtoolkit._src.nn.init import uniform_array
 from jtoolkit._src.nn.linear import Linear
 from jtoolkit._src.nn.normalization import LayerNorm
@@ -191,6 +192,7 @@ class TransformerEncoderLayer(_TransformerLayer):
 
     _CROSS = False
 
+    @compiled_forward
     def __call__(
         self,
         src: jax.Array,
@@ -287,6 +289,7 @@ class TransformerEncoder(nnx.Module):
         self.num_layers = num_layers
         self.norm = norm
 
+    @compiled_forward
     def __call__(
         self,
         src: jax.Array,
@@ -340,6 +343,7 @@ class TransformerDecoderLayer(_TransformerLayer):
 
     _CROSS = True
 
+    @compiled_forward
     def __call__(
         self,
         tgt: jax.Array,
@@ -405,6 +409,7 @@ class TransformerDecoder(nnx.Module):
         self.num_layers = num_layers
         self.norm = norm
 
+    @compiled_forward
     def __call__(
         self,
         tgt: jax.Array,
@@ -556,6 +561,7 @@ class Transformer(nnx.Module):
         del device
         return square_subsequent_mask(sz, dtype)
 
+    @compiled_forward
     def __call__(
         self,
         src: jax.Array,

@@ -24,6 +24,18 @@ call):
   shape) asks ``dtypes.is_tracer`` and friends, which abort the trace; a trace
   that converts a traced value to Python, or warns, is abandoned too. That call
   signature then runs eagerly for good, with every check and warning.
+* Python numbers are options too, except in the parameters an op names as
+  ``operands`` (the data of tensor ops: ``mul(x, lr)``, ``clamp(x, min=m)``):
+  there a Python bool, int, float or complex is a traced input, so a loop over changing
+  values compiles once. The program is keyed by the number's Python type, and
+  inside the trace the op still sees "a Python number": ``python_scalar(x)``
+  names its type, and the traced value is weakly typed, so JAX promotes it as
+  the number itself (``int32 * 2`` is int32, ``float16 * 2.5`` float16). The
+  traced value is the number as the eager call converts it (a float rounds to
+  float32 first, eagerly too): ints within +-2**24 that fit every integer array
+  of the call, floats within float32's range; any other number runs that call
+  eagerly. Bools are traced too (as constants XLA would fold
+  ``x / False`` to 0 where it is NaN). A list of numbers there runs eagerly.
 * ``JTOOLKIT_EAGER_JIT=0`` turns it off (to step through an op with a debugger).
 
 torch has no counterpart: its eager kernels need no compilation.
@@ -33,6 +45,8 @@ from __future__ import annotations
 
 import enum
 import functools
+import inspect
+import math
 import os
 import threading
 import types
@@ -44,7 +58,13 @@ import jax
 import jax.core
 import numpy as np
 
-__all__ = ["NeedsValues", "check_values", "eager_jit", "tracing_for_eager_jit"]
+__all__ = [
+    "NeedsValues",
+    "check_values",
+    "eager_jit",
+    "python_scalar",
+    "tracing_for_eager_jit",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -121,6 +141,131 @@ def check_values(x: Any, check: Callable[[np.ndarray], None]) -> None:
     check(values)
 
 
+def python_scalar(x: Any) -> type | None:
+    """The Python number type ``x`` is, or stands for inside an ``eager_jit`` trace.
+
+    Args:
+        x: anything an op received as an operand.
+
+    Returns:
+        ``bool``, ``int``, ``float`` or ``complex`` for a Python number (numpy
+        scalars are arrays, as in torch), or for the traced value that carries a
+        Python number passed in one of an op's ``operands``; None otherwise.
+
+    Example:
+        >>> python_scalar(2.5), python_scalar(True), python_scalar(np.float32(2.5))
+        (<class 'float'>, <class 'bool'>, None)
+    """
+    if isinstance(x, jax.core.Tracer):
+        return getattr(_STATE, "scalars", {}).get(id(x))
+    if isinstance(x, np.generic):
+        return None
+    for kind in (bool, int, float, complex):
+        if isinstance(x, kind):
+            return kind
+    return None
+
+
+_NUMBERS = (bool, int, float, complex)
+_F32_MAX = float(np.finfo(np.float32).max)
+_EXACT_INT = 2**24  # larger ints round on their way to float32
+
+
+def _traced_value(value: Any, in_call: list[np.dtype]) -> Any:
+    """What to trace for a Python number in an ``operands`` parameter, given the
+    dtypes of the call's arrays: a number JAX converts to exactly what the eager
+    call computes with, or None (that call runs eagerly)."""
+    if type(value) is bool:
+        return value
+    if type(value) is int:
+        ints = [d for d in in_call if d.kind in "iu"]
+        fits = all(np.iinfo(d).min <= value <= np.iinfo(d).max for d in ints)
+        return value if fits and -_EXACT_INT <= value <= _EXACT_INT else None
+    if bool(jax.config.read("jax_enable_x64")):
+        return value  # float64/complex128: exact
+    parts = (value.real, value.imag) if type(value) is complex else (value,)
+    if any(math.isfinite(v) and abs(v) > _F32_MAX for v in parts):
+        return None  # the eager conversion warns of the overflow
+    return value  # float32, as the eager call converts it (float16: from there)
+
+
+class _Scalar:
+    """A Python number that a call passes as a traced input (a pytree leaf)."""
+
+    __slots__ = ("kind", "value")
+
+    def __init__(self, kind: type, value: Any) -> None:
+        self.kind, self.value = kind, value
+
+
+def _operand_slots(fn: Callable, names: tuple[str, ...]) -> tuple[tuple, ...]:
+    """(positional index or None, keyword name, variadic) of each parameter in
+    ``names`` (a ``*args`` parameter covers every positional from its index)."""
+    params = list(inspect.signature(fn).parameters.values())
+    slots = []
+    for name in names:
+        at = [i for i, p in enumerate(params) if p.name == name]
+        if not at:
+            raise TypeError(f"eager_jit: {fn.__name__} has no parameter {name!r}")
+        kind = params[at[0]].kind
+        positional = kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            inspect.Parameter.VAR_POSITIONAL,
+        )
+        variadic = kind == inspect.Parameter.VAR_POSITIONAL
+        slots.append((at[0] if positional else None, name, variadic))
+    return tuple(slots)
+
+
+def _operand_values(args: tuple, kwargs: dict, slots: tuple) -> list[tuple]:
+    """(where: an args index or a kwargs name, parameter name, value) of each
+    operand this call passes."""
+    found = []
+    for index, name, variadic in slots:
+        if variadic:
+            found += [(i, name, args[i]) for i in range(index, len(args))]
+        elif index is not None and index < len(args):
+            found.append((index, name, args[index]))
+        elif name in kwargs:
+            found.append((name, name, kwargs[name]))
+    return found
+
+
+def _mark_scalars(
+    args: tuple, kwargs: dict, slots: tuple, keep: Callable[[str, Any], bool] | None
+) -> tuple[tuple, dict] | None:
+    """Replace the Python numbers among the operands by ``_Scalar``s; None (run
+    eagerly) for Python data (a list holding numbers, whose values would be
+    compiled in) or a number only the eager call converts exactly."""
+    found = []
+    for where, name, value in _operand_values(args, kwargs, slots):
+        if type(value) in _NUMBERS and not (keep and keep(name, value)):
+            found.append((where, value))
+        elif isinstance(value, list | tuple) and not all(
+            isinstance(leaf, jax.Array | np.ndarray)
+            for leaf in jax.tree_util.tree_leaves(value)
+        ):
+            return None
+    if not found:
+        return args, kwargs
+    in_call = [
+        np.dtype(leaf.dtype)
+        for leaf in jax.tree_util.tree_leaves((args, kwargs))
+        if isinstance(leaf, jax.Array | np.ndarray | np.generic)
+    ]
+    new_args, new_kwargs = list(args), dict(kwargs)
+    for where, value in found:
+        traced = _traced_value(value, in_call)
+        if traced is None:
+            return None
+        if isinstance(where, int):
+            new_args[where] = _Scalar(type(value), traced)
+        else:
+            new_kwargs[where] = _Scalar(type(value), traced)
+    return tuple(new_args), new_kwargs
+
+
 def _option_key(leaf: Any) -> Any:
     """A hashable key that tells apart options the program differs by."""
     if isinstance(leaf, float | np.floating):
@@ -128,33 +273,65 @@ def _option_key(leaf: Any) -> Any:
     return (type(leaf), leaf)
 
 
-def _split(args: tuple, kwargs: dict) -> tuple[Any, list, tuple, tuple] | None:
-    """(treedef, arrays, their positions, options key), or None to run eagerly."""
+def _compilable_array(leaf: np.ndarray) -> bool:
+    """A numpy array JAX takes as it is: a number dtype that needs no narrowing
+    (int64 data would wrap to int32 where the eager call refuses it)."""
+    if leaf.dtype.kind not in "biufc":
+        return False
+    return leaf.dtype.kind not in "iu" or np.dtype(
+        jax.dtypes.canonicalize_dtype(leaf.dtype)
+    ) == np.dtype(leaf.dtype)
+
+
+def _split(args: tuple, kwargs: dict) -> tuple[Any, list, tuple, tuple, tuple] | None:
+    """(treedef, inputs, their positions, their kinds, options), or None to run
+    eagerly. An input is an array (kind: shape, dtype, weak type) or a Python
+    number traced in its place (kind: its Python type)."""
     leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
-    arrays, positions, options = [], [], []
+    inputs, positions, kinds, options = [], [], [], []
     for i, leaf in enumerate(leaves):
         if isinstance(leaf, jax.core.Tracer):
             return None  # inside a transformation: a plain call
-        if isinstance(leaf, jax.Array | np.ndarray):
-            if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "O":
-                return None
-            arrays.append(leaf)
+        if isinstance(leaf, _Scalar):
+            inputs.append(leaf.value)
             positions.append(i)
+            kinds.append(leaf.kind)
+        elif isinstance(leaf, jax.Array | np.ndarray):
+            if isinstance(leaf, np.ndarray) and not _compilable_array(leaf):
+                return None
+            inputs.append(leaf)
+            positions.append(i)
+            kinds.append(
+                (leaf.shape, str(leaf.dtype), getattr(leaf, "weak_type", False))
+            )
         elif isinstance(leaf, float) or isinstance(leaf, _IMMUTABLE):
             options.append((i, _option_key(leaf), leaf))
         else:
             return None
-    return treedef, arrays, tuple(positions), tuple(options)
+    return treedef, inputs, tuple(positions), tuple(kinds), tuple(options)
 
 
-def eager_jit(fn: Callable[P, R]) -> Callable[P, R]:
+def eager_jit(
+    fn: Callable[P, R] | None = None,
+    *,
+    operands: tuple[str, ...] = (),
+    keep_static: Callable[[str, Any], bool] | None = None,
+) -> Any:
     """Run ``fn`` as one compiled program when it is called eagerly.
 
     Args:
         fn: a pure array op whose outputs are arrays (or pytrees of arrays).
+        operands: names of ``fn``'s data parameters (arrays, lists, Python
+            numbers): a Python number there is a traced input (see
+            ``python_scalar``) instead of an option compiled in by value, and a
+            list or tuple of numbers runs that call eagerly.
+        keep_static: ``(name, value) -> bool``: True keeps that number an option
+            (an op whose program depends on the value, as ``pow``'s integer
+            exponents).
 
     Returns:
-        ``fn`` with the same signature, docstring and results.
+        ``fn`` with the same signature, docstring and results (or, without
+        ``fn``, a decorator).
 
     Example:
         >>> import jax.numpy as jnp
@@ -163,46 +340,59 @@ def eager_jit(fn: Callable[P, R]) -> Callable[P, R]:
         ...     return (x * scale).sum()
         >>> float(scaled_sum(jnp.arange(4.0), scale=0.5))
         3.0
+        >>> @eager_jit(operands=("a", "b"))
+        ... def times(a, b):
+        ...     return a * b
+        >>> [times(jnp.ones(2, jnp.int32), b).dtype.name for b in (2, 3, 1.5)]
+        ['int32', 'int32', 'float32']
     """
+    if fn is None:
+        return functools.partial(eager_jit, operands=operands, keep_static=keep_static)
+    slots = _operand_slots(fn, operands)
     eager_only: set[Any] = set()  # call signatures that need values
     checks: dict[Any, tuple] = {}  # traced call signature -> its value checks
 
     call: Callable[..., Any] = fn  # called with the rebuilt (args, kwargs)
 
-    def run(options: tuple, treedef: Any, positions: tuple, arrays: list) -> Any:
+    def run(
+        options: tuple, treedef: Any, positions: tuple, kinds: tuple, inputs: list
+    ) -> Any:
         leaves: list[Any] = [None] * (len(positions) + len(options))
-        for i, array in zip(positions, arrays, strict=True):
-            leaves[i] = array
+        scalars_here = {}
+        for i, kind, value in zip(positions, kinds, inputs, strict=True):
+            leaves[i] = value
+            if isinstance(kind, type):
+                scalars_here[id(value)] = kind
         for i, _, value in options:
             leaves[i] = value
         args, kwargs = jax.tree_util.tree_unflatten(treedef, leaves)
+        outer = getattr(_STATE, "scalars", {})
         _STATE.deferred = []
-        out = call(*args, **kwargs)
+        _STATE.scalars = {**outer, **scalars_here}
+        try:
+            out = call(*args, **kwargs)
+        finally:
+            _STATE.scalars = outer
         deferred, _STATE.deferred = _STATE.deferred, []
         _STATE.checks = tuple(check for _, check in deferred)
         return out, [x for x, _ in deferred]
 
-    compiled = jax.jit(run, static_argnums=(0, 1, 2))
+    compiled = jax.jit(run, static_argnums=(0, 1, 2, 3))
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if os.environ.get("JTOOLKIT_EAGER_JIT", "1") == "0":
             return fn(*args, **kwargs)
-        split = _split(args, kwargs)
+        marked = _mark_scalars(args, kwargs, slots, keep_static) if slots else None
+        if slots and marked is None:
+            return fn(*args, **kwargs)
+        split = _split(*(marked or (args, kwargs)))
         if split is None:
             return fn(*args, **kwargs)
-        treedef, arrays, positions, options = split
+        treedef, inputs, positions, kinds, options = split
         static = tuple((i, key) for i, key, _ in options)
         try:
-            signature = (
-                treedef,
-                positions,
-                static,
-                tuple(
-                    (a.shape, str(a.dtype), getattr(a, "weak_type", False))
-                    for a in arrays
-                ),
-            )
+            signature = (treedef, positions, static, kinds)
             hash(signature)
         except TypeError:  # an unhashable option: run eagerly
             return fn(*args, **kwargs)
@@ -216,11 +406,11 @@ def eager_jit(fn: Callable[P, R]) -> Callable[P, R]:
         _STATE.checks = ()
         try:
             if known is not None:
-                out, values = compiled(keyed, treedef, positions, arrays)
+                out, values = compiled(keyed, treedef, positions, kinds, inputs)
             else:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    out, values = compiled(keyed, treedef, positions, arrays)
+                    out, values = compiled(keyed, treedef, positions, kinds, inputs)
                 if not caught:  # an eager call that warns does so every call
                     known = checks[signature] = _STATE.checks
         except (NeedsValues, *_NEEDS_VALUES):

@@ -12,6 +12,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks, dtypes
+from jtoolkit._src.core.eager_jit import eager_jit
 
 __all__ = ["bmm", "einsum", "matmul", "mm", "mv"]
 
@@ -19,6 +20,7 @@ __all__ = ["bmm", "einsum", "matmul", "mm", "mv"]
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
+@eager_jit(operands=("a", "b"))
 def mm(a: ArrayLike, b: ArrayLike) -> jax.Array:
     """Matrix product of two 2-D arrays.
 
@@ -52,6 +54,7 @@ def mm(a: ArrayLike, b: ArrayLike) -> jax.Array:
     return jnp.matmul(a, b, precision=_HIGHEST)
 
 
+@eager_jit(operands=("a", "v"))
 def mv(a: ArrayLike, v: ArrayLike) -> jax.Array:
     """Matrix-vector product.
 
@@ -130,6 +133,7 @@ def _same_dtype(a: jax.Array, b: jax.Array) -> None:
         )
 
 
+@eager_jit(operands=("input", "other"))
 def matmul(input: ArrayLike, other: ArrayLike) -> jax.Array:
     """Matrix product with torch's broadcasting rules (1-D, 2-D and batched).
 
@@ -162,6 +166,7 @@ def matmul(input: ArrayLike, other: ArrayLike) -> jax.Array:
     return jnp.matmul(a, b, precision=_HIGHEST)
 
 
+@eager_jit(operands=("input", "mat2"))
 def bmm(input: ArrayLike, mat2: ArrayLike) -> jax.Array:
     """Batched matrix product of two 3-D arrays with the same batch size.
 
@@ -197,6 +202,7 @@ def bmm(input: ArrayLike, mat2: ArrayLike) -> jax.Array:
     return jnp.matmul(a, b, precision=_HIGHEST)
 
 
+@eager_jit(operands=("operands",))
 def einsum(equation: str, *operands: ArrayLike) -> jax.Array:
     """Einstein summation over the operands, at full float32 precision.
 

@@ -18,6 +18,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks
+from jtoolkit._src.core.eager_jit import eager_jit
 from jtoolkit._src.tensor.reduce import reduce_dims
 
 __all__ = [
@@ -47,6 +48,7 @@ def _sequence(tensors: Any, name: str) -> list[jax.Array]:
     return [arrays.to_array(t) for t in tensors]
 
 
+@eager_jit(operands=("tensors",))
 def stack(tensors: Sequence[ArrayLike], dim: int = 0) -> jax.Array:
     """Join equally shaped arrays along a new dimension.
 
@@ -101,6 +103,7 @@ def _check_cat_shapes(arrays: list[jax.Array], axis: int) -> None:
                 )
 
 
+@eager_jit(operands=("tensors",))
 def cat(tensors: Sequence[ArrayLike], dim: int = 0) -> jax.Array:
     """Join arrays along an existing dimension.
 
@@ -143,6 +146,7 @@ def cat(tensors: Sequence[ArrayLike], dim: int = 0) -> jax.Array:
     return jnp.concatenate([a.astype(dtype) for a in kept], axis=axis)
 
 
+@eager_jit(operands=("a",))
 def diag(a: ArrayLike, diagonal: int = 0) -> jax.Array:
     """Build a diagonal matrix from a vector, or take a diagonal of a matrix.
 
@@ -170,6 +174,7 @@ def diag(a: ArrayLike, diagonal: int = 0) -> jax.Array:
     return jnp.diag(a, k=checks.torch_int_arg("diagonal", diagonal, "diag"))
 
 
+@eager_jit(operands=("a",))
 def diag_embed(
     a: ArrayLike, offset: int = 0, dim1: int = -2, dim2: int = -1
 ) -> jax.Array:
@@ -212,6 +217,7 @@ def diag_embed(
     return jnp.moveaxis(out, (-2, -1), (d1, d2))
 
 
+@eager_jit(operands=("a",))
 def unsqueeze(a: ArrayLike, dim: int) -> jax.Array:
     """Insert a dimension of size 1.
 
@@ -236,6 +242,7 @@ def unsqueeze(a: ArrayLike, dim: int) -> jax.Array:
     return jnp.expand_dims(a, checks.wrap_dim(dim, a.ndim + 1))
 
 
+@eager_jit(operands=("a",))
 def squeeze(a: ArrayLike, dim: int | Sequence[int] | None = None) -> jax.Array:
     """Drop dimensions of size 1 (all of them, or those named in ``dim``).
 
@@ -263,6 +270,7 @@ def squeeze(a: ArrayLike, dim: int | Sequence[int] | None = None) -> jax.Array:
     return jnp.squeeze(a, axis=tuple(d for d in named if a.shape[d] == 1))
 
 
+@eager_jit(operands=("a",))
 def transpose(a: ArrayLike, dim0: int, dim1: int) -> jax.Array:
     """Swap two dimensions.
 
@@ -329,6 +337,7 @@ def _view_shape(
     raise RuntimeError(f"shape '{text}' is invalid for input of size {numel}")
 
 
+@eager_jit(operands=("a",))
 def view(a: ArrayLike, *shape: Any) -> jax.Array:
     """Reshape (C order) with torch's shape rules; one size may be -1.
 
@@ -356,6 +365,7 @@ def view(a: ArrayLike, *shape: Any) -> jax.Array:
     return jnp.reshape(a, _view_shape(shape, a.size))
 
 
+@eager_jit(operands=("input",))
 def reshape(input: ArrayLike, *shape: Any) -> jax.Array:
     """Reshape (C order) with torch's shape rules; one size may be -1.
 
@@ -378,6 +388,7 @@ def reshape(input: ArrayLike, *shape: Any) -> jax.Array:
     return jnp.reshape(a, _view_shape(shape, a.size, "reshape"))
 
 
+@eager_jit(operands=("input",))
 def flatten(input: ArrayLike, start_dim: int = 0, end_dim: int = -1) -> jax.Array:
     """Merge dims ``start_dim..end_dim`` into one, in row-major (C) order.
 
@@ -420,6 +431,7 @@ def _int_args(args: tuple[Any, ...], fname: str, name: str) -> tuple[int, ...]:
     return tuple(checks.torch_int_arg(name, d, fname) for d in args)
 
 
+@eager_jit(operands=("input",))
 def permute(input: ArrayLike, *dims: Any) -> jax.Array:
     """Reorder the dims: output dim ``i`` is input dim ``dims[i]``.
 
@@ -456,6 +468,7 @@ def permute(input: ArrayLike, *dims: Any) -> jax.Array:
     return jnp.transpose(a, axes)
 
 
+@eager_jit(operands=("input",))
 def repeat(input: ArrayLike, *sizes: Any) -> jax.Array:
     """Tile the array ``sizes[i]`` times along dim ``i`` (new leading dims allowed).
 
@@ -502,6 +515,7 @@ def _pieces(a: jax.Array, axis: int, sizes: Sequence[int]) -> tuple[jax.Array, .
     return tuple(out)
 
 
+@eager_jit(operands=("tensor",))
 def split(
     tensor: ArrayLike, split_size_or_sections: Any, dim: int = 0
 ) -> tuple[jax.Array, ...]:
@@ -562,6 +576,7 @@ def split(
     return _pieces(a, axis, [min(size, n - i * size) for i in range(count)])
 
 
+@eager_jit(operands=("input",))
 def chunk(input: ArrayLike, chunks: int, dim: int = 0) -> tuple[jax.Array, ...]:
     """Cut into ``chunks`` pieces of ``ceil(n / chunks)`` (fewer if they run out).
 

@@ -163,16 +163,17 @@ def test_python_numbers_in_tensor_operands_are_traced_not_compiled_in(
 # A float16 midpoint plus less than float32's half ulp: as eagerly (and in torch's
 # float32 opmath) it rounds to float32 first, to the midpoint, then to even.
 _ABOVE_MIDPOINT = 1.0 + 2.0**-11 + 2.0**-40
-_SCALARS = (2, -3, 2**24, 1.1, _ABOVE_MIDPOINT, -2.5e-8, True, False, 1.5 - 2j)
-_OPS = {
-    "mul": lambda x, s: T.mul(x, s),
-    "add_alpha": lambda x, s: T.add(x, 1, alpha=s),
-    "div": lambda x, s: T.div(x, s),
-    "div_floor": lambda x, s: T.div(s, x, rounding_mode="floor"),
-    "clamp": lambda x, s: T.clamp(x, min=s),
-    "where": lambda x, s: T.where(x != 0, x, s),
-    "pow": lambda x, s: T.pow(x, s),
-    "index_put": lambda x, s: T.index_put(x, 1, s),
+_INTS, _FLOATS = (2, -3, 2**24), (1.1, _ABOVE_MIDPOINT, -2.5e-8, float("inf"))
+_BOOLS, _COMPLEX = (True, False), (1.5 - 2j,)
+_CASES = {  # each op with the kinds of number its rules tell apart
+    "mul": (lambda x, s: T.mul(x, s), _INTS + _FLOATS + _BOOLS + _COMPLEX),
+    "where": (lambda x, s: T.where(x != 0, x, s), _INTS + _FLOATS + _BOOLS + _COMPLEX),
+    "add_alpha": (lambda x, s: T.add(x, 1, alpha=s), _INTS + _FLOATS + _BOOLS),
+    "div": (lambda x, s: T.div(x, s), _INTS + _FLOATS + _BOOLS),
+    "div_floor": (lambda x, s: T.div(s, x, rounding_mode="floor"), _INTS + _FLOATS),
+    "clamp": (lambda x, s: T.clamp(x, min=s), _INTS + _FLOATS),
+    "pow": (lambda x, s: T.pow(x, s), (2, 1.1, -2.5e-8)),
+    "index_put": (lambda x, s: T.index_put(x, 1, s), _INTS + _FLOATS),
 }
 
 
@@ -206,8 +207,10 @@ def test_traced_python_numbers_give_the_eager_values_dtypes_and_errors(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # casts of complex numbers, as eagerly
         compiled = {
-            (name, s): _outcome(op, x, s) for name, op in _OPS.items() for s in _SCALARS
+            (name, s): _outcome(op, x, s)
+            for name, (op, numbers) in _CASES.items()
+            for s in numbers
         }
         monkeypatch.setenv("JTOOLKIT_EAGER_JIT", "0")
         for (name, s), got in compiled.items():
-            assert got == _outcome(_OPS[name], x, s), (name, s)
+            assert got == _outcome(_CASES[name][0], x, s), (name, s)

@@ -214,3 +214,11 @@ def test_traced_python_numbers_give_the_eager_values_dtypes_and_errors(
         monkeypatch.setenv("JTOOLKIT_EAGER_JIT", "0")
         for (name, s), got in compiled.items():
             assert got == _outcome(_CASES[name][0], x, s), (name, s)
+
+
+def test_numpy_int64_data_is_compiled_only_where_it_fits_int32():
+    with _programs() as programs:
+        assert int(T.sum(np.arange(5, dtype=np.int64) + 2**20)) == 5 * 2**20 + 10
+    assert programs[0] == 1, programs
+    with pytest.raises(OverflowError, match="without overflow"):  # never wrapped
+        T.sum(np.asarray([2**40], np.int64))

@@ -273,14 +273,19 @@ def _option_key(leaf: Any) -> Any:
     return (type(leaf), leaf)
 
 
-def _compilable_array(leaf: np.ndarray) -> bool:
-    """A numpy array JAX takes as it is: a number dtype that needs no narrowing
-    (int64 data would wrap to int32 where the eager call refuses it)."""
+def _host_input(leaf: np.ndarray) -> np.ndarray | None:
+    """A numpy array as the program takes it, or None (run eagerly): a number
+    dtype, and integers narrowed to JAX's width only where they fit (eagerly,
+    int64 data that does not fit int32 raises; a program would wrap it)."""
     if leaf.dtype.kind not in "biufc":
-        return False
-    return leaf.dtype.kind not in "iu" or np.dtype(
-        jax.dtypes.canonicalize_dtype(leaf.dtype)
-    ) == np.dtype(leaf.dtype)
+        return None
+    stored = np.dtype(jax.dtypes.canonicalize_dtype(leaf.dtype))
+    if leaf.dtype.kind not in "iu" or stored == leaf.dtype:
+        return leaf
+    info = np.iinfo(stored)
+    if leaf.size and (leaf.min() < info.min or leaf.max() > info.max):
+        return None
+    return leaf.astype(stored)
 
 
 def _split(args: tuple, kwargs: dict) -> tuple[Any, list, tuple, tuple, tuple] | None:
@@ -297,8 +302,10 @@ def _split(args: tuple, kwargs: dict) -> tuple[Any, list, tuple, tuple, tuple] |
             positions.append(i)
             kinds.append(leaf.kind)
         elif isinstance(leaf, jax.Array | np.ndarray):
-            if isinstance(leaf, np.ndarray) and not _compilable_array(leaf):
-                return None
+            if isinstance(leaf, np.ndarray):
+                leaf = _host_input(leaf)
+                if leaf is None:
+                    return None
             inputs.append(leaf)
             positions.append(i)
             kinds.append(

@@ -25,17 +25,19 @@ call):
   that converts a traced value to Python, or warns, is abandoned too. That call
   signature then runs eagerly for good, with every check and warning.
 * Python numbers are options too, except in the parameters an op names as
-  ``operands`` (the data of tensor ops: ``mul(x, lr)``, ``clamp(x, min=m)``):
-  there a Python bool, int, float or complex is a traced input, so a loop over changing
-  values compiles once. The program is keyed by the number's Python type, and
-  inside the trace the op still sees "a Python number": ``python_scalar(x)``
-  names its type, and the traced value is weakly typed, so JAX promotes it as
-  the number itself (``int32 * 2`` is int32, ``float16 * 2.5`` float16). The
-  traced value is the number as the eager call converts it (a float rounds to
-  float32 first, eagerly too): ints within +-2**24 that fit every integer array
-  of the call, floats within float32's range; any other number runs that call
-  eagerly. Bools are traced too (as constants XLA would fold
-  ``x / False`` to 0 where it is NaN). A list of numbers there runs eagerly.
+  ``operands`` (the data of tensor ops: ``mul(x, lr)``, ``clamp(x, min=m)``).
+  There a Python bool, int, float or complex is a traced input, so a loop over
+  changing values compiles once: the program is keyed by the number's Python
+  type, ``python_scalar(x)`` tells the op it was a Python number, and the traced
+  value is weakly typed, so JAX promotes it as the number (``int32 * 2`` is
+  int32, ``float16 * 2.5`` float16). It is the number as the eager call converts
+  it (a float goes through float32, eagerly too), which holds for ints within
+  +-2**24 that fit the call's integer arrays and floats within float32's range;
+  other numbers run that call eagerly. Bools are traced too: as constants, XLA
+  would fold ``x / False`` to 0 where it is NaN. A list of numbers there runs
+  eagerly (its values would be compiled in).
+* numpy int64 data is narrowed to int32 (without ``jax_enable_x64``) on the host
+  where it fits; where it does not, the call runs eagerly and raises, as before.
 * ``JTOOLKIT_EAGER_JIT=0`` turns it off (to step through an op with a debugger).
 
 torch has no counterpart: its eager kernels need no compilation.

@@ -1,7 +1,8 @@
 """Matrix products (mm, mv, matmul, bmm, einsum): torch's checks, full float32.
 
 They run at ``Precision.HIGHEST``: torch's default matmul precision (no TF32 on
-GPUs), where JAX's default may use TF32 on recent NVIDIA GPUs.
+GPUs), where JAX's default may use TF32 on recent NVIDIA GPUs. Not wrapped in
+``eager_jit``: ``jnp.matmul`` and ``jnp.einsum`` are one compiled program already.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks, dtypes
-from jtoolkit._src.core.eager_jit import eager_jit
 
 __all__ = ["bmm", "einsum", "matmul", "mm", "mv"]
 
@@ -20,7 +20,6 @@ __all__ = ["bmm", "einsum", "matmul", "mm", "mv"]
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
-@eager_jit(operands=("a", "b"))
 def mm(a: ArrayLike, b: ArrayLike) -> jax.Array:
     """Matrix product of two 2-D arrays.
 
@@ -54,7 +53,6 @@ def mm(a: ArrayLike, b: ArrayLike) -> jax.Array:
     return jnp.matmul(a, b, precision=_HIGHEST)
 
 
-@eager_jit(operands=("a", "v"))
 def mv(a: ArrayLike, v: ArrayLike) -> jax.Array:
     """Matrix-vector product.
 
@@ -133,7 +131,6 @@ def _same_dtype(a: jax.Array, b: jax.Array) -> None:
         )
 
 
-@eager_jit(operands=("input", "other"))
 def matmul(input: ArrayLike, other: ArrayLike) -> jax.Array:
     """Matrix product with torch's broadcasting rules (1-D, 2-D and batched).
 
@@ -166,7 +163,6 @@ def matmul(input: ArrayLike, other: ArrayLike) -> jax.Array:
     return jnp.matmul(a, b, precision=_HIGHEST)
 
 
-@eager_jit(operands=("input", "mat2"))
 def bmm(input: ArrayLike, mat2: ArrayLike) -> jax.Array:
     """Batched matrix product of two 3-D arrays with the same batch size.
 
@@ -202,7 +198,6 @@ def bmm(input: ArrayLike, mat2: ArrayLike) -> jax.Array:
     return jnp.matmul(a, b, precision=_HIGHEST)
 
 
-@eager_jit(operands=("operands",))
 def einsum(equation: str, *operands: ArrayLike) -> jax.Array:
     """Einstein summation over the operands, at full float32 precision.
 

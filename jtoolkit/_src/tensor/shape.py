@@ -3,6 +3,11 @@
 JAX has no views: ``view`` and ``transpose`` return new arrays (``view`` is a
 C-order reshape, the element order of torch's ``reshape``), so torch's
 "view size is not compatible with input tensor's size and stride" cannot happen.
+
+Ops of several primitives (stack, cat, diag, diag_embed, repeat, split, chunk) run
+as one program per eager call (``eager_jit``); one-primitive ops (view, reshape,
+flatten, squeeze, unsqueeze, transpose, permute) are one program anyway, and
+eagerly they share it with each other.
 """
 
 from __future__ import annotations
@@ -217,7 +222,6 @@ def diag_embed(
     return jnp.moveaxis(out, (-2, -1), (d1, d2))
 
 
-@eager_jit(operands=("a",))
 def unsqueeze(a: ArrayLike, dim: int) -> jax.Array:
     """Insert a dimension of size 1.
 
@@ -242,7 +246,6 @@ def unsqueeze(a: ArrayLike, dim: int) -> jax.Array:
     return jnp.expand_dims(a, checks.wrap_dim(dim, a.ndim + 1))
 
 
-@eager_jit(operands=("a",))
 def squeeze(a: ArrayLike, dim: int | Sequence[int] | None = None) -> jax.Array:
     """Drop dimensions of size 1 (all of them, or those named in ``dim``).
 
@@ -270,7 +273,6 @@ def squeeze(a: ArrayLike, dim: int | Sequence[int] | None = None) -> jax.Array:
     return jnp.squeeze(a, axis=tuple(d for d in named if a.shape[d] == 1))
 
 
-@eager_jit(operands=("a",))
 def transpose(a: ArrayLike, dim0: int, dim1: int) -> jax.Array:
     """Swap two dimensions.
 
@@ -337,7 +339,6 @@ def _view_shape(
     raise RuntimeError(f"shape '{text}' is invalid for input of size {numel}")
 
 
-@eager_jit(operands=("a",))
 def view(a: ArrayLike, *shape: Any) -> jax.Array:
     """Reshape (C order) with torch's shape rules; one size may be -1.
 
@@ -365,7 +366,6 @@ def view(a: ArrayLike, *shape: Any) -> jax.Array:
     return jnp.reshape(a, _view_shape(shape, a.size))
 
 
-@eager_jit(operands=("input",))
 def reshape(input: ArrayLike, *shape: Any) -> jax.Array:
     """Reshape (C order) with torch's shape rules; one size may be -1.
 
@@ -388,7 +388,6 @@ def reshape(input: ArrayLike, *shape: Any) -> jax.Array:
     return jnp.reshape(a, _view_shape(shape, a.size, "reshape"))
 
 
-@eager_jit(operands=("input",))
 def flatten(input: ArrayLike, start_dim: int = 0, end_dim: int = -1) -> jax.Array:
     """Merge dims ``start_dim..end_dim`` into one, in row-major (C) order.
 
@@ -431,7 +430,6 @@ def _int_args(args: tuple[Any, ...], fname: str, name: str) -> tuple[int, ...]:
     return tuple(checks.torch_int_arg(name, d, fname) for d in args)
 
 
-@eager_jit(operands=("input",))
 def permute(input: ArrayLike, *dims: Any) -> jax.Array:
     """Reorder the dims: output dim ``i`` is input dim ``dims[i]``.
 

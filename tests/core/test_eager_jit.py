@@ -11,6 +11,7 @@ import pytest
 from jax import monitoring
 
 import jtoolkit.functional as F
+import jtoolkit.tensor_ops as T
 from jtoolkit._src.core.eager_jit import eager_jit
 
 _COMPILES = [0]
@@ -140,3 +141,95 @@ def test_inside_a_users_jit_over_constants_it_is_a_plain_call():
     np.testing.assert_allclose(loss, F.cross_entropy(logits, target), rtol=1e-6)
     jaxpr = jax.make_jaxpr(lambda: F.cross_entropy(logits, target))()
     assert "run" not in {str(e.params.get("name")) for e in jaxpr.jaxpr.eqns}
+
+
+def test_python_numbers_in_tensor_operands_are_traced_not_compiled_in(
+    torch, monkeypatch
+):
+    x, y = _images((2, 3)), _images((2, 3), seed=1)
+    lrs = np.random.default_rng(0).uniform(-2.0, 2.0, 20).tolist()
+    ops = (
+        lambda lr: T.mul(x, lr),
+        lambda lr: T.add(x, y, alpha=-lr),
+        lambda lr: T.clamp(x, min=lr),
+        lambda lr: T.where(x > 0, x, lr),
+        lambda lr: T.pow(T.abs(x), lr),
+        lambda lr: T.sum([[lr, 1.0]], 1),  # Python data: eagerly, not compiled in
+    )
+    outs = []
+    for op in ops:
+        op(0.25)  # compiles (abs: its own program)
+        with _programs() as programs:
+            outs.append([np.asarray(op(lr)) for lr in lrs])
+        assert programs[0] == 0, programs  # one program for every value
+    tx, ty = torch.tensor(np.asarray(x)), torch.tensor(np.asarray(y))
+    for lr, out in zip(lrs, outs[1], strict=True):  # one fused multiply-add,
+        np.testing.assert_array_equal(out, torch.add(tx, ty, alpha=-lr).numpy())
+    monkeypatch.setenv("JTOOLKIT_EAGER_JIT", "0")  # (as torch; eagerly: two steps)
+    for op, got in zip(ops[::2] + ops[3:], outs[::2] + outs[3:], strict=True):
+        for lr, out in zip(lrs, got, strict=True):
+            np.testing.assert_array_equal(out, np.asarray(op(lr)))
+
+
+# A float16 midpoint plus less than float32's half ulp: as eagerly (and in torch's
+# float32 opmath) it rounds to float32 first, to the midpoint, then to even.
+_ABOVE_MIDPOINT = 1.0 + 2.0**-11 + 2.0**-40
+_INTS, _FLOATS = (2, -3, 2**24), (1.1, _ABOVE_MIDPOINT, -2.5e-8, float("inf"))
+_BOOLS, _COMPLEX = (True, False), (1.5 - 2j,)
+_CASES = {  # each op with the kinds of number its own rules tell apart
+    "mul": (lambda x, s: T.mul(x, s), _INTS + _FLOATS + _BOOLS + _COMPLEX),
+    "where": (lambda x, s: T.where(x != 0, x, s), _INTS + _FLOATS),
+    "add_alpha": (lambda x, s: T.add(x, 1, alpha=s), _FLOATS + _BOOLS),
+    "div": (lambda x, s: T.div(x, s), _INTS + _BOOLS),
+    "div_floor": (lambda x, s: T.div(s, x, rounding_mode="floor"), _INTS),
+    "clamp": (lambda x, s: T.clamp(x, min=s), _FLOATS),
+    "pow": (lambda x, s: T.pow(x, s), (1.1, -2.5e-8)),
+    "index_put": (lambda x, s: T.index_put(x, 1, s), _FLOATS),
+}
+
+
+def _outcome(fn, *args):
+    try:
+        out = fn(*args)
+    except Exception as exc:  # compared as type and text
+        return type(exc), str(exc)
+    return np.asarray(out).dtype, out.shape, out.weak_type, _Values(out)
+
+
+class _Values:
+    """Equal when the values are (NaN equal to NaN; fused programs may lose the
+    sign of a zero product, as in a user's jit)."""
+
+    def __init__(self, out):
+        self.values = np.asarray(out)
+
+    def __eq__(self, other):
+        return np.array_equal(self.values, other.values, equal_nan=True)
+
+    def __repr__(self):
+        return repr(self.values)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "float16", "float32", "bool"])
+def test_traced_python_numbers_give_the_eager_values_dtypes_and_errors(
+    dtype, monkeypatch
+):
+    x = jnp.asarray([[0, 1, -2], [3, 1, 1]]).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # casts of complex numbers, as eagerly
+        compiled = {
+            (name, s): _outcome(op, x, s)
+            for name, (op, numbers) in _CASES.items()
+            for s in numbers
+        }
+        monkeypatch.setenv("JTOOLKIT_EAGER_JIT", "0")
+        for (name, s), got in compiled.items():
+            assert got == _outcome(_CASES[name][0], x, s), (name, s)
+
+
+def test_numpy_int64_data_is_compiled_only_where_it_fits_int32():
+    with _programs() as programs:
+        assert int(T.sum(np.arange(5, dtype=np.int64) + 2**20)) == 5 * 2**20 + 10
+    assert programs[0] == 1, programs
+    with pytest.raises(OverflowError, match="without overflow"):  # never wrapped
+        T.sum(np.asarray([2**40], np.int64))

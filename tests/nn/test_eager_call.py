@@ -162,5 +162,5 @@ def test_inside_a_transformation_it_is_a_plain_call():
 
 def test_errors_are_the_eager_ones():
     lstm = models.LSTM(5, 7, rngs=nnx.Rngs(0))
-    with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to"):
+    with pytest.raises(RuntimeError, match=r"input.size\(-1\) must be equal to"):
         lstm(jnp.ones((3, 2, 4)))

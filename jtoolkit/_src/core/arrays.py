@@ -23,6 +23,7 @@ from jtoolkit._src.core.dtypes import (
     resolve_dtype,
     x64_enabled,
 )
+from jtoolkit._src.core.eager_jit import python_scalar
 
 __all__: list[str] = []
 
@@ -131,6 +132,9 @@ def to_array(data: Any, dtype: Any = None) -> jax.Array:
     float32, complex -> complex64). ``dtype`` (any spelling) overrides.
     """
     dtype = resolve_dtype(dtype)
+    kind = python_scalar(data)
+    if kind is not None and isinstance(data, jax.Array):  # a traced Python number
+        data = data.astype(_category_dtype(np.dtype(kind)))
     if isinstance(data, jax.Array):
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
     if isinstance(data, np.ndarray | np.generic):
@@ -146,6 +150,21 @@ def as_operand(x: Any) -> Any:
     A Python scalar then never widens a tensor's dtype, as in torch
     (``int32 tensor * 2`` stays int32, ``int tensor * 1.5`` is float32).
     """
-    if isinstance(x, bool | int | float | complex) and not isinstance(x, np.generic):
+    if python_scalar(x) is not None:  # also one traced by eager_jit
         return x
     return to_array(x)
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def operand_as(x: Any, dtype: Any) -> jax.Array:
+    """An operand of :func:`as_operand` in ``dtype``; a Python float reaches a
+    narrower float through float32, as in JAX's promotion of ``float16 * 1.1``
+    and torch's float32 arithmetic (``clamp(half, min=v)`` equals ``half * 0 + v``
+    clamped), so every op rounds a number alike.
+    """
+    if python_scalar(x) is float and not isinstance(x, jax.Array):
+        if not x64_enabled() and not abs(x) > _F32_MAX:
+            x = np.float32(x)
+    return jnp.asarray(x, dtype)

@@ -24,6 +24,20 @@ call):
   shape) asks ``dtypes.is_tracer`` and friends, which abort the trace; a trace
   that converts a traced value to Python, or warns, is abandoned too. That call
   signature then runs eagerly for good, with every check and warning.
+* Python numbers are options too, except in the parameters an op names as
+  ``operands`` (the data of tensor ops: ``mul(x, lr)``, ``clamp(x, min=m)``).
+  There a Python bool, int, float or complex is a traced input, so a loop over
+  changing values compiles once: the program is keyed by the number's Python
+  type, ``python_scalar(x)`` tells the op it was a Python number, and the traced
+  value is weakly typed, so JAX promotes it as the number (``int32 * 2`` is
+  int32, ``float16 * 2.5`` float16). It is the number as the eager call converts
+  it (a float goes through float32, eagerly too), which holds for ints within
+  +-2**24 that fit the call's integer arrays and floats within float32's range;
+  other numbers run that call eagerly. Bools are traced too: as constants, XLA
+  would fold ``x / False`` to 0 where it is NaN. A list of numbers there runs
+  eagerly (its values would be compiled in).
+* numpy int64 data is narrowed to int32 (without ``jax_enable_x64``) on the host
+  where it fits; where it does not, the call runs eagerly and raises, as before.
 * ``JTOOLKIT_EAGER_JIT=0`` turns it off (to step through an op with a debugger).
 
 torch has no counterpart: its eager kernels need no compilation.
@@ -33,6 +47,8 @@ from __future__ import annotations
 
 import enum
 import functools
+import inspect
+import math
 import os
 import threading
 import types
@@ -52,6 +68,7 @@ __all__ = [
     "check_values",
     "eager_jit",
     "enabled",
+    "python_scalar",
     "rebuild",
     "split_call",
     "traced",
@@ -133,6 +150,131 @@ def check_values(x: Any, check: Callable[[np.ndarray], None]) -> None:
     check(values)
 
 
+def python_scalar(x: Any) -> type | None:
+    """The Python number type ``x`` is, or stands for inside an ``eager_jit`` trace.
+
+    Args:
+        x: anything an op received as an operand.
+
+    Returns:
+        ``bool``, ``int``, ``float`` or ``complex`` for a Python number (numpy
+        scalars are arrays, as in torch), or for the traced value that carries a
+        Python number passed in one of an op's ``operands``; None otherwise.
+
+    Example:
+        >>> python_scalar(2.5), python_scalar(True), python_scalar(np.float32(2.5))
+        (<class 'float'>, <class 'bool'>, None)
+    """
+    if isinstance(x, jax.core.Tracer):
+        return getattr(_STATE, "scalars", {}).get(id(x))
+    if isinstance(x, np.generic):
+        return None
+    for kind in (bool, int, float, complex):
+        if isinstance(x, kind):
+            return kind
+    return None
+
+
+_NUMBERS = (bool, int, float, complex)
+_F32_MAX = float(np.finfo(np.float32).max)
+_EXACT_INT = 2**24  # larger ints round on their way to float32
+
+
+def _traced_value(value: Any, in_call: list[np.dtype]) -> Any:
+    """What to trace for a Python number in an ``operands`` parameter, given the
+    dtypes of the call's arrays: a number JAX converts to exactly what the eager
+    call computes with, or None (that call runs eagerly)."""
+    if type(value) is bool:
+        return value
+    if type(value) is int:
+        ints = [d for d in in_call if d.kind in "iu"]
+        fits = all(np.iinfo(d).min <= value <= np.iinfo(d).max for d in ints)
+        return value if fits and -_EXACT_INT <= value <= _EXACT_INT else None
+    if bool(jax.config.read("jax_enable_x64")):
+        return value  # float64/complex128: exact
+    parts = (value.real, value.imag) if type(value) is complex else (value,)
+    if any(math.isfinite(v) and abs(v) > _F32_MAX for v in parts):
+        return None  # the eager conversion warns of the overflow
+    return value  # float32, as the eager call converts it (float16: from there)
+
+
+class _Scalar:
+    """A Python number that a call passes as a traced input (a pytree leaf)."""
+
+    __slots__ = ("kind", "value")
+
+    def __init__(self, kind: type, value: Any) -> None:
+        self.kind, self.value = kind, value
+
+
+def _operand_slots(fn: Callable, names: tuple[str, ...]) -> tuple[tuple, ...]:
+    """(positional index or None, keyword name, variadic) of each parameter in
+    ``names`` (a ``*args`` parameter covers every positional from its index)."""
+    params = list(inspect.signature(fn).parameters.values())
+    slots = []
+    for name in names:
+        at = [i for i, p in enumerate(params) if p.name == name]
+        if not at:
+            raise TypeError(f"eager_jit: {fn.__name__} has no parameter {name!r}")
+        kind = params[at[0]].kind
+        positional = kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            inspect.Parameter.VAR_POSITIONAL,
+        )
+        variadic = kind == inspect.Parameter.VAR_POSITIONAL
+        slots.append((at[0] if positional else None, name, variadic))
+    return tuple(slots)
+
+
+def _operand_values(args: tuple, kwargs: dict, slots: tuple) -> list[tuple]:
+    """(where: an args index or a kwargs name, parameter name, value) of each
+    operand this call passes."""
+    found = []
+    for index, name, variadic in slots:
+        if variadic:
+            found += [(i, name, args[i]) for i in range(index, len(args))]
+        elif index is not None and index < len(args):
+            found.append((index, name, args[index]))
+        elif name in kwargs:
+            found.append((name, name, kwargs[name]))
+    return found
+
+
+def _mark_scalars(
+    args: tuple, kwargs: dict, slots: tuple, keep: Callable[[str, Any], bool] | None
+) -> tuple[tuple, dict] | None:
+    """Replace the Python numbers among the operands by ``_Scalar``s; None (run
+    eagerly) for Python data (a list holding numbers, whose values would be
+    compiled in) or a number only the eager call converts exactly."""
+    found = []
+    for where, name, value in _operand_values(args, kwargs, slots):
+        if type(value) in _NUMBERS and not (keep and keep(name, value)):
+            found.append((where, value))
+        elif isinstance(value, list | tuple) and not all(
+            isinstance(leaf, jax.Array | np.ndarray)
+            for leaf in jax.tree_util.tree_leaves(value)
+        ):
+            return None
+    if not found:
+        return args, kwargs
+    in_call = [
+        np.dtype(leaf.dtype)
+        for leaf in jax.tree_util.tree_leaves((args, kwargs))
+        if isinstance(leaf, jax.Array | np.ndarray | np.generic)
+    ]
+    new_args, new_kwargs = list(args), dict(kwargs)
+    for where, value in found:
+        traced = _traced_value(value, in_call)
+        if traced is None:
+            return None
+        if isinstance(where, int):
+            new_args[where] = _Scalar(type(value), traced)
+        else:
+            new_kwargs[where] = _Scalar(type(value), traced)
+    return tuple(new_args), new_kwargs
+
+
 def _option_key(leaf: Any) -> Any:
     """A hashable key that tells apart options the program differs by."""
     if isinstance(leaf, float | np.floating):
@@ -140,35 +282,73 @@ def _option_key(leaf: Any) -> Any:
     return (type(leaf), leaf)
 
 
-def _split(args: tuple, kwargs: dict) -> tuple[Any, list, tuple, tuple] | None:
-    """(treedef, arrays, their positions, options key), or None to run eagerly."""
+def _host_input(leaf: np.ndarray) -> np.ndarray | None:
+    """A numpy array as the program takes it, or None (run eagerly): a number
+    dtype, and integers narrowed to JAX's width only where they fit (eagerly,
+    int64 data that does not fit int32 raises; a program would wrap it)."""
+    if leaf.dtype.kind not in "biufc":
+        return None
+    stored = np.dtype(jax.dtypes.canonicalize_dtype(leaf.dtype))
+    if leaf.dtype.kind not in "iu" or stored == leaf.dtype:
+        return leaf
+    info = np.iinfo(stored)
+    if leaf.size and (leaf.min() < info.min or leaf.max() > info.max):
+        return None
+    return leaf.astype(stored)
+
+
+def _split(args: tuple, kwargs: dict) -> tuple[Any, list, tuple, tuple, tuple] | None:
+    """(treedef, inputs, their positions, their kinds, options), or None to run
+    eagerly. An input is an array (kind: shape, dtype, weak type) or a Python
+    number traced in its place (kind: its Python type)."""
     leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
-    arrays, positions, options = [], [], []
+    inputs, positions, kinds, options = [], [], [], []
     for i, leaf in enumerate(leaves):
         if isinstance(leaf, jax.core.Tracer):
             return None  # inside a transformation: a plain call
-        if isinstance(leaf, jax.Array | np.ndarray):
-            if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "O":
-                return None
-            arrays.append(leaf)
+        if isinstance(leaf, _Scalar):
+            inputs.append(leaf.value)
             positions.append(i)
+            kinds.append(leaf.kind)
+        elif isinstance(leaf, jax.Array | np.ndarray):
+            if isinstance(leaf, np.ndarray):
+                leaf = _host_input(leaf)
+                if leaf is None:
+                    return None
+            inputs.append(leaf)
+            positions.append(i)
+            kinds.append(
+                (leaf.shape, str(leaf.dtype), getattr(leaf, "weak_type", False))
+            )
         elif isinstance(leaf, float) or isinstance(leaf, _IMMUTABLE):
             options.append((i, _option_key(leaf), leaf))
         else:
             return None
-    return treedef, arrays, tuple(positions), tuple(options)
+    return treedef, inputs, tuple(positions), tuple(kinds), tuple(options)
 
 
-def traced(call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, list]:
+def traced(
+    call: Callable[..., Any], args: tuple, kwargs: dict, scalars: dict | None = None
+) -> tuple[Any, list]:
     """Inside a program that ``EagerPrograms`` compiles: ``call(*args, **kwargs)``
     and the arrays its deferred value checks (``check_values``) look at.
+
+    Args:
+        call: the op. args, kwargs: its arguments, as ``rebuild`` returns them.
+        scalars: ``id(traced value) -> Python type`` of the Python numbers traced
+            in its operands (``rebuild``), for ``python_scalar``.
 
     Returns:
         ``(out, arrays)``: the program returns both; the checks themselves are
         recorded for ``EagerPrograms.call``.
     """
+    outer = getattr(_STATE, "scalars", {})
     _STATE.deferred = []
-    out = call(*args, **kwargs)
+    _STATE.scalars = {**outer, **(scalars or {})}
+    try:
+        out = call(*args, **kwargs)
+    finally:
+        _STATE.scalars = outer
     deferred, _STATE.deferred = _STATE.deferred, []
     _STATE.checks = tuple(check for _, check in deferred)
     return out, [x for x, _ in deferred]
@@ -228,21 +408,24 @@ def enabled() -> bool:
     return _trace_state_clean() and os.environ.get("JTOOLKIT_EAGER_JIT", "1") != "0"
 
 
-def split_call(args: tuple, kwargs: dict) -> tuple[Any, list, tuple, Any, tuple] | None:
-    """A call's ``(treedef, arrays, positions, options, signature)``: its arrays are
-    a program's inputs, the rest compiled in; ``signature`` keys both. None when the
-    call must run eagerly (a tracer, or an option that cannot be compiled in)."""
+def split_call(
+    args: tuple, kwargs: dict
+) -> tuple[Any, list, tuple, tuple, Any, tuple] | None:
+    """A call's ``(treedef, inputs, positions, kinds, options, signature)``: its
+    inputs (arrays, and Python numbers marked by ``eager_jit(operands=...)``) are a
+    program's, the rest is compiled in; ``signature`` keys both. None when the call
+    must run eagerly (a tracer, or an option that cannot be compiled in)."""
     split = _split(args, kwargs)
     if split is None:
         return None
-    treedef, arrays, positions, options = split
+    treedef, inputs, positions, kinds, options = split
     static = tuple((i, key) for i, key, _ in options)
-    signature = (treedef, positions, static, avals(arrays))
+    signature = (treedef, positions, static, kinds)
     try:
         hash(signature)
     except TypeError:  # an unhashable option: run eagerly
         return None
-    return treedef, arrays, positions, _Options(options, static), signature
+    return treedef, inputs, positions, kinds, _Options(options, static), signature
 
 
 def avals(arrays: list) -> tuple:
@@ -252,24 +435,44 @@ def avals(arrays: list) -> tuple:
     )
 
 
-def rebuild(options: Any, treedef: Any, positions: tuple, arrays: list) -> Any:
-    """The ``(args, kwargs)`` that ``split_call`` split."""
+def rebuild(
+    options: Any, treedef: Any, positions: tuple, kinds: tuple, inputs: list
+) -> tuple[tuple, dict, dict]:
+    """The ``(args, kwargs)`` that ``split_call`` split, and the Python numbers
+    among them (``id(traced value) -> type``, for ``traced``)."""
     leaves: list[Any] = [None] * (len(positions) + len(options))
-    for i, array in zip(positions, arrays, strict=True):
-        leaves[i] = array
+    scalars = {}
+    for i, kind, value in zip(positions, kinds, inputs, strict=True):
+        leaves[i] = value
+        if isinstance(kind, type):
+            scalars[id(value)] = kind
     for i, _, value in options:
         leaves[i] = value
-    return jax.tree_util.tree_unflatten(treedef, leaves)
+    args, kwargs = jax.tree_util.tree_unflatten(treedef, leaves)
+    return args, kwargs, scalars
 
 
-def eager_jit(fn: Callable[P, R]) -> Callable[P, R]:
+def eager_jit(
+    fn: Callable[P, R] | None = None,
+    *,
+    operands: tuple[str, ...] = (),
+    keep_static: Callable[[str, Any], bool] | None = None,
+) -> Any:
     """Run ``fn`` as one compiled program when it is called eagerly.
 
     Args:
         fn: a pure array op whose outputs are arrays (or pytrees of arrays).
+        operands: names of ``fn``'s data parameters (arrays, lists, Python
+            numbers): a Python number there is a traced input (see
+            ``python_scalar``) instead of an option compiled in by value, and a
+            list or tuple of numbers runs that call eagerly.
+        keep_static: ``(name, value) -> bool``: True keeps that number an option
+            (an op whose program depends on the value, as ``pow``'s integer
+            exponents).
 
     Returns:
-        ``fn`` with the same signature, docstring and results.
+        ``fn`` with the same signature, docstring and results (or, without
+        ``fn``, a decorator).
 
     Example:
         >>> import jax.numpy as jnp
@@ -278,22 +481,44 @@ def eager_jit(fn: Callable[P, R]) -> Callable[P, R]:
         ...     return (x * scale).sum()
         >>> float(scaled_sum(jnp.arange(4.0), scale=0.5))
         3.0
+        >>> @eager_jit(operands=("a", "b"))
+        ... def times(a, b):
+        ...     return a * b
+        >>> [times(jnp.ones(2, jnp.int32), b).dtype.name for b in (2, 3, 1.5)]
+        ['int32', 'int32', 'float32']
     """
+    if fn is None:
+        return functools.partial(eager_jit, operands=operands, keep_static=keep_static)
+    op: Callable[..., Any] = fn
+    slots = _operand_slots(op, operands)
 
-    def run(options: Any, treedef: Any, positions: tuple, arrays: list) -> Any:
-        args, kwargs = rebuild(options, treedef, positions, arrays)
-        return traced(fn, *args, **kwargs)
+    def run(
+        options: Any, treedef: Any, positions: tuple, kinds: tuple, inputs: list
+    ) -> Any:
+        args, kwargs, scalars = rebuild(options, treedef, positions, kinds, inputs)
+        return traced(op, args, kwargs, scalars)
 
-    programs = EagerPrograms(jax.jit(run, static_argnums=(0, 1, 2)))
+    programs = EagerPrograms(jax.jit(run, static_argnums=(0, 1, 2, 3)))
 
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        split = split_call(args, kwargs) if enabled() else None
+    @functools.wraps(op)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not enabled():
+            return op(*args, **kwargs)
+        marked = _mark_scalars(args, kwargs, slots, keep_static) if slots else None
+        if slots and marked is None:
+            return op(*args, **kwargs)
+        split = split_call(*(marked or (args, kwargs)))
         if split is None:
-            return fn(*args, **kwargs)
-        treedef, arrays, positions, options, signature = split
+            return op(*args, **kwargs)
+        treedef, inputs, positions, kinds, options, signature = split
         return programs.call(
-            signature, lambda: fn(*args, **kwargs), options, treedef, positions, arrays
+            signature,
+            lambda: op(*args, **kwargs),
+            options,
+            treedef,
+            positions,
+            kinds,
+            inputs,
         )
 
     return wrapper

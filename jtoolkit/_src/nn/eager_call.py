@@ -91,12 +91,13 @@ def compiled_forward(method: M) -> M:
         options: Any,
         treedef: Any,
         positions: tuple,
+        kinds: tuple,
         state: list,
-        arrays: list,
+        inputs: list,
     ) -> tuple[Any, list]:
         module = nnx.merge(graphdef, jax.tree_util.tree_unflatten(state_def, state))
-        args, kwargs = eager_jit.rebuild(options, treedef, positions, arrays)
-        out, values = eager_jit.traced(method, module, *args, **kwargs)
+        args, kwargs, _ = eager_jit.rebuild(options, treedef, positions, kinds, inputs)
+        out, values = eager_jit.traced(method, (module, *args), kwargs)
         after_def, after = nnx.split(module)
         leaves, after_state_def = jax.tree_util.tree_flatten(after)
         if after_def != graphdef or after_state_def != state_def:
@@ -105,7 +106,7 @@ def compiled_forward(method: M) -> M:
         written = {i: new for i, (old, new) in pairs if new is not old}
         return (out, written), values
 
-    programs = eager_jit.EagerPrograms(jax.jit(run, static_argnums=(0, 1, 2, 3, 4)))
+    programs = eager_jit.EagerPrograms(jax.jit(run, static_argnums=(0, 1, 2, 3, 4, 5)))
     trusted: dict[Any, bool] = {}  # graphdef -> whether it holds only our classes
 
     @functools.wraps(method)
@@ -124,7 +125,7 @@ def compiled_forward(method: M) -> M:
             return method(self, *args, **kwargs)
         if not trusted[graphdef]:
             return method(self, *args, **kwargs)
-        treedef, arrays, positions, options, signature = split
+        treedef, inputs, positions, kinds, options, signature = split
         result: Any = programs.call(
             (graphdef, state_def, eager_jit.avals(state), signature),
             lambda: _EAGER,
@@ -133,8 +134,9 @@ def compiled_forward(method: M) -> M:
             options,
             treedef,
             positions,
+            kinds,
             state,
-            arrays,
+            inputs,
         )
         if result is _EAGER:  # needs values, warns or restructures: eagerly
             return method(self, *args, **kwargs)

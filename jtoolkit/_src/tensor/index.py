@@ -7,6 +7,7 @@ torch raises. Concrete indices are checked here first (``gather``'s RuntimeError
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -15,6 +16,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks, dtypes
+from jtoolkit._src.core.eager_jit import check_values, eager_jit, python_scalar
 
 __all__ = ["gather", "index_put", "where"]
 
@@ -23,6 +25,7 @@ def _shape(x: Any) -> tuple[int, ...]:
     return tuple(x.shape) if hasattr(x, "shape") else ()
 
 
+@eager_jit(operands=("condition", "input", "other"))
 def where(
     condition: ArrayLike, input: ArrayLike | None = None, other: ArrayLike | None = None
 ) -> jax.Array | tuple[jax.Array, ...]:
@@ -66,13 +69,13 @@ def where(
     if input is None or other is None:
         raise TypeError("where() takes condition, input and other (or condition only)")
     a, b = arrays.as_operand(input), arrays.as_operand(other)
-    if not hasattr(a, "dtype") and not hasattr(b, "dtype"):
+    if python_scalar(a) and python_scalar(b):
         a = arrays.to_array(a)
     for s in (_shape(a), _shape(b)):
         checks.check_broadcast(cond.shape, s)
     checks.check_broadcast(_shape(a), _shape(b))
     dtype = dtypes.result_dtype(a, b)
-    return jnp.where(cond, jnp.asarray(a, dtype), jnp.asarray(b, dtype))
+    return jnp.where(cond, arrays.operand_as(a, dtype), arrays.operand_as(b, dtype))
 
 
 def _check_gather(x: jax.Array, axis: int, index: jax.Array) -> None:
@@ -92,17 +95,21 @@ def _check_gather(x: jax.Array, axis: int, index: jax.Array) -> None:
                 f"{checks.shape_str(index.shape)} to be no larger than self "
                 f"{checks.shape_str(x.shape)} apart from dimension {axis}"
             )
-    if not dtypes.is_tracer(index) and index.size:
-        host = np.asarray(index)
+    if index.size:
         n = x.shape[axis] if x.ndim else 1
-        bad = host[(host < 0) | (host >= n)]
-        if bad.size:
-            raise RuntimeError(
-                f"index {int(bad.flat[0])} is out of bounds for dimension {axis} "
-                f"with size {n}"
-            )
+        check_values(index, functools.partial(_check_gather_range, axis=axis, n=n))
 
 
+def _check_gather_range(host: np.ndarray, axis: int, n: int) -> None:
+    bad = host[(host < 0) | (host >= n)]
+    if bad.size:
+        raise RuntimeError(
+            f"index {int(bad.flat[0])} is out of bounds for dimension {axis} "
+            f"with size {n}"
+        )
+
+
+@eager_jit(operands=("input", "index"))
 def gather(input: ArrayLike, dim: int, index: ArrayLike) -> jax.Array:
     """``out[i][j] = input[index[i][j]][j]`` (for ``dim=0``; likewise for others).
 
@@ -239,6 +246,7 @@ def _mask_put(a: jax.Array, mask: Any, value: jax.Array, accumulate: bool) -> ja
     return jnp.where(mask, a + value if accumulate else value, a)
 
 
+@eager_jit(operands=("a", "value"))
 def index_put(
     a: ArrayLike, index: Any, value: ArrayLike, accumulate: bool = False
 ) -> jax.Array:

@@ -1,7 +1,8 @@
 """Matrix products (mm, mv, matmul, bmm, einsum): torch's checks, full float32.
 
 They run at ``Precision.HIGHEST``: torch's default matmul precision (no TF32 on
-GPUs), where JAX's default may use TF32 on recent NVIDIA GPUs.
+GPUs), where JAX's default may use TF32 on recent NVIDIA GPUs. Not wrapped in
+``eager_jit``: ``jnp.matmul`` and ``jnp.einsum`` are one compiled program already.
 """
 
 from __future__ import annotations

@@ -11,11 +11,13 @@ import builtins
 from typing import Any
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks, dtypes
+from jtoolkit._src.core.eager_jit import check_values, eager_jit, python_scalar
 
 __all__ = ["abs", "add", "clamp", "div", "mul", "pow"]
 
@@ -36,7 +38,7 @@ def _operands(a: Any, b: Any, fname: str) -> tuple[Any, Any, np.dtype]:
                 "not NoneType"
             )
     a, b = arrays.as_operand(a), arrays.as_operand(b)
-    if not hasattr(a, "dtype") and not hasattr(b, "dtype"):
+    if python_scalar(a) and python_scalar(b):
         a = arrays.to_array(a)  # two Python numbers: type them as torch.tensor would
     checks.check_broadcast(_shape(a), _shape(b))
     dtype = dtypes.result_dtype(a, b)
@@ -44,11 +46,18 @@ def _operands(a: Any, b: Any, fname: str) -> tuple[Any, Any, np.dtype]:
 
 
 def _cast(x: Any, dtype: np.dtype) -> Any:
-    if hasattr(x, "dtype"):
-        return x if x.dtype == dtype else x.astype(dtype)
-    return x  # a Python number stays weak and takes the array's dtype
+    if python_scalar(x) is not None:
+        return x  # a Python number stays weak and takes the array's dtype
+    if x.dtype == dtype:
+        return x
+    if x.dtype == np.bool_ and dtypes.is_float(dtype):
+        # compiled, XLA turns float(mask) * v into select(mask, v, 0): not NaN
+        # for v = inf (nor float(mask) / 0), as eagerly and in torch
+        return jax.lax.optimization_barrier(x.astype(dtype))
+    return x.astype(dtype)
 
 
+@eager_jit(operands=("a", "b"))
 def mul(a: ArrayLike, b: ArrayLike) -> jax.Array:
     """Element-wise product with broadcasting.
 
@@ -73,6 +82,7 @@ def mul(a: ArrayLike, b: ArrayLike) -> jax.Array:
     return jnp.multiply(a, b)
 
 
+@eager_jit(operands=("a", "b", "alpha"))
 def add(a: ArrayLike, b: ArrayLike, alpha: ArrayLike = 1) -> jax.Array:
     """``a + alpha * b`` with broadcasting.
 
@@ -95,15 +105,19 @@ def add(a: ArrayLike, b: ArrayLike, alpha: ArrayLike = 1) -> jax.Array:
         [31.0, 62.0]
     """
     a, b, dtype = _operands(a, b, "add")
-    if dtypes.is_integral(dtype) and isinstance(alpha, float | np.floating):
+    alpha_type = python_scalar(alpha)
+    if dtypes.is_integral(dtype) and (
+        alpha_type is float or isinstance(alpha, np.floating)
+    ):
+        dtypes.is_tracer(alpha)  # under eager_jit: the message needs the value
         raise RuntimeError(
             "For integral input tensors, argument alpha must not be a floating "
             f"point number. (got alpha={alpha})"
         )
-    if isinstance(alpha, bool | np.bool_) and dtype != np.bool_:
+    if (alpha_type is bool or isinstance(alpha, np.bool_)) and dtype != np.bool_:
         raise RuntimeError("Boolean alpha only supported for Boolean results.")
-    if alpha is True or (not isinstance(alpha, bool) and alpha == 1):
-        return jnp.add(a, b)
+    if alpha_type in (bool, int) and not _traced(alpha) and alpha == 1:
+        return jnp.add(a, b)  # (a traced alpha multiplies: 1 * b is b exactly)
     return jnp.add(a, alpha * b)
 
 
@@ -118,13 +132,20 @@ def _floor_divide_float(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.where(b == 0, a / b, floor)
 
 
-def _check_int_zero(b: Any) -> None:
-    if dtypes.is_tracer(b):
-        return
-    if bool(np.any(np.asarray(b) == 0)):
+def _traced(x: Any) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
+def _nonzero_divisor(values: np.ndarray) -> None:
+    if bool(np.any(values == 0)):
         raise RuntimeError("ZeroDivisionError")
 
 
+def _check_int_zero(b: Any) -> None:
+    check_values(b, _nonzero_divisor)  # after the compiled call, if traced
+
+
+@eager_jit(operands=("a", "b"))
 def div(a: ArrayLike, b: ArrayLike, rounding_mode: str | None = None) -> jax.Array:
     """Division with torch's rounding modes; integers true-divide to float32.
 
@@ -161,7 +182,7 @@ def div(a: ArrayLike, b: ArrayLike, rounding_mode: str | None = None) -> jax.Arr
         if dtypes.is_integral(dtype):
             float_dtype = dtypes.default_float()
             a, b = _cast(a, float_dtype), _cast(b, float_dtype)
-            if not hasattr(a, "dtype"):
+            if python_scalar(a) is not None:
                 a = jnp.asarray(a, float_dtype)
         return jnp.true_divide(a, b)
     if dtypes.is_integral(dtype):
@@ -172,7 +193,9 @@ def div(a: ArrayLike, b: ArrayLike, rounding_mode: str | None = None) -> jax.Arr
         return jnp.floor_divide(a, b)
     if rounding_mode == "trunc":
         return jax.lax.stop_gradient(jnp.trunc(jnp.true_divide(a, b)))
-    a, b = jnp.broadcast_arrays(jnp.asarray(a, dtype), jnp.asarray(b, dtype))
+    a, b = jnp.broadcast_arrays(
+        arrays.operand_as(a, dtype), arrays.operand_as(b, dtype)
+    )
     return jax.lax.stop_gradient(_floor_divide_float(a, b))
 
 
@@ -187,6 +210,7 @@ def _abs_float_jvp(primals: tuple, tangents: tuple) -> tuple:
     return jnp.abs(x), jnp.sign(x) * t  # torch: grad * sgn(x), 0 at 0
 
 
+@eager_jit(operands=("a",))
 def abs(a: ArrayLike) -> jax.Array:
     """Element-wise absolute value, with torch's gradient 0 at 0.
 
@@ -233,6 +257,7 @@ def _clamp_float_jvp(primals: tuple, tangents: tuple) -> tuple:
     return _clamp_float(x, lo, hi), t + jnp.where(above, thi, zero)
 
 
+@eager_jit(operands=("a", "min", "max"))
 def clamp(
     a: ArrayLike, min: ArrayLike | None = None, max: ArrayLike | None = None
 ) -> jax.Array:
@@ -279,7 +304,8 @@ def clamp(
         )
     lo = -jnp.inf if min is None else arrays.as_operand(min)
     hi = jnp.inf if max is None else arrays.as_operand(max)
-    x, lo, hi = jnp.broadcast_arrays(x, jnp.asarray(lo, dtype), jnp.asarray(hi, dtype))
+    lo, hi = arrays.operand_as(lo, dtype), arrays.operand_as(hi, dtype)
+    x, lo, hi = jnp.broadcast_arrays(x, lo, hi)
     return _clamp_float(x, lo, hi)
 
 
@@ -294,6 +320,15 @@ def _exponent_fast_path(base: jax.Array, exponent: float) -> jax.Array | None:
     return None
 
 
+def _special_exponent(name: str, value: Any) -> bool:
+    """pow's exponents that choose the program (``_exponent_fast_path``, and an
+    integer exponent's exact products): compiled in by value."""
+    if name != "exponent" or isinstance(value, complex):
+        return False
+    return isinstance(value, int) or float(value).is_integer() or value in (0.5, -0.5)
+
+
+@eager_jit(operands=("a", "exponent"), keep_static=_special_exponent)
 def pow(a: ArrayLike, exponent: ArrayLike) -> jax.Array:
     """Element-wise power ``a ** exponent`` with torch's dtypes.
 
@@ -324,11 +359,12 @@ def pow(a: ArrayLike, exponent: ArrayLike) -> jax.Array:
             f"({type(a).__name__}, {type(exponent).__name__})"
         )
     base, exp = arrays.as_operand(a), arrays.as_operand(exponent)
-    if not hasattr(base, "dtype") and not hasattr(exp, "dtype"):
+    if python_scalar(base) and python_scalar(exp):
         base = arrays.to_array(base)
-    if hasattr(base, "dtype") and base.dtype == np.bool_:
+    array_base = python_scalar(base) is None
+    if array_base and base.dtype == np.bool_:
         base = base.astype(dtypes.default_int())  # torch: bool ** 2 is int64
-    int_base = hasattr(base, "dtype") and dtypes.is_integral(base.dtype)
+    int_base = array_base and dtypes.is_integral(base.dtype)
     if int_base and isinstance(exp, int) and not isinstance(exp, bool) and exp < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     base, exp, dtype = _operands(base, exp, "pow")

@@ -20,6 +20,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks, dtypes
+from jtoolkit._src.core.eager_jit import eager_jit
 
 __all__ = [
     "ValuesIndices",
@@ -58,6 +59,7 @@ def reduce_dims(dim: Any, ndim: int) -> tuple[int, ...] | None:
     return tuple(sorted(wrapped)) if dims else None
 
 
+@eager_jit(operands=("input",))
 def sum(
     input: ArrayLike, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
 ) -> jax.Array:
@@ -109,6 +111,7 @@ def _float_only(x: jax.Array, dtype: Any, fname: str) -> jax.Array:
     return x
 
 
+@eager_jit(operands=("input",))
 def mean(
     input: ArrayLike, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
 ) -> jax.Array:
@@ -154,6 +157,7 @@ def _correction(dim: Any, unbiased: Any, correction: Any) -> tuple[Any, float]:
     return dim, float(correction)
 
 
+@eager_jit(operands=("input",))
 def var(
     input: ArrayLike,
     dim: Any = None,
@@ -201,6 +205,7 @@ def var(
     return squares / builtins.max(count - corr, 0.0)
 
 
+@eager_jit(operands=("input",))
 def std(
     input: ArrayLike,
     dim: Any = None,
@@ -262,6 +267,7 @@ def _arg_index(input, dim, keepdim, fname, find) -> jax.Array:
     return _arg_reduce(x, dim, keepdim, fname, find).astype(dtypes.default_int())
 
 
+@eager_jit(operands=("input",))
 def argmax(
     input: ArrayLike, dim: int | None = None, keepdim: bool = False
 ) -> jax.Array:
@@ -291,6 +297,7 @@ def argmax(
     return _arg_index(input, dim, keepdim, "argmax", jnp.argmax)
 
 
+@eager_jit(operands=("input",))
 def argmin(
     input: ArrayLike, dim: int | None = None, keepdim: bool = False
 ) -> jax.Array:
@@ -342,6 +349,7 @@ def _pair(x: jax.Array, other: Any) -> tuple[jax.Array, jax.Array]:
     return x.astype(dtype), other.astype(dtype)
 
 
+@eager_jit(operands=("input",))
 def max(
     input: ArrayLike, dim: Any = None, keepdim: bool = False
 ) -> jax.Array | ValuesIndices:
@@ -376,6 +384,7 @@ def max(
     return _extreme(input, dim, keepdim, "max", jnp.max, jnp.argmax, jnp.maximum)
 
 
+@eager_jit(operands=("input",))
 def min(
     input: ArrayLike, dim: Any = None, keepdim: bool = False
 ) -> jax.Array | ValuesIndices:
@@ -416,6 +425,7 @@ def _amax_amin(input: ArrayLike, dim: Any, keepdim: bool, fname: str, full):
     return full(x, axis=axes, keepdims=keepdim)
 
 
+@eager_jit(operands=("input",))
 def amax(input: ArrayLike, dim: Any = None, keepdim: bool = False) -> jax.Array:
     """The largest values over ``dim`` (all dims when None or ``()``).
 
@@ -445,6 +455,7 @@ def amax(input: ArrayLike, dim: Any = None, keepdim: bool = False) -> jax.Array:
     return _amax_amin(input, dim, keepdim, "amax", jnp.max)
 
 
+@eager_jit(operands=("input",))
 def amin(input: ArrayLike, dim: Any = None, keepdim: bool = False) -> jax.Array:
     """The smallest values over ``dim``; as :func:`amax`.
 

@@ -3,6 +3,11 @@
 JAX has no views: ``view`` and ``transpose`` return new arrays (``view`` is a
 C-order reshape, the element order of torch's ``reshape``), so torch's
 "view size is not compatible with input tensor's size and stride" cannot happen.
+
+Ops of several primitives (stack, cat, diag, diag_embed, repeat, split, chunk) run
+as one program per eager call (``eager_jit``); one-primitive ops (view, reshape,
+flatten, squeeze, unsqueeze, transpose, permute) are one program anyway, and
+eagerly they share it with each other.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks
+from jtoolkit._src.core.eager_jit import eager_jit
 from jtoolkit._src.tensor.reduce import reduce_dims
 
 __all__ = [
@@ -47,6 +53,7 @@ def _sequence(tensors: Any, name: str) -> list[jax.Array]:
     return [arrays.to_array(t) for t in tensors]
 
 
+@eager_jit(operands=("tensors",))
 def stack(tensors: Sequence[ArrayLike], dim: int = 0) -> jax.Array:
     """Join equally shaped arrays along a new dimension.
 
@@ -101,6 +108,7 @@ def _check_cat_shapes(arrays: list[jax.Array], axis: int) -> None:
                 )
 
 
+@eager_jit(operands=("tensors",))
 def cat(tensors: Sequence[ArrayLike], dim: int = 0) -> jax.Array:
     """Join arrays along an existing dimension.
 
@@ -143,6 +151,7 @@ def cat(tensors: Sequence[ArrayLike], dim: int = 0) -> jax.Array:
     return jnp.concatenate([a.astype(dtype) for a in kept], axis=axis)
 
 
+@eager_jit(operands=("a",))
 def diag(a: ArrayLike, diagonal: int = 0) -> jax.Array:
     """Build a diagonal matrix from a vector, or take a diagonal of a matrix.
 
@@ -170,6 +179,7 @@ def diag(a: ArrayLike, diagonal: int = 0) -> jax.Array:
     return jnp.diag(a, k=checks.torch_int_arg("diagonal", diagonal, "diag"))
 
 
+@eager_jit(operands=("a",))
 def diag_embed(
     a: ArrayLike, offset: int = 0, dim1: int = -2, dim2: int = -1
 ) -> jax.Array:
@@ -456,6 +466,7 @@ def permute(input: ArrayLike, *dims: Any) -> jax.Array:
     return jnp.transpose(a, axes)
 
 
+@eager_jit(operands=("input",))
 def repeat(input: ArrayLike, *sizes: Any) -> jax.Array:
     """Tile the array ``sizes[i]`` times along dim ``i`` (new leading dims allowed).
 
@@ -502,6 +513,7 @@ def _pieces(a: jax.Array, axis: int, sizes: Sequence[int]) -> tuple[jax.Array, .
     return tuple(out)
 
 
+@eager_jit(operands=("tensor",))
 def split(
     tensor: ArrayLike, split_size_or_sections: Any, dim: int = 0
 ) -> tuple[jax.Array, ...]:
@@ -562,6 +574,7 @@ def split(
     return _pieces(a, axis, [min(size, n - i * size) for i in range(count)])
 
 
+@eager_jit(operands=("input",))
 def chunk(input: ArrayLike, chunks: int, dim: int = 0) -> tuple[jax.Array, ...]:
     """Cut into ``chunks`` pieces of ``ceil(n / chunks)`` (fewer if they run out).
 

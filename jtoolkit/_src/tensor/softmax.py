@@ -8,6 +8,7 @@ import jax
 from jax.typing import ArrayLike
 
 from jtoolkit._src.core import arrays, checks, dtypes
+from jtoolkit._src.core.eager_jit import eager_jit
 
 __all__ = ["log_softmax", "softmax"]
 
@@ -29,6 +30,7 @@ def _prepare(input: Any, dim: Any, dtype: Any, kernel: str) -> tuple[jax.Array, 
     return x, checks.wrap_dim(dim, x.ndim)
 
 
+@eager_jit(operands=("input",))
 def softmax(input: ArrayLike, dim: int, dtype: Any = None) -> jax.Array:
     """``exp(x) / sum(exp(x))`` along ``dim`` (max-shifted, stable).
 
@@ -55,6 +57,7 @@ def softmax(input: ArrayLike, dim: int, dtype: Any = None) -> jax.Array:
     return jax.nn.softmax(x.reshape(x.shape or (1,)), axis=axis).reshape(x.shape)
 
 
+@eager_jit(operands=("input",))
 def log_softmax(input: ArrayLike, dim: int, dtype: Any = None) -> jax.Array:
     """``x - logsumexp(x)`` along ``dim``.
 

@@ -132,3 +132,39 @@ def test_steps_mismatch_and_bad_values_are_clear(opt, steps):
     # A k-step step used with steps_per_execution=1 falls back to its single step.
     _, history = fit(_state(opt), multi, _loader(x, y), 1, progress=False)
     assert np.isfinite(history[0]["train_loss"])
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_a_conv_models_k_step_program_keeps_xlas_fast_cpu_convolution(accumulate):
+    """XLA's CPU compiler leaves conv gradients in a while body on its generic
+    loop (37x slower; a CNN's k-step epoch never finished on 2 devices): the k-step
+    and accumulation scans trace the model under ``conv_lowering.in_loop()``."""
+    net = models.Sequential(
+        models.Conv2d(1, 4, 3, padding=1, rngs=nnx.Rngs(0)),
+        models.ReLU(),
+        models.Flatten(),
+        models.Linear(4 * 6 * 6, 3, rngs=nnx.Rngs(1)),
+    )
+    opt = optim.sgd(lr=0.1)
+    rng = np.random.default_rng(0)
+    lead = (K, accumulate) if accumulate > 1 else (K,)  # k steps of k' batches
+    xs = rng.standard_normal((*lead, 4, 6, 6, 1)).astype(np.float32)
+    ys = rng.integers(0, 3, (*lead, 4)).astype(np.int32)
+    single = make_train_step(_scalar_loss_fn, opt, accumulate=accumulate)
+    multi = single.with_steps(K)
+    state = TrainState.create(net, opt)
+    hlo = multi.lower(state, (xs, ys), None, None).compile().as_text()
+    labels = [
+        line.split("dim_labels=")[1].split(",")[0]
+        for line in hlo.splitlines()
+        if " convolution(" in line
+    ]
+    assert labels and all(label.startswith("b01f") for label in labels), labels
+    one = state
+    for i in range(K):
+        one, _ = single(one, (xs[i], ys[i]))
+    many, _ = multi(TrainState.create(net, opt), (xs, ys))
+    for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(many), strict=True):
+        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)

@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.steps_per_execution,
         help="optimizer steps per jitted call (Keras's name); same results as 1, "
         "less Python dispatch per step. None: 8, but 1 for --model cnn on a CPU "
-        "(XLA's CPU convolutions ran ~2x slower inside the 8-step loop)",
+        "(a CNN's step is long enough that 8 per call measured no faster)",
     )
     _add_scale_out(p)
     return p

@@ -240,7 +240,8 @@ class Conv1d(_Conv):
       device: where the parameters live (a ``jax.Device``, "cpu", "cuda:0", ...).
       dtype: the parameters' dtype (default: float32; float64 under x64).
       rngs: ``nnx.Rngs`` with a ``params`` stream.
-      impl: the lowering ("auto", "xla", "im2col", "hybrid"; see ``Conv2d``).
+      impl: the lowering ("auto", "xla", "im2col", "hybrid", "looped"; see
+        ``Conv2d``).
 
     Raises:
       ValueError: bad sizes, groups, padding string or padding_mode (torch's
@@ -284,9 +285,12 @@ class Conv2d(_Conv):
         multiply-add for depthwise ones, else "xla": the hybrid compiles
         slower), "xla"
         (``lax.conv_general_dilated`` and autodiff), "im2col" (patches + one
-        matmul) or "hybrid" (XLA forward, cache-blocked im2col kernel gradient;
-        reverse mode only); the last two run once per channel group. All give
-        the same numbers to float32 rounding.
+        matmul), "hybrid" (XLA forward, cache-blocked im2col kernel gradient;
+        reverse mode only) or "looped" (XLA forward, both gradients as
+        convolutions in XLA's CPU kernel layout; reverse mode only; "auto"'s
+        choice inside the k-step and accumulation scans of ``jtoolkit.train``,
+        where XLA's own gradients ran 25x slower); the last three run once per
+        channel group. All give the same numbers to float32 rounding.
 
     Raises:
       ValueError: bad sizes, groups, padding string, padding_mode or impl.

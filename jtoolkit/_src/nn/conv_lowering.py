@@ -13,20 +13,33 @@ explicit padding, dilation) give the same numbers (to float32 rounding):
   slow part of a conv layer (3.5-7x slower than this in isolation) while its forward
   is fast; a whole CNN train step gained 7-26% (benchmarks/RESULTS.md).
 
+* ``"looped"``: XLA's convolution forward, and both gradients as convolutions
+  already in the layout XLA's CPU convolution kernel takes (batch-major input,
+  ``HWIO`` kernel), transposed explicitly. Outside a loop XLA rewrites the
+  gradient convolutions into that form itself; inside a ``while`` body (a
+  ``lax.scan``) it does not, and the kernel gradient then runs on XLA's generic
+  convolution loop: 37x slower for a Conv2d(32, 64, 3) at batch 64 (7.0 s
+  against 0.19 s for 8 steps), which made ``steps_per_execution > 1`` 25x slower
+  per step for a CNN. "auto" picks it for every convolution traced inside
+  ``in_loop()`` (the k-step scan of ``jtoolkit.train``) on the CPU.
+
 ``"auto"`` picks, at trace time (``pick_impl``), on the CPU backend "hybrid" for a
 2-D grouped convolution and a shifted-slice multiply-add for a 2-D depthwise one;
 for an ungrouped 2-D layer, "hybrid" where it pays with its compile time counted
 (``hybrid_pays``: 1x1 kernels, and k x k ones at stride 1 from 32 in-channels on
 28x28 maps), "xla" elsewhere; "xla" for 1-D/3-D and off the CPU. "im2col" and
 "hybrid" run a grouped convolution once per group.
-"hybrid" is a ``jax.custom_vjp``: reverse mode (grad, any order) works, forward
-mode (``jax.jvp``/``jacfwd``) does not; use ``impl="xla"`` for that.
+"hybrid" and "looped" are ``jax.custom_vjp``s: reverse mode (grad, any order)
+works, forward mode (``jax.jvp``/``jacfwd``) does not; use ``impl="xla"`` for that.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import threading
+from collections.abc import Iterator
 from functools import partial
 from typing import cast
 
@@ -44,7 +57,10 @@ Pair = tuple[int, int]
 Padding = tuple[Pair, ...]
 
 
-_IMPLS = ("auto", "xla", "im2col", "hybrid")
+_IMPLS = ("auto", "xla", "im2col", "hybrid", "looped")
+
+
+_LOOP = threading.local()  # depth of in_loop() contexts on this thread
 
 
 _CHUNK_BYTES = 4 * 2**20  # patches per scan step: about L2-sized
@@ -93,11 +109,26 @@ def pick_impl(impl: str, n: int = 2, groups: int = 1, depthwise: bool = False) -
         raise ValueError(f"impl must be one of {_IMPLS}, but got impl={impl!r}")
     if impl != "auto":
         return impl
-    if n != 2 or jax.default_backend() != "cpu":
+    if jax.default_backend() != "cpu":
         return "xla"
-    if jax.sharding.get_abstract_mesh().size > 1:
+    if n == 2 and groups > 1 and depthwise:
+        return "shifted"
+    if getattr(_LOOP, "depth", 0):
+        return "looped"
+    if n != 2 or jax.sharding.get_abstract_mesh().size > 1:
         return "xla"
-    return "shifted" if groups > 1 and depthwise else "hybrid"
+    return "hybrid"
+
+
+@contextlib.contextmanager
+def in_loop() -> Iterator[None]:
+    """Convolutions traced inside run in a ``while`` body (a ``lax.scan`` of train
+    steps): "auto" picks "looped" for them on the CPU (module doc)."""
+    _LOOP.depth = getattr(_LOOP, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _LOOP.depth -= 1
 
 
 def hybrid_pays(
@@ -127,8 +158,9 @@ def hybrid_pays(
 
 def lowering(impl: str, n: int, groups: int, depthwise: bool = False):
     """The kernel ``(x, w, stride, padding, dilation, groups) -> y`` for ``impl``;
-    "im2col"/"hybrid" run once per channel group and concatenate. "auto" picks per
-    layer (``hybrid_pays``) when it picks "hybrid" for an ungrouped convolution."""
+    "im2col"/"hybrid"/"looped" run once per channel group and concatenate. "auto"
+    picks per layer (``hybrid_pays``) when it picks "hybrid" for an ungrouped
+    convolution."""
     chosen = pick_impl(impl, n, groups, depthwise)
     if chosen == "xla":
         return conv_xla
@@ -136,7 +168,7 @@ def lowering(impl: str, n: int, groups: int, depthwise: bool = False):
         return lambda x, w, stride, padding, dilation, groups: conv_shifted(
             x, w, stride, padding, dilation
         )
-    fn = conv_im2col if chosen == "im2col" else conv_hybrid
+    fn = {"im2col": conv_im2col, "hybrid": conv_hybrid, "looped": conv_looped}[chosen]
     per_layer = impl == "auto" and chosen == "hybrid"
 
     def per_group(x, w, stride, padding, dilation, groups):
@@ -276,3 +308,85 @@ def _hybrid_bwd(stride, padding, dilation, residuals, dy):
 
 
 conv_hybrid.defvjp(_hybrid_fwd, _hybrid_bwd)
+
+
+def _spatial_pads(x_shape, kernel_shape, out_shape, stride, padding, dilation):
+    """Per spatial dim: (size, kernel, out, stride, (lo, hi), dilation)."""
+    return list(
+        zip(
+            x_shape[1:-1],
+            kernel_shape[:-2],
+            out_shape[1:-1],
+            stride,
+            padding,
+            dilation,
+            strict=True,
+        )
+    )
+
+
+def _input_grad(dy, kernel, x_shape, stride, padding, dilation):
+    """dL/dx as one batch-major convolution: ``dy`` dilated by the stride against
+    the spatially flipped kernel with in/out swapped (``HWIO`` already)."""
+    n = len(stride)
+    flipped = jnp.flip(kernel, tuple(range(n)))
+    swapped = jnp.swapaxes(flipped, -1, -2)
+    pads = []
+    for size, k, out, s, (lo, _), d in _spatial_pads(
+        x_shape, kernel.shape, dy.shape, stride, padding, dilation
+    ):
+        before = (k - 1) * d - lo
+        pads.append((before, size - (out - 1) * s - 1 + lo))
+    return lax.conv_general_dilated(
+        dy,
+        swapped,
+        window_strides=(1,) * n,
+        padding=pads,
+        lhs_dilation=stride,
+        rhs_dilation=dilation,
+        dimension_numbers=dimension_numbers(n),
+    )
+
+
+def _kernel_grad(x, dy, kernel_shape, stride, padding, dilation):
+    """dL/dkernel as one batch-major convolution: the input's channels are the
+    batch and its images the features ([C, *S, N]), ``dy`` the kernel
+    ([*O, N, O_c]) dilated by the stride; the result [C, *k, O_c] transposed."""
+    n = len(stride)
+    lhs = jnp.moveaxis(x, (0, x.ndim - 1), (x.ndim - 1, 0))
+    rhs = jnp.moveaxis(dy, 0, n)
+    pads = []
+    for size, k, out, s, (lo, _), d in _spatial_pads(
+        x.shape, kernel_shape, dy.shape, stride, padding, dilation
+    ):
+        pads.append((lo, (k - 1) * d + (out - 1) * s + 1 - size - lo))
+    g = lax.conv_general_dilated(
+        lhs,
+        rhs,
+        window_strides=dilation,
+        padding=pads,
+        rhs_dilation=stride,
+        dimension_numbers=dimension_numbers(n),
+    )
+    return jnp.moveaxis(g, 0, n)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def conv_looped(x, kernel, stride, padding, dilation):
+    """XLA's convolution with both gradients in XLA's CPU kernel layout (module
+    doc: fast inside a ``while`` body too)."""
+    return conv_xla(x, kernel, stride, padding, dilation)
+
+
+def _looped_fwd(x, kernel, stride, padding, dilation):
+    return conv_xla(x, kernel, stride, padding, dilation), (x, kernel)
+
+
+def _looped_bwd(stride, padding, dilation, residuals, dy):
+    x, kernel = residuals
+    dx = _input_grad(dy, kernel, x.shape, stride, padding, dilation)
+    dk = _kernel_grad(x, dy, kernel.shape, stride, padding, dilation)
+    return dx.astype(x.dtype), dk.astype(kernel.dtype)
+
+
+conv_looped.defvjp(_looped_fwd, _looped_bwd)

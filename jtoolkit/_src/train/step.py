@@ -28,6 +28,7 @@ from jax import lax
 
 from jtoolkit._src.core.checks import check_int
 from jtoolkit._src.core.compilation_cache import enable_compilation_cache
+from jtoolkit._src.nn.conv_lowering import in_loop
 from jtoolkit._src.nn.normalization import batch_mask
 from jtoolkit._src.train.distributed import (
     batch_sharding,
@@ -243,9 +244,10 @@ def build_update(
             return (total, rest_i, key_i), (loss, aux, _rows(batch, mask))
 
         zeros = jax.tree.map(jnp.zeros_like, params)
-        (grads, new_rest, key), (losses, aux, rows) = jax.lax.scan(
-            body, (zeros, rest, key), (batches, masks)
-        )
+        with in_loop():  # XLA's CPU conv gradients in a while body (multi_step)
+            (grads, new_rest, key), (losses, aux, rows) = jax.lax.scan(
+                body, (zeros, rest, key), (batches, masks)
+            )
         loss = jnp.sum(losses * rows) / jnp.maximum(jnp.sum(rows), 1.0)
         return grads, loss, aux, new_rest, key
 

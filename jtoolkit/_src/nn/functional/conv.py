@@ -316,8 +316,8 @@ def conv1d(
         padding: int, 1-tuple, ``"valid"`` or ``"same"`` (stride 1).
         groups: channel groups (``groups == C``: depthwise).
         data_format: ``"NCL"`` (torch's) or ``"NLC"`` (jtoolkit's layers').
-        impl: the lowering (``"xla"``, ``"im2col"``, ``"hybrid"``, ``"auto"``; see
-            ``models.Conv2d``).
+        impl: the lowering (``"xla"``, ``"im2col"``, ``"hybrid"``, ``"looped"``,
+            ``"auto"``; see ``models.Conv2d``).
 
     Returns:
         ``[N, out, L_out]`` (``"NLC"``: ``[N, L_out, out]``), unbatched without N.
@@ -366,8 +366,8 @@ def conv2d(
             goes last, as torch).
         groups: channel groups (``groups == C``: depthwise).
         data_format: ``"NCHW"`` (torch's) or ``"NHWC"``.
-        impl: ``"xla"`` (default; any autodiff mode), ``"im2col"``, ``"hybrid"``
-            or ``"auto"``, as ``models.Conv2d``'s (the last two per channel group).
+        impl: ``"xla"`` (default; any autodiff mode), ``"im2col"``, ``"hybrid"``,
+            ``"looped"`` or ``"auto"``, as ``models.Conv2d``'s.
 
     Returns:
         ``[N, out, H_out, W_out]`` (``"NHWC"``: ``[N, H_out, W_out, out]``),

@@ -11,6 +11,11 @@ Contenders (interleaved repetitions, medians, ratios to torch eager):
 * ``flax``: the same network built from ``flax.nnx.Conv`` / ``nnx.Linear``;
 * ``torch``: torch eager, ``torch.set_num_threads(threads)``.
 
+``--only loop``: 8 SGD steps of one Conv2d(32, 64, 3) inside one ``lax.scan`` (what
+``steps_per_execution`` and ``accumulate`` compile), lowered "xla" (XLA's own
+gradients, left on its generic loop inside a while body) and "looped" (what "auto"
+picks there), against 8 single jitted steps and torch.
+
 JAX steps are ``jax.jit``-compiled pure functions over ``nnx.split`` state (the
 training engine's functional core), warmed up first (compile time is reported apart),
 and timed with ``jax.block_until_ready``. Options: ``--help``.
@@ -47,7 +52,9 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--quick", action="store_true", help="3 reps, batch 32")
     parser.add_argument(
-        "--only", choices=["conv", "variants", "cnn", "lowering"], default=None
+        "--only",
+        choices=["conv", "variants", "cnn", "lowering", "loop"],
+        default=None,
     )
     parser.add_argument(
         "--policies",
@@ -467,6 +474,59 @@ def _flax_version() -> str:
     return flax.__version__
 
 
+def loop_case(torch, args) -> tuple[str, dict]:
+    """8 SGD steps of a Conv2d(32, 64, 3) layer in one scan vs 8 single steps."""
+    from jtoolkit._src.nn import conv_lowering
+
+    steps, size = 8, args.size
+    rng = np.random.default_rng(0)
+    xs_np = rng.standard_normal((steps, args.batch, size, size, 32), np.float32)
+    w_np = 0.05 * rng.standard_normal((3, 3, 32, 64), np.float32)
+    xs, w0 = jnp.asarray(xs_np), jnp.asarray(w_np)
+    pads = ((1, 1), (1, 1))
+
+    def sgd(conv):
+        def loss(w, x):
+            return jnp.sum(conv(x, w, (1, 1), pads, (1, 1)) ** 2)
+
+        return lambda w, x: w - 1e-6 * jax.grad(loss)(w, x)
+
+    def scanned(conv):
+        step = sgd(conv)
+        fn = jax.jit(
+            lambda w, xs: jax.lax.scan(lambda w, x: (step(w, x), None), w, xs)[0]
+        )
+        return lambda: jax.block_until_ready(fn(w0, xs))
+
+    single = jax.jit(sgd(conv_lowering.conv_xla))
+
+    def singles():
+        w = w0
+        for i in range(steps):
+            w = single(w, xs[i])
+        jax.block_until_ready(w)
+
+    conv_t = torch.nn.Conv2d(32, 64, 3, padding=1, bias=False)
+    opt = torch.optim.SGD(conv_t.parameters(), lr=1e-6)
+    xs_t = torch.from_numpy(np.ascontiguousarray(xs_np.transpose(0, 1, 4, 2, 3)))
+
+    def torch_steps():
+        for i in range(steps):
+            opt.zero_grad()
+            (conv_t(xs_t[i]) ** 2).sum().backward()
+            opt.step()
+
+    return (
+        f"{steps} SGD steps of Conv2d(32, 64, 3), batch {args.batch}, {size}x{size}",
+        {
+            "torch": torch_steps,
+            "jtk 8 single jitted steps": singles,
+            'jtk scan, "looped"': scanned(conv_lowering.conv_looped),
+            'jtk scan, "xla"': scanned(conv_lowering.conv_xla),
+        },
+    )
+
+
 def main() -> None:
     args = _parse()
     import torch
@@ -486,6 +546,8 @@ def main() -> None:
         cases += variant_cases(torch, args)
     if args.only in (None, "cnn"):
         cases.append(cnn_case(torch, args))
+    if args.only in (None, "loop"):
+        cases.append(loop_case(torch, args))
     for title, thunks in cases:
         print()
         print(table(title, measure(thunks, args.reps)), flush=True)

@@ -1,7 +1,8 @@
-"""Eager calls of functional ops and losses: jtoolkit against torch eager.
+"""Eager calls of functional ops, losses, tensor ops and models: jtoolkit vs torch.
 
-torch users call ``F.*`` outside any compiled function all the time. jtoolkit runs
-such a call as one compiled program per shapes and options (``core/eager_jit``);
+torch users call ``F.*`` and ``model(x)`` outside any compiled function all the
+time. jtoolkit runs such a call as one compiled program per shapes and options
+(``core/eager_jit``; a composite model's forward: ``nn/eager_call``);
 ``JTOOLKIT_EAGER_JIT=0`` runs it op by op, one XLA program per JAX primitive, as
 before. For each op this prints, interleaved over ``--reps`` rounds (medians):
 
@@ -25,9 +26,15 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 import torch.nn.functional as TF
+from flax import nnx
 from jax import monitoring
 
 import jtoolkit.functional as F
+import jtoolkit.tensor_ops as T
+from jtoolkit import models
+
+_MODEL_CALLS = 50  # a model's steady state: --calls // this many calls (op by op
+# an LSTM's eager call took ~0.6 s)
 
 _PROGRAMS = [0]
 monitoring.register_event_duration_secs_listener(
@@ -51,6 +58,36 @@ def _cases(batch: int):
     )
     j = {k: jnp.asarray(v) for k, v in host.items()}
     t = {k: torch.from_numpy(np.asarray(v)) for k, v in host.items()}
+    seq = rng.normal(size=(20, batch, 32)).astype(np.float32)
+    tgt = rng.normal(size=(9, batch, 32)).astype(np.float32)
+    small = rng.normal(size=(batch, 16, 16, 1)).astype(np.float32)
+    lstm, lstm_t = models.LSTM(32, 64, 2, rngs=nnx.Rngs(0)), torch.nn.LSTM(32, 64, 2)
+    former = models.Transformer(32, 4, 2, 2, 64, dropout=0.0, rngs=nnx.Rngs(0))
+    former_t = torch.nn.Transformer(32, 4, 2, 2, 64, dropout=0.0)
+    cnn = models.Sequential(
+        models.Conv2d(1, 16, 3, padding=1, rngs=nnx.Rngs(0)),
+        models.BatchNorm2d(16),
+        models.ReLU(),
+        models.MaxPool2d(2),
+        models.Conv2d(16, 32, 3, padding=1, rngs=nnx.Rngs(1)),
+        models.ReLU(),
+        models.AdaptiveAvgPool2d(1),
+        models.Flatten(),
+        models.Linear(32, 10, rngs=nnx.Rngs(2)),
+    )
+    cnn_t = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 3, padding=1),
+        torch.nn.BatchNorm2d(16),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(32, 10),
+    )
+    small_t = torch.from_numpy(small.transpose(0, 3, 1, 2).copy())
+    seq_t, tgt_t = torch.from_numpy(seq), torch.from_numpy(tgt)
     return [
         ("relu", lambda: F.relu(j["feats"]), lambda: TF.relu(t["feats"])),
         ("gelu", lambda: F.gelu(j["feats"]), lambda: TF.gelu(t["feats"])),
@@ -89,6 +126,19 @@ def _cases(batch: int):
             lambda: F.mse_loss(j["feats"], j["half"]),
             lambda: TF.mse_loss(t["feats"], t["half"]),
         ),
+        ("tensor var", lambda: T.var(j["feats"], 1), lambda: t["feats"].var(1)),
+        (
+            "tensor clamp",
+            lambda: T.clamp(j["feats"], -0.5, 0.5),
+            lambda: t["feats"].clamp(-0.5, 0.5),
+        ),
+        ("model: LSTM(32, 64, 2)", lambda: lstm(seq)[0], lambda: lstm_t(seq_t)[0]),
+        (
+            "model: Transformer(32, 4, 2, 2, 64)",
+            lambda: former(seq, tgt),
+            lambda: former_t(seq_t, tgt_t),
+        ),
+        ("model: Sequential CNN", lambda: cnn(small), lambda: cnn_t(small_t)),
     ]
 
 
@@ -139,16 +189,21 @@ def main() -> None:
             first[name]["one"].append(ms)
             first[name]["n_one"] = n
             start = time.perf_counter()
-            tfn()
+            with torch.no_grad():
+                tfn()
             first[name]["torch"].append((time.perf_counter() - start) * 1e3)
         for name, jfn, tfn in _cases(64):
+            calls = args.calls
+            if name.startswith("model:"):
+                calls = max(3, args.calls // _MODEL_CALLS)
             _mode(False)
-            steady[name]["op"].append(_per_call_us(jfn, args.calls))
+            steady[name]["op"].append(_per_call_us(jfn, calls))
             _mode(True)
-            steady[name]["one"].append(_per_call_us(jfn, args.calls))
-            steady[name]["torch"].append(
-                _per_call_us(tfn, args.calls, block=lambda o: o)
-            )
+            steady[name]["one"].append(_per_call_us(jfn, calls))
+            with torch.no_grad():
+                steady[name]["torch"].append(
+                    _per_call_us(tfn, calls, block=lambda o: o)
+                )
     med = statistics.median
     print(
         f"jax {jax.__version__}, torch {torch.__version__} (1 thread); "

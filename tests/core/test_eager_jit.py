@@ -1,37 +1,17 @@
 """core/eager_jit.py: an eager call of an op is one compiled program, with the
 eager call's numbers, errors and warnings."""
 
-import contextlib
 import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax import monitoring
+from programs import programs as _programs
 
 import jtoolkit.functional as F
 import jtoolkit.tensor_ops as T
 from jtoolkit._src.core.eager_jit import eager_jit
-
-_COMPILES = [0]
-
-
-def _count(event, duration, **_):
-    if event == "/jax/core/compile/backend_compile_duration":
-        _COMPILES[0] += 1
-
-
-monitoring.register_event_duration_secs_listener(_count)
-
-
-@contextlib.contextmanager
-def _programs():
-    """Counts the programs compiled (or read from the persistent cache) inside."""
-    box = [0]
-    start = _COMPILES[0]
-    yield box
-    box[0] = _COMPILES[0] - start
 
 
 def _images(shape, seed=0):

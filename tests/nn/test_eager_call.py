@@ -1,35 +1,14 @@
 """nn/eager_call.py: an eager forward of a model is one compiled program that leaves
 the model (running statistics, RNG counters) as the op-by-op forward does."""
 
-import contextlib
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
-from jax import monitoring
+from programs import programs as _programs
 
 from jtoolkit import models
-
-_COMPILES = [0]
-
-
-def _count(event, duration, **_):
-    if event == "/jax/core/compile/backend_compile_duration":
-        _COMPILES[0] += 1
-
-
-monitoring.register_event_duration_secs_listener(_count)
-
-
-@contextlib.contextmanager
-def _programs():
-    """Counts the programs compiled (or read from the persistent cache) inside."""
-    box = [0]
-    start = _COMPILES[0]
-    yield box
-    box[0] = _COMPILES[0] - start
 
 
 def _data(shape, seed=0):

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import stat
+import time
 import warnings
 
 from jtoolkit._src.checkpoint.integrity import FILES
@@ -113,10 +114,24 @@ def recover(directory: str) -> None:
                 _delete(path)
 
 
+_REMOVE_TRIES = 20  # a tree still being written to: up to ~2 s of retries
+
+
 def _remove(path: str) -> None:
-    """Remove a file, symlink (the link itself) or directory tree."""
+    """Remove a file, symlink (the link itself) or directory tree.
+
+    A failed save can return while orbax's writer threads still finish files in
+    its temporary directory (seen on a full file system under load): a file
+    created during ``rmtree`` leaves a directory not empty, so the tree is removed
+    again until it is gone (or left for the next save's tidy-up; readers ignore
+    it either way).
+    """
     if stat.S_ISDIR(_mode(path)):
-        shutil.rmtree(path, ignore_errors=True)
+        for attempt in range(_REMOVE_TRIES):
+            shutil.rmtree(path, ignore_errors=True)
+            if not os.path.lexists(path):
+                return
+            time.sleep(0.01 * (attempt + 1))
     else:
         try:
             os.unlink(path)

@@ -33,7 +33,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import jax
-import jax.core
 from flax import nnx
 
 from jtoolkit._src.core import eager_jit
@@ -111,13 +110,12 @@ def compiled_forward(method: M) -> M:
 
     @functools.wraps(method)
     def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # enabled(): no trace is running (nnx.jit, grad, an outer forward's trace)
         split = eager_jit.split_call(args, kwargs) if eager_jit.enabled() else None
-        if split is None or eager_jit.tracing_for_eager_jit():
+        if split is None:
             return method(self, *args, **kwargs)
         graphdef, state_tree = nnx.split(self)
         state, state_def = jax.tree_util.tree_flatten(state_tree)
-        if any(isinstance(leaf, jax.core.Tracer) for leaf in state):
-            return method(self, *args, **kwargs)  # inside nnx.jit/grad: a plain call
         try:
             if graphdef not in trusted:
                 trusted[graphdef] = _own_classes(self)

@@ -20,6 +20,7 @@ Example:
   ((2, 10), 231850)
 """
 
+from jtoolkit._src.core.compilation_cache import enable_compilation_cache
 from jtoolkit._src.nn.activations import (
     CELU,
     ELU,
@@ -147,6 +148,12 @@ from jtoolkit._src.nn.upsampling import (
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
 )
+
+# Building a model compiles its random initialisation (a few small programs, ~0.3 s
+# on a CPU), before any training entry point runs: JAX's persistent compilation
+# cache is on from this import, so a second run compiles none of it (README, "The
+# compilation cache"; JTOOLKIT_COMPILATION_CACHE=0 set before the import opts out).
+enable_compilation_cache()
 
 __all__ = [
     "CELU",

@@ -95,3 +95,62 @@ def test_train_and_eval_steps_fill_the_cache(fresh, monkeypatch):
     state, _ = step(state, jnp.ones((2, 3)))
     evaluate(state, jnp.ones((2, 3)))
     assert len(set(os.listdir(fresh / "cache")) - before) >= 2
+
+
+_BUILD = """
+import json
+from jax import monitoring
+
+seen = {"compiled": 0, "read": 0}
+monitoring.register_event_duration_secs_listener(
+    lambda event, secs, **_: seen.__setitem__("compiled", seen["compiled"] + 1)
+    if event == "/jax/core/compile/backend_compile_duration" else None
+)
+monitoring.register_event_listener(
+    lambda event, **_: seen.__setitem__("read", seen["read"] + 1)
+    if event == "/jax/compilation_cache/cache_hits" else None
+)
+import jax
+from flax import nnx
+from jtoolkit import models
+
+model = models.Linear(3, 2, rngs=nnx.Rngs(0))
+jax.block_until_ready(nnx.state(model))
+print(json.dumps({**seen, "dir": jax.config.jax_compilation_cache_dir}))
+"""
+
+
+def _build_in_fresh_process(tmp_path, **env):
+    """Build a model in a new interpreter (the cache is switched on at import)."""
+    import json
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if k not in _ENV}
+    clean["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    done = subprocess.run(
+        [sys.executable, "-c", _BUILD],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_importing_models_caches_a_models_initialisation(tmp_path):
+    """``import jtoolkit.models`` switches the cache on, so the programs a model's
+    random initialisation compiles (before any training entry point) are stored,
+    and a second run reads every one of them back."""
+    first = _build_in_fresh_process(tmp_path)
+    assert first["dir"] == str(tmp_path / "xdg" / "jtoolkit" / "jax")
+    assert first["compiled"] >= 1 and first["read"] == 0
+    second = _build_in_fresh_process(tmp_path)
+    assert second["read"] == first["compiled"] == second["compiled"]
+
+
+def test_opting_out_before_the_import_keeps_the_cache_off(tmp_path):
+    off = _build_in_fresh_process(tmp_path, JTOOLKIT_COMPILATION_CACHE="0")
+    assert off["dir"] is None and off["read"] == 0
+    assert not (tmp_path / "xdg").exists()

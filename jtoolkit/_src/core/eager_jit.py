@@ -317,9 +317,7 @@ def _split(args: tuple, kwargs: dict) -> tuple[Any, list, tuple, tuple, tuple] |
                     return None
             inputs.append(leaf)
             positions.append(i)
-            kinds.append(
-                (leaf.shape, str(leaf.dtype), getattr(leaf, "weak_type", False))
-            )
+            kinds.append((leaf.shape, leaf.dtype, getattr(leaf, "weak_type", False)))
         elif isinstance(leaf, float) or isinstance(leaf, _IMMUTABLE):
             options.append((i, _option_key(leaf), leaf))
         else:
@@ -356,56 +354,102 @@ def traced(
 
 class EagerPrograms:
     """The bookkeeping of one op compiled for eager calls: the call signatures that
-    run eagerly for good (they need values, or warn) and the value checks of those
-    that compile. ``eager_jit`` (functions) and the models' compiled forward
-    (``jtoolkit._src.nn.eager_call``) share it.
+    run eagerly for good (they need values, or warn), and for each one that
+    compiles, its program and value checks. ``eager_jit`` (functions) and the
+    models' compiled forward (``jtoolkit._src.nn.eager_call``) share it.
+
+    Each signature gets its own ``jax.jit`` of ``run`` with the leading ``static``
+    arguments bound, so a later call passes only the arrays: JAX's dispatch then
+    hashes no static arguments (treedefs, options, kinds) on every call, which cost
+    more than the dispatch itself for a small op.
 
     Args:
-        compiled: a ``jax.jit`` function whose body calls the op through
-            ``traced`` and returns its ``(out, arrays)``.
+        run: ``run(*static_args, *arrays) -> (out, arrays)``; its body calls the op
+            through ``traced``.
+        static: how many leading arguments of ``run`` are static (hashable).
+        name: the programs' name (``jit(<name>)`` in JAX's logs and profiles).
     """
 
-    def __init__(self, compiled: Callable[..., tuple[Any, list]]) -> None:
-        self.compiled = compiled
+    # Past this many signatures the table starts again (a signature seen again
+    # compiles again).
+    _MAX_SIGNATURES = 512
+
+    def __init__(
+        self, run: Callable[..., tuple[Any, list]], static: int, name: str
+    ) -> None:
+        self.run = run
+        self.static = static
+        self.name = name
         self.eager_only: set[Any] = set()  # call signatures that need values
-        self.checks: dict[Any, tuple] = {}  # traced call signature -> its checks
+        self.known: dict[Any, tuple[tuple, Callable[..., Any]]] = {}
+
+    def _program(self, bound: tuple) -> Callable[..., Any]:
+        run = self.run
+
+        def program(*arrays: Any) -> tuple[Any, list]:
+            return run(*bound, *arrays)
+
+        program.__name__ = program.__qualname__ = self.name
+        return jax.jit(program)
 
     def call(self, signature: Any, eager: Callable[[], R], *args: Any) -> R:
-        """``compiled(*args)`` for a hashable call ``signature``, or ``eager()`` when
-        that signature needs values or warns (found on its first call)."""
-        if signature in self.eager_only:
-            return eager()
-        known = self.checks.get(signature)
+        """The program for a hashable call ``signature`` on ``args`` (``run``'s),
+        or ``eager()`` when that signature needs values or warns (found on its
+        first call)."""
+        entry = self.known.get(signature)
         out: Any = None
         values: list = []
         _STATE.depth = getattr(_STATE, "depth", 0) + 1  # also if JAX retraces
         _STATE.checks = ()
         try:
-            if known is not None:
-                out, values = self.compiled(*args)
+            if entry is not None:
+                out, values = entry[1](*args[self.static :])
+            elif signature in self.eager_only:
+                return eager()
             else:
+                program = self._program(args[: self.static])
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    out, values = self.compiled(*args)
+                    out, values = program(*args[self.static :])
                 if not caught:  # an eager call that warns does so every call
-                    known = self.checks[signature] = _STATE.checks
+                    if len(self.known) >= self._MAX_SIGNATURES:
+                        self.known.clear()
+                    entry = self.known[signature] = (_STATE.checks, program)
         except (NeedsValues, *_NEEDS_VALUES):
             pass
         finally:
             _STATE.depth -= 1
-        if known is None:  # values needed, or warnings: eagerly from now on
+        if entry is None:  # values needed, or warnings: eagerly from now on
             self.eager_only.add(signature)
             return eager()
-        for check, value in zip(known, values, strict=True):
+        for check, value in zip(entry[0], values, strict=True):
             check(np.asarray(value))
         return out
+
+
+# ``JTOOLKIT_EAGER_JIT`` is read on every eager call (a test or a debugger session
+# may set it at run time); ``os.environ.get`` encodes the key and decodes the value
+# each time (~5 us, a quarter of a small op's call), so read CPython's own
+# encoded mapping behind it where there is one.
+_ENV_DATA: Any = getattr(os.environ, "_data", None)
+_ENV_OFF = (
+    (os.environ.encodekey("JTOOLKIT_EAGER_JIT"), os.environ.encodevalue("0"))  # pyright: ignore[reportAttributeAccessIssue]
+    if isinstance(_ENV_DATA, dict)
+    else None
+)
+
+
+def _switched_off() -> bool:
+    if _ENV_OFF is not None:
+        return _ENV_DATA.get(_ENV_OFF[0]) == _ENV_OFF[1]
+    return os.environ.get("JTOOLKIT_EAGER_JIT", "1") == "0"
 
 
 def enabled() -> bool:
     """Whether this call is eager and compiles: no trace is running (a user's jit
     over constants calls ops with concrete arrays), and ``JTOOLKIT_EAGER_JIT=0``
     did not turn it off."""
-    return _trace_state_clean() and os.environ.get("JTOOLKIT_EAGER_JIT", "1") != "0"
+    return _trace_state_clean() and not _switched_off()
 
 
 def split_call(
@@ -430,9 +474,7 @@ def split_call(
 
 def avals(arrays: list) -> tuple:
     """Shapes, dtypes and weak types: what a compiled program is specialized on."""
-    return tuple(
-        (a.shape, str(a.dtype), getattr(a, "weak_type", False)) for a in arrays
-    )
+    return tuple((a.shape, a.dtype, getattr(a, "weak_type", False)) for a in arrays)
 
 
 def rebuild(
@@ -498,7 +540,7 @@ def eager_jit(
         args, kwargs, scalars = rebuild(options, treedef, positions, kinds, inputs)
         return traced(op, args, kwargs, scalars)
 
-    programs = EagerPrograms(jax.jit(run, static_argnums=(0, 1, 2, 3)))
+    programs = EagerPrograms(run, 4, getattr(op, "__name__", "op"))
 
     @functools.wraps(op)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -105,7 +105,8 @@ def compiled_forward(method: M) -> M:
         written = {i: new for i, (old, new) in pairs if new is not old}
         return (out, written), values
 
-    programs = eager_jit.EagerPrograms(jax.jit(run, static_argnums=(0, 1, 2, 3, 4, 5)))
+    name = getattr(method, "__qualname__", "forward").split(".")[0]
+    programs = eager_jit.EagerPrograms(run, 6, name)
     trusted: dict[Any, bool] = {}  # graphdef -> whether it holds only our classes
 
     @functools.wraps(method)

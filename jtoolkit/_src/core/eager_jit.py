@@ -454,7 +454,7 @@ def enabled() -> bool:
 
 def split_call(
     args: tuple, kwargs: dict
-) -> tuple[Any, list, tuple, tuple, Any, tuple] | None:
+) -> tuple[Any, list, tuple, tuple, tuple, tuple] | None:
     """A call's ``(treedef, inputs, positions, kinds, options, signature)``: its
     inputs (arrays, and Python numbers marked by ``eager_jit(operands=...)``) are a
     program's, the rest is compiled in; ``signature`` keys both. None when the call
@@ -469,7 +469,7 @@ def split_call(
         hash(signature)
     except TypeError:  # an unhashable option: run eagerly
         return None
-    return treedef, inputs, positions, kinds, _Options(options, static), signature
+    return treedef, inputs, positions, kinds, options, signature
 
 
 def avals(arrays: list) -> tuple:
@@ -478,7 +478,7 @@ def avals(arrays: list) -> tuple:
 
 
 def rebuild(
-    options: Any, treedef: Any, positions: tuple, kinds: tuple, inputs: list
+    options: tuple, treedef: Any, positions: tuple, kinds: tuple, inputs: list
 ) -> tuple[tuple, dict, dict]:
     """The ``(args, kwargs)`` that ``split_call`` split, and the Python numbers
     among them (``id(traced value) -> type``, for ``traced``)."""
@@ -535,7 +535,7 @@ def eager_jit(
     slots = _operand_slots(op, operands)
 
     def run(
-        options: Any, treedef: Any, positions: tuple, kinds: tuple, inputs: list
+        options: tuple, treedef: Any, positions: tuple, kinds: tuple, inputs: list
     ) -> Any:
         args, kwargs, scalars = rebuild(options, treedef, positions, kinds, inputs)
         return traced(op, args, kwargs, scalars)
@@ -564,26 +564,3 @@ def eager_jit(
         )
 
     return wrapper
-
-
-class _Options:
-    """The compiled-in options of one call: hashed and compared by their keys, so
-    the values (functions, dtypes) reach the op as they were passed."""
-
-    __slots__ = ("_key", "values")
-
-    def __init__(self, values: tuple, key: tuple) -> None:
-        self.values = values
-        self._key = key
-
-    def __iter__(self):
-        return iter(self.values)
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def __hash__(self) -> int:
-        return hash(self._key)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Options) and self._key == other._key

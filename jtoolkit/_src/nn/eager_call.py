@@ -117,12 +117,13 @@ def compiled_forward(method: M) -> M:
             return method(self, *args, **kwargs)
         graphdef, state_tree = nnx.split(self)
         state, state_def = jax.tree_util.tree_flatten(state_tree)
-        try:
-            if graphdef not in trusted:
-                trusted[graphdef] = _own_classes(self)
+        try:  # (one look-up: hashing a GraphDef walks all of it)
+            own = trusted.get(graphdef)
         except TypeError:  # an unhashable static attribute: not one of ours
             return method(self, *args, **kwargs)
-        if not trusted[graphdef]:
+        if own is None:
+            own = trusted[graphdef] = _own_classes(self)
+        if not own:
             return method(self, *args, **kwargs)
         treedef, inputs, positions, kinds, options, signature = split
         result: Any = programs.call(
